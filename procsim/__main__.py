@@ -1,0 +1,5 @@
+"""``python -m procsim``."""
+
+from procsim.cli import main
+
+main()

@@ -1,0 +1,209 @@
+"""The command line: ``procsim run | validate | graph | schema``.
+
+Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
+as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
+for either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from procsim.errors import ProcsimError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Generate realistic enterprise process data from YAML processes.")
+
+ProcessArg = Annotated[Path, typer.Argument(help="A process file, e.g. processes/procure_to_pay.yaml",
+                                            show_default=False)]
+
+
+def _fail(e: ProcsimError) -> None:
+    typer.echo(str(e), err=True)
+    if isinstance(e, UsageError):
+        typer.echo("Try 'procsim --help' for help.", err=True)
+    raise typer.Exit(e.exit_code)
+
+
+@app.command()
+def run(
+    process: ProcessArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path("out"),
+    cases: Annotated[Optional[int], typer.Option(help="Number of cases (default: the process's 'cases', "
+                                                      "else 1000)")] = None,
+    horizon: Annotated[Optional[str], typer.Option(help="Stop arrivals after this simulated time, e.g. '30d'")]
+    = None,
+    seed: Annotated[int, typer.Option(help="Root seed: the same seed gives byte-identical files")] = 0,
+    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: csv, parquet, xes")] = "csv",
+    labels_in_log: Annotated[bool, typer.Option("--labels-in-log/--no-labels-in-log",
+                                                help="Write exception labels into the event log")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
+) -> None:
+    """Simulate a process and write its event log, cases and manifest."""
+    from procsim.run import parse_formats
+    from procsim.run import run as do_run
+    from procsim.spec.units import parse_duration
+
+    try:
+        formats = parse_formats(format)
+        h = None
+        if horizon is not None:
+            try:
+                h = parse_duration(horizon)
+            except ValueError as e:
+                raise UsageError(f"--horizon: {e}") from None
+        if cases is not None and h is not None:
+            raise UsageError("give --cases or --horizon, not both")
+        progress = _Progress(quiet)
+        try:
+            result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
+                            labels_in_log=labels_in_log, on_progress=progress.update)
+        finally:
+            progress.close()
+    except ProcsimError as e:
+        _fail(e)
+        return
+    except KeyboardInterrupt:
+        typer.echo("interrupted: no output was completed", err=True)
+        raise typer.Exit(130) from None
+    if not quiet:
+        rate = result.events / result.wall_time_s if result.wall_time_s else 0.0
+        typer.echo(f"{result.cases} cases, {result.events} events in {result.wall_time_s:.2f} s "
+                   f"({rate:,.0f} events/s) -> {result.out_dir}", err=True)
+        for p in result.files:
+            typer.echo(f"  {p}", err=True)
+
+
+class _Progress:
+    """A rich progress bar that appears only once a run has taken more than a moment."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.t0 = time.perf_counter()
+        self.bar = None
+        self.task = None
+
+    def update(self, done: int, total: int | None) -> None:
+        if self.quiet or done % 200:
+            return
+        if self.bar is None:
+            if time.perf_counter() - self.t0 < 0.5:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress("simulating", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("cases", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def validate(processes: Annotated[list[Path], typer.Argument(help="Process files", show_default=False)]) -> None:
+    """Check process files (schema, references, structure, expressions); print every problem."""
+    from procsim.errors import SpecError
+    from procsim.spec import load_process
+
+    problems: list[str] = []
+    for p in processes:
+        try:
+            loaded = load_process(p)
+        except SpecError as e:
+            problems.append(str(e))
+            continue
+        except ProcsimError as e:
+            _fail(e)
+        spec = loaded.spec
+        typer.echo(f"{loaded.smap.file}: ok ({len(spec.activities)} activities, {len(spec.gateways)} gateways, "
+                   f"{len(spec.roles)} roles, {len(spec.attributes)} attributes)")
+    if problems:
+        typer.echo("\n".join(problems), err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def graph(
+    process: ProcessArg,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write: .dot, .svg, .png"
+                                                   " (.pnml with --format pnml); stdout when left out")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png or pnml "
+                                                  "(default: from the output's suffix, else dot)")] = None,
+) -> None:
+    """Draw the process: DOT text always; SVG/PNG through Graphviz when it is installed."""
+    from procsim.export import to_dot
+    from procsim.spec import load_process
+
+    try:
+        fmt = (format or (output.suffix.lstrip(".") if output else "dot")).lower()
+        if fmt not in ("dot", "svg", "png", "pnml"):
+            raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml)")
+        loaded = load_process(process)
+        if fmt == "pnml":
+            from procsim.export import to_pnml
+
+            text = to_pnml(loaded)
+        else:
+            text = to_dot(loaded)
+        if fmt in ("dot", "pnml"):
+            if output is None:
+                typer.echo(text, nl=False)
+            else:
+                _write_atomic(output, text.encode())
+            return
+        if output is None:
+            raise UsageError(f"--format {fmt} needs --output FILE")
+        dot = shutil.which("dot")
+        if dot is None:
+            fallback = output.with_suffix(".dot")
+            _write_atomic(fallback, text.encode())
+            typer.echo(f"Graphviz 'dot' is not installed, so no {fmt.upper()}: wrote the DOT text to {fallback} "
+                       "(install graphviz, e.g. 'apt-get install graphviz', for SVG/PNG)", err=True)
+            raise typer.Exit(1)
+        done = subprocess.run([dot, f"-T{fmt}"], input=text.encode(), capture_output=True, check=False)
+        if done.returncode != 0:
+            typer.echo(f"Graphviz failed: {done.stderr.decode(errors='replace').strip()}", err=True)
+            raise typer.Exit(1)
+        _write_atomic(output, done.stdout)
+    except ProcsimError as e:
+        _fail(e)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema (draft-07) of process files, for editor completion."""
+    from procsim.spec.schema import process_json_schema
+
+    typer.echo(json.dumps(process_json_schema(), indent=2))
+
+
+def main() -> None:
+    """Entry point. Turns a stray ProcsimError into its message instead of a traceback."""
+    try:
+        app()
+    except ProcsimError as e:  # pragma: no cover - commands catch their own; this is the last net
+        typer.echo(str(e), err=True)
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

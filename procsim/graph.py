@@ -1,0 +1,200 @@
+"""The process as a ``networkx.DiGraph``, and every structural check on it.
+
+Owns: references between nodes, roles and calendars; reachability; AND split/join balance; loop bounds.
+Each problem is positioned through the source map. Nothing here samples or simulates.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import networkx as nx
+
+from procsim.errors import Problem
+from procsim.spec.loader import Loc, SourceMap
+from procsim.spec.models import ProcessSpec
+
+EXIT = "__exit__"  # virtual sink for post-dominators; users cannot name a node like that (identifiers)
+
+
+@dataclass(frozen=True)
+class Block:
+    """An AND split and the join that closes it."""
+
+    split: str
+    join: str
+
+
+def node_loc(spec: ProcessSpec, node: str) -> Loc:
+    for section in ("events", "activities", "gateways"):
+        if node in getattr(spec, section):
+            return (section, node)
+    return ()
+
+
+def _suggest(name: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def build_graph(spec: ProcessSpec, smap: SourceMap) -> tuple[nx.DiGraph, list[Problem]]:
+    """Nodes carry ``kind`` (start, end, activity, xor, and); edges carry branch data. Returns problems too."""
+    g: nx.DiGraph = nx.DiGraph()
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for section in ("events", "activities", "gateways"):
+        for name in getattr(spec, section):
+            if name in seen:
+                problems.append(smap.problem((section, name), f"node '{name}' is already defined in {seen[name]}",
+                                             "duplicate_node", at_key=True))
+            seen.setdefault(name, section)
+    for name, ev in spec.events.items():
+        g.add_node(name, kind=ev.type)
+    for name in spec.activities:
+        g.add_node(name, kind="activity")
+    for name, gw in spec.gateways.items():
+        g.add_node(name, kind=gw.type)
+
+    def edge(src: str, dst: str, loc: Loc, **data: object) -> None:
+        if dst not in g:
+            problems.append(smap.problem(loc, f"unknown node '{dst}'{_suggest(dst, g.nodes)}", "unknown_node"))
+            return
+        if g.has_edge(src, dst):
+            problems.append(smap.problem(loc, f"'{src}' already leads to '{dst}'", "duplicate_edge"))
+            return
+        g.add_edge(src, dst, **data)
+
+    for name, ev in spec.events.items():
+        if ev.next is not None:
+            edge(name, ev.next, ("events", name, "next"))
+    for name, act in spec.activities.items():
+        edge(name, act.next, ("activities", name, "next"))
+        if act.role is not None and act.role not in spec.roles:
+            problems.append(smap.problem(("activities", name, "role"),
+                                         f"unknown role '{act.role}'{_suggest(act.role, spec.roles)}",
+                                         "unknown_role"))
+    for name, gw in spec.gateways.items():
+        if gw.next is not None:
+            edge(name, gw.next, ("gateways", name, "next"))
+        for i, target in enumerate(gw.to or []):
+            edge(name, target, ("gateways", name, "to", i))
+        for i, b in enumerate(gw.branches or []):
+            edge(name, b.to, ("gateways", name, "branches", i, "to"), branch=i, max=b.max)
+    for name, role in spec.roles.items():
+        if role.calendar is not None and role.calendar not in spec.calendars:
+            problems.append(smap.problem(("roles", name, "calendar"),
+                                         f"unknown calendar '{role.calendar}'{_suggest(role.calendar, spec.calendars)}",
+                                         "unknown_calendar"))
+    cal = spec.arrivals.calendar
+    if cal is not None and cal not in spec.calendars:
+        problems.append(smap.problem(("arrivals", "calendar"), f"unknown calendar '{cal}'{_suggest(cal, spec.calendars)}",
+                                     "unknown_calendar"))
+    if not problems:
+        problems += check_structure(spec, g, smap)
+    return g, problems
+
+
+def start_node(spec: ProcessSpec) -> str:
+    return next(n for n, e in spec.events.items() if e.type == "start")
+
+
+def check_structure(spec: ProcessSpec, g: nx.DiGraph, smap: SourceMap) -> list[Problem]:
+    problems: list[Problem] = []
+    starts = [n for n, e in spec.events.items() if e.type == "start"]
+    ends = [n for n, e in spec.events.items() if e.type == "end"]
+    if len(starts) != 1:
+        problems.append(smap.problem(("events",), f"a process needs exactly one start event (found {len(starts)})",
+                                     "start_events", at_key=True))
+    if not ends:
+        problems.append(smap.problem(("events",), "a process needs at least one end event", "end_events",
+                                     at_key=True))
+    if problems:
+        return problems
+    start = starts[0]
+    for n in g.nodes:
+        if g.nodes[n]["kind"] != "start" and g.in_degree(n) == 0:
+            pass  # reported below as unreachable
+    reachable = nx.descendants(g, start) | {start}
+    for n in g.nodes:
+        if n not in reachable:
+            problems.append(smap.problem(node_loc(spec, n), f"'{n}' cannot be reached from the start event '{start}'",
+                                         "unreachable", at_key=True))
+    rev = g.reverse(copy=False)
+    can_end: set[str] = set()
+    for e in ends:
+        can_end |= nx.descendants(rev, e) | {e}
+    for n in g.nodes:
+        if n in reachable and n not in can_end:
+            problems.append(smap.problem(node_loc(spec, n), f"no path leads from '{n}' to an end event",
+                                         "dead_end", at_key=True))
+    for name, gw in spec.gateways.items():
+        if gw.branches and not any(b.max is None and b.when is None for b in gw.branches):
+            problems.append(smap.problem(("gateways", name, "branches"),
+                                         "at least one branch must have neither 'max' nor 'when', so the case "
+                                         "can go on when the others are used up", "no_default_branch"))
+    # loops: with every bounded branch removed the graph must be acyclic
+    unbounded = nx.DiGraph()
+    unbounded.add_nodes_from(g.nodes)
+    unbounded.add_edges_from((u, v) for u, v, d in g.edges(data=True) if d.get("max") is None)
+    for cycle in _cycles(unbounded):
+        first = cycle[0]
+        path = " -> ".join(cycle + [first])
+        problems.append(smap.problem(node_loc(spec, first),
+                                     f"unbounded loop {path}: give the branch that goes back a 'max'",
+                                     "unbounded_loop", at_key=True))
+    if problems:
+        return problems
+    problems += _check_blocks(spec, g, smap, start, ends)
+    return problems
+
+
+def _cycles(g: nx.DiGraph) -> list[list[str]]:
+    """One representative cycle per strongly connected component with a cycle (deterministic order)."""
+    out = []
+    for comp in sorted((sorted(c) for c in nx.strongly_connected_components(g)), key=lambda c: c[0]):
+        if len(comp) == 1 and not g.has_edge(comp[0], comp[0]):
+            continue
+        sub = g.subgraph(comp)
+        cyc = nx.find_cycle(sub, source=comp[0])
+        out.append([u for u, _ in cyc])
+    return out
+
+
+def and_blocks(g: nx.DiGraph, ends: list[str]) -> dict[str, str]:
+    """Map each AND split to its join: the immediate post-dominator of the split."""
+    rev = g.reverse(copy=True)
+    rev.add_node(EXIT)
+    for e in ends:
+        rev.add_edge(EXIT, e)
+    ipdom = nx.immediate_dominators(rev, EXIT)
+    return {n: ipdom.get(n, EXIT) for n in g.nodes if g.nodes[n]["kind"] == "and" and g.out_degree(n) > 1}
+
+
+def _check_blocks(spec: ProcessSpec, g: nx.DiGraph, smap: SourceMap, start: str, ends: list[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    blocks = and_blocks(g, ends)
+    idom = nx.immediate_dominators(g, start)
+    joins_used: dict[str, str] = {}
+    for split, join in sorted(blocks.items()):
+        ok = join != EXIT and g.nodes[join]["kind"] == "and" and g.out_degree(join) == 1 and g.in_degree(join) > 1
+        if ok:
+            # the split must dominate the join: nothing enters the block except through the split
+            d = join
+            while d != split and idom.get(d, d) != d:
+                d = idom[d]
+            ok = d == split
+        if not ok:
+            problems.append(smap.problem(("gateways", split),
+                                         f"and split '{split}' is not closed by an and join that all its branches "
+                                         "reach (every branch must meet again at one join gateway)",
+                                         "unbalanced_and", at_key=True))
+        else:
+            joins_used[join] = split
+    for name, gw in spec.gateways.items():
+        if gw.type == "and" and gw.next is not None and name not in joins_used:
+            problems.append(smap.problem(("gateways", name),
+                                         f"and join '{name}' does not close an and split",
+                                         "unbalanced_and", at_key=True))
+    return problems

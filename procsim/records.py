@@ -1,0 +1,227 @@
+"""One internal schema for what a simulation produced: events and cases, buffered then handed on in batches.
+
+Events arrive in simulated-time order (the simulation records each at the moment it happens), so a batch
+only needs a stable sort by (time, case) among equal times, and memory stays flat: a batch is flushed
+every ``flush_every`` events, keeping back the events of the last timestamp so that ties that span a
+flush are still ordered by case. A case row is handed on only after all its events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from procsim.timebase import TimeBase
+
+LIFECYCLE = ("start", "complete")
+
+# (time, case index, activity label, lifecycle index, resource, role, cost, rules, exception, attribute snapshot)
+EventRow = tuple[float, int, str, int, str | None, str | None, float | None, str, str, tuple[Any, ...]]
+
+ARROW_TYPES: dict[str, pa.DataType] = {"number": pa.float64(), "integer": pa.int64(), "string": pa.string(),
+                                       "bool": pa.bool_(), "any": pa.string()}
+
+CORE_EVENT_COLUMNS = ("event_id", "case_id", "activity", "lifecycle", "timestamp", "resource", "role", "cost",
+                      "rules", "exception")
+CORE_CASE_COLUMNS = ("case_id", "status", "start", "end", "cycle_time_s", "events", "cost", "end_event")
+
+
+class Case:
+    """A running case: its id, attributes (copy-on-write snapshots for event rows) and bookkeeping."""
+
+    __slots__ = ("idx", "id", "attrs", "_snap", "names", "start", "end", "cost", "events", "status", "end_event",
+                 "history", "visits", "rng", "data_rng")
+
+    def __init__(self, idx: int, case_id: str, names: Sequence[str], attrs: dict[str, Any], start: float) -> None:
+        self.idx = idx
+        self.id = case_id
+        self.names = names
+        self.attrs = attrs
+        self._snap: tuple[Any, ...] | None = None
+        self.start = start
+        self.end: float | None = None
+        self.cost = 0.0
+        self.events = 0
+        self.status = "running"
+        self.end_event = ""
+        self.history: dict[str, list[str]] = {}  # activity id -> resources who did it (for four-eyes rules)
+        self.visits: dict[tuple[str, int], int] = {}
+
+    def snapshot(self) -> tuple[Any, ...]:
+        snap = self._snap
+        if snap is None:
+            attrs = self.attrs
+            snap = self._snap = tuple(attrs.get(n) for n in self.names)
+        return snap
+
+    def set(self, name: str, value: Any) -> None:
+        self.attrs[name] = value
+        self._snap = None
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """Events in output order. ``table`` is typed (timestamp is UTC-based with the process zone);
+    ``iso`` holds the same timestamps as ISO 8601 text with offset, for text formats."""
+
+    table: pa.Table
+    iso: np.ndarray
+
+
+@dataclass(frozen=True)
+class CaseBatch:
+    table: pa.Table
+    start_iso: np.ndarray
+    end_iso: np.ndarray
+
+
+class Recorder:
+    """Buffers events and finished cases and hands them to ``emit_events`` / ``emit_cases`` in order."""
+
+    def __init__(self, timebase: TimeBase, attr_names: Sequence[str], attr_types: Sequence[str],
+                 emit_events: Callable[[EventBatch], None], emit_cases: Callable[[CaseBatch], None],
+                 flush_every: int = 50_000) -> None:
+        self.timebase = timebase
+        self.attr_names = list(attr_names)
+        self.attr_types = [ARROW_TYPES[t] for t in attr_types]
+        self.emit_events = emit_events
+        self.emit_cases = emit_cases
+        self.flush_every = flush_every
+        self.rows: list[EventRow] = []
+        self.done: list[Case] = []
+        self.case_ids: dict[int, str] = {}
+        self.n_events = 0
+        self.n_cases = 0
+        self.t_min: float | None = None
+        self.t_max = 0.0
+        self.event_schema = pa.schema(
+            [("event_id", pa.string()), ("case_id", pa.string()), ("activity", pa.string()),
+             ("lifecycle", pa.string()), ("timestamp", pa.timestamp("ms", tz=timebase.tz.key)),
+             ("resource", pa.string()), ("role", pa.string()), ("cost", pa.float64()),
+             ("rules", pa.string()), ("exception", pa.string())]
+            + list(zip(self.attr_names, self.attr_types)))
+        self.case_schema = pa.schema(
+            [("case_id", pa.string()), ("status", pa.string()),
+             ("start", pa.timestamp("ms", tz=timebase.tz.key)), ("end", pa.timestamp("ms", tz=timebase.tz.key)),
+             ("cycle_time_s", pa.float64()), ("events", pa.int64()), ("cost", pa.float64()),
+             ("end_event", pa.string())]
+            + list(zip(self.attr_names, self.attr_types)))
+
+    def open_case(self, case: Case) -> None:
+        self.case_ids[case.idx] = case.id
+
+    def close_case(self, case: Case) -> None:
+        self.done.append(case)
+
+    def add(self, row: EventRow) -> None:
+        rows = self.rows
+        rows.append(row)
+        if len(rows) >= self.flush_every:
+            self.flush(final=False)
+
+    def flush(self, final: bool) -> None:
+        rows = self.rows
+        if not rows and not (final and self.done):
+            return
+        if final:
+            cut = len(rows)
+        else:
+            # keep back the events of the last timestamp: later ones may share it and must sort by case
+            last = rows[-1][0]
+            cut = len(rows)
+            while cut > 0 and rows[cut - 1][0] == last:
+                cut -= 1
+            if cut == 0:
+                return
+        batch, self.rows = rows[:cut], rows[cut:]
+        if batch:
+            batch.sort(key=itemgetter(0, 1))
+            self._emit_event_batch(batch)
+        horizon = float("inf") if final else (self.rows[0][0] if self.rows else float("inf"))
+        ready = [c for c in self.done if c.end is not None and c.end < horizon] if not final else self.done
+        if ready:
+            keep = [c for c in self.done if not (c.end is not None and c.end < horizon)] if not final else []
+            self.done = keep
+            self._emit_case_batch(ready)
+
+    def finish(self, running: Sequence[Case]) -> None:
+        """Flush everything; cases still running at the end are written with status 'running'."""
+        self.done.extend(running)
+        self.flush(final=True)
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def _emit_event_batch(self, batch: list[EventRow]) -> None:
+        n = len(batch)
+        cols = list(zip(*batch))
+        t = np.fromiter(cols[0], dtype=np.float64, count=n)
+        if self.t_min is None:
+            self.t_min = float(t[0])
+        self.t_max = max(self.t_max, float(t[-1]))
+        first = self.n_events
+        self.n_events += n
+        ids = self.case_ids
+        snaps = cols[9]
+        arrays: list[pa.Array] = [
+            pa.array([f"E{i}" for i in range(first + 1, first + n + 1)], pa.string()),
+            pa.array([ids[c] for c in cols[1]], pa.string()),
+            pa.array(cols[2], pa.string()),
+            pa.array([LIFECYCLE[x] for x in cols[3]], pa.string()),
+            pa.array(self.timebase.epoch_ms(t), pa.timestamp("ms", tz=self.timebase.tz.key)),
+            pa.array(cols[4], pa.string()),
+            pa.array(cols[5], pa.string()),
+            pa.array(cols[6], pa.float64()),
+            pa.array(cols[7], pa.string()),
+            pa.array(cols[8], pa.string()),
+        ]
+        for j, typ in enumerate(self.attr_types):
+            arrays.append(_column([s[j] for s in snaps], typ))
+        table = pa.Table.from_arrays(arrays, schema=self.event_schema)
+        self.emit_events(EventBatch(table, self.timebase.iso(t)))
+
+    def _emit_case_batch(self, cases: list[Case]) -> None:
+        cases.sort(key=lambda c: c.idx)
+        tb = self.timebase
+        start = np.array([c.start for c in cases], dtype=np.float64)
+        end_list = [c.end for c in cases]
+        end = np.array([e if e is not None else np.nan for e in end_list], dtype=np.float64)
+        done = ~np.isnan(end)
+        end_ms = tb.epoch_ms(np.where(done, end, start))
+        end_iso = tb.iso(np.where(done, end, start))
+        end_iso = np.where(done, end_iso, "")
+        tz = tb.tz.key
+        arrays: list[pa.Array] = [
+            pa.array([c.id for c in cases], pa.string()),
+            pa.array([c.status for c in cases], pa.string()),
+            pa.array(tb.epoch_ms(start), pa.timestamp("ms", tz=tz)),
+            pa.array(end_ms, pa.timestamp("ms", tz=tz), mask=~done),
+            pa.array(np.round(np.where(done, end - start, np.nan), 3), pa.float64(), from_pandas=True),
+            pa.array([c.events for c in cases], pa.int64()),
+            pa.array([round(c.cost, 2) for c in cases], pa.float64()),
+            pa.array([c.end_event for c in cases], pa.string()),
+        ]
+        for j, (name, typ) in enumerate(zip(self.attr_names, self.attr_types)):
+            arrays.append(_column([c.attrs.get(name) for c in cases], typ))
+        self.n_cases += len(cases)
+        for c in cases:
+            self.case_ids.pop(c.idx, None)
+        self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), tb.iso(start), end_iso))
+
+
+def _column(values: list[Any], typ: pa.DataType) -> pa.Array:
+    if typ == pa.string():
+        return pa.array([None if v is None else (v if isinstance(v, str) else _text(v)) for v in values], typ)
+    return pa.array(values, typ)
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return repr(v)
+    return str(v)

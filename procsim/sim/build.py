@@ -1,0 +1,290 @@
+"""Compiling a validated spec into the simulation's ``Model``: samplers, pools, calendars, attribute makers.
+
+Everything that can fail on the user's input is checked by ``check_model`` at load, with positions;
+``build_model`` then only assembles trusted pieces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from collections.abc import Callable
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from procsim.errors import Problem
+from procsim.graph import and_blocks, start_node
+from procsim.rules.expr import Compiled, ExprError, compile_expr
+from procsim.sim.arrivals import RateProfile
+from procsim.sim.calendar import WorkCalendar
+from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_NAMES, STREAM_POOLS, XOR, Activity,
+                                Gateway, Model, Node, stream)
+from procsim.spec.models import WEEKDAYS, AttributeSpec, ProcessSpec
+
+if TYPE_CHECKING:
+    from procsim.spec import LoadedProcess
+
+# Names every expression may use besides the case attributes.
+CONTEXT_NAMES: dict[str, str] = {"case_id": "string"}
+
+
+def attribute_types(spec: ProcessSpec) -> dict[str, str]:
+    """Declared type of each attribute, for expressions and output columns."""
+    out: dict[str, str] = {}
+    for name, a in spec.attributes.items():
+        kind = a.kind()
+        if kind == "any" and a.expr is not None:
+            try:
+                kind = compile_expr(a.expr, {**CONTEXT_NAMES, **out}).type
+            except ExprError:
+                kind = "any"
+        if kind == "number" and a.integer:
+            kind = "integer"
+        out[name] = kind if kind in ("number", "integer", "string", "bool") else "any"
+    return out
+
+
+def expr_names(types: dict[str, str]) -> dict[str, str]:
+    return {**CONTEXT_NAMES, **{k: ("number" if v == "integer" else v) for k, v in types.items()}}
+
+
+def compile_at(smap: Any, loc: tuple[Any, ...], source: str, names: dict[str, Any], problems: list[Problem],
+               expect: str | None = None) -> Compiled | None:
+    """Compile one expression, turning its error into a positioned problem with a caret."""
+    try:
+        return compile_expr(source, names, expect=expect)
+    except ExprError as e:
+        problems.append(smap.problem(loc, e.msg, e.code, offset=e.offset))
+        return None
+
+
+_FAKERS: dict[str, Any] = {}
+
+
+def faker_for(locale: str) -> Any:
+    from faker import Faker
+
+    if locale not in _FAKERS:
+        _FAKERS[locale] = Faker(locale)
+    return _FAKERS[locale]
+
+
+def check_model(loaded: LoadedProcess) -> list[Problem]:
+    """Checks that need more than the schema: faker providers, expressions, calendars, locale."""
+    spec, smap = loaded.spec, loaded.smap
+    problems: list[Problem] = []
+    try:
+        fake = faker_for(spec.process.locale)
+    except AttributeError:
+        problems.append(smap.problem(("process", "locale"), f"unknown locale '{spec.process.locale}'",
+                                     "unknown_locale"))
+        fake = None
+    types: dict[str, str] = {}
+    for name, a in spec.attributes.items():
+        if a.faker is not None and fake is not None:
+            provider = getattr(fake, a.faker, None) if not a.faker.startswith("_") else None
+            if provider is None or not callable(provider) or a.faker in ("seed", "seed_instance", "seed_locale"):
+                problems.append(smap.problem(("attributes", name, "faker"),
+                                             f"unknown faker provider '{a.faker}'", "unknown_provider"))
+            else:
+                try:
+                    provider(**a.args)
+                except Exception as e:  # noqa: BLE001 - any failure here is the user's arguments
+                    problems.append(smap.problem(("attributes", name, "args"),
+                                                 f"faker '{a.faker}' rejects these args: {e}", "bad_args"))
+        if a.expr is not None:
+            c = compile_at(smap, ("attributes", name, "expr"), a.expr, expr_names(types), problems)
+            types[name] = c.type if c is not None else "any"
+        else:
+            types[name] = a.kind()
+    names = expr_names(attribute_types(spec))
+    for gname, gw in spec.gateways.items():
+        for i, b in enumerate(gw.branches or []):
+            if b.when is not None:
+                compile_at(smap, ("gateways", gname, "branches", i, "when"), b.when, names, problems, expect="bool")
+    tz = ZoneInfo(spec.process.timezone)
+    origin = spec.process.start
+    for cname, c in spec.calendars.items():
+        try:
+            cal = WorkCalendar(c.week(), c.holidays, tz=tz, origin=origin, holiday_country=c.holiday_country,
+                               holiday_subdiv=c.holiday_subdiv, name=cname)
+            cal.next_working(0.0)
+        except ValueError as e:
+            problems.append(smap.problem(("calendars", cname), str(e), "bad_calendar", at_key=True))
+    a = spec.arrivals
+    if a.weekday is not None or a.hour is not None:
+        try:
+            _rate(spec, {})
+        except ValueError as e:
+            problems.append(smap.problem(("arrivals",), str(e), "bad_intensity", at_key=True))
+    return problems
+
+
+def _calendars(spec: ProcessSpec) -> dict[str, WorkCalendar]:
+    tz = ZoneInfo(spec.process.timezone)
+    return {name: WorkCalendar(c.week(), c.holidays, tz=tz, origin=spec.process.start,
+                               holiday_country=c.holiday_country, holiday_subdiv=c.holiday_subdiv, name=name)
+            for name, c in spec.calendars.items()}
+
+
+def _rate(spec: ProcessSpec, cals: dict[str, WorkCalendar]) -> RateProfile | None:
+    a = spec.arrivals
+    if a.weekday is None and a.hour is None and a.calendar is None:
+        return None
+    return RateProfile(tz=ZoneInfo(spec.process.timezone), origin=spec.process.start,
+                       weekday={WEEKDAYS.index(d): f for d, f in (a.weekday or {}).items()},
+                       hour=dict(a.hour or {}), calendar=cals.get(a.calendar) if a.calendar else None)
+
+
+def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
+    """Named members per role; generated names come from a seeded faker in the process locale, unique overall."""
+    fake = faker_for(spec.process.locale)
+    fake.seed_instance(int(stream(seed, STREAM_NAMES).integers(2**63)))
+    taken: set[str] = set()
+    out: dict[str, list[str]] = {}
+    for role, r in spec.roles.items():
+        if isinstance(r.members, list):
+            out[role] = list(r.members)
+            taken.update(r.members)
+    for role, r in spec.roles.items():
+        if isinstance(r.members, int):
+            names = []
+            for _ in range(r.members):
+                # first + last name: faker's name() adds titles and suffixes ("Dr.", "MBA.") to some
+                name = f"{fake.first_name()} {fake.last_name()}"
+                while name in taken:
+                    name = f"{fake.first_name()} {fake.last_name()}"
+                taken.add(name)
+                names.append(name)
+            out[role] = names
+    return out
+
+
+def _attribute_maker(spec: ProcessSpec, seed: int) -> Callable[[np.random.Generator, str], dict[str, Any]]:
+    """One closure per attribute, called in declaration order with the case's data stream."""
+    steps: list[tuple[str, Callable[[np.random.Generator, dict[str, Any]], Any]]] = []
+    types: dict[str, str] = {}
+    for k, (name, a) in enumerate(spec.attributes.items()):
+        draw = _attribute_draw(spec, a, seed, k, expr_names(types))
+        types[name] = a.kind()
+        steps.append((name, _post(a, draw)))
+
+    def make(rng: np.random.Generator, case_id: str) -> dict[str, Any]:
+        attrs: dict[str, Any] = {"case_id": case_id}
+        for name, fn in steps:
+            attrs[name] = fn(rng, attrs)
+        return attrs
+
+    return make
+
+
+def _attribute_draw(spec: ProcessSpec, a: AttributeSpec, seed: int, k: int,
+                    names: dict[str, str]) -> Callable[[np.random.Generator, dict[str, Any]], Any]:
+    if a.faker is not None:
+        # faker costs ~100 us a call: draw a seeded pool once, then pick from it per case
+        fake = faker_for(spec.process.locale)
+        fake.seed_instance(int(stream(seed, STREAM_POOLS, k).integers(2**63)))
+        provider = getattr(fake, a.faker)
+        pool = [_plain(provider(**a.args)) for _ in range(a.pool)]
+        n = len(pool)
+        return lambda rng, attrs: pool[int(rng.random() * n)]
+    if a.distribution is not None:
+        sample = a.distribution.sampler()
+        return lambda rng, attrs: sample(rng)
+    if a.choice is not None:
+        values = list(a.choice)
+        cum = list(accumulate(a.choice.values()))
+        total = cum[-1]
+        last = len(values) - 1
+        return lambda rng, attrs: values[min(bisect_right(cum, rng.random() * total), last)]
+    if a.expr is not None:
+        fn = compile_expr(a.expr, names).fn
+        return lambda rng, attrs: fn(attrs)
+    value = a.value
+    return lambda rng, attrs: value
+
+
+def _post(a: AttributeSpec, draw: Callable[[np.random.Generator, dict[str, Any]], Any]
+          ) -> Callable[[np.random.Generator, dict[str, Any]], Any]:
+    lo, hi, digits, integer = a.min, a.max, a.round, a.integer
+    if lo is None and hi is None and digits is None and not integer:
+        return draw
+
+    def post(rng: np.random.Generator, attrs: dict[str, Any]) -> Any:
+        v = draw(rng, attrs)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if lo is not None and v < lo:
+                v = lo
+            if hi is not None and v > hi:
+                v = hi
+            if integer:
+                return int(round(v))
+            if digits is not None:
+                return round(float(v), digits)
+        return v
+
+    return post
+
+
+def _plain(v: Any) -> Any:
+    """Faker returns dates, Decimals and the like; keep what a log can hold."""
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    return str(v)
+
+
+def build_model(loaded: LoadedProcess, seed: int, hooks: Any = None) -> Model:
+    spec, g = loaded.spec, loaded.graph
+    cals = _calendars(spec)
+    names = member_names(spec, seed)
+    role_index = {role: i for i, role in enumerate(spec.roles)}
+    pools = [(role, names[role], cals[r.calendar] if r.calendar else None) for role, r in spec.roles.items()]
+    order = list(spec.events) + list(spec.activities) + list(spec.gateways)
+    index = {n: i for i, n in enumerate(order)}
+    ends = [n for n, e in spec.events.items() if e.type == "end"]
+    blocks = and_blocks(g, ends)
+    types = attribute_types(spec)
+    enames = expr_names(types)
+    nodes: list[Node] = []
+    for n in order:
+        if n in spec.events:
+            ev = spec.events[n]
+            nodes.append(Node(END, n) if ev.type == "end" else Node(PASS, n, index[ev.next]))  # type: ignore[index]
+        elif n in spec.activities:
+            a = spec.activities[n]
+            rate = a.cost.per_hour if a.cost.per_hour is not None else (
+                spec.roles[a.role].cost_per_hour if a.role else 0.0)
+            act = Activity(n, a.name or n, role_index[a.role] if a.role else -1, a.duration.sampler(), index[a.next],
+                           a.cost.fixed, rate / 3600.0, a.on_shift_end == "pause", a.priority, a.role)
+            nodes.append(Node(ACT, n, index[a.next], act=act))
+        else:
+            gw = spec.gateways[n]
+            if gw.branches is not None:
+                conds = [compile_expr(b.when, enames, expect="bool").fn if b.when else None for b in gw.branches]
+                gate = Gateway(n, [index[b.to] for b in gw.branches], _fallback_probs(gw.branches),
+                               conds, [b.max for b in gw.branches])
+                nodes.append(Node(XOR, n, gw=gate))
+            elif gw.to is not None:
+                gate = Gateway(n, [index[t] for t in gw.to], [], [], [], join=index[blocks[n]])
+                nodes.append(Node(AND_SPLIT, n, gw=gate))
+            else:
+                assert gw.next is not None
+                kind = AND_JOIN if gw.type == "and" else PASS
+                nodes.append(Node(kind, n, index[gw.next]))
+    return Model(nodes=nodes, start=index[start_node(spec)], pools=pools,
+                 interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
+                 make_attributes=_attribute_maker(spec, seed), attr_names=list(spec.attributes),
+                 case_prefix=spec.process.case_prefix, hooks=hooks)
+
+
+def _fallback_probs(branches: list[Any]) -> list[float]:
+    """Probabilities of the branches without 'when'; a lone default branch without one gets 1."""
+    rest = [b for b in branches if b.when is None]
+    if len(rest) == 1 and rest[0].probability is None:
+        return [0.0 if b.when is not None else 1.0 for b in branches]
+    return [b.probability or 0.0 for b in branches]

@@ -1,0 +1,258 @@
+"""The SimPy simulation: arrivals, resource pools with calendars, and case processes walking the graph.
+
+Owns simulated time and randomness. Each case draws from two streams of its own, spawned from the one
+root seed by ``SeedSequence(seed, spawn_key=(stream, case))``: one for its data, one for its flow
+(durations, routing). So changing one activity's duration never changes another case's attributes.
+Events are recorded at the moment they happen, which keeps the record stream in time order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.events import AllOf, Event
+
+from procsim.records import Case, Recorder
+from procsim.sim.arrivals import RateProfile
+from procsim.sim.calendar import WorkCalendar
+from procsim.sim.resources import Pool
+
+# node kinds, as small ints for the walk's dispatch
+ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END = range(6)
+
+STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES = range(5)
+
+
+def stream(seed: int, *key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+@dataclass(eq=False)
+class Activity:
+    id: str
+    label: str
+    pool: int  # index into Simulation.pools, -1 for automatic work
+    sample: Callable[[np.random.Generator], float]
+    next: int
+    cost_fixed: float
+    cost_rate: float  # per second
+    pause: bool
+    priority: int
+    role: str | None
+
+
+@dataclass(eq=False)
+class Gateway:
+    id: str
+    targets: list[int]
+    probs: list[float]  # fallback probabilities (0 for condition-only branches)
+    conditions: list[Callable[[dict[str, Any]], Any] | None]
+    bounds: list[int | None]
+    join: int = -1  # for AND splits: the join that closes the block
+    next: int = -1
+
+
+@dataclass(eq=False)
+class Node:
+    kind: int
+    id: str
+    next: int = -1
+    act: Activity | None = None
+    gw: Gateway | None = None
+
+
+@dataclass(eq=False)
+class Model:
+    """The process compiled for the walk: integer-indexed nodes, samplers bound, rules hooked in."""
+
+    nodes: list[Node]
+    start: int
+    pools: list[tuple[str, list[str], WorkCalendar | None]]
+    interarrival: Callable[[np.random.Generator], float]
+    rate: RateProfile | None
+    make_attributes: Callable[[np.random.Generator, str], dict[str, Any]]
+    attr_names: list[str]
+    case_prefix: str
+    hooks: Any = None  # procsim.rules.engine.RuleSet (or None): routing, durations, assignment, priorities
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Simulation:
+    """Runs a compiled model for ``n_cases`` arrivals or until ``horizon`` seconds, recording into a Recorder."""
+
+    def __init__(self, model: Model, seed: int, recorder: Recorder, *, n_cases: int | None,
+                 horizon: float | None, on_case_done: Callable[[int], None] | None = None) -> None:
+        self.model = model
+        self.seed = seed
+        self.rec = recorder
+        self.n_cases = n_cases
+        self.horizon = horizon
+        self.env = simpy.Environment()
+        self.pools = [Pool(self.env, name, members, cal) for name, members, cal in model.pools]
+        self.running: dict[int, Case] = {}
+        self.on_case_done = on_case_done
+        self.started = 0
+        self.finished = 0
+        width = max(6, len(str(n_cases or 0)))
+        self._id_fmt = f"{model.case_prefix}{{:0{width}d}}"
+
+    def run(self) -> None:
+        self.env.process(self._arrivals())
+        self.env.run()
+        self.rec.finish(list(self.running.values()))
+
+    # -- arrivals ------------------------------------------------------------------------------
+
+    def _arrivals(self) -> Generator[Event, Any, None]:
+        env = self.env
+        rng = stream(self.seed, STREAM_ARRIVALS)
+        gap = self.model.interarrival
+        rate = self.model.rate
+        n, horizon = self.n_cases, self.horizon
+        t = 0.0
+        idx = 0
+        while True:
+            if idx > 0 or rate is not None:
+                # the first case arrives at the origin unless arrivals are shaped by a calendar or intensity
+                t = rate.advance(t, gap(rng)) if rate is not None else t + gap(rng)
+            if horizon is not None and t > horizon:
+                return
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self._start_case(idx)
+            idx += 1
+            if n is not None and idx >= n:
+                return
+
+    def _start_case(self, idx: int) -> None:
+        m = self.model
+        data_rng = stream(self.seed, STREAM_DATA, idx)
+        case_id = self._id_fmt.format(idx + 1)
+        case = Case(idx, case_id, m.attr_names, m.make_attributes(data_rng, case_id), self.env.now)
+        case.rng = stream(self.seed, STREAM_FLOW, idx)
+        case.data_rng = data_rng
+        if m.hooks is not None:
+            m.hooks.case_started(case, self.env.now)
+        self.running[idx] = case
+        self.rec.open_case(case)
+        self.started += 1
+        self.env.process(self._case(case))
+
+    def _case(self, case: Case) -> Generator[Event, Any, None]:
+        end = yield from self._walk(case, self.model.start, -1)
+        case.end = self.env.now
+        case.status = "completed"
+        case.end_event = self.model.nodes[end].id
+        del self.running[case.idx]
+        self.rec.close_case(case)
+        self.finished += 1
+        if self.on_case_done is not None:
+            self.on_case_done(self.finished)
+
+    # -- the walk ------------------------------------------------------------------------------
+
+    def _walk(self, case: Case, i: int, stop: int) -> Generator[Event, Any, int]:
+        """Follow the graph from node ``i`` until an end event, or until the join ``stop`` of an AND block."""
+        nodes = self.model.nodes
+        env = self.env
+        while True:
+            node = nodes[i]
+            kind = node.kind
+            if kind == ACT:
+                yield from self._activity(case, node.act)  # type: ignore[arg-type]
+                i = node.next
+            elif kind == XOR:
+                i = self._choose(case, node.gw)  # type: ignore[arg-type]
+            elif kind == PASS:
+                i = node.next
+            elif kind == AND_SPLIT:
+                gw = node.gw
+                assert gw is not None
+                branches = [env.process(self._walk(case, t, gw.join)) for t in gw.targets]
+                yield AllOf(env, branches)
+                i = nodes[gw.join].next
+            elif kind == AND_JOIN:
+                if i == stop:
+                    return i
+                raise AssertionError(f"reached join {node.id} outside its block")  # excluded by graph checks
+            else:  # END
+                return i
+
+    def _choose(self, case: Case, gw: Gateway) -> int:
+        hooks = self.model.hooks
+        if hooks is not None:
+            picked = hooks.route(case, gw, self.env.now)
+            if picked is not None:
+                return self._take(case, gw, picked)
+        allowed = [k for k, b in enumerate(gw.bounds) if b is None or case.visits.get((gw.id, k), 0) < b]
+        conds = gw.conditions
+        for k in allowed:
+            cond = conds[k]
+            if cond is not None and cond(case.attrs):
+                return self._take(case, gw, k)
+        rest = [k for k in allowed if conds[k] is None]
+        weights = [gw.probs[k] for k in rest]
+        total = sum(weights)
+        if total <= 0:
+            # the branches with probabilities are used up: the first remaining default takes the case
+            return self._take(case, gw, rest[0])
+        u = case.rng.random() * total
+        acc = 0.0
+        for k, w in zip(rest, weights):
+            acc += w
+            if u < acc:
+                return self._take(case, gw, k)
+        return self._take(case, gw, rest[-1])
+
+    @staticmethod
+    def _take(case: Case, gw: Gateway, k: int) -> int:
+        if gw.bounds[k] is not None:
+            key = (gw.id, k)
+            case.visits[key] = case.visits.get(key, 0) + 1
+        return gw.targets[k]
+
+    def _activity(self, case: Case, act: Activity) -> Generator[Event, Any, None]:
+        env = self.env
+        rec = self.rec
+        hooks = self.model.hooks
+        scale = 1.0
+        sample = act.sample
+        priority = act.priority
+        allowed = None
+        fired = ""
+        if hooks is not None and act.id in hooks.by_activity:
+            plan = hooks.plan(case, act, env.now)
+            sample, scale, priority, allowed, fired = plan
+        if act.pool < 0:
+            rec.add((env.now, case.idx, act.label, 0, None, None, None, fired, "", case.snapshot()))
+            work = sample(case.rng) * scale
+            yield env.timeout(work)
+            cost = round(act.cost_fixed + act.cost_rate * work, 2)
+            case.cost += cost
+            case.events += 2
+            rec.add((env.now, case.idx, act.label, 1, None, None, cost, fired, "", case.snapshot()))
+            return
+        pool = self.pools[act.pool]
+        member = yield pool.request(priority, allowed)
+        cal = pool.calendar
+        if cal is not None:
+            t = env.now
+            nw = cal.next_working(t)
+            if nw > t:
+                yield env.timeout(nw - t)
+        name = pool.members[member]
+        start = env.now
+        rec.add((start, case.idx, act.label, 0, name, pool.name, None, fired, "", case.snapshot()))
+        work = sample(case.rng) * scale
+        end = cal.add_working(start, work) if (cal is not None and act.pause) else start + work
+        yield env.timeout(end - start)
+        cost = round(act.cost_fixed + act.cost_rate * work, 2)
+        case.cost += cost
+        case.events += 2
+        case.history.setdefault(act.id, []).append(name)
+        rec.add((env.now, case.idx, act.label, 1, name, pool.name, cost, fired, "", case.snapshot()))
+        pool.release(member)

@@ -1,0 +1,72 @@
+"""The sink protocol: one module per output format, streaming batches, atomic at the end.
+
+A sink writes under a temporary name (``.name.part``) and renames on ``close``; ``abort`` removes what
+it wrote, so an interrupted run never leaves a file that looks complete. Sinks register themselves by
+their ``format`` name; the CLI's ``--format`` choices come from this registry.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from procsim.records import CaseBatch, EventBatch
+from procsim.timebase import TimeBase
+
+REGISTRY: dict[str, type[Sink]] = {}
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What every sink may know about the run (never the simulation itself)."""
+
+    out_dir: Path
+    timebase: TimeBase
+    process_name: str
+    attr_names: tuple[str, ...]
+    attr_types: tuple[str, ...]
+    labels_in_log: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Sink(ABC):
+    format: ClassVar[str]
+    filename: ClassVar[str]
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        fmt = cls.__dict__.get("format")
+        if fmt:
+            if fmt in REGISTRY:
+                raise RuntimeError(f"two sinks claim the format {fmt!r}")
+            REGISTRY[fmt] = cls
+
+    def __init__(self, ctx: SinkContext) -> None:
+        self.ctx = ctx
+        self.final = ctx.out_dir / self.filename
+        self.temp = ctx.out_dir / f".{self.filename}.part"
+
+    def write_events(self, batch: EventBatch) -> None:  # noqa: B027 - optional hook
+        """Called with events in output order."""
+
+    def write_cases(self, batch: CaseBatch) -> None:  # noqa: B027 - optional hook
+        """Called with finished cases, each after all its events."""
+
+    @abstractmethod
+    def _finish(self) -> None:
+        """Flush and close the temporary file."""
+
+    def close(self) -> list[Path]:
+        self._finish()
+        os.replace(self.temp, self.final)
+        return [self.final]
+
+    def abort(self) -> None:
+        try:
+            self._finish()
+        except Exception:  # noqa: BLE001 - cleaning up after a failure; the first error is what matters
+            pass
+        self.temp.unlink(missing_ok=True)

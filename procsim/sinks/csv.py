@@ -1,0 +1,73 @@
+"""``events.csv``: one row per lifecycle event, ISO 8601 timestamps with offset, then case attributes."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from procsim.records import CaseBatch, EventBatch
+from procsim.sinks.base import Sink, SinkContext
+
+_OPTIONS = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+_NO_HEADER = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def text_table(table: pa.Table, iso: dict[str, object]) -> pa.Table:
+    """Replace timestamp columns by their ISO text (with offset) so CSV shows local time as written."""
+    for name, values in iso.items():
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, pa.array(values, pa.string()))
+    return table
+
+
+class CsvSink(Sink):
+    format = "csv"
+    filename = "events.csv"
+
+    def __init__(self, ctx: SinkContext) -> None:
+        super().__init__(ctx)
+        self._writer: pacsv.CSVWriter | None = None
+        self._schema: pa.Schema | None = None
+
+    def write_events(self, batch: EventBatch) -> None:
+        table = text_table(batch.table, {"timestamp": batch.iso})
+        if not self.ctx.labels_in_log:
+            table = table.drop_columns(["exception"])
+        if self._writer is None:
+            self._writer = pacsv.CSVWriter(str(self.temp), table.schema, write_options=_OPTIONS)
+        self._writer.write_table(table)
+
+    def _finish(self) -> None:
+        if self._writer is None:
+            # no events at all: still a valid file with a header
+            schema = pa.schema([(f.name, pa.string()) if f.name == "timestamp" else f
+                                for f in _event_schema(self.ctx)])
+            self._writer = pacsv.CSVWriter(str(self.temp), schema, write_options=_OPTIONS)
+        self._writer.close()
+
+
+class CasesCsvSink(Sink):
+    """``cases.csv``: one row per case with attributes, start, end and cycle time. Always written."""
+
+    format = "cases"
+    filename = "cases.csv"
+
+    def __init__(self, ctx: SinkContext) -> None:
+        super().__init__(ctx)
+        self._writer: pacsv.CSVWriter | None = None
+
+    def write_cases(self, batch: CaseBatch) -> None:
+        table = text_table(batch.table, {"start": batch.start_iso, "end": batch.end_iso})
+        if self._writer is None:
+            self._writer = pacsv.CSVWriter(str(self.temp), table.schema, write_options=_OPTIONS)
+        self._writer.write_table(table)
+
+    def _finish(self) -> None:
+        if self._writer is None:
+            self.temp.write_text("case_id,status,start,end,cycle_time_s,events,cost,end_event\n")
+            return
+        self._writer.close()
+
+
+def _event_schema(ctx: SinkContext) -> pa.Schema:
+    return ctx.extra["event_schema"]

@@ -1,0 +1,70 @@
+"""Loading a process: YAML -> validated spec + source map + graph, with every problem at once."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from procsim.distributions import REGISTRY as DIST_REGISTRY
+from procsim.distributions import check_units
+from procsim.errors import Problem, SpecError
+from procsim.spec.loader import SourceMap, read_yaml, register_union_tags, validate
+from procsim.spec.models import ProcessSpec
+
+register_union_tags(DIST_REGISTRY)
+
+
+@dataclass
+class LoadedProcess:
+    """A validated process and everything later stages need to point back at the user's files."""
+
+    path: Path
+    spec: ProcessSpec
+    smap: SourceMap
+    graph: nx.DiGraph
+    inputs: dict[str, str] = field(default_factory=dict)  # display path -> sha256 of every file read
+    rule_files: list[tuple[Path, object, SourceMap]] = field(default_factory=list)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages as the user would type them: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_process(path: str | Path) -> LoadedProcess:
+    """Read, validate and check a process file (and the rule files it names). Raises SpecError."""
+    from procsim.graph import build_graph
+
+    p = Path(path)
+    data, smap = read_yaml(p, display_path(p))
+    if not isinstance(data, dict):
+        raise SpecError([Problem(smap.file, 1, 1, "", "a process file is a mapping with 'process', 'roles', "
+                                 "'arrivals', 'events', 'activities' ...", "not_a_mapping")])
+    spec, problems = validate(ProcessSpec, data, smap)
+    if spec is None:
+        raise SpecError(problems)
+    assert isinstance(spec, ProcessSpec)
+    for name, act in spec.activities.items():
+        for msg in check_units(act.duration, need_units=True):
+            problems.append(smap.problem(("activities", name, "duration"), msg, "unit_missing"))
+    for msg in check_units(spec.arrivals.interarrival, need_units=True):
+        problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
+    graph, gproblems = build_graph(spec, smap)
+    problems += gproblems
+    loaded = LoadedProcess(p, spec, smap, graph, {smap.file: sha256(p)})
+    from procsim.sim.build import check_model
+
+    problems += check_model(loaded)
+    if problems:
+        raise SpecError(problems)
+    return loaded

@@ -1,0 +1,309 @@
+"""The process language: pydantic models of a process file (``extra="forbid"``, frozen).
+
+This module owns the *shape* of the YAML. Cross-references (roles, calendars, nodes) and structure are
+checked in ``procsim.spec.checks`` and ``procsim.graph``, where the source map gives them positions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from procsim.distributions import DistributionSpec, DurationDistribution
+from procsim.spec.units import Duration
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_time_range(v: Any) -> tuple[float, float]:
+    """``"08:00-12:30"`` -> seconds of the day (start, end); ``24:00`` is allowed as an end."""
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return (float(v[0]), float(v[1]))
+    if not isinstance(v, str):
+        raise ValueError(f"expected a time range like '08:00-12:00', got {v!r}")
+    m = _RANGE.match(v)
+    if not m:
+        raise ValueError(f"invalid time range {v!r}: write it like '08:00-12:00'")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError(f"invalid time range {v!r}: hours 0-24, minutes 0-59")
+    start, end = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
+    if end <= start:
+        raise ValueError(f"invalid time range {v!r}: the end must be after the start")
+    return (float(start), float(end))
+
+
+TimeRange = Annotated[tuple[float, float], BeforeValidator(parse_time_range)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProcessMeta(Strict):
+    """Who the process is and when it runs."""
+
+    name: str
+    version: str = "1"
+    description: str = ""
+    locale: str = "en_US"
+    timezone: str = "UTC"
+    start: dt.datetime
+    cases: Annotated[int, Field(gt=0)] | None = None
+    horizon: Duration | None = None
+    case_prefix: str = "C"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name like 'Europe/Berlin')") from None
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("start needs a UTC offset, like 2026-01-05T08:00:00+01:00")
+        return v
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+class CalendarSpec(Strict):
+    """Working time: either ``weekly`` per day, or ``days`` with the same ``hours`` each day."""
+
+    weekly: dict[Weekday, list[TimeRange]] | None = None
+    days: list[Weekday] | None = None
+    hours: list[TimeRange] | None = None
+    holidays: list[dt.date] = []
+    holiday_country: str | None = None
+    holiday_subdiv: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> CalendarSpec:
+        if self.weekly is not None and (self.days is not None or self.hours is not None):
+            raise ValueError("give either 'weekly', or 'days' with 'hours', not both")
+        if self.weekly is None and (self.days is None or self.hours is None):
+            raise ValueError("a calendar needs 'weekly', or 'days' with 'hours'")
+        return self
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        import holidays
+
+        if v not in holidays.list_supported_countries():
+            raise ValueError(f"no holiday set for country {v!r} (use an ISO code like 'DE', 'US', 'FR')")
+        return v
+
+    def week(self) -> dict[int, list[tuple[float, float]]]:
+        """Working intervals per weekday index (0 = Monday)."""
+        if self.weekly is not None:
+            return {WEEKDAYS.index(d): list(r) for d, r in self.weekly.items()}
+        assert self.days is not None and self.hours is not None
+        return {WEEKDAYS.index(d): list(self.hours) for d in self.days}
+
+
+class RoleSpec(Strict):
+    """A pool of people who can do the same work; each does one thing at a time."""
+
+    members: Annotated[int, Field(gt=0)] | list[str]
+    calendar: str | None = None
+    cost_per_hour: Annotated[float, Field(ge=0)] = 0.0
+    description: str = ""
+
+    @field_validator("members")
+    @classmethod
+    def _unique(cls, v: int | list[str]) -> int | list[str]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("a role needs at least one member")
+            dup = sorted({m for m in v if v.count(m) > 1})
+            if dup:
+                raise ValueError(f"duplicate member names: {', '.join(dup)}")
+        return v
+
+
+class ArrivalSpec(Strict):
+    """When new cases arrive: gaps drawn from ``interarrival``, shaped by calendar and intensity."""
+
+    interarrival: DurationDistribution
+    calendar: str | None = None
+    weekday: dict[Weekday, Annotated[float, Field(ge=0)]] | None = None
+    hour: dict[Annotated[int, Field(ge=0, le=23)], Annotated[float, Field(ge=0)]] | None = None
+
+
+class AttributeSpec(Strict):
+    """A case attribute: exactly one of ``faker``, ``distribution``, ``choice``, ``expr``, ``value``."""
+
+    faker: str | None = None
+    args: dict[str, Any] = {}
+    pool: Annotated[int, Field(gt=0, le=1_000_000)] = 2000
+    distribution: DistributionSpec | None = None
+    choice: dict[Any, Annotated[float, Field(ge=0)]] | None = None
+    expr: str | None = None
+    value: Any = None
+    round: Annotated[int, Field(ge=0, le=12)] | None = None
+    integer: bool = False
+    min: float | None = None
+    max: float | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AttributeSpec:
+        given = [k for k in ("faker", "distribution", "choice", "expr") if getattr(self, k) is not None]
+        if "value" in self.model_fields_set:
+            given.append("value")
+        if len(given) != 1:
+            raise ValueError(
+                "an attribute needs exactly one of 'faker', 'distribution', 'choice', 'expr', 'value'"
+                + (f" (got {', '.join(given)})" if given else ""))
+        if self.choice is not None:
+            if not self.choice:
+                raise ValueError("'choice' needs at least one value")
+            total = sum(self.choice.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"choice weights must sum to 1 (they sum to {total:g})")
+        if self.args and self.faker is None:
+            raise ValueError("'args' goes with 'faker'")
+        return self
+
+    def kind(self) -> str:
+        """Declared type for expressions and output columns: number, string, bool or any."""
+        if self.distribution is not None:
+            return "number"
+        if self.faker is not None:
+            return "string"
+        if self.choice is not None:
+            return _kind_of(list(self.choice))
+        if "value" in self.model_fields_set:
+            return _kind_of([self.value])
+        return "any"
+
+
+def _kind_of(values: list[Any]) -> str:
+    if all(isinstance(v, bool) for v in values):
+        return "bool"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "number"
+    if all(isinstance(v, str) for v in values):
+        return "string"
+    return "any"
+
+
+class CostSpec(Strict):
+    fixed: Annotated[float, Field(ge=0)] = 0.0
+    per_hour: Annotated[float, Field(ge=0)] | None = None
+
+
+class ActivitySpec(Strict):
+    """A unit of work: who does it, how long it takes, what follows."""
+
+    name: str | None = None
+    description: str = ""
+    role: str | None = None
+    duration: DurationDistribution
+    cost: CostSpec = CostSpec()
+    on_shift_end: Literal["pause", "continue"] = "pause"
+    priority: int = 0
+    next: str
+
+
+class Branch(Strict):
+    """One outgoing path of an XOR gateway."""
+
+    to: str
+    probability: Annotated[float, Field(ge=0, le=1)] | None = None
+    when: str | None = None
+    max: Annotated[int, Field(ge=0)] | None = None
+    label: str = ""
+
+
+class GatewaySpec(Strict):
+    """XOR (one branch) or AND (all branches). A split lists ``branches`` (xor) or ``to`` (and); a join has ``next``."""
+
+    type: Literal["xor", "and"]
+    branches: list[Branch] | None = None
+    to: list[str] | None = None
+    next: str | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _shape(self) -> GatewaySpec:
+        forms = [k for k in ("branches", "to", "next") if getattr(self, k) is not None]
+        if len(forms) != 1:
+            raise ValueError("a gateway needs exactly one of 'branches' (xor split), 'to' (and split), "
+                             "'next' (join)")
+        if self.type == "xor" and self.to is not None:
+            raise ValueError("an xor split lists 'branches' (with probabilities or conditions), not 'to'")
+        if self.type == "and" and self.branches is not None:
+            raise ValueError("an and split lists 'to', not 'branches'")
+        if self.to is not None and len(self.to) < 2:
+            raise ValueError("an and split needs at least two targets in 'to'")
+        if self.branches is not None:
+            if len(self.branches) < 2:
+                raise ValueError("an xor split needs at least two branches")
+            if any(b.when is not None and b.probability is not None for b in self.branches):
+                raise ValueError("a branch with 'when' takes no probability: it is taken whenever its condition "
+                                 "holds; probabilities share out the branches without 'when'")
+            rest = [b for b in self.branches if b.when is None]
+            if not rest:
+                raise ValueError("an xor split needs at least one branch without 'when', taken when no condition "
+                                 "holds")
+            if any(b.probability is None for b in rest):
+                if len(rest) == 1:
+                    pass  # the one default branch: probability 1 implied
+                else:
+                    raise ValueError("every branch without 'when' needs a probability")
+            else:
+                total = sum(b.probability or 0.0 for b in rest)
+                if abs(total - 1.0) > 1e-6:
+                    raise ValueError(f"branch probabilities must sum to 1 (they sum to {total:g})")
+        return self
+
+
+class EventSpec(Strict):
+    """A start event (with ``next``) or an end event."""
+
+    type: Literal["start", "end"]
+    next: str | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _next(self) -> EventSpec:
+        if self.type == "start" and self.next is None:
+            raise ValueError("a start event needs 'next'")
+        if self.type == "end" and self.next is not None:
+            raise ValueError("an end event has no 'next'")
+        return self
+
+
+class ProcessSpec(Strict):
+    """A whole process file."""
+
+    process: ProcessMeta
+    calendars: dict[Identifier, CalendarSpec] = {}
+    roles: dict[Identifier, RoleSpec]
+    arrivals: ArrivalSpec
+    attributes: dict[Identifier, AttributeSpec] = {}
+    events: dict[Identifier, EventSpec]
+    activities: dict[Identifier, ActivitySpec]
+    gateways: dict[Identifier, GatewaySpec] = {}
+    rules: list[str] = []
