@@ -6,15 +6,16 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import networkx as nx
 
-from procsim.distributions import REGISTRY as DIST_REGISTRY
-from procsim.distributions import check_units
 from procsim.errors import Problem, SpecError
 from procsim.spec.loader import SourceMap, read_yaml, register_union_tags, validate
-from procsim.spec.models import ProcessSpec
 
-register_union_tags(DIST_REGISTRY)
+if TYPE_CHECKING:
+    from procsim.spec.models import ProcessSpec
+
 
 
 @dataclass
@@ -22,7 +23,7 @@ class LoadedProcess:
     """A validated process and everything later stages need to point back at the user's files."""
 
     path: Path
-    spec: ProcessSpec
+    spec: "ProcessSpec"
     smap: SourceMap
     graph: nx.DiGraph
     inputs: dict[str, str] = field(default_factory=dict)  # display path -> sha256 of every file read
@@ -43,7 +44,13 @@ def display_path(path: Path) -> str:
 
 def load_process(path: str | Path) -> LoadedProcess:
     """Read, validate and check a process file (and the rule files it names). Raises SpecError."""
+    # imported here: procsim.distributions imports procsim.spec.units, which runs this package first
+    from procsim.distributions import REGISTRY as DIST_REGISTRY
+    from procsim.distributions import check_units
     from procsim.graph import build_graph
+    from procsim.spec.models import ProcessSpec
+
+    register_union_tags(DIST_REGISTRY)
 
     p = Path(path)
     data, smap = read_yaml(p, display_path(p))
