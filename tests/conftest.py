@@ -71,8 +71,10 @@ gateways:
 
 
 @pytest.fixture
-def write_process(tmp_path: Path) -> Callable[[str, str], Path]:
-    """Write YAML text (dedented) to tmp_path/<name> and return its path."""
+def write_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], Path]:
+    """Write YAML text (dedented) to tmp_path/<name> and return its path; the test runs in tmp_path,
+    so messages name the file as a user would see it (``p.yaml:3:5: ...``)."""
+    monkeypatch.chdir(tmp_path)
 
     def write(text: str, name: str = "p.yaml") -> Path:
         path = tmp_path / name

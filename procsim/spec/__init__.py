@@ -62,7 +62,10 @@ def load_process(path: str | Path) -> LoadedProcess:
         raise SpecError(problems)
     assert isinstance(spec, ProcessSpec)
     for name, act in spec.activities.items():
+        short = not isinstance(data["activities"][name].get("duration"), dict)
         for msg in check_units(act.duration, need_units=True):
+            if short and "needs a unit" in msg:
+                msg = "durations need a unit, like '15m' or '2h'"
             problems.append(smap.problem(("activities", name, "duration"), msg, "unit_missing"))
     for msg in check_units(spec.arrivals.interarrival, need_units=True):
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))

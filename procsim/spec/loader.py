@@ -147,7 +147,8 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         msg = (e.problem or e.context or "invalid YAML").strip()
         if "duplicate key" in msg:
-            msg = msg.replace("found ", "")
+            # ruamel quotes both values in full; the key is what the user needs
+            msg = msg.replace("found ", "").split(" with value")[0]
         raise SpecError([Problem(name, line, col, "", f"YAML: {msg}", "yaml_syntax")]) from None
     except Exception as e:  # ruamel raises a few unmarked errors (e.g. bad tags); still the user's input
         raise SpecError([Problem(name, 1, 1, "", f"YAML: {e}", "yaml_syntax")]) from None

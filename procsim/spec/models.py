@@ -129,6 +129,15 @@ class RoleSpec(Strict):
     cost_per_hour: Annotated[float, Field(ge=0)] = 0.0
     description: str = ""
 
+    @field_validator("members", mode="before")
+    @classmethod
+    def _form(cls, v: Any) -> Any:
+        ok = (isinstance(v, int) and not isinstance(v, bool)) or (
+            isinstance(v, list) and all(isinstance(m, str) for m in v))
+        if not ok:
+            raise ValueError(f"members is a number of people or a list of their names, not {v!r}")
+        return v
+
     @field_validator("members")
     @classmethod
     def _unique(cls, v: int | list[str]) -> int | list[str]:
