@@ -11,7 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from procsim.distributions import DistributionSpec, DurationDistribution
 from procsim.spec.units import Duration
@@ -42,7 +42,9 @@ def parse_time_range(v: Any) -> tuple[float, float]:
     return (float(start), float(end))
 
 
-TimeRange = Annotated[tuple[float, float], BeforeValidator(parse_time_range)]
+TimeRange = Annotated[tuple[float, float], BeforeValidator(parse_time_range),
+                      WithJsonSchema({"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
+                                      "examples": ["08:00-12:00"]})]
 
 
 class Strict(BaseModel):
