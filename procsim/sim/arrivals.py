@@ -1,0 +1,163 @@
+"""Non-homogeneous case arrivals by time warping.
+
+A ``RateProfile`` is a piecewise-constant relative intensity: a factor per local weekday times a factor per
+local hour (missing = 1.0), zero outside an optional arrival ``WorkCalendar``. Inter-arrival gaps are drawn in
+"intensity time" (where the process is homogeneous) and ``advance`` maps them back to simulation time through
+the inverse of the cumulative intensity ``L(t)``: ``advance(t, gap) = L^-1(L(t) + gap)``.
+
+The segments (bounded by local hour boundaries where the hour factor changes, local midnights and calendar
+boundaries) and ``L`` at each segment start are generated lazily, eight weeks at a time, so one ``advance`` is
+a bisect on ``L`` instead of a walk over segments. Equal neighbouring segments are merged. Local hours follow
+the time zone as ``WorkCalendar`` does (a nonexistent hour has no length, a repeated hour lasts two hours).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from procsim.sim.calendar import SEARCH_LIMIT, WorkCalendar, local_to_sim
+
+__all__ = ["RateProfile"]
+
+_CHUNK_DAYS = 56
+_ONE_DAY = timedelta(days=1)
+
+
+def _factors(name: str, given: Mapping[int, float] | None, n: int) -> list[float]:
+    out = [1.0] * n
+    for k, v in (given or {}).items():
+        if not (isinstance(k, int) and 0 <= k < n):
+            raise ValueError(f"rate profile: {name} {k!r} is not in 0..{n - 1}")
+        f = float(v)
+        if not (f >= 0.0 and math.isfinite(f)):
+            raise ValueError(f"rate profile: {name} {k} factor must be a finite number >= 0, got {v!r}")
+        out[k] = f
+    return out
+
+
+class RateProfile:
+    """Relative arrival intensity over simulation time; ``advance`` turns unit-rate gaps into arrival times."""
+
+    __slots__ = ("tz", "origin", "calendar", "fast", "_origin_utc", "_wf", "_hf", "_cuts",
+                 "_bp", "_val", "_cum", "_next_date", "_horizon")
+
+    def __init__(self, *, tz: ZoneInfo, origin: datetime, weekday: Mapping[int, float] | None = None,
+                 hour: Mapping[int, float] | None = None, calendar: WorkCalendar | None = None) -> None:
+        if origin.tzinfo is None or origin.utcoffset() is None:
+            raise ValueError(f"rate profile origin must be timezone-aware, got {origin.isoformat()}")
+        if calendar is not None and calendar.origin != origin:
+            raise ValueError(f"rate profile: calendar origin {calendar.origin.isoformat()} differs from "
+                             f"origin {origin.isoformat()}")
+        self.tz = tz
+        self.origin = origin
+        self.calendar = None if calendar is None or calendar.is_always else calendar
+        self._origin_utc = origin.astimezone(timezone.utc)
+        self._wf = _factors("weekday", weekday, 7)
+        self._hf = _factors("hour", hour, 24)
+        if sum(self._wf) * sum(self._hf) <= 0.0:
+            raise ValueError("rate profile: total intensity over a week is 0")
+        #: True when ``advance(t, gap)`` is exactly ``t + gap``.
+        self.fast = self.calendar is None and all(f == 1.0 for f in self._wf + self._hf)
+        # Hours where the hour factor changes: other hour boundaries need no segment.
+        self._cuts = [h for h in range(1, 24) if self._hf[h] != self._hf[h - 1]]
+        self._bp: list[float] = []  # segment starts
+        self._val: list[float] = []  # intensity on each segment
+        self._cum: list[float] = []  # integral of intensity before each segment
+        self._next_date = self._origin_utc.astimezone(tz).date() - 7 * _ONE_DAY
+        self._horizon = local_to_sim(self._next_date, time(0), tz, self._origin_utc)
+        if not self.fast:
+            self._grow()
+            if self.calendar is not None:
+                while self._total() <= 0.0:
+                    if self._horizon > SEARCH_LIMIT:
+                        raise ValueError("rate profile: no arrival intensity inside the arrival calendar "
+                                         "in the 3 years after the origin")
+                    self._grow()
+
+    def _total(self) -> float:
+        return self._cum[-1] + self._val[-1] * (self._horizon - self._bp[-1])
+
+    def _push(self, x: float, v: float) -> None:
+        bp, val, cum = self._bp, self._val, self._cum
+        if bp:
+            if val[-1] == v:
+                return
+            if x <= bp[-1]:  # zero-length segment before (DST gap): replace it
+                val[-1] = v
+                if len(bp) > 1 and val[-2] == v:
+                    bp.pop(), val.pop(), cum.pop()
+                return
+            cum.append(cum[-1] + val[-1] * (x - bp[-1]))
+        else:
+            cum.append(0.0)
+        bp.append(x)
+        val.append(v)
+
+    def _grow(self) -> None:
+        tz, ou, wf, hf = self.tz, self._origin_utc, self._wf, self._hf
+        a = self._horizon
+        d = self._next_date
+        xs: list[float] = []
+        vs: list[float] = []
+        for _ in range(_CHUNK_DAYS):
+            w = wf[d.weekday()]
+            xs.append(local_to_sim(d, time(0), tz, ou))
+            vs.append(w * hf[0])
+            for h in self._cuts:
+                xs.append(local_to_sim(d, time(h), tz, ou))
+                vs.append(w * hf[h])
+            d += _ONE_DAY
+        b = local_to_sim(d, time(0), tz, ou)
+        cal = self.calendar
+        if cal is None:
+            for x, v in zip(xs, vs):
+                self._push(x, v)
+        else:
+            # Piece boundaries: hour segments and calendar intervals, merged in time order.
+            ivs = cal.intervals(a, b)
+            cuts = xs + [p for iv in ivs for p in iv]
+            cuts.sort()
+            starts = [iv[0] for iv in ivs]
+            for x in cuts:
+                k = bisect_right(starts, x) - 1
+                working = k >= 0 and x < ivs[k][1]
+                self._push(x, vs[bisect_right(xs, x) - 1] if working else 0.0)
+        self._next_date = d
+        self._horizon = b
+
+    def intensity(self, t: float) -> float:
+        """Relative intensity at ``t`` (0 before the profile's first day)."""
+        if self.fast:
+            return 1.0
+        while t >= self._horizon:
+            self._grow()
+        i = bisect_right(self._bp, t) - 1
+        return self._val[i] if i >= 0 else 0.0
+
+    def advance(self, t: float, gap: float) -> float:
+        """The time ``t' > t`` with the integral of intensity over ``[t, t']`` equal to ``gap``."""
+        if self.fast:
+            return t + gap
+        if not gap > 0.0:
+            if gap == 0.0:
+                return t
+            raise ValueError(f"arrival gap must be >= 0, got {gap!r}")
+        while t >= self._horizon:
+            self._grow()
+        bp, val, cum = self._bp, self._val, self._cum
+        i = bisect_right(bp, t) - 1
+        target = (cum[i] + val[i] * (t - bp[i]) if i >= 0 else 0.0) + gap
+        while self._total() < target:
+            if val[-1] == 0.0 and self._horizon - max(t, bp[-1]) > SEARCH_LIMIT:
+                raise ValueError(f"rate profile: no arrival intensity in the 3 years after t={t!r}")
+            self._grow()
+        j = bisect_left(cum, target) - 1
+        x = bp[j] + (target - cum[j]) / val[j]
+        return min(x, bp[j + 1]) if j + 1 < len(bp) else x
+
+    def __repr__(self) -> str:
+        return f"RateProfile(tz={self.tz.key!r}, origin={self.origin.isoformat()!r}, fast={self.fast})"
