@@ -39,8 +39,12 @@ def _suggest(name: str, options: Iterable[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def build_graph(spec: ProcessSpec, smap: SourceMap) -> tuple[nx.DiGraph, list[Problem]]:
-    """Nodes carry ``kind`` (start, end, activity, xor, and); edges carry branch data. Returns problems too."""
+def build_graph(spec: ProcessSpec, smap: SourceMap, escalations: list[tuple[str, str]] = ()  # type: ignore[assignment]
+                ) -> tuple[nx.DiGraph, list[Problem]]:
+    """Nodes carry ``kind`` (start, end, activity, xor, and); edges carry branch data. Returns problems too.
+
+    ``escalations`` are (activity, target) edges that deadline rules add: checked like any other path.
+    """
     g: nx.DiGraph = nx.DiGraph()
     problems: list[Problem] = []
     seen: dict[str, str] = {}
@@ -82,6 +86,9 @@ def build_graph(spec: ProcessSpec, smap: SourceMap) -> tuple[nx.DiGraph, list[Pr
             edge(name, target, ("gateways", name, "to", i))
         for i, b in enumerate(gw.branches or []):
             edge(name, b.to, ("gateways", name, "branches", i, "to"), branch=i, max=b.max)
+    for src, dst in escalations:
+        if src in g and dst in g and not g.has_edge(src, dst):
+            g.add_edge(src, dst, escalation=True)
     for name, role in spec.roles.items():
         if role.calendar is not None and role.calendar not in spec.calendars:
             problems.append(smap.problem(("roles", name, "calendar"),

@@ -28,14 +28,15 @@ ARROW_TYPES: dict[str, pa.DataType] = {"number": pa.float64(), "integer": pa.int
 
 CORE_EVENT_COLUMNS = ("event_id", "case_id", "activity", "lifecycle", "timestamp", "resource", "role", "cost",
                       "rules", "exception")
-CORE_CASE_COLUMNS = ("case_id", "status", "start", "end", "cycle_time_s", "events", "cost", "end_event")
+CORE_CASE_COLUMNS = ("case_id", "status", "start", "end", "cycle_time_s", "events", "cost", "end_event", "rules",
+                     "exceptions")
 
 
 class Case:
     """A running case: its id, attributes (copy-on-write snapshots for event rows) and bookkeeping."""
 
     __slots__ = ("idx", "id", "attrs", "_snap", "names", "start", "end", "cost", "events", "status", "end_event",
-                 "history", "visits", "rng", "data_rng")
+                 "history", "visits", "rng", "data_rng", "rules_fired", "exceptions")
 
     def __init__(self, idx: int, case_id: str, names: Sequence[str], attrs: dict[str, Any], start: float) -> None:
         self.idx = idx
@@ -51,6 +52,8 @@ class Case:
         self.end_event = ""
         self.history: dict[str, list[str]] = {}  # activity id -> resources who did it (for four-eyes rules)
         self.visits: dict[tuple[str, int], int] = {}
+        self.rules_fired: list[str] = []  # case-level rules (set/raise at the start), for cases.csv and explain
+        self.exceptions: list[tuple[str, str]] = []  # (business exception, rule or injector that raised it)
 
     def snapshot(self) -> tuple[Any, ...]:
         snap = self._snap
@@ -62,6 +65,10 @@ class Case:
     def set(self, name: str, value: Any) -> None:
         self.attrs[name] = value
         self._snap = None
+
+    def raise_exception(self, name: str, source: str) -> None:
+        if (name, source) not in self.exceptions:
+            self.exceptions.append((name, source))
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ class Recorder:
             [("case_id", pa.string()), ("status", pa.string()),
              ("start", pa.timestamp("ms", tz=timebase.tz.key)), ("end", pa.timestamp("ms", tz=timebase.tz.key)),
              ("cycle_time_s", pa.float64()), ("events", pa.int64()), ("cost", pa.float64()),
-             ("end_event", pa.string())]
+             ("end_event", pa.string()), ("rules", pa.string()), ("exceptions", pa.string())]
             + list(zip(self.attr_names, self.attr_types)))
 
     def open_case(self, case: Case) -> None:
@@ -204,6 +211,8 @@ class Recorder:
             pa.array([c.events for c in cases], pa.int64()),
             pa.array([round(c.cost, 2) for c in cases], pa.float64()),
             pa.array([c.end_event for c in cases], pa.string()),
+            pa.array([";".join(c.rules_fired) for c in cases], pa.string()),
+            pa.array([";".join(dict.fromkeys(e for e, _ in c.exceptions)) for c in cases], pa.string()),
         ]
         for j, (name, typ) in enumerate(zip(self.attr_names, self.attr_types)):
             arrays.append(_column([c.attrs.get(name) for c in cases], typ))

@@ -78,8 +78,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     # an old manifest would vouch for files this run is about to replace
     manifest_path.unlink(missing_ok=True)
 
-    hooks = _rules(loaded)
-    model = build_model(loaded, seed, hooks)
+    model = build_model(loaded, seed)
     tb = TimeBase(spec.process.start, ZoneInfo(spec.process.timezone))
     types = attribute_types(spec)
     sinks: list[Sink] = []
@@ -121,6 +120,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         "formats": formats,
         "labels_in_log": labels_in_log,
         "inputs": {k: {"sha256": v} for k, v in sorted(loaded.inputs.items())},
+        "rules": loaded.rules.catalogue if loaded.rules is not None else {},
         "counts": {"cases": rec.n_cases, "events": rec.n_events,
                    "cases_completed": sim.finished, "cases_running": rec.n_cases - sim.finished},
         "simulated_period": {
@@ -135,14 +135,6 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, manifest_path)
     return RunResult(out_dir, files + [manifest_path], rec.n_cases, rec.n_events, wall, manifest)
-
-
-def _rules(loaded: LoadedProcess) -> Any:
-    try:
-        from procsim.rules.engine import build_rules
-    except ImportError:
-        return None
-    return build_rules(loaded)
 
 
 def _sha(path: Path) -> str:

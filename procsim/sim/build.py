@@ -17,6 +17,7 @@ import numpy as np
 
 from procsim.errors import Problem
 from procsim.graph import and_blocks, start_node
+from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import Compiled, ExprError, compile_expr
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
@@ -27,7 +28,7 @@ from procsim.spec.models import WEEKDAYS, AttributeSpec, ProcessSpec
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
 
-# Names every expression may use besides the case attributes.
+# Names an attribute's expression may use besides the attributes declared before it.
 CONTEXT_NAMES: dict[str, str] = {"case_id": "string"}
 
 
@@ -38,7 +39,7 @@ def attribute_types(spec: ProcessSpec) -> dict[str, str]:
         kind = a.kind()
         if kind == "any" and a.expr is not None:
             try:
-                kind = compile_expr(a.expr, {**CONTEXT_NAMES, **out}).type
+                kind = compile_expr(a.expr, expr_names(out)).type
             except ExprError:
                 kind = "any"
         if kind == "number" and a.integer:
@@ -72,8 +73,9 @@ def faker_for(locale: str) -> Any:
     return _FAKERS[locale]
 
 
-def check_model(loaded: LoadedProcess) -> list[Problem]:
-    """Checks that need more than the schema: faker providers, expressions, calendars, locale."""
+def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
+    """Checks that need more than the schema: faker providers, expressions, calendars, locale; then
+    (with ``rules``, once the graph is sound) compiles the rule files into ``loaded.rules``."""
     spec, smap = loaded.spec, loaded.smap
     problems: list[Problem] = []
     try:
@@ -100,6 +102,10 @@ def check_model(loaded: LoadedProcess) -> list[Problem]:
             types[name] = c.type if c is not None else "any"
         else:
             types[name] = a.kind()
+    for name in spec.attributes:
+        if name in RESERVED:
+            problems.append(smap.problem(("attributes", name), f"'{name}' is a name the simulation provides to "
+                                         "rules; call the attribute something else", "reserved_name", at_key=True))
     names = expr_names(attribute_types(spec))
     for gname, gw in spec.gateways.items():
         for i, b in enumerate(gw.branches or []):
@@ -120,7 +126,23 @@ def check_model(loaded: LoadedProcess) -> list[Problem]:
             _rate(spec, {})
         except ValueError as e:
             problems.append(smap.problem(("arrivals",), str(e), "bad_intensity", at_key=True))
+    if rules and not problems:
+        loaded.rules, rproblems = compile_rules(loaded, loaded.rule_sources, attribute_types(spec))
+        problems += rproblems
     return problems
+
+
+def sample_cases(loaded: LoadedProcess, n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` cases' attributes as the simulation would draw them (for load-time checks of rules)."""
+    make = _attribute_maker(loaded.spec, seed)
+    out = []
+    history = {a: [] for a in loaded.spec.activities}
+    for i in range(n):
+        attrs = make(stream(seed, 99, i), f"sample-{i}")
+        attrs.update(activity=None, resource=None, role=None, elapsed=0.0, history=history,
+                     now=loaded.spec.process.start)
+        out.append(attrs)
+    return out
 
 
 def _calendars(spec: ProcessSpec) -> dict[str, WorkCalendar]:
@@ -238,7 +260,7 @@ def _plain(v: Any) -> Any:
     return str(v)
 
 
-def build_model(loaded: LoadedProcess, seed: int, hooks: Any = None) -> Model:
+def build_model(loaded: LoadedProcess, seed: int) -> Model:
     spec, g = loaded.spec, loaded.graph
     cals = _calendars(spec)
     names = member_names(spec, seed)
@@ -267,7 +289,7 @@ def build_model(loaded: LoadedProcess, seed: int, hooks: Any = None) -> Model:
             if gw.branches is not None:
                 conds = [compile_expr(b.when, enames, expect="bool").fn if b.when else None for b in gw.branches]
                 gate = Gateway(n, [index[b.to] for b in gw.branches], _fallback_probs(gw.branches),
-                               conds, [b.max for b in gw.branches])
+                               conds, [b.max for b in gw.branches], [b.to for b in gw.branches])
                 nodes.append(Node(XOR, n, gw=gate))
             elif gw.to is not None:
                 gate = Gateway(n, [index[t] for t in gw.to], [], [], [], join=index[blocks[n]])
@@ -276,10 +298,15 @@ def build_model(loaded: LoadedProcess, seed: int, hooks: Any = None) -> Model:
                 assert gw.next is not None
                 kind = AND_JOIN if gw.type == "and" else PASS
                 nodes.append(Node(kind, n, index[gw.next]))
-    return Model(nodes=nodes, start=index[start_node(spec)], pools=pools,
+    return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, activity_ids=list(spec.activities),
                  interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
                  make_attributes=_attribute_maker(spec, seed), attr_names=list(spec.attributes),
-                 case_prefix=spec.process.case_prefix, hooks=hooks)
+                 case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None)
+
+
+def _has_rules(rs: Any) -> bool:
+    return rs is not None and bool(rs.start_sets or rs.after_sets or rs.routes or rs.by_activity
+                                   or rs.raises_start)
 
 
 def _fallback_probs(branches: list[Any]) -> list[float]:

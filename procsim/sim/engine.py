@@ -52,6 +52,7 @@ class Gateway:
     probs: list[float]  # fallback probabilities (0 for condition-only branches)
     conditions: list[Callable[[dict[str, Any]], Any] | None]
     bounds: list[int | None]
+    target_ids: list[str] = field(default_factory=list)
     join: int = -1  # for AND splits: the join that closes the block
     next: int = -1
 
@@ -78,6 +79,7 @@ class Model:
     attr_names: list[str]
     case_prefix: str
     hooks: Any = None  # procsim.rules.engine.RuleSet (or None): routing, durations, assignment, priorities
+    activity_ids: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,6 +95,8 @@ class Simulation:
         self.horizon = horizon
         self.env = simpy.Environment()
         self.pools = [Pool(self.env, name, members, cal) for name, members, cal in model.pools]
+        if model.hooks is not None:
+            model.hooks.bind(model.pools)
         self.running: dict[int, Case] = {}
         self.on_case_done = on_case_done
         self.started = 0
@@ -135,6 +139,7 @@ class Simulation:
         case = Case(idx, case_id, m.attr_names, m.make_attributes(data_rng, case_id), self.env.now)
         case.rng = stream(self.seed, STREAM_FLOW, idx)
         case.data_rng = data_rng
+        case.history = {a: [] for a in m.activity_ids}
         if m.hooks is not None:
             m.hooks.case_started(case, self.env.now)
         self.running[idx] = case
@@ -159,14 +164,17 @@ class Simulation:
         """Follow the graph from node ``i`` until an end event, or until the join ``stop`` of an AND block."""
         nodes = self.model.nodes
         env = self.env
+        routed = ""  # ids of the rules that routed the case here, shown on the next activity's events
         while True:
             node = nodes[i]
             kind = node.kind
             if kind == ACT:
-                yield from self._activity(case, node.act)  # type: ignore[arg-type]
-                i = node.next
+                i = yield from self._activity(case, node.act, routed)  # type: ignore[arg-type]
+                routed = ""
             elif kind == XOR:
-                i = self._choose(case, node.gw)  # type: ignore[arg-type]
+                i, fired = self._choose(case, node.gw)  # type: ignore[arg-type]
+                if fired:
+                    routed = f"{routed};{fired}" if routed else fired
             elif kind == PASS:
                 i = node.next
             elif kind == AND_SPLIT:
@@ -182,31 +190,31 @@ class Simulation:
             else:  # END
                 return i
 
-    def _choose(self, case: Case, gw: Gateway) -> int:
+    def _choose(self, case: Case, gw: Gateway) -> tuple[int, str]:
         hooks = self.model.hooks
         if hooks is not None:
             picked = hooks.route(case, gw, self.env.now)
             if picked is not None:
-                return self._take(case, gw, picked)
+                return self._take(case, gw, picked[0]), picked[1]
         allowed = [k for k, b in enumerate(gw.bounds) if b is None or case.visits.get((gw.id, k), 0) < b]
         conds = gw.conditions
         for k in allowed:
             cond = conds[k]
             if cond is not None and cond(case.attrs):
-                return self._take(case, gw, k)
+                return self._take(case, gw, k), ""
         rest = [k for k in allowed if conds[k] is None]
         weights = [gw.probs[k] for k in rest]
         total = sum(weights)
         if total <= 0:
             # the branches with probabilities are used up: the first remaining default takes the case
-            return self._take(case, gw, rest[0])
+            return self._take(case, gw, rest[0]), ""
         u = case.rng.random() * total
         acc = 0.0
         for k, w in zip(rest, weights):
             acc += w
             if u < acc:
-                return self._take(case, gw, k)
-        return self._take(case, gw, rest[-1])
+                return self._take(case, gw, k), ""
+        return self._take(case, gw, rest[-1]), ""
 
     @staticmethod
     def _take(case: Case, gw: Gateway, k: int) -> int:
@@ -215,7 +223,8 @@ class Simulation:
             case.visits[key] = case.visits.get(key, 0) + 1
         return gw.targets[k]
 
-    def _activity(self, case: Case, act: Activity) -> Generator[Event, Any, None]:
+    def _activity(self, case: Case, act: Activity, routed: str) -> Generator[Event, Any, int]:
+        """Queue for a member, wait for working time, work (pausing off shift), record; returns the next node."""
         env = self.env
         rec = self.rec
         hooks = self.model.hooks
@@ -223,21 +232,36 @@ class Simulation:
         sample = act.sample
         priority = act.priority
         allowed = None
-        fired = ""
+        pool_i = act.pool
+        fired = routed
+        deadline = None
+        exc = ""
         if hooks is not None and act.id in hooks.by_activity:
-            plan = hooks.plan(case, act, env.now)
-            sample, scale, priority, allowed, fired = plan
-        if act.pool < 0:
-            rec.add((env.now, case.idx, act.label, 0, None, None, None, fired, "", case.snapshot()))
+            sample, scale, priority, allowed, pool_i, ruled, deadline = hooks.plan(case, act, env.now)
+            if ruled:
+                fired = f"{fired};{ruled}" if fired else ruled
+        if case.exceptions:
+            exc = self._exception_label(case, act)
+        if pool_i < 0:
+            rec.add((env.now, case.idx, act.label, 0, None, None, None, fired, exc, case.snapshot()))
             work = sample(case.rng) * scale
             yield env.timeout(work)
             cost = round(act.cost_fixed + act.cost_rate * work, 2)
             case.cost += cost
             case.events += 2
-            rec.add((env.now, case.idx, act.label, 1, None, None, cost, fired, "", case.snapshot()))
-            return
-        pool = self.pools[act.pool]
-        member = yield pool.request(priority, allowed)
+            after = hooks.after_activity(case, act.id, env.now) if hooks is not None else ""
+            rec.add((env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), exc, case.snapshot()))
+            return act.next
+        pool = self.pools[pool_i]
+        req = pool.request(priority, allowed)
+        if deadline is not None and not req.triggered:
+            within, target = deadline
+            yield req | env.timeout(within)
+            if not req.triggered:
+                # nobody picked it up in time: withdraw from the queue and take the escalation path
+                pool.cancel(req)
+                return target
+        member = yield req
         cal = pool.calendar
         if cal is not None:
             t = env.now
@@ -246,13 +270,26 @@ class Simulation:
                 yield env.timeout(nw - t)
         name = pool.members[member]
         start = env.now
-        rec.add((start, case.idx, act.label, 0, name, pool.name, None, fired, "", case.snapshot()))
+        rec.add((start, case.idx, act.label, 0, name, pool.name, None, fired, exc, case.snapshot()))
         work = sample(case.rng) * scale
         end = cal.add_working(start, work) if (cal is not None and act.pause) else start + work
         yield env.timeout(end - start)
         cost = round(act.cost_fixed + act.cost_rate * work, 2)
         case.cost += cost
         case.events += 2
-        case.history.setdefault(act.id, []).append(name)
-        rec.add((env.now, case.idx, act.label, 1, name, pool.name, cost, fired, "", case.snapshot()))
+        case.history[act.id].append(name)
+        after = hooks.after_activity(case, act.id, env.now) if hooks is not None else ""
+        rec.add((env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), exc, case.snapshot()))
         pool.release(member)
+        return act.next
+
+    @staticmethod
+    def _exception_label(case: Case, act: Activity) -> str:
+        """Business exceptions label the events of the case from the moment they were raised."""
+        return ";".join(dict.fromkeys(e for e, _ in case.exceptions))
+
+
+def _join(a: str, b: str) -> str:
+    if not b:
+        return a
+    return f"{a};{b}" if a else b

@@ -64,7 +64,7 @@ class CasesCsvSink(Sink):
 
     def _finish(self) -> None:
         if self._writer is None:
-            self.temp.write_text("case_id,status,start,end,cycle_time_s,events,cost,end_event\n")
+            self.temp.write_text(",".join(self.ctx.extra["case_schema"].names) + "\n")
             return
         self._writer.close()
 

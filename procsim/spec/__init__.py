@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -27,7 +27,8 @@ class LoadedProcess:
     smap: SourceMap
     graph: nx.DiGraph
     inputs: dict[str, str] = field(default_factory=dict)  # display path -> sha256 of every file read
-    rule_files: list[tuple[Path, object, SourceMap]] = field(default_factory=list)
+    rule_sources: list[Any] = field(default_factory=list)  # procsim.rules.engine.RuleSource
+    rules: Any = None  # the compiled procsim.rules.engine.RuleSet, set by check_model
 
 
 def sha256(path: Path) -> str:
@@ -69,12 +70,20 @@ def load_process(path: str | Path) -> LoadedProcess:
             problems.append(smap.problem(("activities", name, "duration"), msg, "unit_missing"))
     for msg in check_units(spec.arrivals.interarrival, need_units=True):
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
-    graph, gproblems = build_graph(spec, smap)
+    from procsim.rules.engine import read_rule_files
+
+    loaded = LoadedProcess(p, spec, smap, None, {smap.file: sha256(p)})  # type: ignore[arg-type]
+    sources, rproblems = read_rule_files(loaded, data)
+    problems += rproblems
+    escalations = [(r.deadline.activity, r.deadline.escalate_to) for src in sources for r in src.content.rules
+                   if r.deadline is not None]
+    graph, gproblems = build_graph(spec, smap, escalations)
     problems += gproblems
-    loaded = LoadedProcess(p, spec, smap, graph, {smap.file: sha256(p)})
+    loaded.graph = graph
+    loaded.rule_sources = sources
     from procsim.sim.build import check_model
 
-    problems += check_model(loaded)
+    problems += check_model(loaded, rules=not gproblems)
     if problems:
         raise SpecError(problems)
     return loaded

@@ -80,10 +80,26 @@ class ProcessMeta(Strict):
             raise ValueError("start needs a UTC offset, like 2026-01-05T08:00:00+01:00")
         return v
 
+    @model_validator(mode="after")
+    def _offset_matches_zone(self) -> ProcessMeta:
+        zone = ZoneInfo(self.timezone)
+        mine, theirs = self.start.utcoffset(), self.start.astimezone(zone).utcoffset()
+        if mine != theirs:
+            raise ValueError(f"start {self.start.isoformat()} has offset {_offset(mine)}, but {self.timezone} is at "
+                             f"{_offset(theirs)} then; write the start in the process's time zone")
+        return self
+
     @field_validator("version", mode="before")
     @classmethod
     def _version(cls, v: Any) -> Any:
         return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+def _offset(d: dt.timedelta | None) -> str:
+    total = int((d or dt.timedelta()).total_seconds())
+    sign = "-" if total < 0 else "+"
+    total = abs(total)
+    return f"{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"
 
 
 class CalendarSpec(Strict):

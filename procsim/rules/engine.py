@@ -1,0 +1,570 @@
+"""The rule engine: rule files compiled once into closures that the simulation calls at its decision points.
+
+Owns: reading rule files (positions through the loader), checking names/targets/conflicts at load,
+and at run time answering the simulation's questions — which branch (route), what data (set), how long
+(duration), who (assign), how urgent (queue), what if it waits too long (deadline), which business
+exception (raise) — each answer carrying the ids of the rules that gave it, for the ``rules`` column.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from procsim.errors import Problem, SimulationError
+from procsim.rules.expr import Compiled, ExprError, ExprRuntimeError, compile_expr, describe_error
+from procsim.rules.models import Rule, RuleFile, Table
+from procsim.rules.tables import DecisionTable, TableError, compile_table
+from procsim.spec.loader import SourceMap, read_yaml, validate
+
+if TYPE_CHECKING:
+    from procsim.records import Case
+    from procsim.sim.engine import Activity, Gateway
+    from procsim.spec import LoadedProcess
+
+# Names the simulation provides to every expression besides the case attributes.
+RUNTIME_NAMES: dict[str, Any] = {
+    "case_id": "string", "activity": "string", "resource": "string", "role": "string",
+    "now": "datetime", "elapsed": "duration",
+}
+RESERVED = frozenset(RUNTIME_NAMES) | {"history"}
+SEP = ";"
+
+
+@dataclass
+class RuleSource:
+    """A rule file as read: where it is, its validated content and its source map."""
+
+    path: Path
+    content: RuleFile
+    smap: SourceMap
+
+
+def read_rule_files(loaded: LoadedProcess, data: Mapping[str, Any]) -> tuple[list[RuleSource], list[Problem]]:
+    """Read every rule file a process names (relative to the process file)."""
+    from procsim.spec import display_path, sha256
+
+    out: list[RuleSource] = []
+    problems: list[Problem] = []
+    for i, rel in enumerate(loaded.spec.rules):
+        path = (loaded.path.parent / rel)
+        if not path.is_file():
+            problems.append(loaded.smap.problem(("rules", i), f"rule file '{rel}' not found (paths are relative "
+                                                "to the process file)", "not_found"))
+            continue
+        from procsim.errors import SpecError
+
+        try:
+            raw, smap = read_yaml(path, display_path(path))
+        except SpecError as e:
+            problems += e.problems
+            continue
+        content, errs = validate(RuleFile, raw if raw is not None else {}, smap)
+        problems += errs
+        if content is not None:
+            assert isinstance(content, RuleFile)
+            out.append(RuleSource(path, content, smap))
+            loaded.inputs[smap.file] = sha256(path)
+    return out, problems
+
+
+# -- compiled pieces ------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class CRule:
+    id: str
+    when: Callable[[Mapping[str, Any]], Any] | None
+    source: str
+    rule: Rule
+    sets: list[tuple[str, Callable[[Mapping[str, Any]], Any]]] = field(default_factory=list)
+    allow: Callable[[Mapping[str, Any]], Any] | None = None
+    sample: Callable[[np.random.Generator], float] | None = None
+    names: frozenset[str] = frozenset()
+
+
+@dataclass(eq=False)
+class CTable:
+    id: str
+    table: DecisionTable
+    gateway: str | None
+    at: str | None
+
+
+class RuleSet:
+    """Compiled rules, indexed by the decision point that asks for them."""
+
+    def __init__(self) -> None:
+        self.start_sets: list[CRule | CTable] = []
+        self.after_sets: dict[str, list[CRule | CTable]] = {}
+        self.routes: dict[str, list[CRule | CTable]] = {}  # gateway -> route rules/tables, in priority order
+        self.durations: dict[str, list[CRule]] = {}
+        self.assigns: dict[str, list[CRule]] = {}
+        self.queues: dict[str | None, list[CRule]] = {}
+        self.deadlines: dict[str, CRule] = {}
+        self.raises_start: list[CRule] = []
+        self.raises_at: dict[str, list[CRule]] = {}
+        self.by_activity: frozenset[str] = frozenset()
+        self.tz: ZoneInfo | None = None
+        self.origin: Any = None
+        self.uses_now = False
+        self.catalogue: dict[str, dict[str, str]] = {}
+        self.member_index: dict[str, dict[str, int]] = {}  # role -> member name -> index
+        self.role_pool: dict[str, int] = {}
+
+    # -- binding a run ----------------------------------------------------------------------------
+
+    def bind(self, pools: list[tuple[str, list[str], Any]]) -> None:
+        """Learn the members of each pool (names are generated per seed)."""
+        self.role_pool = {name: i for i, (name, _, _) in enumerate(pools)}
+        self.member_index = {name: {m: j for j, m in enumerate(members)} for name, members, _ in pools}
+
+    # -- environment ----------------------------------------------------------------------------
+
+    def _env(self, case: Case, now: float, activity: str | None) -> dict[str, Any]:
+        attrs = case.attrs
+        attrs["activity"] = activity
+        attrs["elapsed"] = now - case.start
+        if self.uses_now:
+            from datetime import timedelta
+
+            attrs["now"] = (self.origin + timedelta(seconds=now)).astimezone(self.tz)
+        attrs["history"] = case.history
+        return attrs
+
+    def _holds(self, r: CRule, env: Mapping[str, Any]) -> bool:
+        if r.when is None:
+            return True
+        try:
+            return bool(r.when(env))
+        except Exception as e:  # noqa: BLE001 - rule failures become one clear SimulationError
+            raise ExprRuntimeError(describe_error(e), where=f"rule '{r.id}': when: {r.source}") from e
+
+    def _apply_sets(self, items: list[CRule | CTable], case: Case, env: dict[str, Any]) -> list[str]:
+        fired = []
+        for item in items:
+            if isinstance(item, CTable):
+                result, rows = _table(item, env)
+                if result is None:
+                    continue
+                if isinstance(result, list):
+                    raise SimulationError(f"table '{item.id}' (hit: collect) needs an aggregate to set values")
+                for k, v in result.items():
+                    case.set(k, v)
+                fired.append(f"{item.id}#{rows[0] + 1}" if len(rows) == 1 else item.id)
+            elif self._holds(item, env):
+                for name, fn in item.sets:
+                    try:
+                        value = fn(env)
+                    except Exception as e:  # noqa: BLE001
+                        raise ExprRuntimeError(describe_error(e), where=f"rule '{item.id}': set {name}") from e
+                    case.set(name, value)
+                fired.append(item.id)
+        return fired
+
+    # -- decision points --------------------------------------------------------------------------
+
+    def case_started(self, case: Case, now: float) -> None:
+        env = self._env(case, now, None)
+        fired = self._apply_sets(self.start_sets, case, env)
+        for r in self.raises_start:
+            if self._holds(r, env):
+                case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
+                fired.append(r.id)
+        case.rules_fired.extend(fired)
+
+    def after_activity(self, case: Case, act_id: str, now: float) -> str:
+        items = self.after_sets.get(act_id)
+        if not items:
+            return ""
+        fired = self._apply_sets(items, case, self._env(case, now, act_id))
+        case.rules_fired.extend(fired)
+        return SEP.join(fired)
+
+    def route(self, case: Case, gw: Gateway, now: float) -> tuple[int, str] | None:
+        items = self.routes.get(gw.id)
+        if not items:
+            return None
+        env = self._env(case, now, None)
+        for item in items:
+            if isinstance(item, CTable):
+                result, rows = _table(item, env)
+                if result is None:
+                    continue
+                target = result[item.table.outputs[0]] if isinstance(result, dict) else None
+                k = gw.target_ids.index(target) if target in gw.target_ids else -1
+                if k < 0:
+                    raise SimulationError(f"table '{item.id}' routes gateway '{gw.id}' to '{target}', which is not "
+                                          f"one of its branches ({', '.join(gw.target_ids)})")
+                return k, f"{item.id}#{rows[0] + 1}"
+            if self._holds(item, env):
+                return gw.target_ids.index(item.rule.route.to), item.id  # type: ignore[union-attr]
+        return None
+
+    def plan(self, case: Case, act: Activity, now: float
+             ) -> tuple[Callable[[np.random.Generator], float], float, int, Collection[int] | None, int, str,
+                        tuple[float, int] | None]:
+        """(sampler, scale, priority, allowed members, pool, fired rule ids, deadline (within, target))."""
+        env = self._env(case, now, act.id)
+        fired: list[str] = []
+        sample, scale, add = act.sample, 1.0, 0.0
+        for r in self.durations.get(act.id, ()):
+            if self._holds(r, env):
+                d = r.rule.duration
+                assert d is not None
+                if r.sample is not None:
+                    sample = r.sample
+                elif d.scale is not None:
+                    scale *= d.scale
+                else:
+                    add += d.add or 0.0
+                fired.append(r.id)
+        if add:
+            base, extra = sample, add
+            sample = lambda rng: base(rng) + extra / scale  # noqa: E731 - scale applies to the total below
+        priority = act.priority
+        for r in self.queues.get(act.id, ()) + self.queues.get(None, []):
+            if self._holds(r, env):
+                priority = max(priority, r.rule.queue.value)  # type: ignore[union-attr]
+                fired.append(r.id)
+        pool = act.pool
+        allowed: set[int] | None = None
+        for r in self.assigns.get(act.id, ()):
+            if not self._holds(r, env):
+                continue
+            a = r.rule.assign
+            assert a is not None
+            if a.role is not None:
+                pool = self.role_pool[a.role]
+            role = a.role or act.role
+            assert role is not None
+            index = self.member_index[role]
+            candidates = set(index.values()) if allowed is None or a.role is not None else allowed
+            if a.members is not None:
+                candidates &= {index[m] for m in a.members}
+            if r.allow is not None:
+                ok = set()
+                for name, j in index.items():
+                    if j in candidates:
+                        env["resource"] = name
+                        try:
+                            if r.allow(env):
+                                ok.add(j)
+                        except Exception as e:  # noqa: BLE001
+                            raise ExprRuntimeError(describe_error(e), where=f"rule '{r.id}': allow") from e
+                env["resource"] = None
+                candidates = ok
+            if not candidates:
+                raise SimulationError(f"rule '{r.id}' leaves nobody who may do '{act.id}' in case {case.id}")
+            allowed = candidates
+            fired.append(r.id)
+        deadline = None
+        d = self.deadlines.get(act.id)
+        if d is not None and self._holds(d, env):
+            deadline = (d.rule.deadline.within, d.rule.deadline.escalate_to)  # type: ignore[union-attr]
+        for r in self.raises_at.get(act.id, ()):
+            if self._holds(r, env):
+                case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
+                fired.append(r.id)
+        return sample, scale, priority, allowed, pool, SEP.join(fired), deadline  # type: ignore[return-value]
+
+
+def _table(t: CTable, env: Mapping[str, Any]) -> tuple[Any, list[int]]:
+    try:
+        return t.table.evaluate_traced(env)
+    except ExprRuntimeError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise ExprRuntimeError(describe_error(e), where=f"table '{t.id}'") from e
+
+
+# -- compiling ----------------------------------------------------------------------------------
+
+
+def expression_names(loaded: LoadedProcess, types: Mapping[str, str]) -> dict[str, Any]:
+    names: dict[str, Any] = dict(RUNTIME_NAMES)
+    names.update({k: ("number" if v == "integer" else v) for k, v in types.items()})
+    names["history"] = {a: "list" for a in loaded.spec.activities}
+    return names
+
+
+def _suggest(word: str, options: Collection[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mapping[str, str]
+                  ) -> tuple[RuleSet, list[Problem]]:
+    """Check and compile every rule and table; returns the rule set and all problems found."""
+    spec, g = loaded.spec, loaded.graph
+    names = expression_names(loaded, types)
+    problems: list[Problem] = []
+    rs = RuleSet()
+    rs.tz = ZoneInfo(spec.process.timezone)
+    rs.origin = spec.process.start
+    acts, gws = spec.activities, spec.gateways
+    seen_ids: dict[str, str] = {}
+    route_items: list[tuple[int, int, Any, SourceMap, tuple[Any, ...]]] = []
+    n = 0
+
+    for src in sources:
+        sm = src.smap
+        # tables first: they compute base values (rates, scores) that rules may derive from
+        for i, t in enumerate(src.content.tables):
+            loc = ("tables", i)
+            if t.id in seen_ids:
+                problems.append(sm.problem(loc + ("id",), f"id '{t.id}' is already used in {seen_ids[t.id]}",
+                                           "duplicate_id"))
+            seen_ids.setdefault(t.id, sm.file)
+            rs.catalogue[t.id] = {"file": sm.file, "line": str(sm.value_pos(loc)[0]),
+                                  "description": t.description, "when": "decision table"}
+            ct = _compile_table(t, names, sm, loc, problems)
+            if ct is None:
+                continue
+            if t.gateway is not None:
+                if t.gateway not in gws or gws[t.gateway].branches is None:
+                    problems.append(sm.problem(loc + ("gateway",), f"unknown xor gateway '{t.gateway}'"
+                                               f"{_suggest(t.gateway, gws)}", "unknown_gateway"))
+                    continue
+                targets = {b.to for b in gws[t.gateway].branches or []}
+                for r, row in enumerate(t.rows):
+                    out = row[-1]
+                    if isinstance(out, str) and not out.startswith("=") and out not in targets:
+                        problems.append(sm.problem(loc + ("rows", r, len(row) - 1), f"'{out}' is not a branch of "
+                                                   f"gateway '{t.gateway}' (its branches go to: "
+                                                   f"{', '.join(sorted(targets))})", "not_a_branch"))
+                route_items.append((0, n, ct, sm, loc))
+            else:
+                for o in t.outputs:
+                    if o not in types:
+                        problems.append(sm.problem(loc + ("outputs",), f"unknown attribute '{o}'{_suggest(o, types)}"
+                                                   " (declare it in the process's attributes)", "unknown_attribute"))
+                if t.at is None:
+                    rs.start_sets.append(ct)
+                elif t.at in acts:
+                    rs.after_sets.setdefault(t.at, []).append(ct)
+                else:
+                    problems.append(sm.problem(loc + ("at",), f"unknown activity '{t.at}'{_suggest(t.at, acts)}",
+                                               "unknown_activity"))
+            n += 1
+
+        for i, rule in enumerate(src.content.rules):
+            loc: tuple[Any, ...] = ("rules", i)
+            if rule.id in seen_ids:
+                problems.append(sm.problem(loc + ("id",), f"rule id '{rule.id}' is already used in "
+                                           f"{seen_ids[rule.id]}", "duplicate_id"))
+            seen_ids.setdefault(rule.id, f"{sm.file}")
+            rs.catalogue[rule.id] = {"file": sm.file, "line": str(sm.value_pos(loc)[0]),
+                                     "description": rule.description, "when": rule.when or ""}
+
+            def expr(text: str, where: tuple[Any, ...], expect: str | None = None,
+                     extra: Mapping[str, Any] | None = None) -> Compiled | None:
+                try:
+                    c = compile_expr(text, {**names, **(extra or {})}, expect=expect)
+                except ExprError as e:
+                    problems.append(sm.problem(where, e.msg, e.code, offset=e.offset))
+                    return None
+                if "now" in c.names:
+                    rs.uses_now = True
+                return c
+
+            def check_act(a: str, where: tuple[Any, ...]) -> bool:
+                if a not in acts:
+                    problems.append(sm.problem(where, f"unknown activity '{a}'{_suggest(a, acts)}", "unknown_activity"))
+                    return False
+                return True
+
+            when = expr(rule.when, loc + ("when",), "bool") if rule.when else None
+            cr = CRule(rule.id, when.fn if when else None, rule.when or "", rule,
+                       names=when.names if when else frozenset())
+            if rule.route is not None:
+                r = rule.route
+                if r.gateway not in gws or gws[r.gateway].branches is None:
+                    xors = [k for k, v in gws.items() if v.branches is not None]
+                    problems.append(sm.problem(loc + ("route", "gateway"), f"unknown xor gateway '{r.gateway}'"
+                                               f"{_suggest(r.gateway, xors)}", "unknown_gateway"))
+                elif not g.has_edge(r.gateway, r.to):
+                    targets = [b.to for b in gws[r.gateway].branches or []]
+                    problems.append(sm.problem(loc + ("route", "to"), f"'{r.to}' is not a branch of gateway "
+                                               f"'{r.gateway}' (its branches go to: {', '.join(targets)})",
+                                               "not_a_branch"))
+                else:
+                    route_items.append((-rule.priority, n, cr, sm, loc))
+            if rule.set is not None:
+                for key, value in rule.set.items():
+                    if key not in types:
+                        problems.append(sm.problem(loc + ("set", key), f"unknown attribute '{key}'"
+                                                   f"{_suggest(key, types)} (declare it in the process's attributes)",
+                                                   "unknown_attribute", at_key=True))
+                        continue
+                    if isinstance(value, str):
+                        c = expr(value, loc + ("set", key))
+                        if c is None:
+                            continue
+                        want = types[key]
+                        want = "number" if want == "integer" else want
+                        if c.type not in ("any", want) and want != "any" and not (
+                                want == "number" and c.type == "duration"):
+                            problems.append(sm.problem(loc + ("set", key), f"'{key}' is a {want}, but this "
+                                                       f"expression gives a {c.type}", "type_error"))
+                            continue
+                        cr.sets.append((key, c.fn))
+                    else:
+                        cr.sets.append((key, lambda env, v=value: v))
+                if rule.at is not None:
+                    if check_act(rule.at, loc + ("at",)):
+                        rs.after_sets.setdefault(rule.at, []).append(cr)
+                else:
+                    rs.start_sets.append(cr)
+            if rule.duration is not None:
+                d = rule.duration
+                if d.distribution is not None:
+                    cr.sample = d.distribution.sampler()
+                for j, a in enumerate(d.activity):
+                    if check_act(a, loc + ("duration", "activity", j) if len(d.activity) > 1 else
+                                 loc + ("duration", "activity")):
+                        rs.durations.setdefault(a, []).append(cr)
+            if rule.assign is not None:
+                a = rule.assign
+                if a.role is not None and a.role not in spec.roles:
+                    problems.append(sm.problem(loc + ("assign", "role"), f"unknown role '{a.role}'"
+                                               f"{_suggest(a.role, spec.roles)}", "unknown_role"))
+                if a.allow is not None:
+                    c = expr(a.allow, loc + ("assign", "allow"), "bool")
+                    cr.allow = c.fn if c else None
+                for j, act in enumerate(a.activity):
+                    if check_act(act, loc + ("assign", "activity")):
+                        role = a.role or acts[act].role
+                        if role is None:
+                            problems.append(sm.problem(loc + ("assign", "activity"), f"'{act}' has no role: "
+                                                       "nobody to choose from (give 'role')", "no_role"))
+                            continue
+                        fixed = spec.roles[role].members if role in spec.roles else None
+                        if a.members is not None and isinstance(fixed, list):
+                            for m in a.members:
+                                if m not in fixed:
+                                    problems.append(sm.problem(loc + ("assign", "members"), f"'{m}' is not a "
+                                                               f"member of role '{role}'{_suggest(m, fixed)}",
+                                                               "unknown_member"))
+                        elif a.members is not None:
+                            problems.append(sm.problem(loc + ("assign", "members"), f"role '{role}' has generated "
+                                                       "members; list their names in the role to name them here",
+                                                       "unnamed_members"))
+                        rs.assigns.setdefault(act, []).append(cr)
+            if rule.queue is not None:
+                targets = rule.queue.activity
+                if targets is None:
+                    rs.queues.setdefault(None, []).append(cr)
+                else:
+                    for act in targets:
+                        if check_act(act, loc + ("queue", "activity")):
+                            rs.queues.setdefault(act, []).append(cr)
+            if rule.deadline is not None:
+                dl = rule.deadline
+                if check_act(dl.activity, loc + ("deadline", "activity")):
+                    if acts[dl.activity].role is None:
+                        problems.append(sm.problem(loc + ("deadline", "activity"), f"'{dl.activity}' has no role, "
+                                                   "so it never waits: a deadline cannot fire", "no_role"))
+                    elif dl.activity in rs.deadlines:
+                        problems.append(sm.problem(loc + ("deadline", "activity"), f"'{dl.activity}' already has a "
+                                                   f"deadline (rule '{rs.deadlines[dl.activity].id}')",
+                                                   "duplicate_deadline"))
+                    else:
+                        rs.deadlines[dl.activity] = cr
+                if dl.escalate_to not in g:
+                    problems.append(sm.problem(loc + ("deadline", "escalate_to"), f"unknown node "
+                                               f"'{dl.escalate_to}'{_suggest(dl.escalate_to, g.nodes)}",
+                                               "unknown_node"))
+            if rule.raise_ is not None:
+                at = rule.raise_.at
+                if at is None:
+                    rs.raises_start.append(cr)
+                elif check_act(at, loc + ("raise", "at")):
+                    rs.raises_at.setdefault(at, []).append(cr)
+            n += 1
+    route_items.sort(key=lambda x: (x[0], x[1]))
+    for _, _, item, _, _ in route_items:
+        gw = item.rule.route.gateway if isinstance(item, CRule) else item.gateway
+        rs.routes.setdefault(gw, []).append(item)
+    problems += _route_conflicts(loaded, route_items)
+    rs.by_activity = frozenset(set(rs.durations) | set(rs.assigns) | set(rs.deadlines) | set(rs.raises_at)
+                               | (set(acts) if None in rs.queues else set(rs.queues)))
+    return rs, problems
+
+
+def _compile_table(t: Table, names: Mapping[str, Any], sm: SourceMap, loc: tuple[Any, ...],
+                   problems: list[Problem]) -> CTable | None:
+    try:
+        table = compile_table(t.id, t.inputs, t.outputs, t.rows, t.hit, t.aggregate, t.priorities, names=names)
+    except TableError as e:
+        if e.row is not None and e.col is not None:
+            where: tuple[Any, ...] = loc + ("rows", e.row, e.col)
+        elif e.row is not None:
+            where = loc + ("rows", e.row)
+        elif e.col is not None and e.col < len(t.inputs):
+            where = loc + ("inputs", e.col)
+        else:
+            where = loc
+        cell = _cell_text(t, e.row, e.col)
+        problems.append(sm.problem(where, e.msg, e.code, offset=e.offset if cell else None))
+        return None
+    return CTable(t.id, table, t.gateway, t.at)
+
+
+def _cell_text(t: Table, row: int | None, col: int | None) -> str | None:
+    if row is None or col is None:
+        return None
+    try:
+        v = t.rows[row][col]
+    except IndexError:
+        return None
+    return v if isinstance(v, str) else None
+
+
+def _route_conflicts(loaded: LoadedProcess, items: list[tuple[int, int, Any, SourceMap, tuple[Any, ...]]]
+                     ) -> list[Problem]:
+    """Two route rules of equal priority sending one gateway to different branches, for the same case.
+
+    Overlap of arbitrary conditions is undecidable in general, so it is searched for on 2,000 sample cases
+    drawn from the process's own attribute generators: a conflict found is real (the message shows the case
+    values), a conflict that only rare values reach may slip through.
+    """
+    rules = [(p, it, sm, loc) for p, _, it, sm, loc in items if isinstance(it, CRule)]
+    if len(rules) < 2:
+        return []
+    from procsim.sim.build import sample_cases
+
+    samples = sample_cases(loaded, 2000)
+    problems = []
+    for a in range(len(rules)):
+        for b in range(a + 1, len(rules)):
+            pa_, ra, sma, loca = rules[a]
+            pb, rb, _, _ = rules[b]
+            x, y = ra.rule.route, rb.rule.route
+            if pa_ != pb or x.gateway != y.gateway or x.to == y.to:
+                continue
+            for env in samples:
+                try:
+                    both = (ra.when is None or ra.when(env)) and (rb.when is None or rb.when(env))
+                except Exception:  # noqa: BLE001 - a sample the condition cannot judge proves nothing
+                    continue
+                if both:
+                    shown = ", ".join(f"{k}={env[k]!r}" for k in sorted(set(_names(ra) | _names(rb)))
+                                      if k in env and k not in RESERVED)
+                    problems.append(sma.problem(loca + ("route",), f"rules '{ra.id}' and '{rb.id}' (priority "
+                                                f"{-pa_}) route gateway '{x.gateway}' to different branches "
+                                                f"('{x.to}', '{y.to}') and both hold for a case with {shown}; "
+                                                "give one a higher priority or make the conditions exclusive",
+                                                "route_conflict"))
+                    break
+    return problems
+
+
+def _names(r: CRule) -> set[str]:
+    return set(r.names)
