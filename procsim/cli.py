@@ -1,4 +1,4 @@
-"""The command line: ``procsim run | validate | graph | schema``.
+"""The command line: ``procsim run | validate | graph | explain | schema``.
 
 Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
 as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
@@ -189,6 +189,20 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 @app.command()
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="An output folder of 'procsim run'", show_default=False)],
+    case_id: Annotated[str, typer.Argument(help="A case id from cases.csv", show_default=False)],
+) -> None:
+    """Print a case's path through the process with the rules that decided each step."""
+    from procsim.explain import explain as do_explain
+
+    try:
+        typer.echo(do_explain(run_dir, case_id), nl=False)
+    except ProcsimError as e:
+        _fail(e)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema (draft-07) of process files, for editor completion."""
     from procsim.spec.schema import process_json_schema
@@ -197,12 +211,18 @@ def schema() -> None:
 
 
 def main() -> None:
-    """Entry point. Turns a stray ProcsimError into its message instead of a traceback."""
+    """Entry point. A ProcsimError prints its message; a bug prints one line (PROCSIM_DEBUG=1: the traceback)."""
     try:
         app()
     except ProcsimError as e:  # pragma: no cover - commands catch their own; this is the last net
         typer.echo(str(e), err=True)
         sys.exit(e.exit_code)
+    except Exception as e:  # noqa: BLE001 - a bug in procsim, not the user's input
+        if os.environ.get("PROCSIM_DEBUG"):
+            raise
+        typer.echo(f"internal error: {type(e).__name__}: {e} (a bug in procsim; PROCSIM_DEBUG=1 shows the "
+                   "traceback)", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

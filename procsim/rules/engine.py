@@ -229,7 +229,7 @@ class RuleSet:
             base, extra = sample, add
             sample = lambda rng: base(rng) + extra / scale  # noqa: E731 - scale applies to the total below
         priority = act.priority
-        for r in self.queues.get(act.id, ()) + self.queues.get(None, []):
+        for r in self.queues.get(act.id, []) + self.queues.get(None, []):
             if self._holds(r, env):
                 priority = max(priority, r.rule.queue.value)  # type: ignore[union-attr]
                 fired.append(r.id)
