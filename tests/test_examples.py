@@ -42,7 +42,9 @@ def test_structure(loaded: LoadedProcess) -> None:
              for b in gw.branches or [] if b.max is not None and nx.has_path(g, b.to, name)]
     assert loops, "no bounded loop"
 
-    assert any(b.when is not None for gw in spec.gateways.values() for b in gw.branches or []), "no 'when'"
+    # a decision on data: a branch condition, or a route rule in the process's rule files
+    assert any(b.when is not None for gw in spec.gateways.values() for b in gw.branches or []) or (
+        loaded.rules is not None and loaded.rules.routes), "no data-driven decision"
 
     assert len(spec.roles) >= 3
     for name, role in spec.roles.items():

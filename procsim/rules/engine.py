@@ -117,11 +117,13 @@ class RuleSet:
         self.catalogue: dict[str, dict[str, str]] = {}
         self.member_index: dict[str, dict[str, int]] = {}  # role -> member name -> index
         self.role_pool: dict[str, int] = {}
+        self.node_index: dict[str, int] = {}  # node id -> the simulation's node index (for escalations)
 
     # -- binding a run ----------------------------------------------------------------------------
 
-    def bind(self, pools: list[tuple[str, list[str], Any]]) -> None:
-        """Learn the members of each pool (names are generated per seed)."""
+    def bind(self, pools: list[tuple[str, list[str], Any]], node_index: Mapping[str, int]) -> None:
+        """Learn the members of each pool (names are generated per seed) and the nodes' indices."""
+        self.node_index = dict(node_index)
         self.role_pool = {name: i for i, (name, _, _) in enumerate(pools)}
         self.member_index = {name: {m: j for j, m in enumerate(members)} for name, members, _ in pools}
 
@@ -267,7 +269,7 @@ class RuleSet:
         deadline = None
         d = self.deadlines.get(act.id)
         if d is not None and self._holds(d, env):
-            deadline = (d.rule.deadline.within, d.rule.deadline.escalate_to)  # type: ignore[union-attr]
+            deadline = (d.rule.deadline.within, self.node_index[d.rule.deadline.escalate_to])  # type: ignore[union-attr]
         for r in self.raises_at.get(act.id, ()):
             if self._holds(r, env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]

@@ -96,7 +96,7 @@ class Simulation:
         self.env = simpy.Environment()
         self.pools = [Pool(self.env, name, members, cal) for name, members, cal in model.pools]
         if model.hooks is not None:
-            model.hooks.bind(model.pools)
+            model.hooks.bind(model.pools, {n.id: i for i, n in enumerate(model.nodes)})
         self.running: dict[int, Case] = {}
         self.on_case_done = on_case_done
         self.started = 0
@@ -254,15 +254,21 @@ class Simulation:
             return act.next
         pool = self.pools[pool_i]
         req = pool.request(priority, allowed)
-        if deadline is not None and not req.triggered:
+        cal = pool.calendar
+        if deadline is not None:
             within, target = deadline
-            yield req | env.timeout(within)
+            limit = env.now + within
             if not req.triggered:
-                # nobody picked it up in time: withdraw from the queue and take the escalation path
-                pool.cancel(req)
+                yield req | env.timeout(within)
+                if not req.triggered:
+                    # nobody picked it up in time: withdraw from the queue and take the escalation path
+                    pool.cancel(req)
+                    return target
+            if cal is not None and cal.next_working(env.now) > limit:
+                # a member is free but off shift until after the deadline (a Friday evening request): escalate
+                pool.release((yield req))
                 return target
         member = yield req
-        cal = pool.calendar
         if cal is not None:
             t = env.now
             nw = cal.next_working(t)
