@@ -189,7 +189,8 @@ class RuleSet:
         case.rules_fired.extend(fired)
         return SEP.join(fired)
 
-    def route(self, case: Case, gw: Gateway, now: float) -> tuple[int, str] | None:
+    def route(self, case: Case, gw: Gateway, now: float, allowed: Collection[int]) -> tuple[int, str] | None:
+        """The branch rules choose among ``allowed`` (branches whose 'max' is not used up), or None."""
         items = self.routes.get(gw.id)
         if not items:
             return None
@@ -204,9 +205,12 @@ class RuleSet:
                 if k < 0:
                     raise SimulationError(f"table '{item.id}' routes gateway '{gw.id}' to '{target}', which is not "
                                           f"one of its branches ({', '.join(gw.target_ids)})")
-                return k, f"{item.id}#{rows[0] + 1}"
-            if self._holds(item, env):
-                return gw.target_ids.index(item.rule.route.to), item.id  # type: ignore[union-attr]
+                if k in allowed:
+                    return k, f"{item.id}#{rows[0] + 1}"
+            elif self._holds(item, env):
+                k = gw.target_ids.index(item.rule.route.to)  # type: ignore[union-attr]
+                if k in allowed:
+                    return k, item.id
         return None
 
     def plan(self, case: Case, act: Activity, now: float

@@ -99,7 +99,7 @@ class Rule(Strict):
     priority: int = 0  # for conflicting route rules: higher wins; equal priorities must not overlap
     at: str | None = None  # for 'set': an activity after whose completion it applies; default: case start
     route: Route | None = None
-    set: dict[str, str | int | float | bool] | None = None
+    set: dict[str, Any] | None = None
     duration: DurationAction | None = None
     assign: Assign | None = None
     queue: Priority | None = None
@@ -116,6 +116,14 @@ class Rule(Strict):
         if self.at is not None and self.set is None:
             raise ValueError("'at' goes with 'set'")
         return self
+
+    @field_validator("set")
+    @classmethod
+    def _scalars(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key, value in (v or {}).items():
+            if not isinstance(value, (str, int, float, bool)):
+                raise ValueError(f"set {key}: give an expression (text) or a plain value, not {value!r}")
+        return v
 
     def actions(self) -> list[str]:
         return [k for k in ("route", "set", "duration", "assign", "queue", "deadline", "raise_")

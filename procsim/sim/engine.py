@@ -191,12 +191,13 @@ class Simulation:
                 return i
 
     def _choose(self, case: Case, gw: Gateway) -> tuple[int, str]:
+        allowed = [k for k, b in enumerate(gw.bounds) if b is None or case.visits.get((gw.id, k), 0) < b]
         hooks = self.model.hooks
         if hooks is not None:
-            picked = hooks.route(case, gw, self.env.now)
+            # a rule cannot take a loop branch past its 'max': that is what keeps every case finite
+            picked = hooks.route(case, gw, self.env.now, allowed)
             if picked is not None:
                 return self._take(case, gw, picked[0]), picked[1]
-        allowed = [k for k, b in enumerate(gw.bounds) if b is None or case.visits.get((gw.id, k), 0) < b]
         conds = gw.conditions
         for k in allowed:
             cond = conds[k]
