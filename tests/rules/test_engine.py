@@ -254,7 +254,7 @@ def test_load_time_errors_point_into_the_rule_file(write_process):
         "done, decide) [not_a_branch]",
         "rules.yaml:6:11: rules[1].set.dicount: unknown attribute 'dicount'; did you mean 'discount'? "
         "(declare it in the process's attributes) [unknown_attribute]",
-        "rules.yaml:8:33: rules[2].duration.activity: unknown activity 'chek_a'; did you mean 'check_a'? "
+        "rules.yaml:8:26: rules[2].duration.activity: unknown activity 'chek_a'; did you mean 'check_a'? "
         "[unknown_activity]",
     ]
 
