@@ -46,3 +46,8 @@ def to_dot(loaded: LoadedProcess) -> str:
         lines.append(f"  {_q(u)} -> {_q(v)}{attr};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def to_pnml(loaded: LoadedProcess) -> str:
+    from procsim.pnml import process_to_pnml
+    return process_to_pnml(loaded)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from procsim.timebase import TimeBase
 
@@ -50,7 +51,7 @@ class Case:
         self.events = 0
         self.status = "running"
         self.end_event = ""
-        self.history: dict[str, list[str]] = {}  # activity id -> resources who did it (for four-eyes rules)
+        self.history: dict[str, list[str]] | None = None  # activity -> who did it (when rules read history)
         self.visits: dict[tuple[str, int], int] = {}
         self.rules_fired: list[str] = []  # case-level rules (set/raise at the start), for cases.csv and explain
         self.exceptions: list[tuple[str, str]] = []  # (business exception, rule or injector that raised it)
@@ -145,7 +146,9 @@ class Recorder:
                 cut -= 1
             if cut == 0:
                 return
-        batch, self.rows = rows[:cut], rows[cut:]
+        # in place: the simulation's case processes hold a reference to this very list
+        batch = rows[:cut]
+        del rows[:cut]
         if batch:
             batch.sort(key=itemgetter(0, 1))
             self._emit_event_batch(batch)
@@ -173,12 +176,13 @@ class Recorder:
         first = self.n_events
         self.n_events += n
         ids = self.case_ids
-        snaps = cols[9]
+        event_ids = pc.binary_join_element_wise(
+            "E", pc.cast(pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)), pa.string()), "")
         arrays: list[pa.Array] = [
-            pa.array([f"E{i}" for i in range(first + 1, first + n + 1)], pa.string()),
+            event_ids,
             pa.array([ids[c] for c in cols[1]], pa.string()),
             pa.array(cols[2], pa.string()),
-            pa.array([LIFECYCLE[x] for x in cols[3]], pa.string()),
+            pa.array(np.array(LIFECYCLE, dtype=object)[np.fromiter(cols[3], dtype=np.int8, count=n)], pa.string()),
             pa.array(self.timebase.epoch_ms(t), pa.timestamp("ms", tz=self.timebase.tz.key)),
             pa.array(cols[4], pa.string()),
             pa.array(cols[5], pa.string()),
@@ -186,13 +190,22 @@ class Recorder:
             pa.array(cols[7], pa.string()),
             pa.array(cols[8], pa.string()),
         ]
-        for j, typ in enumerate(self.attr_types):
-            arrays.append(_column([s[j] for s in snaps], typ))
+        if self.attr_types:
+            # events of a case share one snapshot object until a rule changes the data: convert each distinct
+            # snapshot once and gather the rows with take() instead of converting every cell of every event
+            first: dict[int, tuple[Any, ...]] = {}
+            for snap in cols[9]:
+                first.setdefault(id(snap), snap)
+            position = {key: i for i, key in enumerate(first)}
+            take = pa.array(np.fromiter((position[id(snap)] for snap in cols[9]), dtype=np.int64, count=n))
+            for values, typ in zip(zip(*first.values()), self.attr_types):
+                arrays.append(_column(values, typ).take(take))
         table = pa.Table.from_arrays(arrays, schema=self.event_schema)
         self.emit_events(EventBatch(table, self.timebase.iso(t)))
 
     def _emit_case_batch(self, cases: list[Case]) -> None:
-        cases.sort(key=lambda c: c.idx)
+        # completion order (then case number) is the same however the run is cut into batches
+        cases.sort(key=lambda c: (c.end if c.end is not None else float("inf"), c.idx))
         tb = self.timebase
         start = np.array([c.start for c in cases], dtype=np.float64)
         end_list = [c.end for c in cases]
@@ -222,9 +235,12 @@ class Recorder:
         self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), tb.iso(start), end_iso))
 
 
-def _column(values: list[Any], typ: pa.DataType) -> pa.Array:
+def _column(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
     if typ == pa.string():
-        return pa.array([None if v is None else (v if isinstance(v, str) else _text(v)) for v in values], typ)
+        try:
+            return pa.array(values, typ)  # the common case: every value is already text
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return pa.array([None if v is None else (v if isinstance(v, str) else _text(v)) for v in values], typ)
     return pa.array(values, typ)
 
 

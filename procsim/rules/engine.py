@@ -114,6 +114,7 @@ class RuleSet:
         self.tz: ZoneInfo | None = None
         self.origin: Any = None
         self.uses_now = False
+        self.uses_history = False
         self.catalogue: dict[str, dict[str, str]] = {}
         self.member_index: dict[str, dict[str, int]] = {}  # role -> member name -> index
         self.role_pool: dict[str, int] = {}
@@ -378,6 +379,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                     return None
                 if "now" in c.names:
                     rs.uses_now = True
+                if "history" in c.names:
+                    rs.uses_history = True
                 return c
 
             def check_act(a: str, where: tuple[Any, ...]) -> bool:

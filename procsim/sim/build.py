@@ -301,7 +301,8 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, activity_ids=list(spec.activities),
                  interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
                  make_attributes=_attribute_maker(spec, seed), attr_names=list(spec.attributes),
-                 case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None)
+                 case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
+                 track_history=loaded.rules is not None and loaded.rules.uses_history)
 
 
 def _has_rules(rs: Any) -> bool:

@@ -80,6 +80,7 @@ class Model:
     case_prefix: str
     hooks: Any = None  # procsim.rules.engine.RuleSet (or None): routing, durations, assignment, priorities
     activity_ids: list[str] = field(default_factory=list)
+    track_history: bool = False  # who did what in each case: only rules that read `history` need it
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -139,7 +140,7 @@ class Simulation:
         case = Case(idx, case_id, m.attr_names, m.make_attributes(data_rng, case_id), self.env.now)
         case.rng = stream(self.seed, STREAM_FLOW, idx)
         case.data_rng = data_rng
-        case.history = {a: [] for a in m.activity_ids}
+        case.history = {a: [] for a in m.activity_ids} if m.track_history else None
         if m.hooks is not None:
             m.hooks.case_started(case, self.env.now)
         self.running[idx] = case
@@ -228,15 +229,16 @@ class Simulation:
         """Queue for a member, wait for working time, work (pausing off shift), record; returns the next node."""
         env = self.env
         rec = self.rec
+        rows = rec.rows
         hooks = self.model.hooks
         scale = 1.0
         sample = act.sample
-        priority = act.priority
         allowed = None
         pool_i = act.pool
         fired = routed
         deadline = None
         exc = ""
+        priority = act.priority
         if hooks is not None and act.id in hooks.by_activity:
             sample, scale, priority, allowed, pool_i, ruled, deadline = hooks.plan(case, act, env.now)
             if ruled:
@@ -244,32 +246,34 @@ class Simulation:
         if case.exceptions:
             exc = self._exception_label(case, act)
         if pool_i < 0:
-            rec.add((env.now, case.idx, act.label, 0, None, None, None, fired, exc, case.snapshot()))
+            rows.append((env.now, case.idx, act.label, 0, None, None, None, fired, exc, case.snapshot()))
             work = sample(case.rng) * scale
             yield env.timeout(work)
             cost = round(act.cost_fixed + act.cost_rate * work, 2)
             case.cost += cost
             case.events += 2
             after = hooks.after_activity(case, act.id, env.now) if hooks is not None else ""
-            rec.add((env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), exc, case.snapshot()))
+            rows.append((env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), exc,
+                         case.snapshot()))
+            if len(rows) >= rec.flush_every:
+                rec.flush(final=False)
             return act.next
         pool = self.pools[pool_i]
-        req = pool.request(priority, allowed)
         cal = pool.calendar
-        if deadline is not None:
-            within, target = deadline
-            limit = env.now + within
-            if not req.triggered:
-                yield req | env.timeout(within)
+        member = pool.acquire_now(allowed)  # most requests find someone free: no event needed
+        if member < 0:
+            req = pool.request(priority, allowed)
+            if deadline is not None:
+                yield req | env.timeout(deadline[0])
                 if not req.triggered:
                     # nobody picked it up in time: withdraw from the queue and take the escalation path
                     pool.cancel(req)
-                    return target
-            if cal is not None and cal.next_working(env.now) > limit:
-                # a member is free but off shift until after the deadline (a Friday evening request): escalate
-                pool.release((yield req))
-                return target
-        member = yield req
+                    return deadline[1]
+            member = yield req
+        elif deadline is not None and cal is not None and cal.next_working(env.now) > env.now + deadline[0]:
+            # a member is free but off shift until after the deadline (a Friday evening request): escalate
+            pool.release(member)
+            return deadline[1]
         if cal is not None:
             t = env.now
             nw = cal.next_working(t)
@@ -277,17 +281,21 @@ class Simulation:
                 yield env.timeout(nw - t)
         name = pool.members[member]
         start = env.now
-        rec.add((start, case.idx, act.label, 0, name, pool.name, None, fired, exc, case.snapshot()))
+        rows.append((start, case.idx, act.label, 0, name, pool.name, None, fired, exc, case.snapshot()))
         work = sample(case.rng) * scale
         end = cal.add_working(start, work) if (cal is not None and act.pause) else start + work
         yield env.timeout(end - start)
         cost = round(act.cost_fixed + act.cost_rate * work, 2)
         case.cost += cost
         case.events += 2
-        case.history[act.id].append(name)
+        if case.history is not None:
+            case.history[act.id].append(name)
         after = hooks.after_activity(case, act.id, env.now) if hooks is not None else ""
-        rec.add((env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), exc, case.snapshot()))
+        rows.append((env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), exc,
+                     case.snapshot()))
         pool.release(member)
+        if len(rows) >= rec.flush_every:
+            rec.flush(final=False)
         return act.next
 
     @staticmethod

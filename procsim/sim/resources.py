@@ -32,6 +32,19 @@ class Pool:
         self.busy_time = [0.0] * len(members)
         self.busy_since = [0.0] * len(members)
 
+    def acquire_now(self, allowed: Collection[int] | None = None) -> int:
+        """A free member at once, without an event (the common case: no queue), or -1."""
+        free = self.free
+        if not free:
+            return -1
+        if allowed is None:
+            return free.pop(0)
+        for i, m in enumerate(free):
+            if m in allowed:
+                del free[i]
+                return m
+        return -1
+
     def request(self, priority: int = 0, allowed: Collection[int] | None = None) -> Event:
         ev = Event(self.env)
         free = self.free
