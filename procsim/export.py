@@ -42,6 +42,9 @@ def to_dot(loaded: LoadedProcess) -> str:
             if b.max is not None:
                 parts.append(f"max {b.max}")
             label = b.label or ", ".join(parts)
+        if data.get("escalation"):
+            lines.append(f"  {_q(u)} -> {_q(v)} [style=dashed, label={_q('deadline: escalate')}];")
+            continue
         attr = f" [label={_q(label)}]" if label else ""
         lines.append(f"  {_q(u)} -> {_q(v)}{attr};")
     lines.append("}")
