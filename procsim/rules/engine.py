@@ -115,10 +115,12 @@ class RuleSet:
         self.origin: Any = None
         self.uses_now = False
         self.uses_history = False
+        self.uses_context = False  # some expression reads `activity` or `elapsed`
         self.catalogue: dict[str, dict[str, str]] = {}
         self.member_index: dict[str, dict[str, int]] = {}  # role -> member name -> index
         self.role_pool: dict[str, int] = {}
-        self.node_index: dict[str, int] = {}  # node id -> the simulation's node index (for escalations)
+        self.node_index: dict[str, int] = {}
+        self._parts: dict[str, tuple[Any, ...]] = {}  # per activity: its rules, gathered on first use  # node id -> the simulation's node index (for escalations)
 
     # -- binding a run ----------------------------------------------------------------------------
 
@@ -131,21 +133,25 @@ class RuleSet:
     # -- environment ----------------------------------------------------------------------------
 
     def _env(self, case: Case, now: float, activity: str | None) -> dict[str, Any]:
+        """The case's attributes plus the context names some expression reads (only those: this runs often)."""
         attrs = case.attrs
-        attrs["activity"] = activity
-        attrs["elapsed"] = now - case.start
+        if self.uses_context:
+            attrs["activity"] = activity
+            attrs["elapsed"] = now - case.start
         if self.uses_now:
             from datetime import timedelta
 
             attrs["now"] = (self.origin + timedelta(seconds=now)).astimezone(self.tz)
-        attrs["history"] = case.history
+        if self.uses_history:
+            attrs["history"] = case.history
         return attrs
 
     def _holds(self, r: CRule, env: Mapping[str, Any]) -> bool:
-        if r.when is None:
+        when = r.when
+        if when is None:
             return True
         try:
-            return bool(r.when(env))
+            return bool(when(env))
         except Exception as e:  # noqa: BLE001 - rule failures become one clear SimulationError
             raise ExprRuntimeError(describe_error(e), where=f"rule '{r.id}': when: {r.source}") from e
 
@@ -221,7 +227,14 @@ class RuleSet:
         env = self._env(case, now, act.id)
         fired: list[str] = []
         sample, scale, add = act.sample, 1.0, 0.0
-        for r in self.durations.get(act.id, ()):
+        parts = self._parts.get(act.id)
+        if parts is None:
+            parts = self._parts[act.id] = (self.durations.get(act.id, []),
+                                           self.queues.get(act.id, []) + self.queues.get(None, []),
+                                           self.assigns.get(act.id, []), self.deadlines.get(act.id),
+                                           self.raises_at.get(act.id, []))
+        durations, queues, assigns, d, raises = parts
+        for r in durations:
             if self._holds(r, env):
                 d = r.rule.duration
                 assert d is not None
@@ -236,13 +249,13 @@ class RuleSet:
             base, extra = sample, add
             sample = lambda rng: base(rng) + extra / scale  # noqa: E731 - scale applies to the total below
         priority = act.priority
-        for r in self.queues.get(act.id, []) + self.queues.get(None, []):
+        for r in queues:
             if self._holds(r, env):
                 priority = max(priority, r.rule.queue.value)  # type: ignore[union-attr]
                 fired.append(r.id)
         pool = act.pool
         allowed: set[int] | None = None
-        for r in self.assigns.get(act.id, ()):
+        for r in assigns:
             if not self._holds(r, env):
                 continue
             a = r.rule.assign
@@ -272,10 +285,9 @@ class RuleSet:
             allowed = candidates
             fired.append(r.id)
         deadline = None
-        d = self.deadlines.get(act.id)
         if d is not None and self._holds(d, env):
             deadline = (d.rule.deadline.within, self.node_index[d.rule.deadline.escalate_to])  # type: ignore[union-attr]
-        for r in self.raises_at.get(act.id, ()):
+        for r in raises:
             if self._holds(r, env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
                 fired.append(r.id)
@@ -334,6 +346,14 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
             ct = _compile_table(t, names, sm, loc, problems)
             if ct is None:
                 continue
+            used: set[str] = set()
+            for c in ct.table.inputs:
+                used |= c.names
+            if any(isinstance(cell, str) and cell.startswith("=") for row in t.rows for cell in row):
+                used |= set(RESERVED)  # output expressions are not inspected: assume they read everything
+            rs.uses_now |= "now" in used
+            rs.uses_history |= "history" in used
+            rs.uses_context |= bool(used & {"activity", "elapsed"})
             if t.gateway is not None:
                 if t.gateway not in gws or gws[t.gateway].branches is None:
                     problems.append(sm.problem(loc + ("gateway",), f"unknown xor gateway '{t.gateway}'"
@@ -381,6 +401,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                     rs.uses_now = True
                 if "history" in c.names:
                     rs.uses_history = True
+                if c.names & {"activity", "elapsed"}:
+                    rs.uses_context = True
                 return c
 
             def check_act(a: str, where: tuple[Any, ...]) -> bool:
