@@ -233,7 +233,7 @@ class RuleSet:
                                            self.queues.get(act.id, []) + self.queues.get(None, []),
                                            self.assigns.get(act.id, []), self.deadlines.get(act.id),
                                            self.raises_at.get(act.id, []))
-        durations, queues, assigns, d, raises = parts
+        durations, queues, assigns, dl, raises = parts
         for r in durations:
             if self._holds(r, env):
                 d = r.rule.duration
@@ -285,8 +285,8 @@ class RuleSet:
             allowed = candidates
             fired.append(r.id)
         deadline = None
-        if d is not None and self._holds(d, env):
-            deadline = (d.rule.deadline.within, self.node_index[d.rule.deadline.escalate_to])  # type: ignore[union-attr]
+        if dl is not None and self._holds(dl, env):
+            deadline = (dl.rule.deadline.within, self.node_index[dl.rule.deadline.escalate_to])  # type: ignore[union-attr]
         for r in raises:
             if self._holds(r, env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
