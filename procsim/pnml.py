@@ -15,7 +15,7 @@ The net:
   place instead (an arc weight), as the simulation waits for its ``k`` branch walks;
 - a deadline rule's escalation is a silent alternative to its activity: a case either does the activity or
   skips it to the escalation target, as the simulation does when nobody starts it in time;
-- one source place (the start event, initial marking 1) and one sink place (every end event: they are one
+- one source place (the start event's, initial marking 1) and one sink place (every end event: they are one
   place, so the final marking is one token in ``sink`` without extra silent transitions).
 
 Limits, by construction: a loop branch's ``max`` is not expressible in a plain net, so loops repeat without
@@ -91,20 +91,21 @@ def process_net(loaded: LoadedProcess) -> WorkflowNet:
         for i, r in enumerate(regions):
             for n in r:
                 shared |= owner.setdefault(n, i) != i
-        for u in g.predecessors(j):
-            if shared:
-                branch_place[(u, j)] = f"p.{j}"
-            else:
-                branch_place[(u, j)] = f"p.{j}.{targets.index(j) if u == s else owner[u]}"
+        preds = list(g.predecessors(j))
+        shared = shared or any(u != s and u not in owner for u in preds)
+        for u in preds:
+            branch_place[(u, j)] = f"p.{j}" if shared else f"p.{j}.{targets.index(j) if u == s else owner[u]}"
         if shared:
             join_weight[j] = len(targets)
 
     def entry(u: str, v: str) -> str:
         return branch_place[(u, v)] if v in joins else f"p.{v}"
 
-    keys: dict[str, None] = {}  # every place key, in creation order (names merged classes)
+    # every place key, in creation order; the source is a place of its own, fused with the start event's
+    # unless something leads back to the start event (a workflow net's source has no inputs)
+    keys: dict[str, None] = {SOURCE: None}
     trans: list[tuple[str, str | None, list[tuple[str, int]], list[str]]] = []
-    silent: list[tuple[str, str, str]] = []  # (from place, to place, transition id if it stays)
+    silent: list[tuple[str, str, str]] = [(SOURCE, f"p.{start}", f"tau.{start}")]
     for n in order:
         kind = g.nodes[n]["kind"]
         if n in joins:
@@ -125,13 +126,13 @@ def process_net(loaded: LoadedProcess) -> WorkflowNet:
     for a, t in escalations:
         silent.append((f"p.{a}", entry(a, t), f"tau.{a}.{t}"))
 
-    cls = _merge(list(keys), trans, silent, f"p.{start}", [f"p.{e}" for e in ends])
+    cls = _merge(list(keys), trans, silent, SOURCE, [f"p.{e}" for e in ends])
     names: dict[str, str] = {}
     # a fused place is named after the xor gateway in it if there is one: that is the choice it holds
     for k in sorted(keys, key=lambda k: g.nodes[k[2:]]["kind"] != "xor" if k[2:] in g else True):
         root = cls[k]
         if root not in names:
-            names[root] = SOURCE if root == cls[f"p.{start}"] else SINK if root == cls[f"p.{ends[0]}"] else k
+            names[root] = SOURCE if root == cls[SOURCE] else SINK if root == cls[f"p.{ends[0]}"] else k
     place = {k: names[cls[k]] for k in keys}
     out = [Transition(tid, label, _count((place[p], w) for p, w in ins), _count((place[p], 1) for p in outs))
            for tid, label, ins, outs in trans]
