@@ -37,7 +37,7 @@ class Case:
     """A running case: its id, attributes (copy-on-write snapshots for event rows) and bookkeeping."""
 
     __slots__ = ("idx", "id", "attrs", "_snap", "names", "start", "end", "cost", "events", "status", "end_event",
-                 "history", "visits", "rng", "data_rng", "rules_fired", "exceptions")
+                 "history", "visits", "rng", "data_rng", "rules_fired", "exceptions", "exc")
 
     def __init__(self, idx: int, case_id: str, names: Sequence[str], attrs: dict[str, Any], start: float) -> None:
         self.idx = idx
@@ -55,6 +55,7 @@ class Case:
         self.visits: dict[tuple[str, int], int] = {}
         self.rules_fired: list[str] = []  # case-level rules (set/raise at the start), for cases.csv and explain
         self.exceptions: list[tuple[str, str]] = []  # (business exception, rule or injector that raised it)
+        self.exc: Any = None  # procsim.exceptions.CaseExc when the process injects exceptions
 
     def snapshot(self) -> tuple[Any, ...]:
         snap = self._snap
@@ -86,6 +87,11 @@ class CaseBatch:
     table: pa.Table
     start_iso: np.ndarray
     end_iso: np.ndarray
+    labels: pa.Table | None = None  # ground truth per case (LABEL_SCHEMA), when the recorder keeps labels
+
+
+LABEL_SCHEMA = pa.schema([("case_id", pa.string()), ("is_exception", pa.bool_()), ("exceptions", pa.string()),
+                          ("event_ids", pa.string()), ("omitted", pa.string())])
 
 
 class Recorder:
@@ -93,7 +99,7 @@ class Recorder:
 
     def __init__(self, timebase: TimeBase, attr_names: Sequence[str], attr_types: Sequence[str],
                  emit_events: Callable[[EventBatch], None], emit_cases: Callable[[CaseBatch], None],
-                 flush_every: int = 50_000) -> None:
+                 flush_every: int = 50_000, labels: bool = False) -> None:
         self.timebase = timebase
         self.attr_names = list(attr_names)
         self.attr_types = [ARROW_TYPES[t] for t in attr_types]
@@ -104,6 +110,8 @@ class Recorder:
         self.done: list[Case] = []
         self.case_ids: dict[int, str] = {}
         self.n_events = 0
+        self.labels = labels
+        self.labelled: dict[int, list[str]] = {}  # case index -> ids of its events with an exception label
         self.n_cases = 0
         self.t_min: float | None = None
         self.t_max = 0.0
@@ -175,6 +183,13 @@ class Recorder:
         self.t_max = max(self.t_max, float(t[-1]))
         first = self.n_events
         self.n_events += n
+        if self.labels:
+            exc = cols[8]
+            if any(exc):
+                labelled = self.labelled
+                for j, (c, e) in enumerate(zip(cols[1], exc)):
+                    if e:
+                        labelled.setdefault(c, []).append(f"E{first + 1 + j}")
         ids = self.case_ids
         event_ids = pc.binary_join_element_wise(
             "E", pc.cast(pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)), pa.string()), "")
@@ -232,7 +247,19 @@ class Recorder:
         self.n_cases += len(cases)
         for c in cases:
             self.case_ids.pop(c.idx, None)
-        self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), tb.iso(start), end_iso))
+        labels = self._labels(cases) if self.labels else None
+        self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), tb.iso(start), end_iso,
+                                  labels))
+
+    def _labels(self, cases: list[Case]) -> pa.Table:
+        pop = self.labelled.pop
+        ids = [";".join(pop(c.idx, ())) for c in cases]
+        omitted = [";".join(c.exc.omitted) if c.exc is not None else "" for c in cases]
+        return pa.Table.from_arrays([
+            pa.array([c.id for c in cases], pa.string()),
+            pa.array([bool(c.exceptions) for c in cases], pa.bool_()),
+            pa.array([";".join(dict.fromkeys(e for e, _ in c.exceptions)) for c in cases], pa.string()),
+            pa.array(ids, pa.string()), pa.array(omitted, pa.string())], schema=LABEL_SCHEMA)
 
 
 def _column(values: Sequence[Any], typ: pa.DataType) -> pa.Array:

@@ -42,7 +42,7 @@ def parse_formats(text: str | Sequence[str]) -> list[str]:
     import difflib
 
     items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
-    known = sorted(f for f in REGISTRY if f != "cases")
+    known = sorted(f for f in REGISTRY if f not in ("cases", "labels"))
     bad = []
     for f in items:
         if f not in known:
@@ -54,6 +54,12 @@ def parse_formats(text: str | Sequence[str]) -> list[str]:
     if not items:
         raise UsageError(f"--format needs at least one of: {', '.join(known)}")
     return list(dict.fromkeys(items))
+
+
+def has_exceptions(loaded: LoadedProcess) -> bool:
+    """Whether a run can produce exceptions (injected ones, or rules that raise): then labels.csv is written."""
+    rs = loaded.rules
+    return bool(loaded.spec.exceptions) or (rs is not None and bool(rs.raises_start or rs.raises_at))
 
 
 def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, cases: int | None = None,
@@ -92,12 +98,14 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         for s in sinks:
             s.write_cases(batch)
 
-    rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every)
+    labels = has_exceptions(loaded)
+    rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
+                   labels=labels or "labels-parquet" in formats)
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec})
     try:
-        for f in [*formats, "cases"]:
+        for f in [*formats, "cases", *(["labels"] if labels else [])]:
             sinks.append(REGISTRY[f](ctx))
         progress = (lambda done: on_progress(done, cases)) if on_progress else None
         sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress)
@@ -121,6 +129,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         "labels_in_log": labels_in_log,
         "inputs": {k: {"sha256": v} for k, v in sorted(loaded.inputs.items())},
         "rules": loaded.rules.catalogue if loaded.rules is not None else {},
+        "exceptions": [x.model_dump(mode="json", exclude_defaults=True) | {"name": x.label, "type": x.type}
+                       for x in spec.exceptions],
         "counts": {"cases": rec.n_cases, "events": rec.n_events,
                    "cases_completed": sim.finished, "cases_running": rec.n_cases - sim.finished},
         "simulated_period": {

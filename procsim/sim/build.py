@@ -129,7 +129,71 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
     if rules and not problems:
         loaded.rules, rproblems = compile_rules(loaded, loaded.rule_sources, attribute_types(spec))
         problems += rproblems
+    if spec.exceptions:
+        problems += check_exceptions(loaded, attribute_types(spec))
     return problems
+
+
+def exception_names(types: dict[str, str]) -> dict[str, str]:
+    """Names an exception's 'when' may use: the attributes, case_id, the activity and the elapsed time."""
+    return {**expr_names(types), "activity": "string", "elapsed": "duration"}
+
+
+def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
+    """Names (activities, roles, attributes) with did-you-mean, conditions, and each type's own checks."""
+    from procsim.distributions import check_units
+    from procsim.rules.engine import _suggest
+
+    spec, smap = loaded.spec, loaded.smap
+    problems: list[Problem] = []
+    names = exception_names(types)
+    seen: dict[str, int] = {}
+    for i, x in enumerate(spec.exceptions):
+        loc = ("exceptions", i)
+        prev = seen.setdefault(x.label, i)
+        if prev != i:
+            problems.append(smap.problem(loc + (("name",) if x.name else ("type",)), f"exception name '{x.label}' "
+                                         f"is used twice (also exceptions[{prev}]); give each a 'name'",
+                                         "duplicate_name"))
+        for f in x.activity_fields:
+            a = getattr(x, f)
+            if a not in spec.activities:
+                problems.append(smap.problem(loc + (f,), f"unknown activity '{a}'{_suggest(a, spec.activities)}",
+                                             "unknown_activity"))
+        for f in x.role_fields:
+            r = getattr(x, f)
+            if r is not None and r not in spec.roles:
+                problems.append(smap.problem(loc + (f,), f"unknown role '{r}'{_suggest(r, spec.roles)}",
+                                             "unknown_role"))
+        for f in x.attribute_fields:
+            a = getattr(x, f)
+            if a not in types:
+                problems.append(smap.problem(loc + (f,), f"unknown attribute '{a}'{_suggest(a, types)}",
+                                             "unknown_attribute"))
+            elif f in x.number_fields and types[a] not in ("number", "integer"):
+                problems.append(smap.problem(loc + (f,), f"'{a}' is a {types[a]} attribute; '{x.type}' needs a "
+                                             "number", "not_a_number"))
+        if x.when is not None:
+            compile_at(smap, loc + ("when",), x.when, names, problems, expect="bool")
+        duration = getattr(x, "duration", None)
+        if duration is not None and not isinstance(duration, float) and "duration" in x.model_fields_set:
+            for msg in check_units(duration, need_units=True):
+                problems.append(smap.problem(loc + ("duration",), msg, "unit_missing"))
+        if not problems:
+            for where, msg, code in x.check(spec, types):
+                problems.append(smap.problem(loc + where, msg, code))
+    return problems
+
+
+def build_exceptions(loaded: LoadedProcess, acts: dict[str, Activity], role_index: dict[str, int],
+                     names: dict[str, list[str]]) -> Any:
+    from procsim.exceptions import Plan
+
+    spec = loaded.spec
+    types = attribute_types(spec)
+    enames = exception_names(types)
+    conds = [compile_expr(x.when, enames, expect="bool").fn if x.when else None for x in spec.exceptions]
+    return Plan(list(spec.exceptions), conds, acts, role_index, names, types)
 
 
 def sample_cases(loaded: LoadedProcess, n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -298,11 +362,14 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                 assert gw.next is not None
                 kind = AND_JOIN if gw.type == "and" else PASS
                 nodes.append(Node(kind, n, index[gw.next]))
+    xplan = None
+    if spec.exceptions:
+        xplan = build_exceptions(loaded, {n.id: n.act for n in nodes if n.act is not None}, role_index, names)
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, activity_ids=list(spec.activities),
                  interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
                  make_attributes=_attribute_maker(spec, seed), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
-                 track_history=loaded.rules is not None and loaded.rules.uses_history)
+                 track_history=loaded.rules is not None and loaded.rules.uses_history, exceptions=xplan)
 
 
 def _has_rules(rs: Any) -> bool:

@@ -16,6 +16,7 @@ import numpy as np
 import simpy
 from simpy.events import AllOf, Event
 
+from procsim.exceptions.base import COMPLETE, INJECTED, START, Effect
 from procsim.records import Case, Recorder
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
@@ -24,7 +25,7 @@ from procsim.sim.resources import Pool
 # node kinds, as small ints for the walk's dispatch
 ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END = range(6)
 
-STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES = range(5)
+STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES, STREAM_EXC, STREAM_EXC_PICK = range(7)
 
 
 def stream(seed: int, *key: int) -> np.random.Generator:
@@ -82,6 +83,7 @@ class Model:
     activity_ids: list[str] = field(default_factory=list)
     track_history: bool = False  # who did what in each case: only rules that read `history` need it
     extras: dict[str, Any] = field(default_factory=dict)
+    exceptions: Any = None  # procsim.exceptions.Plan (or None): injected rare exceptions
 
 
 class Simulation:
@@ -104,6 +106,13 @@ class Simulation:
         self.finished = 0
         width = max(6, len(str(n_cases or 0)))
         self._id_fmt = f"{model.case_prefix}{{:0{width}d}}"
+        self.xplan = model.exceptions
+        self.outages: list[tuple[float, float, str]] = []
+        if self.xplan is not None:
+            self.xplan.bind(seed, n_cases)
+            for x in self.xplan.globals:
+                x.start_global(self, self.xplan)
+            self.outages = self.xplan.outages
 
     def run(self) -> None:
         self.env.process(self._arrivals())
@@ -143,6 +152,8 @@ class Simulation:
         case.history = {a: [] for a in m.activity_ids} if m.track_history else None
         if m.hooks is not None:
             m.hooks.case_started(case, self.env.now)
+        if self.xplan is not None:
+            case.exc = self.xplan.case_started(case, self.env.now)
         self.running[idx] = case
         self.rec.open_case(case)
         self.started += 1
@@ -150,6 +161,12 @@ class Simulation:
 
     def _case(self, case: Case) -> Generator[Event, Any, None]:
         end = yield from self._walk(case, self.model.start, -1)
+        if case.exc is not None and case.exc.deferred:
+            # swapped activities whose 'after' activity never came: done at the end of the case
+            for acts in list(case.exc.deferred.values()):
+                for dact, label in acts:
+                    yield from self._activity(case, dact, "", Effect(label=label))
+            case.exc.deferred.clear()
         case.end = self.env.now
         case.status = "completed"
         case.end_event = self.model.nodes[end].id
@@ -170,7 +187,10 @@ class Simulation:
             node = nodes[i]
             kind = node.kind
             if kind == ACT:
-                i = yield from self._activity(case, node.act, routed)  # type: ignore[arg-type]
+                if case.exc is None:
+                    i = yield from self._activity(case, node.act, routed)  # type: ignore[arg-type]
+                else:
+                    i = yield from self._activity_x(case, node.act, routed)  # type: ignore[arg-type]
                 routed = ""
             elif kind == XOR:
                 i, fired = self._choose(case, node.gw)  # type: ignore[arg-type]
@@ -225,7 +245,55 @@ class Simulation:
             case.visits[key] = case.visits.get(key, 0) + 1
         return gw.targets[k]
 
-    def _activity(self, case: Case, act: Activity, routed: str) -> Generator[Event, Any, int]:
+    def _activity_x(self, case: Case, act: Activity, routed: str) -> Generator[Event, Any, int]:
+        """An activity in a process with exceptions: skipped, deferred, delayed, repeated, followed by others."""
+        st = case.exc
+        eff = self.xplan.effect(case, act, self.env.now)
+        i = act.next
+        if eff is None:
+            i = yield from self._activity(case, act, routed)
+        elif eff.defer is not None:
+            st.deferred.setdefault(eff.defer, []).append((act, eff.label))
+        elif not eff.skip:
+            if eff.wait:
+                yield self.env.timeout(eff.wait)
+            i = yield from self._activity(case, act, routed, eff)
+            for fn in eff.after:
+                fn()
+            for label in eff.repeats:
+                yield from self._activity(case, act, "", Effect(label=label))
+            for ins, label in eff.inserts:
+                yield from self._activity(case, ins, "", Effect(label=label))
+        deferred = st.deferred.pop(act.id, None)
+        if deferred:
+            for dact, label in deferred:
+                yield from self._activity(case, dact, "", Effect(label=label))
+        return i
+
+    def _outage(self, case: Case, exc: str) -> Generator[Event, Any, str]:
+        """Nothing starts or completes during an outage: wait for its end (the burst), labelled."""
+        now = self.env.now
+        for s, e, name in self.outages:
+            if s <= now < e:
+                yield self.env.timeout(e - now)
+                case.raise_exception(name, INJECTED)
+                return _union(exc, name)
+        return exc
+
+    def _put(self, case: Case, row: Any, eff: Effect | None, bit: int) -> None:
+        """Record a row as an exception has it: left out (a logging gap) or written twice (the copy labelled)."""
+        rows = self.rec.rows
+        if eff is None or not (eff.missing | eff.dup) & bit:
+            rows.append(row)
+        elif eff.missing & bit:
+            case.events -= 1
+        else:
+            rows.append(row)
+            rows.append(row[:8] + (_union(row[8], eff.dup_label), row[9]))
+            case.events += 1
+
+    def _activity(self, case: Case, act: Activity, routed: str,
+                  eff: Effect | None = None) -> Generator[Event, Any, int]:
         """Queue for a member, wait for working time, work (pausing off shift), record; returns the next node."""
         env = self.env
         rec = self.rec
@@ -245,16 +313,38 @@ class Simulation:
                 fired = f"{fired};{ruled}" if fired else ruled
         if case.exceptions:
             exc = self._exception_label(case, act)
+        st = case.exc
+        add = 0.0
+        if st is not None:
+            if st.sticky:
+                exc = _union(exc, st.sticky)
+            if eff is not None and eff.label:
+                exc = _union(exc, eff.label)
+                scale *= eff.scale
+                add = eff.add
+                if eff.pool is not None:
+                    pool_i, allowed = eff.pool, eff.allowed
         if pool_i < 0:
-            rows.append((env.now, case.idx, act.label, 0, None, None, None, fired, exc, case.snapshot()))
-            work = sample(case.rng) * scale
+            if st is None:
+                rows.append((env.now, case.idx, act.label, 0, None, None, None, fired, exc, case.snapshot()))
+            else:
+                st.who[act.id] = (-1, -1)
+                x = (yield from self._outage(case, exc)) if self.outages else exc
+                self._put(case, (env.now, case.idx, act.label, 0, None, None, None, fired, x, case.snapshot()),
+                          eff, START)
+            work = sample(case.rng) * scale + add
             yield env.timeout(work)
             cost = round(act.cost_fixed + act.cost_rate * work, 2)
             case.cost += cost
             case.events += 2
             after = hooks.after_activity(case, act.id, env.now) if hooks is not None else ""
-            rows.append((env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), exc,
-                         case.snapshot()))
+            if st is None:
+                rows.append((env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), exc,
+                             case.snapshot()))
+            else:
+                x = (yield from self._outage(case, exc)) if self.outages else exc
+                self._put(case, (env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), x,
+                                 case.snapshot()), eff, COMPLETE)
             if len(rows) >= rec.flush_every:
                 rec.flush(final=False)
             return act.next
@@ -262,6 +352,11 @@ class Simulation:
         cal = pool.calendar
         member = pool.acquire_now(allowed)  # most requests find someone free: no event needed
         if member < 0:
+            if st is not None and self.xplan.absent.get(pool_i):
+                # queued while a member of the role is away: the absence is part of why it waits
+                absent = self.xplan.absent[pool_i]
+                exc = _union(exc, absent)
+                case.raise_exception(absent, INJECTED)
             req = pool.request(priority, allowed)
             if deadline is not None:
                 yield req | env.timeout(deadline[0])
@@ -280,9 +375,15 @@ class Simulation:
             if nw > t:
                 yield env.timeout(nw - t)
         name = pool.members[member]
+        if st is None:
+            rows.append((env.now, case.idx, act.label, 0, name, pool.name, None, fired, exc, case.snapshot()))
+        else:
+            st.who[act.id] = (pool_i, member)
+            x = (yield from self._outage(case, exc)) if self.outages else exc
+            self._put(case, (env.now, case.idx, act.label, 0, name, pool.name, None, fired, x, case.snapshot()),
+                      eff, START)
         start = env.now
-        rows.append((start, case.idx, act.label, 0, name, pool.name, None, fired, exc, case.snapshot()))
-        work = sample(case.rng) * scale
+        work = sample(case.rng) * scale + add
         end = cal.add_working(start, work) if (cal is not None and act.pause) else start + work
         yield env.timeout(end - start)
         cost = round(act.cost_fixed + act.cost_rate * work, 2)
@@ -291,8 +392,13 @@ class Simulation:
         if case.history is not None:
             case.history[act.id].append(name)
         after = hooks.after_activity(case, act.id, env.now) if hooks is not None else ""
-        rows.append((env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), exc,
-                     case.snapshot()))
+        if st is None:
+            rows.append((env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), exc,
+                         case.snapshot()))
+        else:
+            x = (yield from self._outage(case, exc)) if self.outages else exc
+            self._put(case, (env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), x,
+                             case.snapshot()), eff, COMPLETE)
         pool.release(member)
         if len(rows) >= rec.flush_every:
             rec.flush(final=False)
@@ -301,10 +407,17 @@ class Simulation:
     @staticmethod
     def _exception_label(case: Case, act: Activity) -> str:
         """Business exceptions label the events of the case from the moment they were raised."""
-        return ";".join(dict.fromkeys(e for e, _ in case.exceptions))
+        return ";".join(dict.fromkeys(e for e, src in case.exceptions if src != INJECTED))
 
 
 def _join(a: str, b: str) -> str:
     if not b:
         return a
     return f"{a};{b}" if a else b
+
+
+def _union(a: str, b: str) -> str:
+    """Exception labels joined without repeats (a sticky data label and the same exception's repetition)."""
+    if not a:
+        return b
+    return ";".join(dict.fromkeys(a.split(";") + b.split(";")))

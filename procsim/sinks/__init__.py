@@ -1,7 +1,7 @@
 """Output formats. Importing this package registers every sink module by its ``format`` name."""
 
 from procsim.sinks import csv, parquet  # noqa: F401 - imported for registration
-from procsim.sinks import xes  # noqa: F401 - imported for registration
+from procsim.sinks import labels, xes  # noqa: F401 - imported for registration
 from procsim.sinks.base import REGISTRY, Sink, SinkContext
 
 __all__ = ["REGISTRY", "Sink", "SinkContext"]

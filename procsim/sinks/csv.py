@@ -58,13 +58,18 @@ class CasesCsvSink(Sink):
 
     def write_cases(self, batch: CaseBatch) -> None:
         table = text_table(batch.table, {"start": batch.start_iso, "end": batch.end_iso})
+        if not self.ctx.labels_in_log and "exceptions" not in self.ctx.attr_names:
+            table = table.drop_columns(["exceptions"])  # the ground truth stays in labels.csv only
         if self._writer is None:
             self._writer = pacsv.CSVWriter(str(self.temp), table.schema, write_options=_OPTIONS)
         self._writer.write_table(table)
 
     def _finish(self) -> None:
         if self._writer is None:
-            self.temp.write_text(",".join(self.ctx.extra["case_schema"].names) + "\n")
+            names = self.ctx.extra["case_schema"].names
+            if not self.ctx.labels_in_log:
+                names = [n for n in names if n != "exceptions"]
+            self.temp.write_text(",".join(names) + "\n")
             return
         self._writer.close()
 

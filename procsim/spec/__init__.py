@@ -51,7 +51,10 @@ def load_process(path: str | Path) -> LoadedProcess:
     from procsim.graph import build_graph
     from procsim.spec.models import ProcessSpec
 
+    from procsim.exceptions import REGISTRY as EXC_REGISTRY
+
     register_union_tags(DIST_REGISTRY)
+    register_union_tags(EXC_REGISTRY)
 
     p = Path(path)
     data, smap = read_yaml(p, display_path(p))

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from procsim.distributions import DistributionSpec, DurationDistribution
+from procsim.exceptions import ExceptionSpec
 from procsim.spec.units import Duration
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -334,3 +335,4 @@ class ProcessSpec(Strict):
     activities: dict[Identifier, ActivitySpec]
     gateways: dict[Identifier, GatewaySpec] = {}
     rules: list[str] = []
+    exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)

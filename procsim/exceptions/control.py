@@ -1,0 +1,143 @@
+"""Control-flow exceptions: skipped, inserted, repeated and swapped activities, duplicated and missing events,
+and work done by a role that may not do it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from procsim.distributions import DurationDistribution, Fixed
+from procsim.exceptions.base import COMPLETE, START, CaseExc, Effect, ExceptionType, Plan
+
+LIFECYCLE_BITS = {"start": START, "complete": COMPLETE, "both": START | COMPLETE}
+
+
+class SkipActivity(ExceptionType):
+    """The activity is not done at all (payment without goods receipt): no events; labels.csv names it."""
+
+    type: Literal["skip_activity"] = "skip_activity"
+    activity: str
+    family = "control"
+    activity_fields = ("activity",)
+
+    def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
+        eff.skip = True
+        st.omitted.append(plan.acts[self.activity].label)
+        return True
+
+
+class InsertActivity(ExceptionType):
+    """An unexpected activity named ``insert`` right after ``activity`` (by ``role``, or the system without one)."""
+
+    type: Literal["insert_activity"] = "insert_activity"
+    activity: str
+    insert: str = "Unexpected activity"
+    role: str | None = None
+    duration: DurationDistribution = Fixed(value=600.0)
+    family = "control"
+    activity_fields = ("activity",)
+    role_fields = ("role",)
+
+    def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
+        act = plan.cache.get(id(self))
+        if act is None:
+            from procsim.sim.engine import Activity
+
+            pool = plan.role_index[self.role] if self.role else -1
+            act = plan.cache[id(self)] = Activity(f"{self.activity}>{self.insert}", self.insert, pool,
+                                                  self.duration.sampler(), -1, 0.0, 0.0, True, 0, self.role)
+        eff.inserts.append((act, self.label))
+        return True
+
+
+class Rework(ExceptionType):
+    """The activity is done again ``times`` times right after itself; the repetitions are labelled."""
+
+    type: Literal["rework"] = "rework"
+    activity: str
+    times: Annotated[int, Field(ge=1, le=100)] = 1
+    family = "control"
+    activity_fields = ("activity",)
+
+    def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
+        eff.repeats += [self.label] * self.times
+        return True
+
+
+class SwapOrder(ExceptionType):
+    """``activity`` is done after ``after`` instead of before it (maverick buying: invoice before the order).
+    If the case never reaches ``after``, the activity is done at the end of the case."""
+
+    type: Literal["swap_order"] = "swap_order"
+    activity: str
+    after: str
+    family = "control"
+    activity_fields = ("activity", "after")
+
+    def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
+        if self.after == self.activity:
+            return [(("after",), "'after' must be another activity", "same_activity")]
+        return []
+
+    def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
+        if self.after in st.who:
+            return False  # 'after' is already done: nothing to swap with
+        eff.defer = self.after
+        eff.tag(self.label)
+        return True
+
+
+class DuplicateEvent(ExceptionType):
+    """An event of the activity is written twice (a logging duplicate); the copy is labelled."""
+
+    type: Literal["duplicate_event"] = "duplicate_event"
+    activity: str
+    lifecycle: Literal["start", "complete", "both"] = "complete"
+    family = "control"
+    activity_fields = ("activity",)
+
+    def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
+        eff.dup |= LIFECYCLE_BITS[self.lifecycle]
+        eff.dup_label = self.label
+        return True
+
+
+class MissingEvent(ExceptionType):
+    """An event of the activity is not written (a logging gap): the work happened, the log does not show it."""
+
+    type: Literal["missing_event"] = "missing_event"
+    activity: str
+    lifecycle: Literal["start", "complete", "both"] = "complete"
+    family = "control"
+    activity_fields = ("activity",)
+
+    def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
+        eff.missing |= LIFECYCLE_BITS[self.lifecycle]
+        label = plan.acts[self.activity].label
+        st.omitted.append(label if self.lifecycle == "both" else f"{label}/{self.lifecycle}")
+        return True
+
+
+class WrongRole(ExceptionType):
+    """The activity is done by a member of ``role``, which may not do it."""
+
+    type: Literal["wrong_role"] = "wrong_role"
+    activity: str
+    role: str
+    family = "control"
+    activity_fields = ("activity",)
+    role_fields = ("role",)
+
+    def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
+        a = spec.activities.get(self.activity)
+        if a is not None and a.role == self.role:
+            return [(("role",), f"'{self.role}' is the role that does '{self.activity}': name another role",
+                     "same_role")]
+        return []
+
+    def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
+        eff.pool = plan.role_index[self.role]
+        eff.allowed = None
+        eff.tag(self.label)
+        return True
