@@ -390,7 +390,9 @@ class Simulation:
         case.cost += cost
         case.events += 2
         if case.history is not None:
-            case.history[act.id].append(name)
+            done = case.history.get(act.id)  # an inserted (unexpected) activity has no history of its own
+            if done is not None:
+                done.append(name)
         after = hooks.after_activity(case, act.id, env.now) if hooks is not None else ""
         if st is None:
             rows.append((env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), exc,
