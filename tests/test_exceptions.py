@@ -352,3 +352,43 @@ def test_load_errors_point_at_the_entry(write_process):
     assert "'system_outage' is a scheduled spell: it takes no 'rate', 'count', 'per' or 'when'" in msg
     msg = load_error(write_process, "  - {type: skip_activty, activity: check_a, rate: 0.1}\n")
     assert "exceptions[0]" in msg
+
+
+def test_every_type_is_used_in_an_example_process():
+    from procsim.exceptions import REGISTRY
+
+    examples = sorted((Path(__file__).resolve().parents[1] / "processes").glob("*.yaml"))
+    used = {x.type for p in examples for x in load_process(p).spec.exceptions}
+    assert sorted(set(REGISTRY) - used) == []
+
+
+def test_p2p_duplicate_payment_pays_the_same_amount_to_the_same_supplier(tmp_path):
+    path = Path(__file__).resolve().parents[1] / "processes" / "procure_to_pay_exceptions.yaml"
+    text = path.read_text().replace("name: duplicate_payment, activity: execute_payment, rate: 0.003",
+                                    "name: duplicate_payment, activity: execute_payment, count: 5")
+    (tmp_path / "processes").mkdir()
+    (tmp_path / "rules").mkdir()  # the process names its rule file relative to itself
+    rules = path.parents[1] / "rules" / "procure_to_pay.yaml"
+    (tmp_path / "rules" / rules.name).write_text(rules.read_text())
+    p = tmp_path / "processes" / "p2p.yaml"
+    p.write_text(text)
+    run(p, tmp_path / "o", seed=2, cases=300, formats=["csv"])
+    ev = pd.read_csv(tmp_path / "o" / "events.csv", keep_default_na=False)
+    lab = pd.read_csv(tmp_path / "o" / "labels.csv", keep_default_na=False)
+    cases = hit(lab, "duplicate_payment")
+    assert len(cases) == 5
+    pay = ev[ev.case_id.isin(cases) & (ev.activity == "Execute payment") & (ev.lifecycle == "complete")]
+    for _, g in pay.groupby("case_id"):
+        assert len(g) == 2 and g.exception.str.contains("duplicate_payment").tolist() == [False, True]
+        assert g.amount.nunique() == 1 and g.supplier.nunique() == 1
+
+
+def test_labels_parquet_is_a_format_and_cases_without_exceptions_have_no_labels_file(write_process, tmp_path):
+    from procsim.run import parse_formats
+
+    assert parse_formats("csv,labels-parquet") == ["csv", "labels-parquet"]
+    with pytest.raises(UsageError, match="unknown format 'labels'"):
+        parse_formats("labels")
+    run(write_process(PAIR), tmp_path / "o", seed=1, cases=10, formats=["csv", "labels-parquet"])
+    got = pd.read_parquet(tmp_path / "o" / "labels.parquet")
+    assert len(got) == 10 and not got.is_exception.any()
