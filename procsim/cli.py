@@ -43,9 +43,11 @@ def run(
     horizon: Annotated[Optional[str], typer.Option(help="Stop arrivals after this simulated time, e.g. '30d'")]
     = None,
     seed: Annotated[int, typer.Option(help="Root seed: the same seed gives byte-identical files")] = 0,
-    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: csv, parquet, xes")] = "csv",
+    format: Annotated[str, typer.Option("--format", "-f",
+                                        help="Comma-separated: csv, parquet, xes, labels-parquet")] = "csv",
     labels_in_log: Annotated[bool, typer.Option("--labels-in-log/--no-labels-in-log",
-                                                help="Write exception labels into the event log")] = True,
+                                                help="Write exception labels into the event log "
+                                                     "(labels.csv is written either way)")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""

@@ -339,7 +339,8 @@ def load_error(write_process, text: str) -> str:
 
 def test_load_errors_point_at_the_entry(write_process):
     msg = load_error(write_process, "  - {type: skip_activity, activity: chek_a, rate: 0.1}\n")
-    assert "p.yaml:59:37:" in msg and "exceptions[0].activity: unknown activity 'chek_a'; did you mean 'check_a'?" in msg
+    assert "p.yaml:59:37:" in msg
+    assert "exceptions[0].activity: unknown activity 'chek_a'; did you mean 'check_a'?" in msg
     msg = load_error(write_process, "  - {type: skip_activity, activity: check_a, rate: 0.1, count: 2}\n")
     assert "give exactly one of 'rate' (a probability) or 'count' (an exact number of cases)" in msg
     msg = load_error(write_process, "  - {type: wrong_role, activity: check_a, role: bos, rate: 0.1}\n")
@@ -351,7 +352,7 @@ def test_load_errors_point_at_the_entry(write_process):
     msg = load_error(write_process, "  - {type: system_outage, start: 1d, duration: 1h, rate: 0.1}\n")
     assert "'system_outage' is a scheduled spell: it takes no 'rate', 'count', 'per' or 'when'" in msg
     msg = load_error(write_process, "  - {type: skip_activty, activity: check_a, rate: 0.1}\n")
-    assert "exceptions[0]" in msg
+    assert "p.yaml:59:5: exceptions[0]: unknown exception type 'skip_activty'; did you mean 'skip_activity'?" in msg
 
 
 def test_every_type_is_used_in_an_example_process():
@@ -392,3 +393,11 @@ def test_labels_parquet_is_a_format_and_cases_without_exceptions_have_no_labels_
     run(write_process(PAIR), tmp_path / "o", seed=1, cases=10, formats=["csv", "labels-parquet"])
     got = pd.read_parquet(tmp_path / "o" / "labels.parquet")
     assert len(got) == 10 and not got.is_exception.any()
+
+
+def test_control_flow_types_are_marked_for_conformance():
+    from procsim.exceptions import REGISTRY
+
+    assert sorted(k for k, c in REGISTRY.items() if c.flow) == [
+        "duplicate_activity", "duplicate_event", "insert_activity", "missing_event", "rework", "skip_activity",
+        "split_order", "swap_order"]

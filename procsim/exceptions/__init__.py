@@ -1,18 +1,32 @@
-"""The exception catalogue: importing this package registers every type and builds the YAML union
-``ExceptionSpec`` (discriminated by ``type``) from the registry."""
+"""The exception catalogue: importing this package registers every type (family by family: control flow,
+time, data, business) and builds the YAML union ``ExceptionSpec`` (discriminated by ``type``) from the registry."""
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from procsim.exceptions import business, control, data, timing  # noqa: F401 - imported for registration
+from procsim.exceptions import control  # noqa: F401, I001 - imported for registration, in catalogue order
+from procsim.exceptions import timing  # noqa: F401
+from procsim.exceptions import data  # noqa: F401
+from procsim.exceptions import business  # noqa: F401
 from procsim.exceptions.base import INJECTED, REGISTRY, CaseExc, Effect, ExceptionType, Plan
 
 
+def _known_type(v: Any) -> Any:
+    """An unknown ``type`` gets a did-you-mean instead of pydantic's list of every tag."""
+    if isinstance(v, dict) and isinstance(v.get("type"), str) and v["type"] not in REGISTRY:
+        close = difflib.get_close_matches(v["type"], sorted(REGISTRY), n=1, cutoff=0.6)
+        raise ValueError(f"unknown exception type '{v['type']}'" + (
+            f"; did you mean '{close[0]}'?" if close else f" (choose from: {', '.join(REGISTRY)})"))
+    return v
+
+
 def _build_union() -> Any:
-    return Annotated[Union[tuple(REGISTRY.values())], Field(discriminator="type")]  # noqa: UP007
+    return Annotated[Union[tuple(REGISTRY.values())], Field(discriminator="type"),  # noqa: UP007
+                     BeforeValidator(_known_type)]
 
 
 if TYPE_CHECKING:

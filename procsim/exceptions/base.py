@@ -56,6 +56,7 @@ class ExceptionType(BaseModel):
     role_fields: ClassVar[tuple[str, ...]] = ()
     attribute_fields: ClassVar[tuple[str, ...]] = ()
     number_fields: ClassVar[tuple[str, ...]] = ()  # attribute parameters that must name a number attribute
+    flow: ClassVar[bool] = False  # the effect adds, removes, repeats or reorders activity events
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -86,6 +87,10 @@ class ExceptionType(BaseModel):
     def target(self) -> str | None:
         """The activity whose execution this exception alters (activity phase)."""
         return getattr(self, "activity", None)
+
+    def alters_control_flow(self) -> bool:
+        """Whether the effect changes which activity events a case has, or their order (for conformance)."""
+        return self.flow
 
     def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
         """Type-specific checks beyond names: (field path, message, code)."""
@@ -152,7 +157,7 @@ class CaseExc:
 class Plan:
     """The compiled ``exceptions:`` section, asked by the simulation at case start and before activities."""
 
-    def __init__(self, entries: list[ExceptionType], conds: list[Callable[[dict[str, Any]], Any] | None],
+    def __init__(self, entries: list[ExceptionType], conds: list[Callable[[Any], Any] | None],
                  acts: dict[str, Activity], role_index: dict[str, int], pool_members: dict[str, list[str]],
                  types: dict[str, str]) -> None:
         self.entries = entries

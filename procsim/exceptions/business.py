@@ -20,6 +20,7 @@ class DuplicateActivity(ExceptionType):
     activity: str
     times: Annotated[int, Field(ge=1, le=100)] = 1
     family = "business"
+    flow = True
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
@@ -90,6 +91,7 @@ class SplitOrder(ExceptionType):
     low: Annotated[float, Field(gt=0, lt=1)] = 0.9
     phase = "start"
     family = "business"
+    flow = True
     activity_fields = ("activity",)
     attribute_fields = ("attribute",)
     number_fields = ("attribute",)

@@ -19,6 +19,7 @@ class SkipActivity(ExceptionType):
     type: Literal["skip_activity"] = "skip_activity"
     activity: str
     family = "control"
+    flow = True
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
@@ -36,6 +37,7 @@ class InsertActivity(ExceptionType):
     role: str | None = None
     duration: DurationDistribution = Fixed(value=600.0)
     family = "control"
+    flow = True
     activity_fields = ("activity",)
     role_fields = ("role",)
 
@@ -58,6 +60,7 @@ class Rework(ExceptionType):
     activity: str
     times: Annotated[int, Field(ge=1, le=100)] = 1
     family = "control"
+    flow = True
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
@@ -73,6 +76,7 @@ class SwapOrder(ExceptionType):
     activity: str
     after: str
     family = "control"
+    flow = True
     activity_fields = ("activity", "after")
 
     def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
@@ -95,6 +99,7 @@ class DuplicateEvent(ExceptionType):
     activity: str
     lifecycle: Literal["start", "complete", "both"] = "complete"
     family = "control"
+    flow = True
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
@@ -110,6 +115,7 @@ class MissingEvent(ExceptionType):
     activity: str
     lifecycle: Literal["start", "complete", "both"] = "complete"
     family = "control"
+    flow = True
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:

@@ -272,12 +272,16 @@ class Simulation:
 
     def _outage(self, case: Case, exc: str) -> Generator[Event, Any, str]:
         """Nothing starts or completes during an outage: wait for its end (the burst), labelled."""
-        now = self.env.now
-        for s, e, name in self.outages:
-            if s <= now < e:
-                yield self.env.timeout(e - now)
-                case.raise_exception(name, INJECTED)
-                return _union(exc, name)
+        held = True
+        while held:  # an outage may end inside another one
+            held = False
+            now = self.env.now
+            for s, e, name in self.outages:
+                if s <= now < e:
+                    yield self.env.timeout(e - now)
+                    case.raise_exception(name, INJECTED)
+                    exc = _union(exc, name)
+                    held = True
         return exc
 
     def _put(self, case: Case, row: Any, eff: Effect | None, bit: int) -> None:
