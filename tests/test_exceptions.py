@@ -401,3 +401,14 @@ def test_control_flow_types_are_marked_for_conformance():
     assert sorted(k for k, c in REGISTRY.items() if c.flow) == [
         "duplicate_activity", "duplicate_event", "insert_activity", "missing_event", "rework", "skip_activity",
         "split_order", "swap_order"]
+
+
+def test_overlapping_outages_hold_events_to_the_last_end(write_process, tmp_path):
+    ev, lab, _ = simulate(write_process, tmp_path, "  - {type: system_outage, name: a, start: 1d 2h, duration: 2h}\n"
+                          "  - {type: system_outage, name: b, start: 1d 3h, duration: 3h}\n", cases=150)
+    t = pd.to_datetime(ev.timestamp, format="ISO8601", utc=True)
+    origin = pd.Timestamp("2026-03-02T08:00:00+01:00")
+    s, e = origin + pd.Timedelta(hours=26), origin + pd.Timedelta(hours=30)
+    assert not ((t >= s) & (t < e)).any()
+    held = ev[ev.exception != ""]
+    assert len(held) > 3 and (pd.to_datetime(held.timestamp, format="ISO8601", utc=True) == e).all()

@@ -185,6 +185,8 @@ class Plan:
 
         self.seed = seed
         self.pending = [0] * len(self.entries)
+        self.outages.clear()
+        self.absent.clear()
         for k, x in enumerate(self.entries):
             if x.count is None:
                 continue

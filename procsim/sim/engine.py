@@ -282,6 +282,7 @@ class Simulation:
                     case.raise_exception(name, INJECTED)
                     exc = _union(exc, name)
                     held = True
+                    break
         return exc
 
     def _put(self, case: Case, row: Any, eff: Effect | None, bit: int) -> None:
