@@ -113,6 +113,9 @@ class Simulation:
             for x in self.xplan.globals:
                 x.start_global(self, self.xplan)
             self.outages = self.xplan.outages
+        # the span all outages cover: outside it no event needs looking at them
+        self._o_lo = min((o[0] for o in self.outages), default=0.0)
+        self._o_hi = max((o[1] for o in self.outages), default=0.0)
 
     def run(self) -> None:
         self.env.process(self._arrivals())
@@ -334,7 +337,7 @@ class Simulation:
                 rows.append((env.now, case.idx, act.label, 0, None, None, None, fired, exc, case.snapshot()))
             else:
                 st.who[act.id] = (-1, -1)
-                x = (yield from self._outage(case, exc)) if self.outages else exc
+                x = (yield from self._outage(case, exc)) if self._o_lo <= env.now < self._o_hi else exc
                 self._put(case, (env.now, case.idx, act.label, 0, None, None, None, fired, x, case.snapshot()),
                           eff, START)
             work = sample(case.rng) * scale + add
@@ -347,7 +350,7 @@ class Simulation:
                 rows.append((env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), exc,
                              case.snapshot()))
             else:
-                x = (yield from self._outage(case, exc)) if self.outages else exc
+                x = (yield from self._outage(case, exc)) if self._o_lo <= env.now < self._o_hi else exc
                 self._put(case, (env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), x,
                                  case.snapshot()), eff, COMPLETE)
             if len(rows) >= rec.flush_every:
@@ -384,7 +387,7 @@ class Simulation:
             rows.append((env.now, case.idx, act.label, 0, name, pool.name, None, fired, exc, case.snapshot()))
         else:
             st.who[act.id] = (pool_i, member)
-            x = (yield from self._outage(case, exc)) if self.outages else exc
+            x = (yield from self._outage(case, exc)) if self._o_lo <= env.now < self._o_hi else exc
             self._put(case, (env.now, case.idx, act.label, 0, name, pool.name, None, fired, x, case.snapshot()),
                       eff, START)
         start = env.now
@@ -403,7 +406,7 @@ class Simulation:
             rows.append((env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), exc,
                          case.snapshot()))
         else:
-            x = (yield from self._outage(case, exc)) if self.outages else exc
+            x = (yield from self._outage(case, exc)) if self._o_lo <= env.now < self._o_hi else exc
             self._put(case, (env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), x,
                              case.snapshot()), eff, COMPLETE)
         pool.release(member)
