@@ -412,3 +412,19 @@ def test_overlapping_outages_hold_events_to_the_last_end(write_process, tmp_path
     assert not ((t >= s) & (t < e)).any()
     held = ev[ev.exception != ""]
     assert len(held) > 3 and (pd.to_datetime(held.timestamp, format="ISO8601", utc=True) == e).all()
+
+
+def test_cli_no_labels_in_log_and_labels_parquet(write_process, tmp_path):
+    import subprocess
+    import sys
+
+    write_process(PAIR + "exceptions:\n  - {type: rework, activity: register, count: 3}\n")
+    done = subprocess.run([sys.executable, "-m", "procsim", "run", "p.yaml", "--cases", "20", "--out", "out", "-q",
+                           "--format", "csv,labels-parquet", "--no-labels-in-log"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "cases.csv", "events.csv", "labels.csv", "labels.parquet", "manifest.json"]
+    assert "exception" not in (tmp_path / "out" / "events.csv").read_text().splitlines()[0].split(",")
+    lab = pd.read_parquet(tmp_path / "out" / "labels.parquet")
+    assert lab.is_exception.sum() == 3 and set(lab[lab.is_exception].exceptions) == {"rework"}
