@@ -67,7 +67,7 @@ def test_log_invariants(seed, members_clerk, members_boss, gap_min, check_a_min,
     assert set(case_rows["status"]) == {"completed"}
     assert set(case_rows["end_event"]) <= {"done"}
     last = events.groupby("case_id")["timestamp"].max()
-    ends = pd.to_datetime(case_rows.set_index("case_id")["end"], format="ISO8601")
+    ends = pd.to_datetime(case_rows.set_index("case_id")["end"], format="ISO8601", utc=True)
     assert (last <= ends.reindex(last.index)).all()
 
     inst = pair_instances(events)
