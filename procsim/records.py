@@ -37,7 +37,7 @@ class Case:
     """A running case: its id, attributes (copy-on-write snapshots for event rows) and bookkeeping."""
 
     __slots__ = ("idx", "id", "attrs", "_snap", "names", "start", "end", "cost", "events", "status", "end_event",
-                 "history", "visits", "rng", "data_rng", "rules_fired", "exceptions", "exc")
+                 "history", "visits", "rng", "data_rng", "rules_fired", "exceptions", "exc", "routed")
 
     def __init__(self, idx: int, case_id: str, names: Sequence[str], attrs: dict[str, Any], start: float) -> None:
         self.idx = idx
@@ -53,6 +53,7 @@ class Case:
         self.end_event = ""
         self.history: dict[str, list[str]] | None = None  # activity -> who did it (when rules read history)
         self.visits: dict[tuple[str, int], int] = {}
+        self.routed = ""  # the rule that sent the case off its path (an escalation), for the next activity
         self.rules_fired: list[str] = []  # case-level rules (set/raise at the start), for cases.csv and explain
         self.exceptions: list[tuple[str, str]] = []  # (business exception, rule or injector that raised it)
         self.exc: Any = None  # procsim.exceptions.CaseExc when the process injects exceptions

@@ -115,7 +115,8 @@ class RuleSet:
         self.origin: Any = None
         self.uses_now = False
         self.uses_history = False
-        self.uses_context = False  # some expression reads `activity` or `elapsed`
+        self.uses_context = False  # some expression reads `activity`, `elapsed`, `role` or `resource`
+        self.roles: dict[str, str | None] = {}  # activity -> its role, for the `role` name
         self.catalogue: dict[str, dict[str, str]] = {}
         self.member_index: dict[str, dict[str, int]] = {}  # role -> member name -> index
         self.role_pool: dict[str, int] = {}
@@ -138,6 +139,8 @@ class RuleSet:
         if self.uses_context:
             attrs["activity"] = activity
             attrs["elapsed"] = now - case.start
+            attrs["role"] = self.roles.get(activity) if activity is not None else None
+            attrs["resource"] = None  # bound per candidate in assign's 'allow' only
         if self.uses_now:
             from datetime import timedelta
 
@@ -185,7 +188,6 @@ class RuleSet:
         for r in self.raises_start:
             if self._holds(r, env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
-                fired.append(r.id)
         case.rules_fired.extend(fired)
 
     def after_activity(self, case: Case, act_id: str, now: float) -> str:
@@ -223,7 +225,11 @@ class RuleSet:
     def plan(self, case: Case, act: Activity, now: float
              ) -> tuple[Callable[[np.random.Generator], float], float, int, Collection[int] | None, int, str,
                         tuple[float, int] | None]:
-        """(sampler, scale, priority, allowed members, pool, fired rule ids, deadline (within, target))."""
+        """(sampler, scale, priority, allowed members, pool, fired rule ids, deadline (within, target, rule id)).
+
+        Rules that raise a business exception are not listed in the fired ids: the ``exception`` column
+        carries them, and ``--no-labels-in-log`` must be able to leave them out entirely.
+        """
         env = self._env(case, now, act.id)
         fired: list[str] = []
         sample, scale, add = act.sample, 1.0, 0.0
@@ -286,11 +292,10 @@ class RuleSet:
             fired.append(r.id)
         deadline = None
         if dl is not None and self._holds(dl, env):
-            deadline = (dl.rule.deadline.within, self.node_index[dl.rule.deadline.escalate_to])  # type: ignore[union-attr]
+            deadline = (dl.rule.deadline.within, self.node_index[dl.rule.deadline.escalate_to], dl.id)  # type: ignore[union-attr]
         for r in raises:
             if self._holds(r, env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
-                fired.append(r.id)
         return sample, scale, priority, allowed, pool, SEP.join(fired), deadline  # type: ignore[return-value]
 
 
@@ -326,6 +331,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
     problems: list[Problem] = []
     rs = RuleSet()
     rs.tz = ZoneInfo(spec.process.timezone)
+    rs.roles = {a: act.role for a, act in spec.activities.items()}
     rs.origin = spec.process.start
     acts, gws = spec.activities, spec.gateways
     seen_ids: dict[str, str] = {}
@@ -353,7 +359,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                 used |= set(RESERVED)  # output expressions are not inspected: assume they read everything
             rs.uses_now |= "now" in used
             rs.uses_history |= "history" in used
-            rs.uses_context |= bool(used & {"activity", "elapsed"})
+            rs.uses_context |= bool(used & {"activity", "elapsed", "role", "resource"})
             if t.gateway is not None:
                 if t.gateway not in gws or gws[t.gateway].branches is None:
                     problems.append(sm.problem(loc + ("gateway",), f"unknown xor gateway '{t.gateway}'"
@@ -368,6 +374,10 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                                                    f"{', '.join(sorted(targets))})", "not_a_branch"))
                 route_items.append((0, n, ct, sm, loc))
             else:
+                if t.hit == "collect" and t.aggregate is None:
+                    problems.append(sm.problem(loc + ("hit",), "a table that sets attributes with hit: collect needs "
+                                               "an 'aggregate' (sum, min, max or count) to get one value",
+                                               "collect_needs_aggregate"))
                 for o in t.outputs:
                     if o not in types:
                         problems.append(sm.problem(loc + ("outputs",), f"unknown attribute '{o}'{_suggest(o, types)}"
@@ -401,7 +411,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                     rs.uses_now = True
                 if "history" in c.names:
                     rs.uses_history = True
-                if c.names & {"activity", "elapsed"}:
+                if c.names & {"activity", "elapsed", "role", "resource"}:
                     rs.uses_context = True
                 return c
 
@@ -456,6 +466,10 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
             if rule.duration is not None:
                 d = rule.duration
                 if d.distribution is not None:
+                    from procsim.distributions import check_units
+
+                    for msg in check_units(d.distribution, need_units=True):
+                        problems.append(sm.problem(loc + ("duration", "distribution"), msg, "unit_missing"))
                     cr.sample = d.distribution.sampler()
                 for j, a in enumerate(d.activity):
                     if check_act(a, loc + ("duration", "activity", j) if len(d.activity) > 1 else

@@ -102,10 +102,15 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             types[name] = c.type if c is not None else "any"
         else:
             types[name] = a.kind()
+    from procsim.records import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS
+
     for name in spec.attributes:
         if name in RESERVED:
             problems.append(smap.problem(("attributes", name), f"'{name}' is a name the simulation provides to "
                                          "rules; call the attribute something else", "reserved_name", at_key=True))
+        elif name in CORE_EVENT_COLUMNS or name in CORE_CASE_COLUMNS:
+            problems.append(smap.problem(("attributes", name), f"'{name}' is a column procsim writes itself; call "
+                                         "the attribute something else", "reserved_name", at_key=True))
     names = expr_names(attribute_types(spec))
     for gname, gw in spec.gateways.items():
         for i, b in enumerate(gw.branches or []):

@@ -194,7 +194,8 @@ class Simulation:
                     i = yield from self._activity(case, node.act, routed)  # type: ignore[arg-type]
                 else:
                     i = yield from self._activity_x(case, node.act, routed)  # type: ignore[arg-type]
-                routed = ""
+                routed = case.routed  # a deadline rule that escalated: shown on the escalation's events
+                case.routed = ""
             elif kind == XOR:
                 i, fired = self._choose(case, node.gw)  # type: ignore[arg-type]
                 if fired:
@@ -371,11 +372,13 @@ class Simulation:
                 if not req.triggered:
                     # nobody picked it up in time: withdraw from the queue and take the escalation path
                     pool.cancel(req)
+                    case.routed = deadline[2]
                     return deadline[1]
             member = yield req
         elif deadline is not None and cal is not None and cal.next_working(env.now) > env.now + deadline[0]:
             # a member is free but off shift until after the deadline (a Friday evening request): escalate
             pool.release(member)
+            case.routed = deadline[2]
             return deadline[1]
         if cal is not None:
             t = env.now

@@ -348,3 +348,58 @@ def test_explain_prints_path_and_rules(write_process, tmp_path):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "no case 'C00003'" in done.stderr and "did you mean 'C000003'?" in done.stderr
+
+
+def test_role_and_escalation_ids_are_visible(write_process, tmp_path):
+    busy = (PROCESS.replace("members: [Ann, Bob]", "members: [Ann]").replace("mean: 20m}", "mean: 8m}")
+            .replace("activities:\n", "activities:\n  escalate:\n    role: clerk\n    duration: 5m\n    next: done\n"))
+    p = setup(write_process, """
+        rules:
+          - id: too_slow
+            deadline: {activity: decide, within: 1h, escalate_to: escalate}
+          - id: bosses_first
+            when: role == 'boss'
+            queue: {value: 3}
+        """, busy)
+    events, _ = simulate(p, tmp_path, cases=100)
+    esc = events[events.activity == "escalate"]
+    assert len(esc) > 0 and esc.rules.str.contains("too_slow").all()
+    boss_work = events[events.role == "boss"]
+    assert boss_work.rules.str.contains("bosses_first").all()
+    assert not events[events.role == "clerk"].rules.str.contains("bosses_first").any()
+
+
+def test_raise_rules_stay_out_of_the_rules_column(write_process, tmp_path):
+    p = setup(write_process, """
+        rules:
+          - id: flag_big
+            when: amount > 500
+            raise: {exception: big}
+        """)
+    events, cases = simulate(p, tmp_path)
+    assert (events.exception.str.contains("big")).any()
+    assert not events.rules.str.contains("flag_big").any()
+    assert not cases.rules.str.contains("flag_big").any()
+
+
+def test_more_load_time_checks(write_process):
+    p = setup(write_process, """
+        rules:
+          - id: bare_number
+            duration: {activity: register, distribution: {kind: exponential, mean: 300}}
+        tables:
+          - id: scores
+            hit: collect
+            inputs: [amount]
+            outputs: [score]
+            rows:
+              - ["> 5", 1]
+        """)
+    assert spec_errors(p) == [
+        "rules.yaml:3:50: rules[0].duration.distribution: 'mean' needs a unit, like '15m' [unit_missing]",
+        "rules.yaml:6:10: tables[0].hit: a table that sets attributes with hit: collect needs an 'aggregate' "
+        "(sum, min, max or count) to get one value [collect_needs_aggregate]",
+    ]
+    q = setup(write_process, "rules: []\n", PROCESS.replace("  score: {value: 0}\n", "  status: {value: 0}\n"))
+    assert spec_errors(q) == ["p.yaml:21:3: attributes.status: 'status' is a column procsim writes itself; call "
+                              "the attribute something else [reserved_name]"]
