@@ -127,3 +127,10 @@ def test_report_marks_targets(overhead: dict, conditions: list[dict]) -> None:
     fake = {**overhead, "overhead_run": 0.29, "overhead_per_ai": 0.31}
     v = [l for l in bench.report(fake, conditions).splitlines() if l.startswith("overhead per")]
     assert "+29.0%  PASS" in v[0] and "+31.0%  MISS" in v[1]
+
+
+def test_engine_share_is_measured() -> None:
+    share = bench.engine_share(P2P, 50)
+    assert 0.0 < share["engine_s"] < share["run_s"]
+    assert set(share["by_hook"]) == {"case_started", "plan", "route", "after_activity"}
+    assert share["by_hook"]["case_started"] > 0 and share["by_hook"]["plan"] > 0
