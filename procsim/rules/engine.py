@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -120,8 +120,9 @@ class RuleSet:
         self.catalogue: dict[str, dict[str, str]] = {}
         self.member_index: dict[str, dict[str, int]] = {}  # role -> member name -> index
         self.role_pool: dict[str, int] = {}
-        self.node_index: dict[str, int] = {}
-        self._parts: dict[str, tuple[Any, ...]] = {}  # per activity: its rules, gathered on first use  # node id -> the simulation's node index (for escalations)
+        self.node_index: dict[str, int] = {}  # node id -> the simulation's node index (for escalations)
+        # per activity: its rules, gathered on first use
+        self._parts: dict[str, tuple[list[CRule], list[CRule], list[CRule], CRule | None, list[CRule]]] = {}
 
     # -- binding a run ----------------------------------------------------------------------------
 
@@ -224,7 +225,7 @@ class RuleSet:
 
     def plan(self, case: Case, act: Activity, now: float
              ) -> tuple[Callable[[np.random.Generator], float], float, int, Collection[int] | None, int, str,
-                        tuple[float, int] | None]:
+                        tuple[float, int, str] | None]:
         """(sampler, scale, priority, allowed members, pool, fired rule ids, deadline (within, target, rule id)).
 
         Rules that raise a business exception are not listed in the fired ids: the ``exception`` column
@@ -296,7 +297,7 @@ class RuleSet:
         for r in raises:
             if self._holds(r, env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
-        return sample, scale, priority, allowed, pool, SEP.join(fired), deadline  # type: ignore[return-value]
+        return sample, scale, priority, allowed, pool, SEP.join(fired), deadline
 
 
 def _table(t: CTable, env: Mapping[str, Any]) -> tuple[Any, list[int]]:
@@ -342,7 +343,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
         sm = src.smap
         # tables first: they compute base values (rates, scores) that rules may derive from
         for i, t in enumerate(src.content.tables):
-            loc = ("tables", i)
+            loc: tuple[Any, ...] = ("tables", i)
             if t.id in seen_ids:
                 problems.append(sm.problem(loc + ("id",), f"id '{t.id}' is already used in {seen_ids[t.id]}",
                                            "duplicate_id"))
@@ -353,8 +354,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
             if ct is None:
                 continue
             used: set[str] = set()
-            for c in ct.table.inputs:
-                used |= c.names
+            for inp in ct.table.inputs:
+                used |= inp.names
             if any(isinstance(cell, str) and cell.startswith("=") for row in t.rows for cell in row):
                 used |= set(RESERVED)  # output expressions are not inspected: assume they read everything
             rs.uses_now |= "now" in used
@@ -366,10 +367,10 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                                                f"{_suggest(t.gateway, gws)}", "unknown_gateway"))
                     continue
                 targets = {b.to for b in gws[t.gateway].branches or []}
-                for r, row in enumerate(t.rows):
+                for ri, row in enumerate(t.rows):
                     out = row[-1]
                     if isinstance(out, str) and not out.startswith("=") and out not in targets:
-                        problems.append(sm.problem(loc + ("rows", r, len(row) - 1), f"'{out}' is not a branch of "
+                        problems.append(sm.problem(loc + ("rows", ri, len(row) - 1), f"'{out}' is not a branch of "
                                                    f"gateway '{t.gateway}' (its branches go to: "
                                                    f"{', '.join(sorted(targets))})", "not_a_branch"))
                 route_items.append((0, n, ct, sm, loc))
@@ -392,7 +393,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
             n += 1
 
         for i, rule in enumerate(src.content.rules):
-            loc: tuple[Any, ...] = ("rules", i)
+            loc = ("rules", i)
             if rule.id in seen_ids:
                 problems.append(sm.problem(loc + ("id",), f"rule id '{rule.id}' is already used in "
                                            f"{seen_ids[rule.id]}", "duplicate_id"))
@@ -431,9 +432,9 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                     problems.append(sm.problem(loc + ("route", "gateway"), f"unknown xor gateway '{r.gateway}'"
                                                f"{_suggest(r.gateway, xors)}", "unknown_gateway"))
                 elif not g.has_edge(r.gateway, r.to):
-                    targets = [b.to for b in gws[r.gateway].branches or []]
+                    branch_to = [b.to for b in gws[r.gateway].branches or []]
                     problems.append(sm.problem(loc + ("route", "to"), f"'{r.to}' is not a branch of gateway "
-                                               f"'{r.gateway}' (its branches go to: {', '.join(targets)})",
+                                               f"'{r.gateway}' (its branches go to: {', '.join(branch_to)})",
                                                "not_a_branch"))
                 else:
                     route_items.append((-rule.priority, n, cr, sm, loc))
@@ -457,7 +458,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                             continue
                         cr.sets.append((key, c.fn))
                     else:
-                        cr.sets.append((key, lambda env, v=value: v))
+                        cr.sets.append((key, _constant(value)))
                 if rule.at is not None:
                     if check_act(rule.at, loc + ("at",)):
                         rs.after_sets.setdefault(rule.at, []).append(cr)
@@ -471,10 +472,10 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                     for msg in check_units(d.distribution, need_units=True):
                         problems.append(sm.problem(loc + ("duration", "distribution"), msg, "unit_missing"))
                     cr.sample = d.distribution.sampler()
-                for j, a in enumerate(d.activity):
-                    if check_act(a, loc + ("duration", "activity", j) if len(d.activity) > 1 else
+                for j, act_id in enumerate(d.activity):
+                    if check_act(act_id, loc + ("duration", "activity", j) if len(d.activity) > 1 else
                                  loc + ("duration", "activity")):
-                        rs.durations.setdefault(a, []).append(cr)
+                        rs.durations.setdefault(act_id, []).append(cr)
             if rule.assign is not None:
                 a = rule.assign
                 if a.role is not None and a.role not in spec.roles:
@@ -503,11 +504,11 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                                                        "unnamed_members"))
                         rs.assigns.setdefault(act, []).append(cr)
             if rule.queue is not None:
-                targets = rule.queue.activity
-                if targets is None:
+                queue_acts = rule.queue.activity
+                if queue_acts is None:
                     rs.queues.setdefault(None, []).append(cr)
                 else:
-                    for act in targets:
+                    for act in queue_acts:
                         if check_act(act, loc + ("queue", "activity")):
                             rs.queues.setdefault(act, []).append(cr)
             if rule.deadline is not None:
@@ -535,12 +536,17 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
             n += 1
     route_items.sort(key=lambda x: (x[0], x[1]))
     for _, _, item, _, _ in route_items:
-        gw = item.rule.route.gateway if isinstance(item, CRule) else item.gateway
+        gw = item.rule.route.gateway if isinstance(item, CRule) else item.gateway  # type: ignore[union-attr]
         rs.routes.setdefault(gw, []).append(item)
     problems += _route_conflicts(loaded, route_items)
     rs.by_activity = frozenset(set(rs.durations) | set(rs.assigns) | set(rs.deadlines) | set(rs.raises_at)
-                               | (set(acts) if None in rs.queues else set(rs.queues)))
+                               | (set(acts) if None in rs.queues else cast("set[str]", set(rs.queues))))
     return rs, problems
+
+
+def _constant(v: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """A 'set' value given as a plain value rather than an expression."""
+    return lambda env: v
 
 
 def _compile_table(t: Table, names: Mapping[str, Any], sm: SourceMap, loc: tuple[Any, ...],
@@ -592,6 +598,7 @@ def _route_conflicts(loaded: LoadedProcess, items: list[tuple[int, int, Any, Sou
             pa_, ra, sma, loca = rules[a]
             pb, rb, _, _ = rules[b]
             x, y = ra.rule.route, rb.rule.route
+            assert x is not None and y is not None  # only route rules reach here
             if pa_ != pb or x.gateway != y.gateway or x.to == y.to:
                 continue
             for env in samples:
