@@ -118,15 +118,15 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
                 compile_at(smap, ("gateways", gname, "branches", i, "when"), b.when, names, problems, expect="bool")
     tz = ZoneInfo(spec.process.timezone)
     origin = spec.process.start
-    for cname, c in spec.calendars.items():
+    for cname, cspec in spec.calendars.items():
         try:
-            cal = WorkCalendar(c.week(), c.holidays, tz=tz, origin=origin, holiday_country=c.holiday_country,
-                               holiday_subdiv=c.holiday_subdiv, name=cname)
+            cal = WorkCalendar(cspec.week(), cspec.holidays, tz=tz, origin=origin,
+                               holiday_country=cspec.holiday_country, holiday_subdiv=cspec.holiday_subdiv, name=cname)
             cal.next_working(0.0)
         except ValueError as e:
             problems.append(smap.problem(("calendars", cname), str(e), "bad_calendar", at_key=True))
-    a = spec.arrivals
-    if a.weekday is not None or a.hour is not None:
+    arr = spec.arrivals
+    if arr.weekday is not None or arr.hour is not None:
         try:
             _rate(spec, {})
         except ValueError as e:
@@ -205,7 +205,7 @@ def sample_cases(loaded: LoadedProcess, n: int, seed: int = 0) -> list[dict[str,
     """``n`` cases' attributes as the simulation would draw them (for load-time checks of rules)."""
     make = _attribute_maker(loaded.spec, seed)
     out = []
-    history = {a: [] for a in loaded.spec.activities}
+    history: dict[str, list[Any]] = {a: [] for a in loaded.spec.activities}
     for i in range(n):
         attrs = make(stream(seed, 99, i), f"sample-{i}")
         attrs.update(activity=None, resource=None, role=None, elapsed=0.0, history=history,
@@ -356,7 +356,8 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         else:
             gw = spec.gateways[n]
             if gw.branches is not None:
-                conds = [compile_expr(b.when, enames, expect="bool").fn if b.when else None for b in gw.branches]
+                conds: list[Callable[[dict[str, Any]], Any] | None] = [
+                    compile_expr(b.when, enames, expect="bool").fn if b.when else None for b in gw.branches]
                 gate = Gateway(n, [index[b.to] for b in gw.branches], _fallback_probs(gw.branches),
                                conds, [b.max for b in gw.branches], [b.to for b in gw.branches])
                 nodes.append(Node(XOR, n, gw=gate))
