@@ -14,11 +14,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from procsim.errors import ProcsimError, UsageError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Generate realistic enterprise process data from YAML processes.")
@@ -91,8 +94,8 @@ class _Progress:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet or not sys.stderr.isatty()
         self.t0 = time.perf_counter()
-        self.bar = None
-        self.task = None
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
 
     def update(self, done: int, total: int | None) -> None:
         if self.quiet or done % 200:
@@ -106,6 +109,7 @@ class _Progress:
                                 transient=True)
             self.bar.start()
             self.task = self.bar.add_task("cases", total=total)
+        assert self.task is not None  # set together with the bar
         self.bar.update(self.task, completed=done)
 
     def close(self) -> None:
