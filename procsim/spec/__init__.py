@@ -75,7 +75,8 @@ def load_process(path: str | Path) -> LoadedProcess:
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
     from procsim.rules.engine import read_rule_files
 
-    loaded = LoadedProcess(p, spec, smap, None, {smap.file: sha256(p)})  # type: ignore[arg-type]
+    # the graph is set below (the ignore matters only when networkx stubs are installed)
+    loaded = LoadedProcess(p, spec, smap, None, {smap.file: sha256(p)})  # type: ignore[arg-type, unused-ignore]
     sources, rproblems = read_rule_files(loaded, data)
     problems += rproblems
     escalations = [(r.deadline.activity, r.deadline.escalate_to) for src in sources for r in src.content.rules
