@@ -79,7 +79,12 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     if seed < 0:
         raise UsageError("--seed must be zero or a positive number")
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir}: a file is in the way; give a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {out_dir}: cannot create the folder ({e.strerror})") from None
     manifest_path = out_dir / "manifest.json"
     # an old manifest would vouch for files this run is about to replace
     manifest_path.unlink(missing_ok=True)
@@ -113,6 +118,10 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         files: list[Path] = []
         for s in sinks:
             files += s.close()
+        # an earlier run's output of another format would look like part of this run: remove it
+        written = {p.name for p in files}
+        for name in sorted(_outputs() - written):
+            (out_dir / name).unlink(missing_ok=True)
     except BaseException:
         for s in sinks:
             s.abort()
@@ -145,6 +154,10 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, manifest_path)
     return RunResult(out_dir, files + [manifest_path], rec.n_cases, rec.n_events, wall, manifest)
+
+
+def _outputs() -> frozenset[str]:
+    return frozenset(cls.filename for cls in REGISTRY.values())
 
 
 def _sha(path: Path) -> str:

@@ -128,3 +128,18 @@ def test_schema_is_draft7_and_accepts_the_examples():
     # an editor learns about unknown keys from the schema too
     bad = {"process": {"name": "x", "start": "2026-01-01T00:00:00Z", "nme": 1}}
     assert any("'nme' was unexpected" in e.message for e in validator.iter_errors(bad))
+
+
+def test_a_rerun_removes_the_earlier_run_s_other_formats(write_process, tmp_path):
+    write_process(MINI)
+    assert cli("run", "p.yaml", "--cases", "5", "-q", "--out", "o", "-f", "csv,parquet,xes", cwd=tmp_path).returncode == 0
+    assert cli("run", "p.yaml", "--cases", "5", "-q", "--out", "o", "-f", "csv", cwd=tmp_path).returncode == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["cases.csv", "events.csv", "manifest.json"]
+
+
+def test_out_must_be_a_folder(write_process, tmp_path):
+    write_process(MINI)
+    (tmp_path / "taken").write_text("x")
+    done = cli("run", "p.yaml", "--out", "taken", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("--out taken: a file is in the way; give a folder\n")
