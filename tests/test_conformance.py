@@ -4,7 +4,6 @@ and every case with one does not (token-based replay with pm4py, on a 2,000-case
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
