@@ -48,6 +48,7 @@ __all__ = [
     "Type",
     "compare_problem",
     "compile_expr",
+    "runtime_kind",
     "describe_error",
     "type_name",
 ]
@@ -167,7 +168,8 @@ def _common(types: Sequence[Type]) -> Type:
     return "any"
 
 
-def _runtime_kind(v: Any) -> str:
+def runtime_kind(v: Any) -> str:
+    """The language's name for the kind of a run-time value, for error messages."""
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -178,6 +180,8 @@ def _runtime_kind(v: Any) -> str:
         return "string"
     if isinstance(v, (list, tuple)):
         return "list"
+    if isinstance(v, Mapping):
+        return "record"
     if isinstance(v, datetime):
         return "datetime"
     return type(v).__name__
@@ -301,7 +305,7 @@ def _field_fn(inner: Fn, key: Any, path: str) -> Fn:
         v = inner(env)
         if type(v) is dict or isinstance(v, Mapping):
             return v[key]
-        raise ExprRuntimeError(f"cannot read field {key!r} of '{path}': not a record (got {_runtime_kind(v)})")
+        raise ExprRuntimeError(f"cannot read field {key!r} of '{path}': not a record (got {runtime_kind(v)})")
 
     return f
 
@@ -311,7 +315,7 @@ def _index_fn(inner: Fn, key: int, path: str) -> Fn:
         v = inner(env)
         if isinstance(v, _SEQ) or isinstance(v, Mapping):
             return v[key]
-        raise ExprRuntimeError(f"cannot index '{path}': not a list (got {_runtime_kind(v)})")
+        raise ExprRuntimeError(f"cannot index '{path}': not a list (got {runtime_kind(v)})")
 
     return f
 

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Final
 
-from procsim.rules.expr import MAX_SEQUENCE, TYPES, ExprRuntimeError
+from procsim.rules.expr import MAX_SEQUENCE, TYPES, ExprRuntimeError, runtime_kind
 
 __all__ = ["FUNCTIONS", "Function", "Param"]
 
@@ -77,22 +77,7 @@ def _fail(fname: str, msg: str) -> ExprRuntimeError:
     return ExprRuntimeError(f"{fname}(): {msg}")
 
 
-def _kind(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, (list, tuple)):
-        return "list"
-    if isinstance(v, Mapping):
-        return "record"
-    if isinstance(v, datetime):
-        return "datetime"
-    return type(v).__name__
+_kind = runtime_kind
 
 
 def _num(fname: str, v: Any) -> int | float:
