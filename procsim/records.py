@@ -1,4 +1,4 @@
-"""One internal schema for what a simulation produced: events and cases, buffered then handed on in batches.
+"""One internal schema for what a simulation produced: events, cases and objects, buffered then handed on in batches.
 
 Events arrive in simulated-time order (the simulation records each at the moment it happens), so a batch
 only needs a stable sort by (time, case) among equal times, and memory stays flat: a batch is flushed
@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from procsim.timebase import TimeBase
+
+if TYPE_CHECKING:
+    from procsim.objects import ObjectModel, ObjectRecord
 
 LIFECYCLE = ("start", "complete")
 
@@ -81,6 +84,7 @@ class EventBatch:
 
     table: pa.Table
     iso: np.ndarray
+    links: list[tuple[str, str, str]] | None = None  # (event_id, object_id, qualifier) when objects are kept
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class CaseBatch:
     start_iso: np.ndarray
     end_iso: np.ndarray
     labels: pa.Table | None = None  # ground truth per case (LABEL_SCHEMA), when the recorder keeps labels
+    objects: list[ObjectRecord] | None = None  # the finished cases' objects, when the recorder keeps objects
 
 
 LABEL_SCHEMA = pa.schema([("case_id", pa.string()), ("is_exception", pa.bool_()), ("exceptions", pa.string()),
@@ -100,7 +105,7 @@ class Recorder:
 
     def __init__(self, timebase: TimeBase, attr_names: Sequence[str], attr_types: Sequence[str],
                  emit_events: Callable[[EventBatch], None], emit_cases: Callable[[CaseBatch], None],
-                 flush_every: int = 50_000, labels: bool = False) -> None:
+                 flush_every: int = 50_000, labels: bool = False, objects: ObjectModel | None = None) -> None:
         self.timebase = timebase
         self.attr_names = list(attr_names)
         self.attr_types = [ARROW_TYPES[t] for t in attr_types]
@@ -116,6 +121,9 @@ class Recorder:
         self.n_cases = 0
         self.t_min: float | None = None
         self.t_max = 0.0
+        self.objects = objects  # derives business objects and event-to-object links (OCEL output only)
+        if objects is not None:
+            objects.bind(timebase)
         self.event_schema = pa.schema(
             [("event_id", pa.string()), ("case_id", pa.string()), ("activity", pa.string()),
              ("lifecycle", pa.string()), ("timestamp", pa.timestamp("ms", tz=timebase.tz.key)),
@@ -131,6 +139,8 @@ class Recorder:
 
     def open_case(self, case: Case) -> None:
         self.case_ids[case.idx] = case.id
+        if self.objects is not None:
+            self.objects.open_case(case.idx, case.start)
 
     def close_case(self, case: Case) -> None:
         self.done.append(case)
@@ -194,6 +204,7 @@ class Recorder:
         ids = self.case_ids
         event_ids = pc.binary_join_element_wise(
             "E", pc.cast(pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)), pa.string()), "")
+        links = self.objects.link(batch, first, ids) if self.objects is not None else None
         arrays: list[pa.Array] = [
             event_ids,
             pa.array([ids[c] for c in cols[1]], pa.string()),
@@ -217,7 +228,7 @@ class Recorder:
             for values, typ in zip(zip(*first.values()), self.attr_types):
                 arrays.append(_column(values, typ).take(take))
         table = pa.Table.from_arrays(arrays, schema=self.event_schema)
-        self.emit_events(EventBatch(table, self.timebase.iso(t)))
+        self.emit_events(EventBatch(table, self.timebase.iso(t), links))
 
     def _emit_case_batch(self, cases: list[Case]) -> None:
         # completion order (then case number) is the same however the run is cut into batches
@@ -249,8 +260,10 @@ class Recorder:
         for c in cases:
             self.case_ids.pop(c.idx, None)
         labels = self._labels(cases) if self.labels else None
+        om = self.objects
+        objects = [o for c in cases for o in om.close_case(c.idx)] if om is not None else None
         self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), tb.iso(start), end_iso,
-                                  labels))
+                                  labels, objects))
 
     def _labels(self, cases: list[Case]) -> pa.Table:
         pop = self.labelled.pop

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from procsim import __version__
 from procsim.errors import ProcsimError, UsageError
+from procsim.objects import ObjectModel
 from procsim.records import CaseBatch, EventBatch, Recorder
 from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
@@ -25,6 +26,7 @@ from procsim.spec import LoadedProcess, load_process
 from procsim.timebase import TimeBase
 
 DEFAULT_CASES = 1000
+OBJECT_FORMATS = ("ocel-json", "ocel-sqlite")
 
 
 @dataclass
@@ -104,11 +106,14 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
             s.write_cases(batch)
 
     labels = has_exceptions(loaded)
+    # objects are derived only for the formats that write them: other runs pay nothing for them
+    objects = ObjectModel(loaded, types) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
-                   labels=labels or "labels-parquet" in formats)
+                   labels=labels or "labels-parquet" in formats, objects=objects)
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
-                      extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec})
+                      extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
+                             "objects": objects})
     try:
         for f in [*formats, "cases", *(["labels"] if labels else [])]:
             sinks.append(REGISTRY[f](ctx))
@@ -141,7 +146,9 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         "exceptions": [x.model_dump(mode="json", exclude_defaults=True) | {"name": x.label, "type": x.type}
                        for x in spec.exceptions],
         "counts": {"cases": rec.n_cases, "events": rec.n_events,
-                   "cases_completed": sim.finished, "cases_running": rec.n_cases - sim.finished},
+                   "cases_completed": sim.finished, "cases_running": rec.n_cases - sim.finished}
+        | ({"objects": objects.n_objects, "event_object_links": objects.n_links,
+            "object_object_links": objects.n_object_links} if objects is not None else {}),
         "simulated_period": {
             "origin": tb.iso_one(0.0),
             "first_event": tb.iso_one(rec.t_min) if rec.t_min is not None else None,

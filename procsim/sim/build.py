@@ -136,6 +136,10 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         problems += rproblems
     if spec.exceptions:
         problems += check_exceptions(loaded, attribute_types(spec))
+    if spec.objects:
+        from procsim.objects import check_objects
+
+        problems += check_objects(loaded, attribute_types(spec))
     return problems
 
 

@@ -323,6 +323,29 @@ class EventSpec(Strict):
         return self
 
 
+class LinesSpec(Strict):
+    """Line items of an object: ``count`` lines, each an object of type ``item`` with its own ``fields``
+    (expressions that may also read ``line``, the 1-based line number, and ``lines``, the count)."""
+
+    count: str
+    item: Identifier
+    fields: dict[Identifier, str] = {}
+
+
+class ObjectSpec(Strict):
+    """A business object (OCEL 2.0 object type): which activity's completion creates it, which ones update it
+    or use it, its number pattern, its fields (expressions over the case attributes) and its links."""
+
+    created_by: Identifier
+    updated_by: list[Identifier] = []
+    used_by: list[Identifier] = []
+    number: str
+    fields: dict[Identifier, str] = {}
+    refers_to: list[Identifier] = []
+    lines: LinesSpec | None = None
+    description: str = ""
+
+
 class ProcessSpec(Strict):
     """A whole process file."""
 
@@ -336,3 +359,4 @@ class ProcessSpec(Strict):
     gateways: dict[Identifier, GatewaySpec] = {}
     rules: list[str] = []
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
+    objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)

@@ -1,0 +1,336 @@
+"""Business objects (OCEL 2.0 objects): their checks at load, and deriving them from the event stream.
+
+A process declares objects under ``objects:``; the case itself is always an object of type ``case``. An object
+is created or updated by the *complete* event of an activity, so objects are derived in the records stage from
+the events as the recorder numbers them, not inside the simulation: this costs a run without OCEL output
+nothing, numbers objects in output order (deterministic whatever the flush size), and gives every
+event-to-object link the very ``event_id`` of the flat logs. Fields read the attribute snapshot of the creating
+event, so an exception that alters case data alters the objects made after it, and a duplicated complete event
+(a duplicate invoice) makes a duplicate object.
+
+Links: the creating event ``creates`` the object (and its line items), an ``updated_by`` activity's complete
+event ``updates`` it (changed field values are recorded, time-stamped), events of ``used_by`` activities (start
+and complete) ``use`` the case's objects of that type, every event links to its case object (``case``).
+Object-to-object: ``refers to`` (from ``refers_to``) and ``contains`` (an object's line items).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from procsim.errors import Problem
+from procsim.rules.expr import Compiled, ExprRuntimeError, compile_expr, describe_error
+from procsim.timebase import TimeBase
+
+if TYPE_CHECKING:
+    from procsim.spec import LoadedProcess
+
+CASE_TYPE = "case"
+MAX_LINES = 1000
+# expression type -> OCEL 2.0 attribute type
+OCEL_TYPES = {"number": "float", "integer": "integer", "string": "string", "bool": "boolean", "datetime": "time"}
+EVENT_ATTRIBUTES = (("lifecycle", "string"), ("resource", "string"), ("role", "string"), ("cost", "float"))
+
+
+def object_names(loaded: LoadedProcess, types: dict[str, str]) -> dict[str, Any]:
+    """Names a field may read: the rule language's names, except ``history`` (not in the event stream)."""
+    from procsim.rules.engine import expression_names
+
+    names = expression_names(loaded, types)
+    names.pop("history", None)
+    return names
+
+
+def _pattern_prefix(pattern: str) -> str | None:
+    """The literal text before ``{n...}`` when the pattern has exactly one field, named ``n``; else None."""
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError:
+        return None
+    fields = [p for p in parts if p[1] is not None]
+    if len(fields) != 1 or fields[0][1] != "n" or fields[0][2] is None or fields[0][3]:
+        return None
+    try:
+        pattern.format(n=1)
+    except (ValueError, TypeError):
+        return None
+    return parts[0][0]
+
+
+def check_objects(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
+    """Names (activities, objects) with did-you-mean, number patterns, field expressions with carets."""
+    from procsim.rules.engine import _suggest
+    from procsim.sim.build import compile_at
+
+    spec, smap = loaded.spec, loaded.smap
+    problems: list[Problem] = []
+    names = object_names(loaded, types)
+    acts = spec.activities
+    prefixes: dict[str, str] = {spec.process.case_prefix: "the case ids (process.case_prefix)"}
+    item_types: dict[str, str] = {}
+    for oname, o in spec.objects.items():
+        loc: tuple[Any, ...] = ("objects", oname)
+        if oname == CASE_TYPE:
+            problems.append(smap.problem(loc, "'case' is the object type of the case itself; call the object "
+                                         "something else", "reserved_name", at_key=True))
+        refs: list[tuple[tuple[Any, ...], str]] = [(loc + ("created_by",), o.created_by)]
+        refs += [(loc + ("updated_by", i), a) for i, a in enumerate(o.updated_by)]
+        refs += [(loc + ("used_by", i), a) for i, a in enumerate(o.used_by)]
+        for where, a in refs:
+            if a not in acts:
+                problems.append(smap.problem(where, f"unknown activity '{a}'{_suggest(a, acts)}",
+                                             "unknown_activity"))
+        for i, r in enumerate(o.refers_to):
+            if r not in spec.objects:
+                problems.append(smap.problem(loc + ("refers_to", i), f"unknown object '{r}'"
+                                             f"{_suggest(r, spec.objects)}", "unknown_object"))
+        prefix = _pattern_prefix(o.number)
+        if prefix is None:
+            problems.append(smap.problem(loc + ("number",), f"number pattern {o.number!r} needs exactly one field "
+                                         "'{n...}', like 'PO-{n:06d}'", "bad_number"))
+        elif not prefix:
+            problems.append(smap.problem(loc + ("number",), "a number pattern starts with text of its own, like "
+                                         "'PO-{n:06d}', so that ids of different types never collide",
+                                         "bad_number"))
+        else:
+            for other, who in prefixes.items():
+                if prefix.startswith(other) or other.startswith(prefix):
+                    problems.append(smap.problem(loc + ("number",), f"number prefix '{prefix}' overlaps '{other}' "
+                                                 f"of {who}; ids must be unique per run", "number_clash"))
+                    break
+            prefixes[prefix] = f"objects.{oname}"
+        for fname, src in o.fields.items():
+            compile_at(smap, loc + ("fields", fname), src, names, problems)
+        if o.lines is not None:
+            item = o.lines.item
+            if item in spec.objects or item == CASE_TYPE or item in item_types:
+                problems.append(smap.problem(loc + ("lines", "item"), f"item type '{item}' is already the type of "
+                                             f"{item_types.get(item, 'an object')}; give the items a type of "
+                                             "their own", "duplicate_type"))
+            item_types[item] = f"objects.{oname}.lines"
+            compile_at(smap, loc + ("lines", "count"), o.lines.count, names, problems, expect="number")
+            lnames = {**names, "line": "number", "lines": "number"}
+            for fname, src in o.lines.fields.items():
+                compile_at(smap, loc + ("lines", "fields", fname), src, lnames, problems)
+    return problems
+
+
+class ObjectRecord:
+    """One object as the run made it: initial values at ``time``, later changes, links to other objects."""
+
+    __slots__ = ("id", "type", "time", "values", "changes", "links", "items")
+
+    def __init__(self, oid: str, otype: str, time: str, values: list[tuple[str, Any]]) -> None:
+        self.id = oid
+        self.type = otype
+        self.time = time  # ISO 8601 with offset, like every output timestamp
+        self.values = values  # (field, value) at creation; None values are left out
+        self.changes: list[tuple[str, str, Any]] = []  # (time, field, new value)
+        self.links: list[tuple[str, str]] = []  # (target object id, qualifier)
+        self.items: list[ObjectRecord] = []  # line items (objects of their own, linked 'contains')
+
+
+class _Kind:
+    """A compiled object type."""
+
+    __slots__ = ("name", "number", "fields", "refers", "count", "item", "item_fields", "n")
+
+    def __init__(self, name: str, number: str, fields: list[tuple[str, Compiled]], refers: list[str],
+                 count: Compiled | None, item: str, item_fields: list[tuple[str, Compiled]]) -> None:
+        self.name = name
+        self.number = number
+        self.fields = fields
+        self.refers = refers
+        self.count = count
+        self.item = item
+        self.item_fields = item_fields
+        self.n = 0
+
+
+class _CaseState:
+    __slots__ = ("obj", "snap", "by_type", "made")
+
+    def __init__(self, obj: ObjectRecord, snap: tuple[Any, ...]) -> None:
+        self.obj = obj
+        self.snap = snap
+        self.by_type: dict[str, list[ObjectRecord]] = {}
+        self.made: list[ObjectRecord] = []  # creation order
+
+
+class ObjectModel:
+    """Compiled object declarations plus the per-run state: objects of running cases, counters per type."""
+
+    def __init__(self, loaded: LoadedProcess, types: dict[str, str]) -> None:
+        spec = loaded.spec
+        names = object_names(loaded, types)
+        lnames = {**names, "line": "number", "lines": "number"}
+        self.attr_names = list(types)
+        self.object_types: list[tuple[str, list[tuple[str, str]]]] = [
+            (CASE_TYPE, [(n, OCEL_TYPES.get(t, "string")) for n, t in types.items()])]
+        self.kinds: dict[str, _Kind] = {}
+        label = {a: (s.name or a) for a, s in spec.activities.items()}
+        # per activity label (events carry labels): kinds it creates, kinds it updates, kinds its events use
+        self.creates: dict[str, list[_Kind]] = {}
+        self.updates: dict[str, list[_Kind]] = {}
+        self.uses: dict[str, list[str]] = {}
+        for oname, o in spec.objects.items():
+            fields = [(f, compile_expr(src, names)) for f, src in o.fields.items()]
+            lines = o.lines
+            item_fields = [(f, compile_expr(src, lnames)) for f, src in lines.fields.items()] if lines else []
+            kind = _Kind(oname, o.number, fields, list(o.refers_to),
+                         compile_expr(lines.count, names, expect="number") if lines else None,
+                         lines.item if lines else "", item_fields)
+            self.kinds[oname] = kind
+            self.object_types.append((oname, [(f, OCEL_TYPES.get(c.type, "string")) for f, c in fields]))
+            if lines is not None:
+                self.object_types.append((lines.item, [("line", "integer")] + [
+                    (f, OCEL_TYPES.get(c.type, "string")) for f, c in item_fields]))
+            self.creates.setdefault(label[o.created_by], []).append(kind)
+            for a in dict.fromkeys(o.updated_by):
+                self.updates.setdefault(label[a], []).append(kind)
+            for a in dict.fromkeys(o.used_by):
+                self.uses.setdefault(label[a], []).append(oname)
+        self.timebase: TimeBase | None = None
+        self.starts: dict[int, float] = {}
+        self.cases: dict[int, _CaseState] = {}
+        self.n_objects = 0
+        self.n_links = 0
+        self.n_object_links = 0
+
+    def bind(self, timebase: TimeBase) -> None:
+        """Start a run: counters from zero."""
+        self.timebase = timebase
+        self.starts.clear()
+        self.cases.clear()
+        for k in self.kinds.values():
+            k.n = 0
+        self.n_objects = self.n_links = self.n_object_links = 0
+
+    def open_case(self, idx: int, start: float) -> None:
+        self.starts[idx] = start
+
+    def close_case(self, idx: int) -> list[ObjectRecord]:
+        """The objects of a finished case (its case object first, then in creation order)."""
+        self.starts.pop(idx, None)
+        st = self.cases.pop(idx, None)
+        if st is None:
+            return []
+        out = [st.obj]
+        for o in st.made:
+            out.append(o)
+            out.extend(o.items)
+        return out
+
+    def link(self, rows: Sequence[tuple[Any, ...]], first: int, case_ids: dict[int, str]
+             ) -> list[tuple[str, str, str]]:
+        """Event-to-object links of a batch of event rows in output order (``first`` + 1 is the first id);
+        creates and updates objects on the way."""
+        tb = self.timebase
+        assert tb is not None
+        out: list[tuple[str, str, str]] = []
+        cases = self.cases
+        creates, updates, uses = self.creates, self.updates, self.uses
+        for j, row in enumerate(rows):
+            eid = f"E{first + 1 + j}"
+            t, cidx, label, life, snap = row[0], row[1], row[2], row[3], row[9]
+            st = cases.get(cidx)
+            if st is None:
+                cid = case_ids[cidx]
+                st = cases[cidx] = _CaseState(ObjectRecord(cid, CASE_TYPE, tb.iso_one(t), [
+                    (n, v) for n, v in zip(self.attr_names, snap) if v is not None]), snap)
+                self.n_objects += 1
+            elif snap is not st.snap:
+                old, st.snap = st.snap, snap
+                if old != snap:
+                    when = tb.iso_one(t)
+                    st.obj.changes.extend((when, n, v) for n, v, w in zip(self.attr_names, snap, old)
+                                          if v != w and v is not None)
+            out.append((eid, st.obj.id, "case"))
+            if label in uses:
+                for oname in uses[label]:
+                    for o in st.by_type.get(oname, ()):
+                        out.append((eid, o.id, "uses"))
+            if life == 1 and (label in creates or label in updates):
+                env = self._env(row, st, case_ids[cidx])
+                for kind in updates.get(label, ()):
+                    for o in st.by_type.get(kind.name, ()):
+                        self._update(kind, o, env)
+                        out.append((eid, o.id, "updates"))
+                for kind in creates.get(label, ()):
+                    o = self._create(kind, st, env)
+                    out.append((eid, o.id, "creates"))
+                    for item in o.items:
+                        out.append((eid, item.id, "creates"))
+        self.n_links += len(out)
+        return out
+
+    # -- objects --------------------------------------------------------------------------------
+
+    def _env(self, row: tuple[Any, ...], st: _CaseState, case_id: str) -> dict[str, Any]:
+        assert self.timebase is not None
+        env = dict(zip(self.attr_names, row[9]))
+        env.update(case_id=case_id, activity=row[2], resource=row[4], role=row[5],
+                   now=self.timebase.to_datetime(row[0]), elapsed=row[0] - self.starts.get(row[1], row[0]),
+                   _time=row[0])
+        return env
+
+    @staticmethod
+    def _eval(c: Compiled, env: dict[str, Any], where: str) -> Any:
+        try:
+            return c.fn(env)
+        except Exception as e:  # noqa: BLE001 - a field failing on some case's data: one clear error
+            raise ExprRuntimeError(describe_error(e), where=f"{where}: {c.source}") from e
+
+    def _create(self, kind: _Kind, st: _CaseState, env: dict[str, Any]) -> ObjectRecord:
+        assert self.timebase is not None
+        kind.n += 1
+        oid = kind.number.format(n=kind.n)
+        when = self.timebase.iso_one(env["_time"])
+        values = [(f, self._eval(c, env, f"objects.{kind.name}.fields.{f}")) for f, c in kind.fields]
+        o = ObjectRecord(oid, kind.name, when, [(f, v) for f, v in values if v is not None])
+        self.n_objects += 1
+        for r in kind.refers:
+            for target in st.by_type.get(r, ()):
+                o.links.append((target.id, "refers to"))
+        if kind.count is not None:
+            raw = self._eval(kind.count, env, f"objects.{kind.name}.lines.count")
+            count = min(MAX_LINES, max(0, int(round(raw))))
+            items = o.items
+            lenv = dict(env, lines=count)
+            for k in range(1, count + 1):
+                lenv["line"] = k
+                vals = [("line", k)] + [(f, self._eval(c, lenv, f"objects.{kind.name}.lines.fields.{f}"))
+                                        for f, c in kind.item_fields]
+                item = ObjectRecord(f"{oid}/{k}", kind.item, when, [(f, v) for f, v in vals if v is not None])
+                items.append(item)
+                o.links.append((item.id, "contains"))
+            self.n_objects += count
+        self.n_object_links += len(o.links)
+        st.made.append(o)
+        st.by_type.setdefault(kind.name, []).append(o)
+        return o
+
+    def _update(self, kind: _Kind, o: ObjectRecord, env: dict[str, Any]) -> None:
+        assert self.timebase is not None
+        current = dict(o.values)
+        for time, f, v in o.changes:
+            current[f] = v
+        when = self.timebase.iso_one(env["_time"])
+        for f, c in kind.fields:
+            v = self._eval(c, env, f"objects.{kind.name}.fields.{f}")
+            if v is not None and current.get(f) != v:
+                o.changes.append((when, f, v))
+
+
+def text(v: Any) -> str:
+    """An attribute value as OCEL 2.0 JSON and SQLite hold it: text, typed by the declared attribute type."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dt.datetime):
+        return v.isoformat(timespec="milliseconds")
+    return str(v)

@@ -1,0 +1,108 @@
+"""``ocel.json``: the run as an OCEL 2.0 JSON log (object types, event types, objects, events).
+
+Every event of the flat logs (start and complete) is an OCEL event with the same ``event_id``, its activity
+as event type and ``lifecycle``, ``resource``, ``role``, ``cost`` as attributes. Attribute values are text,
+as the OCEL 2.0 JSON schema requires; readers restore types from the declared attribute types. Events and
+objects stream to two spool files (objects once their case is finished); ``close`` writes the types, which
+are known only then, and concatenates the spools into the final file.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import IO, Any
+
+from procsim.objects import EVENT_ATTRIBUTES, ObjectModel, ObjectRecord, text
+from procsim.records import CaseBatch, EventBatch
+from procsim.sinks.base import Sink, SinkContext
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def event_rows(batch: EventBatch) -> list[tuple[str, str, str, list[tuple[str, str]], list[tuple[str, str]]]]:
+    """(id, type, time, attributes as text, relationships) per event of a batch, in output order."""
+    t = batch.table
+    ids = t.column("event_id").to_pylist()
+    acts = t.column("activity").to_pylist()
+    cols = [(name, t.column(name).to_pylist()) for name, _ in EVENT_ATTRIBUTES]
+    rels: dict[str, list[tuple[str, str]]] = {}
+    for eid, oid, q in batch.links or ():
+        rels.setdefault(eid, []).append((oid, q))
+    out = []
+    for i, eid in enumerate(ids):
+        attrs = [(name, text(values[i])) for name, values in cols if values[i] is not None]
+        out.append((eid, acts[i], str(batch.iso[i]), attrs, rels.get(eid, [])))
+    return out
+
+
+class OcelJsonSink(Sink):
+    format = "ocel-json"
+    filename = "ocel.json"
+
+    def __init__(self, ctx: SinkContext) -> None:
+        super().__init__(ctx)
+        model = ctx.extra.get("objects")
+        assert isinstance(model, ObjectModel), "run() passes the object model to OCEL sinks"
+        self.model = model
+        self.event_types: dict[str, None] = {}
+        self._spools = [ctx.out_dir / f".{self.filename}.objects.part", ctx.out_dir / f".{self.filename}.events.part"]
+        self._objects: IO[str] = self._spools[0].open("w", encoding="utf-8")
+        self._events: IO[str] = self._spools[1].open("w", encoding="utf-8")
+        self._first = [True, True]
+
+    def write_events(self, batch: EventBatch) -> None:
+        parts = []
+        types = self.event_types
+        for eid, typ, time, attrs, rels in event_rows(batch):
+            if typ not in types:
+                types[typ] = None
+            parts.append(_dumps({"id": eid, "type": typ, "time": time,
+                                 "attributes": [{"name": n, "value": v} for n, v in attrs],
+                                 "relationships": [{"objectId": o, "qualifier": q} for o, q in rels]}))
+        self._write(1, self._events, parts)
+
+    def write_cases(self, batch: CaseBatch) -> None:
+        self._write(0, self._objects, [_dumps(_object(o)) for o in batch.objects or ()])
+
+    def _write(self, k: int, f: IO[str], parts: list[str]) -> None:
+        if not parts:
+            return
+        f.write(("" if self._first[k] else ",\n") + ",\n".join(parts))
+        self._first[k] = False
+
+    def _finish(self) -> None:
+        for f in (self._objects, self._events):
+            if not f.closed:
+                f.close()
+        if not self._spools[0].exists():
+            return  # finished already
+        attrs = [{"name": n, "type": t} for n, t in EVENT_ATTRIBUTES]
+        head = {"objectTypes": [{"name": name, "attributes": [{"name": n, "type": t} for n, t in fields]}
+                                for name, fields in self.model.object_types],
+                "eventTypes": [{"name": name, "attributes": attrs} for name in self.event_types]}
+        with self.temp.open("w", encoding="utf-8") as out:
+            out.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2])
+            for key, spool in (("objects", self._spools[0]), ("events", self._spools[1])):
+                out.write(f',\n "{key}": [\n')
+                with spool.open(encoding="utf-8") as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+                out.write("\n ]")
+            out.write("\n}\n")
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        for p in self._spools:
+            Path(p).unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        super().abort()
+        self._cleanup()
+
+
+def _object(o: ObjectRecord) -> dict[str, Any]:
+    attrs = [{"name": n, "value": text(v), "time": o.time} for n, v in o.values]
+    attrs += [{"name": n, "value": text(v), "time": t} for t, n, v in o.changes]
+    return {"id": o.id, "type": o.type, "attributes": attrs,
+            "relationships": [{"objectId": oid, "qualifier": q} for oid, q in o.links]}
