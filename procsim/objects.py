@@ -76,7 +76,9 @@ def check_objects(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]
         if oname == CASE_TYPE:
             problems.append(smap.problem(loc, "'case' is the object type of the case itself; call the object "
                                          "something else", "reserved_name", at_key=True))
-        refs: list[tuple[tuple[Any, ...], str]] = [(loc + ("created_by",), o.created_by)]
+        refs: list[tuple[tuple[Any, ...], str]] = (
+            [(loc + ("created_by",), o.created_by)] if isinstance(o.created_by, str)
+            else [(loc + ("created_by", i), a) for i, a in enumerate(o.created_by)])
         refs += [(loc + ("updated_by", i), a) for i, a in enumerate(o.updated_by)]
         refs += [(loc + ("used_by", i), a) for i, a in enumerate(o.used_by)]
         for where, a in refs:
@@ -188,7 +190,8 @@ class ObjectModel:
             if lines is not None:
                 self.object_types.append((lines.item, [("line", "integer")] + [
                     (f, OCEL_TYPES.get(c.type, "string")) for f, c in item_fields]))
-            self.creates.setdefault(label[o.created_by], []).append(kind)
+            for a in dict.fromkeys(o.creators()):
+                self.creates.setdefault(label[a], []).append(kind)
             for a in dict.fromkeys(o.updated_by):
                 self.updates.setdefault(label[a], []).append(kind)
             for a in dict.fromkeys(o.used_by):

@@ -79,11 +79,13 @@ class OcelJsonSink(Sink):
         if not self._spools[0].exists():
             return  # finished already
         attrs = [{"name": n, "type": t} for n, t in EVENT_ATTRIBUTES]
-        head = {"objectTypes": [{"name": name, "attributes": [{"name": n, "type": t} for n, t in fields]}
-                                for name, fields in self.model.object_types],
-                "eventTypes": [{"name": name, "attributes": attrs} for name in self.event_types]}
+        otypes = [_dumps({"name": name, "attributes": [{"name": n, "type": t} for n, t in fields]})
+                  for name, fields in self.model.object_types]
+        etypes = [_dumps({"name": name, "attributes": attrs}) for name in self.event_types]
         with self.temp.open("w", encoding="utf-8") as out:
-            out.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2])
+            # one type, object or event a line: readable, diffable, and still streamed
+            out.write('{\n "objectTypes": [\n' + ",\n".join(otypes) + '\n ],\n "eventTypes": [\n'
+                      + ",\n".join(etypes) + "\n ]")
             for key, spool in (("objects", self._spools[0]), ("events", self._spools[1])):
                 out.write(f',\n "{key}": [\n')
                 with spool.open(encoding="utf-8") as f:

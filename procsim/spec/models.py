@@ -336,7 +336,7 @@ class ObjectSpec(Strict):
     """A business object (OCEL 2.0 object type): which activity's completion creates it, which ones update it
     or use it, its number pattern, its fields (expressions over the case attributes) and its links."""
 
-    created_by: Identifier
+    created_by: Identifier | list[Identifier]  # one activity, or several (e.g. card payment or cash receipt)
     updated_by: list[Identifier] = []
     used_by: list[Identifier] = []
     number: str
@@ -344,6 +344,9 @@ class ObjectSpec(Strict):
     refers_to: list[Identifier] = []
     lines: LinesSpec | None = None
     description: str = ""
+
+    def creators(self) -> list[str]:
+        return [self.created_by] if isinstance(self.created_by, str) else list(self.created_by)
 
 
 class ProcessSpec(Strict):
