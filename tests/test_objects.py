@@ -1,0 +1,157 @@
+"""Business objects (procsim.objects): load-time checks with positions, and the objects a run derives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import MINI
+from procsim.errors import SpecError
+from procsim.run import run
+from procsim.spec import load_process
+
+OBJECTS = """\
+objects:
+  request:
+    created_by: register
+    used_by: [check_a, check_b]
+    number: "REQ-{n:05d}"
+    fields:
+      amount: amount
+      clerk: resource
+      region: region
+  decision:
+    created_by: decide
+    updated_by: [decide]
+    number: "DEC-{n:05d}"
+    fields:
+      amount: round(amount * 1.19, 2)
+      decided_by: resource
+    refers_to: [request]
+    lines: {count: "1 + floor(amount) % 3", item: decision_line, fields: {share: "round(amount / lines, 2)"}}
+"""
+
+
+def load_error(write_process, objects: str) -> str:
+    with pytest.raises(SpecError) as e:
+        load_process(write_process(MINI + objects))
+    return str(e.value)
+
+
+def simulate(write_process, tmp_path: Path, *, cases: int = 40, seed: int = 5, flush_every: int = 50_000,
+             out: str = "out") -> tuple[dict, pd.DataFrame, dict]:
+    p = write_process(MINI + OBJECTS)
+    res = run(p, tmp_path / out, seed=seed, cases=cases, formats=["csv", "ocel-json"], flush_every=flush_every)
+    doc = json.loads((tmp_path / out / "ocel.json").read_text(encoding="utf-8"))
+    return doc, pd.read_csv(tmp_path / out / "events.csv", keep_default_na=False), res.manifest
+
+
+def test_unknown_activity_and_object_with_did_you_mean(write_process):
+    msg = load_error(write_process, OBJECTS.replace("used_by: [check_a, check_b]", "used_by: [check_a, chek_b]")
+                     .replace("refers_to: [request]", "refers_to: [requets]"))
+    assert msg.splitlines() == [
+        "p.yaml:59:24: objects.request.used_by[1]: unknown activity 'chek_b'; did you mean 'check_b'? "
+        "[unknown_activity]",
+        "p.yaml:72:17: objects.decision.refers_to[0]: unknown object 'requets'; did you mean 'request'? "
+        "[unknown_object]",
+    ]
+
+
+def test_field_expression_error_shows_a_caret(write_process):
+    msg = load_error(write_process, OBJECTS.replace("amount: round(amount * 1.19, 2)",
+                                                    "amount: round(amont * 1.19, 2)"))
+    lines = msg.splitlines()
+    assert lines[0] == ("p.yaml:70:21: objects.decision.fields.amount: unknown name 'amont'; "
+                        "did you mean 'amount'? [unknown_name]")
+    assert lines[1].strip() == "round(amont * 1.19, 2)"
+    assert lines[2].strip() == "^"
+    assert lines[2].index("^") == lines[1].index("amont")
+
+
+def test_number_patterns_and_reserved_names(write_process):
+    msg = load_error(write_process, OBJECTS.replace('"REQ-{n:05d}"', '"REQ-{m}"').replace('"DEC-{n:05d}"', '"C{n}"')
+                     .replace("  request:\n", "  case:\n").replace("[request]", "[case]"))
+    assert msg.splitlines() == [
+        "p.yaml:57:3: objects.case: 'case' is the object type of the case itself; call the object something else "
+        "[reserved_name]",
+        "p.yaml:60:13: objects.case.number: number pattern 'REQ-{m}' needs exactly one field '{n...}', like "
+        "'PO-{n:06d}' [bad_number]",
+        "p.yaml:68:13: objects.decision.number: number prefix 'C' overlaps 'C' of the case ids "
+        "(process.case_prefix); ids must be unique per run [number_clash]",
+    ]
+
+
+def test_line_count_must_be_a_number(write_process):
+    msg = load_error(write_process, OBJECTS.replace('count: "1 + floor(amount) % 3"', "count: region"))
+    assert msg.splitlines()[0] == ("p.yaml:73:20: objects.decision.lines.count: expected a number expression, "
+                                   "got string [type_error]")
+
+
+def test_objects_links_and_items(write_process, tmp_path):
+    doc, ev, manifest = simulate(write_process, tmp_path)
+    objs = {o["id"]: o for o in doc["objects"]}
+    types = [o["type"] for o in doc["objects"]]
+    # every case is an object; one request per case (register runs once); a decision per 'decide' completion
+    assert types.count("case") == 40 and types.count("request") == 40
+    decides = ev[(ev["activity"] == "decide") & (ev["lifecycle"] == "complete")]
+    assert types.count("decision") == len(decides)
+    assert sorted(i for i in objs if i.startswith("REQ-")) == [f"REQ-{n:05d}" for n in range(1, 41)]
+    events = {e["id"]: e for e in doc["events"]}
+    for e in events.values():
+        rels = e["relationships"]
+        assert rels[0]["qualifier"] == "case" and objs[rels[0]["objectId"]]["type"] == "case"
+    for d in (o for o in doc["objects"] if o["type"] == "decision"):
+        amount = float(next(a["value"] for a in d["attributes"] if a["name"] == "amount"))
+        lines = [r["objectId"] for r in d["relationships"] if r["qualifier"] == "contains"]
+        refs = [r["objectId"] for r in d["relationships"] if r["qualifier"] == "refers to"]
+        assert len(refs) == 1 and objs[refs[0]]["type"] == "request"
+        assert lines == [f"{d['id']}/{k}" for k in range(1, len(lines) + 1)] and 1 <= len(lines) <= 3
+        assert all(objs[i]["type"] == "decision_line" for i in lines)
+        # made by the complete event of 'decide' in the same case, at that event's time
+        made = [e for e in events.values() if {"objectId": d["id"], "qualifier": "creates"} in e["relationships"]]
+        assert len(made) == 1 and made[0]["type"] == "decide"
+        assert all(a["time"] == made[0]["time"] for a in d["attributes"][:2])
+        request = objs[refs[0]]
+        req_amount = float(next(a["value"] for a in request["attributes"] if a["name"] == "amount"))
+        assert amount == round(req_amount * 1.19, 2)  # fields read the same case data
+    # used_by: both events of check_a/check_b link the case's request
+    checks = ev[ev["activity"].isin(["check_a", "check_b"])]
+    for r in checks.itertuples():
+        rels = events[r.event_id]["relationships"]
+        assert [x["qualifier"] for x in rels] == ["case", "uses"] and rels[1]["objectId"].startswith("REQ-")
+    assert manifest["counts"]["objects"] == len(doc["objects"])
+    assert manifest["counts"]["event_object_links"] == sum(len(e["relationships"]) for e in doc["events"])
+    assert manifest["counts"]["object_object_links"] == sum(len(o["relationships"]) for o in doc["objects"])
+
+
+def test_updates_are_time_stamped_changes(write_process, tmp_path):
+    doc, ev, _ = simulate(write_process, tmp_path, cases=80)
+    # a second 'decide' (the loop back) makes a new decision and updates the earlier one: its decider changes
+    # when another boss decides, and the change is stamped with the later event's time
+    updated = [o for o in doc["objects"] if o["type"] == "decision"
+               and len({a["time"] for a in o["attributes"]}) > 1]
+    assert updated
+    for o in updated:
+        first = o["attributes"][0]["time"]
+        later = [a for a in o["attributes"] if a["time"] != first]
+        assert all(a["name"] == "decided_by" for a in later)
+        assert all(pd.Timestamp(a["time"]) > pd.Timestamp(first) for a in later)
+
+
+def test_objects_do_not_depend_on_flush_size_and_are_deterministic(write_process, tmp_path):
+    a, _, _ = simulate(write_process, tmp_path, out="a")
+    b, _, _ = simulate(write_process, tmp_path, out="b", flush_every=7)
+    assert a == b
+    assert (tmp_path / "a" / "ocel.json").read_bytes() == (tmp_path / "b" / "ocel.json").read_bytes()
+
+
+def test_a_process_without_objects_has_case_objects_only(write_process, tmp_path):
+    p = write_process(MINI)
+    run(p, tmp_path / "o", seed=1, cases=10, formats=["ocel-json"])
+    doc = json.loads((tmp_path / "o" / "ocel.json").read_text(encoding="utf-8"))
+    assert [t["name"] for t in doc["objectTypes"]] == ["case"]
+    assert {o["type"] for o in doc["objects"]} == {"case"} and len(doc["objects"]) == 10
+    assert all(len(e["relationships"]) == 1 for e in doc["events"])
