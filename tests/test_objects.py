@@ -155,3 +155,37 @@ def test_a_process_without_objects_has_case_objects_only(write_process, tmp_path
     assert [t["name"] for t in doc["objectTypes"]] == ["case"]
     assert {o["type"] for o in doc["objects"]} == {"case"} and len(doc["objects"]) == 10
     assert all(len(e["relationships"]) == 1 for e in doc["events"])
+
+
+def test_exceptions_alter_objects_as_they_alter_the_log(write_process, tmp_path):
+    p = write_process(MINI + OBJECTS + "exceptions:\n"
+                      "  - {type: duplicate_event, activity: register, count: 3}\n"
+                      "  - {type: price_change, activity: register, attribute: amount, count: 4}\n")
+    run(p, tmp_path / "x", seed=5, cases=60, formats=["csv", "ocel-json"])
+    doc = json.loads((tmp_path / "x" / "ocel.json").read_text(encoding="utf-8"))
+    ev = pd.read_csv(tmp_path / "x" / "events.csv", keep_default_na=False)
+    lab = pd.read_csv(tmp_path / "x" / "labels.csv", keep_default_na=False)
+    objs = {o["id"]: o for o in doc["objects"]}
+    made_in: dict[str, list[str]] = {}
+    events = {e["id"]: e for e in doc["events"]}
+    for e in doc["events"]:
+        for r in e["relationships"]:
+            if r["qualifier"] == "creates" and objs[r["objectId"]]["type"] == "request":
+                made_in.setdefault(events[e["id"]]["relationships"][0]["objectId"], []).append(r["objectId"])
+    dup = lab[lab.exceptions.str.contains("duplicate_event")].case_id.tolist()
+    assert len(dup) == 3
+    # the duplicated completion of 'register' made a second request with its own number
+    assert all(len(made_in[c]) == 2 for c in dup) and all(len(v) == 1 for c, v in made_in.items() if c not in dup)
+    changed = lab[lab.exceptions.str.contains("price_change")].case_id.tolist()
+    assert len(changed) == 4
+    for cid in changed:
+        new = ev[(ev.case_id == cid) & (ev.activity == "decide")].amount.iloc[0]
+        case = objs[cid]
+        assert [a for a in case["attributes"] if a["name"] == "amount"][-1]["value"] == str(new)
+        decisions = [r["objectId"] for e in doc["events"] for r in e["relationships"]
+                     if r["qualifier"] == "creates" and e["relationships"][0]["objectId"] == cid
+                     and objs[r["objectId"]]["type"] == "decision"]
+        assert decisions
+        for d in decisions:
+            amount = next(a["value"] for a in objs[d]["attributes"] if a["name"] == "amount")
+            assert float(amount) == round(new * 1.19, 2)

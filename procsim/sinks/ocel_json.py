@@ -21,8 +21,22 @@ from procsim.sinks.base import Sink, SinkContext
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def event_rows(batch: EventBatch) -> list[tuple[str, str, str, list[tuple[str, str]], list[tuple[str, str]]]]:
+EventRows = list[tuple[str, str, str, list[tuple[str, str]], list[tuple[str, str]]]]
+# both OCEL sinks read the same batch one after the other: convert it once (the batch is kept, so its id is not
+# reused while it is cached)
+_last: list[tuple[EventBatch, EventRows]] = []
+
+
+def event_rows(batch: EventBatch) -> EventRows:
     """(id, type, time, attributes as text, relationships) per event of a batch, in output order."""
+    if _last and _last[0][0] is batch:
+        return _last[0][1]
+    rows = _event_rows(batch)
+    _last[:] = [(batch, rows)]
+    return rows
+
+
+def _event_rows(batch: EventBatch) -> EventRows:
     t = batch.table
     ids = t.column("event_id").to_pylist()
     acts = t.column("activity").to_pylist()
@@ -73,6 +87,7 @@ class OcelJsonSink(Sink):
         self._first[k] = False
 
     def _finish(self) -> None:
+        _last.clear()
         for f in (self._objects, self._events):
             if not f.closed:
                 f.close()
