@@ -220,12 +220,12 @@ class Recorder:
         if self.attr_types:
             # events of a case share one snapshot object until a rule changes the data: convert each distinct
             # snapshot once and gather the rows with take() instead of converting every cell of every event
-            first: dict[int, tuple[Any, ...]] = {}
+            distinct: dict[int, tuple[Any, ...]] = {}
             for snap in cols[9]:
-                first.setdefault(id(snap), snap)
-            position = {key: i for i, key in enumerate(first)}
+                distinct.setdefault(id(snap), snap)
+            position = {key: i for i, key in enumerate(distinct)}
             take = pa.array(np.fromiter((position[id(snap)] for snap in cols[9]), dtype=np.int64, count=n))
-            for values, typ in zip(zip(*first.values()), self.attr_types):
+            for values, typ in zip(zip(*distinct.values()), self.attr_types):
                 arrays.append(_column(values, typ).take(take))
         table = pa.Table.from_arrays(arrays, schema=self.event_schema)
         self.emit_events(EventBatch(table, self.timebase.iso(t), links))
