@@ -121,18 +121,29 @@ def check_objects(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]
 
 
 class ObjectRecord:
-    """One object as the run made it: initial values at ``time``, later changes, links to other objects."""
+    """One object as the run made it: initial values at ``time``, later changes, links to other objects,
+    and where it came from (its case and the event that made it: what a rendered document refers to)."""
 
-    __slots__ = ("id", "type", "time", "values", "changes", "links", "items")
+    __slots__ = ("id", "type", "time", "values", "changes", "links", "items", "case_id", "event_id")
 
-    def __init__(self, oid: str, otype: str, time: str, values: list[tuple[str, Any]]) -> None:
+    def __init__(self, oid: str, otype: str, time: str, values: list[tuple[str, Any]], case_id: str,
+                 event_id: str) -> None:
         self.id = oid
         self.type = otype
         self.time = time  # ISO 8601 with offset, like every output timestamp
+        self.case_id = case_id
+        self.event_id = event_id  # the event that created it (for the case object: the case's first event)
         self.values = values  # (field, value) at creation; None values are left out
         self.changes: list[tuple[str, str, Any]] = []  # (time, field, new value)
         self.links: list[tuple[str, str]] = []  # (target object id, qualifier)
         self.items: list[ObjectRecord] = []  # line items (objects of their own, linked 'contains')
+
+    def current(self) -> dict[str, Any]:
+        """The field values after the last change."""
+        out = dict(self.values)
+        for _, name, value in self.changes:
+            out[name] = value
+        return out
 
 
 class _Kind:
@@ -196,6 +207,12 @@ class ObjectModel:
                 self.updates.setdefault(label[a], []).append(kind)
             for a in dict.fromkeys(o.used_by):
                 self.uses.setdefault(label[a], []).append(oname)
+        # two activities may share a name (events carry names): one entry per kind, or links would repeat
+        for table in (self.creates, self.updates):
+            for key, kinds in table.items():
+                table[key] = list({id(k): k for k in kinds}.values())
+        for key, onames in self.uses.items():
+            self.uses[key] = list(dict.fromkeys(onames))
         self.timebase: TimeBase | None = None
         self.starts: dict[int, float] = {}
         self.cases: dict[int, _CaseState] = {}
@@ -243,7 +260,7 @@ class ObjectModel:
             if st is None:
                 cid = case_ids[cidx]
                 st = cases[cidx] = _CaseState(ObjectRecord(cid, CASE_TYPE, tb.iso_one(t), [
-                    (n, v) for n, v in zip(self.attr_names, snap) if v is not None]), snap)
+                    (n, v) for n, v in zip(self.attr_names, snap) if v is not None], cid, eid), snap)
                 self.n_objects += 1
             elif snap is not st.snap:
                 old, st.snap = st.snap, snap
@@ -263,7 +280,7 @@ class ObjectModel:
                         self._update(kind, o, env)
                         out.append((eid, o.id, "updates"))
                 for kind in creates.get(label, ()):
-                    o = self._create(kind, st, env)
+                    o = self._create(kind, st, env, eid)
                     out.append((eid, o.id, "creates"))
                     for item in o.items:
                         out.append((eid, item.id, "creates"))
@@ -287,13 +304,14 @@ class ObjectModel:
         except Exception as e:  # noqa: BLE001 - a field failing on some case's data: one clear error
             raise ExprRuntimeError(describe_error(e), where=f"{where}: {c.source}") from e
 
-    def _create(self, kind: _Kind, st: _CaseState, env: dict[str, Any]) -> ObjectRecord:
+    def _create(self, kind: _Kind, st: _CaseState, env: dict[str, Any], eid: str) -> ObjectRecord:
         assert self.timebase is not None
         kind.n += 1
         oid = kind.number.format(n=kind.n)
         when = self.timebase.iso_one(env["_time"])
         values = [(f, self._eval(c, env, f"objects.{kind.name}.fields.{f}")) for f, c in kind.fields]
-        o = ObjectRecord(oid, kind.name, when, [(f, v) for f, v in values if v is not None])
+        cid = env["case_id"]
+        o = ObjectRecord(oid, kind.name, when, [(f, v) for f, v in values if v is not None], cid, eid)
         self.n_objects += 1
         for r in kind.refers:
             for target in st.by_type.get(r, ()):
@@ -307,7 +325,8 @@ class ObjectModel:
                 lenv["line"] = k
                 vals = [("line", k)] + [(f, self._eval(c, lenv, f"objects.{kind.name}.lines.fields.{f}"))
                                         for f, c in kind.item_fields]
-                item = ObjectRecord(f"{oid}/{k}", kind.item, when, [(f, v) for f, v in vals if v is not None])
+                item = ObjectRecord(f"{oid}/{k}", kind.item, when, [(f, v) for f, v in vals if v is not None], cid,
+                                    eid)
                 items.append(item)
                 o.links.append((item.id, "contains"))
             self.n_objects += count
@@ -318,9 +337,7 @@ class ObjectModel:
 
     def _update(self, kind: _Kind, o: ObjectRecord, env: dict[str, Any]) -> None:
         assert self.timebase is not None
-        current = dict(o.values)
-        for time, f, v in o.changes:
-            current[f] = v
+        current = o.current()
         when = self.timebase.iso_one(env["_time"])
         for f, c in kind.fields:
             v = self._eval(c, env, f"objects.{kind.name}.fields.{f}")

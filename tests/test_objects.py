@@ -189,3 +189,25 @@ def test_exceptions_alter_objects_as_they_alter_the_log(write_process, tmp_path)
         for d in decisions:
             amount = next(a["value"] for a in objs[d]["attributes"] if a["name"] == "amount")
             assert float(amount) == round(new * 1.19, 2)
+
+
+def test_object_records_know_their_case_and_creating_event(write_process, tmp_path, monkeypatch):
+    """What a document renderer reads: each finished object with its case, creating event and final values."""
+    from procsim.sinks.ocel_json import OcelJsonSink
+
+    seen = []
+    original = OcelJsonSink.write_cases
+
+    def spy(self, batch):
+        seen.extend(batch.objects or [])
+        original(self, batch)
+
+    monkeypatch.setattr(OcelJsonSink, "write_cases", spy)
+    doc, _, _ = simulate(write_process, tmp_path)
+    events = {e["id"]: e for e in doc["events"]}
+    assert [o.id for o in seen] == [o["id"] for o in doc["objects"]]
+    for o in seen:
+        rels = events[o.event_id]["relationships"]
+        assert rels[0]["objectId"] == o.case_id
+        assert {"objectId": o.id, "qualifier": "case" if o.type == "case" else "creates"} in rels
+        assert o.current() == {**dict(o.values), **{f: v for _, f, v in o.changes}}
