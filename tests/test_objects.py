@@ -211,3 +211,27 @@ def test_object_records_know_their_case_and_creating_event(write_process, tmp_pa
         assert rels[0]["objectId"] == o.case_id
         assert {"objectId": o.id, "qualifier": "case" if o.type == "case" else "creates"} in rels
         assert o.current() == {**dict(o.values), **{f: v for _, f, v in o.changes}}
+
+
+def test_a_field_failing_at_run_time_names_the_field_and_leaves_no_file(write_process, tmp_path):
+    from procsim.errors import SimulationError
+
+    p = write_process(MINI + OBJECTS.replace("amount: round(amount * 1.19, 2)",
+                                             "amount: round(amount / (amount - amount), 2)"))
+    with pytest.raises(SimulationError) as e:
+        run(p, tmp_path / "o", seed=1, cases=5, formats=["ocel-json", "ocel-sqlite"])
+    assert str(e.value) == ("division by zero (in objects.decision.fields.amount: "
+                            "round(amount / (amount - amount), 2))")
+    assert sorted(f.name for f in (tmp_path / "o").iterdir()) == []
+
+
+def test_cli_writes_both_files(write_process, tmp_path):
+    from typer.testing import CliRunner
+
+    from procsim.cli import app
+
+    p = write_process(MINI + OBJECTS)
+    res = CliRunner().invoke(app, ["run", str(p), "--cases", "5", "--out", str(tmp_path / "c"),
+                                   "--format", "ocel-json,ocel-sqlite"])
+    assert res.exit_code == 0, res.output
+    assert {"ocel.json", "ocel.sqlite", "manifest.json"} <= {f.name for f in (tmp_path / "c").iterdir()}
