@@ -115,8 +115,21 @@ def check_objects(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]
             item_types[item] = f"objects.{oname}.lines"
             compile_at(smap, loc + ("lines", "count"), o.lines.count, names, problems, expect="number")
             lnames = {**names, "line": "number", "lines": "number"}
+            types_of: dict[str, str] = {}
             for fname, src in o.lines.fields.items():
-                compile_at(smap, loc + ("lines", "fields", fname), src, lnames, problems)
+                c = compile_at(smap, loc + ("lines", "fields", fname), src, lnames, problems)
+                types_of[fname] = c.type if c is not None else "any"
+            for total, field in o.lines.sums.items():
+                where = loc + ("lines", "sums", total)
+                if field not in types_of:
+                    problems.append(smap.problem(where, f"unknown item field '{field}'{_suggest(field, types_of)}",
+                                                 "unknown_field"))
+                elif types_of[field] not in ("number", "any"):
+                    problems.append(smap.problem(where, f"item field '{field}' is a {types_of[field]}; a sum "
+                                                 "needs a number", "not_a_number"))
+                if total in o.fields:
+                    problems.append(smap.problem(where, f"'{total}' is already a field of the object; a sum needs "
+                                                 "a name of its own", "duplicate_field", at_key=True))
     return problems
 
 
@@ -149,10 +162,11 @@ class ObjectRecord:
 class _Kind:
     """A compiled object type."""
 
-    __slots__ = ("name", "number", "fields", "refers", "count", "item", "item_fields", "n")
+    __slots__ = ("name", "number", "fields", "refers", "count", "item", "item_fields", "sums", "n")
 
     def __init__(self, name: str, number: str, fields: list[tuple[str, Compiled]], refers: list[str],
-                 count: Compiled | None, item: str, item_fields: list[tuple[str, Compiled]]) -> None:
+                 count: Compiled | None, item: str, item_fields: list[tuple[str, Compiled]],
+                 sums: list[tuple[str, str]]) -> None:
         self.name = name
         self.number = number
         self.fields = fields
@@ -160,6 +174,7 @@ class _Kind:
         self.count = count
         self.item = item
         self.item_fields = item_fields
+        self.sums = sums
         self.n = 0
 
 
@@ -195,9 +210,10 @@ class ObjectModel:
             item_fields = [(f, compile_expr(src, lnames)) for f, src in lines.fields.items()] if lines else []
             kind = _Kind(oname, o.number, fields, list(o.refers_to),
                          compile_expr(lines.count, names, expect="number") if lines else None,
-                         lines.item if lines else "", item_fields)
+                         lines.item if lines else "", item_fields, list(lines.sums.items()) if lines else [])
             self.kinds[oname] = kind
-            self.object_types.append((oname, [(f, OCEL_TYPES.get(c.type, "string")) for f, c in fields]))
+            self.object_types.append((oname, [(f, OCEL_TYPES.get(c.type, "string")) for f, c in fields]
+                                      + [(f, "float") for f, _ in kind.sums]))
             if lines is not None:
                 self.object_types.append((lines.item, [("line", "integer")] + [
                     (f, OCEL_TYPES.get(c.type, "string")) for f, c in item_fields]))
@@ -329,6 +345,11 @@ class ObjectModel:
                                     eid)
                 items.append(item)
                 o.links.append((item.id, "contains"))
+            for total, field in kind.sums:
+                # summed in cents: the total equals what a reader adds up from the rounded line values
+                cents = sum(round(v * 100) for i in items for f, v in i.values
+                            if f == field and isinstance(v, (int, float)))
+                o.values.append((total, cents / 100))
             self.n_objects += count
         self.n_object_links += len(o.links)
         st.made.append(o)

@@ -31,7 +31,8 @@ objects:
       amount: round(amount * 1.19, 2)
       decided_by: resource
     refers_to: [request]
-    lines: {count: "1 + floor(amount) % 3", item: decision_line, fields: {share: "round(amount / lines, 2)"}}
+    lines: {count: "1 + floor(amount) % 3", item: decision_line, fields: {share: "round(amount / lines, 2)"},
+            sums: {shares: share}}
 """
 
 
@@ -84,6 +85,16 @@ def test_number_patterns_and_reserved_names(write_process):
     ]
 
 
+def test_sums_name_a_numeric_item_field(write_process):
+    msg = load_error(write_process, OBJECTS.replace("sums: {shares: share}", "sums: {shares: shar, amount: share}"))
+    assert msg.splitlines() == [
+        "p.yaml:74:28: objects.decision.lines.sums.shares: unknown item field 'shar'; did you mean 'share'? "
+        "[unknown_field]",
+        "p.yaml:74:34: objects.decision.lines.sums.amount: 'amount' is already a field of the object; a sum needs "
+        "a name of its own [duplicate_field]",
+    ]
+
+
 def test_line_count_must_be_a_number(write_process):
     msg = load_error(write_process, OBJECTS.replace('count: "1 + floor(amount) % 3"', "count: region"))
     assert msg.splitlines()[0] == ("p.yaml:73:20: objects.decision.lines.count: expected a number expression, "
@@ -110,6 +121,9 @@ def test_objects_links_and_items(write_process, tmp_path):
         assert len(refs) == 1 and objs[refs[0]]["type"] == "request"
         assert lines == [f"{d['id']}/{k}" for k in range(1, len(lines) + 1)] and 1 <= len(lines) <= 3
         assert all(objs[i]["type"] == "decision_line" for i in lines)
+        shares = [float(next(a["value"] for a in objs[i]["attributes"] if a["name"] == "share")) for i in lines]
+        total = float(next(a["value"] for a in d["attributes"] if a["name"] == "shares"))
+        assert round(sum(shares), 2) == total
         # made by the complete event of 'decide' in the same case, at that event's time
         made = [e for e in events.values() if {"objectId": d["id"], "qualifier": "creates"} in e["relationships"]]
         assert len(made) == 1 and made[0]["type"] == "decide"

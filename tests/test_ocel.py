@@ -144,6 +144,9 @@ def test_p2p_objects_tell_the_story(outputs):
         for i in items:
             v = {a["name"]: float(a["value"]) for a in i["attributes"] if a["name"] != "line"}
             assert v["line_total"] == round(v["quantity"] * v["unit_price"], 2)
+        total = float(next(a["value"] for a in po["attributes"] if a["name"] == "lines_total"))
+        assert total == round(sum(float(a["value"]) for i in items for a in i["attributes"]
+                                  if a["name"] == "line_total"), 2)  # the order adds up to its lines
     for po in (o for o in doc["objects"] if o["type"] == "purchase_order"):
         status = [a["value"] for a in po["attributes"] if a["name"] == "status"]
         assert status in (["created"], ["created", "sent"])

@@ -325,11 +325,13 @@ class EventSpec(Strict):
 
 class LinesSpec(Strict):
     """Line items of an object: ``count`` lines, each an object of type ``item`` with its own ``fields``
-    (expressions that may also read ``line``, the 1-based line number, and ``lines``, the count)."""
+    (expressions that may also read ``line``, the 1-based line number, and ``lines``, the count); ``sums``
+    gives the object fields that total an item field, so an order's total is the sum of its lines."""
 
     count: str
     item: Identifier
     fields: dict[Identifier, str] = {}
+    sums: dict[Identifier, Identifier] = {}  # object field -> item field it totals (rounded to cents)
 
 
 class ObjectSpec(Strict):
