@@ -26,7 +26,7 @@ from procsim.spec import LoadedProcess, load_process
 from procsim.timebase import TimeBase
 
 DEFAULT_CASES = 1000
-OBJECT_FORMATS = ("ocel-json", "ocel-sqlite")
+OBJECT_FORMATS = ("ocel-json", "ocel-sqlite", "documents")
 
 
 @dataclass

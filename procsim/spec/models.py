@@ -11,7 +11,8 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator,
+                      model_validator)
 
 from procsim.distributions import DistributionSpec, DurationDistribution
 from procsim.exceptions import ExceptionSpec
@@ -351,6 +352,18 @@ class ObjectSpec(Strict):
         return [self.created_by] if isinstance(self.created_by, str) else list(self.created_by)
 
 
+class DocumentSpec(Strict):
+    """A business document: one rendering (by a jinja2 template, path relative to the process file) per object
+    of type ``object``; ``when`` keeps only objects whose final field values equal the given ones; ``tax_rate``
+    names the object field holding the tax rate (a fraction) the totals of its line items use."""
+
+    object: Identifier
+    template: str
+    when: dict[Identifier, str | bool | int | float] = {}
+    tax_rate: Identifier | None = None
+    description: str = ""
+
+
 class ProcessSpec(Strict):
     """A whole process file."""
 
@@ -365,3 +378,6 @@ class ProcessSpec(Strict):
     rules: list[str] = []
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
+    documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
+    # the compiled documents, set by procsim.documents.check_documents at load (templates need the file's folder)
+    _documents: Any = PrivateAttr(None)
