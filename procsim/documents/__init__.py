@@ -65,7 +65,7 @@ class DocumentSet:
     def context(self, doc: Document, obj: ObjectRecord, by_id: dict[str, ObjectRecord]) -> dict[str, Any]:
         values = obj.current()
         items = []
-        net = Decimal(0)
+        net = Decimal("0.00")
         for it in obj.items:
             iv = it.current()
             qty, price = iv.get("quantity"), iv.get("unit_price")
