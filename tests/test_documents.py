@@ -277,3 +277,34 @@ def test_rerun_replaces_documents(tmp_path: Path) -> None:
     assert not (out / "documents" / "stale.html").exists()
     assert len(index(out)) < first
     shutil.rmtree(out)
+
+
+def test_output_size_and_time_caps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path / "processes")
+    big = "{{ number }}\n{% for i in range(99999) %}0123456789abcdef{% endfor %}\n"
+    # a cap is about the whole document, not a line: reported at line 1
+    assert load_error(process_with(tmp_path, big)) == ("t.html.j2:1:1: documents.doc: output over 1,000,000 "
+                                                       "characters [template_error]")
+    import importlib
+
+    # the module, not the function of the same name that procsim.documents exports
+    monkeypatch.setattr(importlib.import_module("procsim.documents.render"), "MAX_SECONDS", 0.0)
+    slow = "{{ number }}\n{% for i in range(1000) %}{{ i }}{% endfor %}\n"
+    assert load_error(process_with(tmp_path, slow)).endswith("documents.doc: rendering took over 0 s "
+                                                             "[template_error]")
+
+
+def test_two_documents_of_one_object_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path / "processes")
+    extra = "  copy:\n    object: purchase_order\n    template: c.md.j2\n"
+    p = process_with(tmp_path, "<p>{{ number }}</p>\n", extra=extra)
+    (p.parent / "c.md.j2").write_text("# {{ number }} for {{ supplier }}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    run(load(p), out, seed=2, cases=20, formats=["documents"])
+    rows = index(out)
+    pos = sorted(r["document_id"] for r in rows if r["type"] == "doc")
+    assert pos and sorted(r["document_id"] for r in rows if r["type"] == "copy") == [f"{x[:-4]}-copy" for x in pos]
+    assert pos[0].endswith("-doc")
+    first = next(r for r in rows if r["type"] == "copy")
+    assert first["path"] == f"documents/{first['document_id']}.md"
+    assert (out / first["path"]).read_text(encoding="utf-8").startswith(f"# {first['document_id'][:-5]} for ")

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from procsim.errors import ProcsimError
@@ -25,8 +26,8 @@ _MAX_REPEAT = 100_000  # the longest string or list a template may build with '*
 CENT = Decimal("0.01")
 
 try:  # optional: full CLDR formatting when babel is installed
-    import babel.dates as _bdates
-    import babel.numbers as _bnumbers
+    import babel.dates as _bdates  # type: ignore[import-not-found, unused-ignore]
+    import babel.numbers as _bnumbers  # type: ignore[import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover - depends on the environment
     _bnumbers = _bdates = None
 
@@ -120,11 +121,11 @@ class _Env(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             if isinstance(right, (int, float)) and abs(right) > 100:
-                raise jinja2.sandbox.SecurityError("exponent above 100 in a template")
+                raise SecurityError("exponent above 100 in a template")
             return left**right
         for seq, n in ((left, right), (right, left)):
             if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > _MAX_REPEAT:
-                raise jinja2.sandbox.SecurityError(f"a template may not build sequences over {_MAX_REPEAT:,} long")
+                raise SecurityError(f"a template may not build sequences over {_MAX_REPEAT:,} long")
         return left * right
 
 
@@ -149,7 +150,7 @@ def render(template: jinja2.Template, context: dict[str, Any]) -> str:
         parts.append(chunk)
         size += len(chunk)
         if size > MAX_OUTPUT:
-            raise jinja2.sandbox.SecurityError(f"output over {MAX_OUTPUT:,} characters")
+            raise SecurityError(f"output over {MAX_OUTPUT:,} characters")
         if not k & 63 and time.perf_counter() - t0 > MAX_SECONDS:
-            raise jinja2.sandbox.SecurityError(f"rendering took over {MAX_SECONDS:g} s")
+            raise SecurityError(f"rendering took over {MAX_SECONDS:g} s")
     return "".join(parts)
