@@ -308,3 +308,26 @@ def test_two_documents_of_one_object_type(tmp_path: Path, monkeypatch: pytest.Mo
     first = next(r for r in rows if r["type"] == "copy")
     assert first["path"] == f"documents/{first['document_id']}.md"
     assert (out / first["path"]).read_text(encoding="utf-8").startswith(f"# {first['document_id'][:-5]} for ")
+
+
+def test_when_and_tax_rate_name_object_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path / "processes")
+    p = process_with(tmp_path, "{{ number }}\n", extra="    when: {stauts: sent}\n    tax_rate: vat_rat\n")
+    lines = p.read_text(encoding="utf-8").splitlines()
+    w, t = lines.index("    when: {stauts: sent}") + 1, lines.index("    tax_rate: vat_rat") + 1
+    assert load_error(p) == (
+        f"p.yaml:{w}:12: documents.doc.when.stauts: 'stauts' is not a field of purchase_order; did you mean "
+        f"'status'? [unknown_field]\n"
+        f"p.yaml:{t}:15: documents.doc.tax_rate: 'vat_rat' is not a field of purchase_order; did you mean "
+        f"'vat_rate'? [unknown_field]")
+
+
+def test_benchmark_runs() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_bench_documents", ROOT / "benchmarks" / "bench_documents.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    docs, sink_s, render_s, run_s = mod.bench("procure_to_pay", 30, 1)
+    assert docs > 0 and 0 < render_s <= sink_s <= run_s
