@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -127,6 +128,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         written = {p.name for p in files}
         for name in sorted(_outputs() - written):
             (out_dir / name).unlink(missing_ok=True)
+        if "documents" not in formats and (out_dir / "documents" / "index.csv").is_file():
+            shutil.rmtree(out_dir / "documents")  # an earlier run's documents (their index says they are ours)
     except BaseException:
         for s in sinks:
             s.abort()

@@ -143,3 +143,16 @@ def test_out_must_be_a_folder(write_process, tmp_path):
     done = cli("run", "p.yaml", "--out", "taken", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("--out taken: a file is in the way; give a folder\n")
+
+
+def test_documents_through_the_cli_and_gone_on_a_rerun_without_them():
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p2p = str(REPO / "processes" / "procure_to_pay.yaml")
+        done = cli("run", p2p, "--cases", "30", "-q", "--out", "o", "-f", "csv,documents", cwd=Path(d))
+        assert done.returncode == 0, done.stderr
+        index = (Path(d) / "o" / "documents" / "index.csv").read_text().splitlines()
+        assert index[0] == "document_id,type,case_id,event_id,path,created_at" and len(index) > 30
+        assert cli("run", p2p, "--cases", "5", "-q", "--out", "o", cwd=Path(d)).returncode == 0
+        assert not (Path(d) / "o" / "documents").exists()

@@ -371,6 +371,7 @@ def test_p2p_duplicate_payment_pays_the_same_amount_to_the_same_supplier(tmp_pat
     (tmp_path / "rules").mkdir()  # the process names its rule file relative to itself
     rules = path.parents[1] / "rules" / "procure_to_pay.yaml"
     (tmp_path / "rules" / rules.name).write_text(rules.read_text())
+    (tmp_path / "templates").symlink_to(path.parents[1] / "templates", target_is_directory=True)
     p = tmp_path / "processes" / "p2p.yaml"
     p.write_text(text)
     run(p, tmp_path / "o", seed=2, cases=300, formats=["csv"])

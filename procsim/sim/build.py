@@ -140,6 +140,10 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         from procsim.objects import check_objects
 
         problems += check_objects(loaded, attribute_types(spec))
+    if spec.documents:
+        from procsim.documents import check_documents
+
+        problems += check_documents(loaded, attribute_types(spec))
     return problems
 
 
