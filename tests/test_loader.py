@@ -115,3 +115,10 @@ def test_unknown_faker_provider(write_process):
     bad = MINI.replace("attributes:\n", "attributes:\n  supplier:\n    faker: compnay\n")
     assert errors_of(write_process(bad)) == [
         "p.yaml:20:12: attributes.supplier.faker: unknown faker provider 'compnay' [unknown_provider]"]
+
+
+def test_expression_split_by_a_flow_mapping_comma_gets_a_hint(write_process):
+    bad = MINI.replace("    round: 2\n  region:", "    round: 2\n  net: {expr: round(amount / 1.19, 2)}\n  region:")
+    assert errors_of(write_process(bad)) == [
+        "p.yaml:22:36: attributes.net.2): unknown key; it looks like part of an expression: inside {...} a comma "
+        "ends the value, so put the expression in quotes [extra_forbidden]"]

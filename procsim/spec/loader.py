@@ -235,7 +235,11 @@ def problems_from_validation(err: ValidationError, smap: SourceMap, model: type[
         if code == "extra_forbidden":
             known = _known_fields(model, data, loc, raw_loc) if model is not None else []
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-            if close:
+            if any(ch in str(loc[-1]) for ch in "()[]*/+<>=!'\""):
+                # YAML split an unquoted expression at a comma inside {...}: the tail became a key
+                msg += "; it looks like part of an expression: inside {...} a comma ends the value, so put the " \
+                       "expression in quotes"
+            elif close:
                 msg += f"; did you mean '{close[0]}'?"
             elif known:
                 msg += f" (expected one of: {', '.join(known)})"
