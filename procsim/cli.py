@@ -47,7 +47,8 @@ def run(
     = None,
     seed: Annotated[int, typer.Option(help="Root seed: the same seed gives byte-identical files")] = 0,
     format: Annotated[str, typer.Option("--format", "-f",
-                                        help="Comma-separated: csv, parquet, xes, labels-parquet")] = "csv",
+                                        help="Comma-separated: csv, parquet, xes, ocel-json, ocel-sqlite, "
+                                             "documents, labels-parquet")] = "csv",
     labels_in_log: Annotated[bool, typer.Option("--labels-in-log/--no-labels-in-log",
                                                 help="Write exception labels into the event log "
                                                      "(labels.csv is written either way)")] = True,

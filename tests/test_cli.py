@@ -156,3 +156,15 @@ def test_documents_through_the_cli_and_gone_on_a_rerun_without_them():
         assert index[0] == "document_id,type,case_id,event_id,path,created_at" and len(index) > 30
         assert cli("run", p2p, "--cases", "5", "-q", "--out", "o", cwd=Path(d)).returncode == 0
         assert not (Path(d) / "o" / "documents").exists()
+
+
+def test_run_help_names_every_output_format():
+    from procsim.sinks import REGISTRY
+
+    done = subprocess.run([sys.executable, "-m", "procsim", "run", "--help"], capture_output=True, text=True,
+                          check=False, env={**__import__("os").environ, "COLUMNS": "200"})
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    for fmt in REGISTRY:
+        if fmt not in ("cases", "labels"):  # always written, not chosen
+            assert fmt in text, fmt
