@@ -40,7 +40,7 @@ class Case:
     """A running case: its id, attributes (copy-on-write snapshots for event rows) and bookkeeping."""
 
     __slots__ = ("idx", "id", "attrs", "_snap", "names", "start", "end", "cost", "events", "status", "end_event",
-                 "history", "visits", "rng", "data_rng", "rules_fired", "exceptions", "exc", "routed")
+                 "history", "visits", "rng", "rules_fired", "exceptions", "exc", "routed")
 
     def __init__(self, idx: int, case_id: str, names: Sequence[str], attrs: dict[str, Any], start: float) -> None:
         self.idx = idx

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args, g
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from procsim.sim.streams import CaseStreams, stream
+
 if TYPE_CHECKING:
     from procsim.records import Case
     from procsim.sim.engine import Activity
@@ -175,15 +177,17 @@ class Plan:
         self.chosen: list[frozenset[int] | None] = [None] * len(entries)
         self.pending = [0] * len(entries)
         self.seed = 0
+        self.streams = CaseStreams(0, 0)  # per-case decision streams: replaced by bind()
         self.outages: list[tuple[float, float, str]] = []
         self.absent: dict[int, str] = {}  # pool index -> name of the absence spell going on
         self.cache: dict[int, Any] = {}  # per exception entry: objects built once (inserted activities)
 
     def bind(self, seed: int, n_cases: int | None) -> None:
         from procsim.errors import UsageError
-        from procsim.sim.engine import STREAM_EXC_PICK, stream
+        from procsim.sim.engine import STREAM_EXC, STREAM_EXC_PICK
 
         self.seed = seed
+        self.streams = CaseStreams(seed, STREAM_EXC)
         self.pending = [0] * len(self.entries)
         self.outages.clear()
         self.absent.clear()
@@ -207,9 +211,7 @@ class Plan:
         return bool(cond(env))
 
     def case_started(self, case: Case, now: float) -> CaseExc:
-        from procsim.sim.engine import STREAM_EXC, stream
-
-        st = CaseExc(stream(self.seed, STREAM_EXC, case.idx))
+        st = CaseExc(self.streams.get(case.idx))
         rng = st.rng
         for k in self.per_case:
             x = self.entries[k]

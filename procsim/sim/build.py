@@ -22,7 +22,8 @@ from procsim.rules.expr import Compiled, ExprError, compile_expr
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_NAMES, STREAM_POOLS, XOR, Activity,
-                                Gateway, Model, Node, stream)
+                                Gateway, Model, Node)
+from procsim.sim.streams import stream
 from procsim.spec.models import WEEKDAYS, AttributeSpec, ProcessSpec
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The SimPy simulation: arrivals, resource pools with calendars, and case processes walking the graph.
 
-Owns simulated time and randomness. Each case draws from two streams of its own, spawned from the one
-root seed by ``SeedSequence(seed, spawn_key=(stream, case))``: one for its data, one for its flow
+Owns simulated time and randomness. Each case draws from two streams of its own, derived from the one
+root seed, the purpose and the case number (``procsim.sim.streams``): one for its data, one for its flow
 (durations, routing). So changing one activity's duration never changes another case's attributes.
 Events are recorded at the moment they happen, which keeps the record stream in time order.
 """
@@ -21,15 +21,12 @@ from procsim.records import Case, Recorder
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.resources import Pool
+from procsim.sim.streams import CaseStreams, stream
 
 # node kinds, as small ints for the walk's dispatch
 ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END = range(6)
 
 STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES, STREAM_EXC, STREAM_EXC_PICK = range(7)
-
-
-def stream(seed: int, *key: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
 @dataclass(eq=False)
@@ -106,6 +103,8 @@ class Simulation:
         self.finished = 0
         width = max(6, len(str(n_cases or 0)))
         self._id_fmt = f"{model.case_prefix}{{:0{width}d}}"
+        self._data_streams = CaseStreams(seed, STREAM_DATA)
+        self._flow_streams = CaseStreams(seed, STREAM_FLOW)
         self.xplan = model.exceptions
         self.outages: list[tuple[float, float, str]] = []
         if self.xplan is not None:
@@ -147,11 +146,12 @@ class Simulation:
 
     def _start_case(self, idx: int) -> None:
         m = self.model
-        data_rng = stream(self.seed, STREAM_DATA, idx)
         case_id = self._id_fmt.format(idx + 1)
+        # the data stream is used up by the attributes: its generator is free again at once
+        data_rng = self._data_streams.get(idx)
         case = Case(idx, case_id, m.attr_names, m.make_attributes(data_rng, case_id), self.env.now)
-        case.rng = stream(self.seed, STREAM_FLOW, idx)
-        case.data_rng = data_rng
+        self._data_streams.put(data_rng)
+        case.rng = self._flow_streams.get(idx)
         case.history = {a: [] for a in m.activity_ids} if m.track_history else None
         if m.hooks is not None:
             m.hooks.case_started(case, self.env.now)
@@ -174,6 +174,9 @@ class Simulation:
         case.status = "completed"
         case.end_event = self.model.nodes[end].id
         del self.running[case.idx]
+        self._flow_streams.put(case.rng)
+        if case.exc is not None:
+            self.xplan.streams.put(case.exc.rng)
         self.rec.close_case(case)
         self.finished += 1
         if self.on_case_done is not None:
