@@ -8,7 +8,9 @@ Events are recorded at the moment they happen, which keeps the record stream in 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import gc
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,8 +120,9 @@ class Simulation:
 
     def run(self) -> None:
         self.env.process(self._arrivals())
-        self.env.run()
-        self.rec.finish(list(self.running.values()))
+        with fewer_collections():
+            self.env.run()
+            self.rec.finish(list(self.running.values()))
 
     # -- arrivals ------------------------------------------------------------------------------
 
@@ -424,6 +427,23 @@ class Simulation:
     def _exception_label(case: Case, act: Activity) -> str:
         """Business exceptions label the events of the case from the moment they were raised."""
         return ";".join(dict.fromkeys(e for e, src in case.exceptions if src != INJECTED))
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector rarely while simulating.
+
+    A run allocates millions of short-lived objects (events, row tuples) and holds a batch of rows: with
+    the default thresholds (700, 10, 10) the collector runs every few hundred allocations and rescans the
+    survivors, a quarter of the run's time. Almost nothing here is cyclic garbage, so collecting every
+    200,000 allocations frees the same memory (peak RSS unchanged) in a fraction of the time.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 200_000), max(old[1], 20), max(old[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def _join(a: str, b: str) -> str:
