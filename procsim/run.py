@@ -25,6 +25,7 @@ from procsim.sim.engine import Simulation
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
 from procsim.timebase import TimeBase
+from procsim.writer import Writer
 
 DEFAULT_CASES = 1000
 OBJECT_FORMATS = ("ocel-json", "ocel-sqlite", "documents")
@@ -96,15 +97,14 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     tb = TimeBase(spec.process.start, ZoneInfo(spec.process.timezone))
     types = attribute_types(spec)
     sinks: list[Sink] = []
-    rec: Recorder | None = None
+
+    writer = Writer()
 
     def emit_events(batch: EventBatch) -> None:
-        for s in sinks:
-            s.write_events(batch)
+        writer.submit(_write_events, sinks, batch)
 
     def emit_cases(batch: CaseBatch) -> None:
-        for s in sinks:
-            s.write_cases(batch)
+        writer.submit(_write_cases, sinks, batch)
 
     labels = has_exceptions(loaded)
     # objects are derived only for the formats that write them: other runs pay nothing for them
@@ -115,25 +115,25 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
                              "objects": objects})
-    try:
-        for f in [*formats, "cases", *(["labels"] if labels else [])]:
-            sinks.append(REGISTRY[f](ctx))
-        progress = (lambda done: on_progress(done, cases)) if on_progress else None
-        sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress)
-        sim.run()
-        files: list[Path] = []
-        for s in sinks:
-            files += s.close()
-        # an earlier run's output of another format would look like part of this run: remove it
-        written = {p.name for p in files}
-        for name in sorted(_outputs() - written):
-            (out_dir / name).unlink(missing_ok=True)
-        if "documents" not in formats and (out_dir / "documents" / "index.csv").is_file():
-            shutil.rmtree(out_dir / "documents")  # an earlier run's documents (their index says they are ours)
-    except BaseException:
-        for s in sinks:
-            s.abort()
-        raise
+    with writer:
+        # sinks are made, fed and closed on the writer thread (procsim.writer): output overlaps the simulation
+        try:
+            for f in [*formats, "cases", *(["labels"] if labels else [])]:
+                sinks.append(writer.call(REGISTRY[f], ctx))
+            progress = (lambda done: on_progress(done, cases)) if on_progress else None
+            sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress)
+            sim.run()
+            files: list[Path] = writer.call(_close, sinks)
+        except BaseException:
+            writer.settle()
+            writer.call(_abort, sinks)
+            raise
+    # an earlier run's output of another format would look like part of this run: remove it
+    written = {p.name for p in files}
+    for name in sorted(_outputs() - written):
+        (out_dir / name).unlink(missing_ok=True)
+    if "documents" not in formats and (out_dir / "documents" / "index.csv").is_file():
+        shutil.rmtree(out_dir / "documents")  # an earlier run's documents (their index says they are ours)
     wall = time.perf_counter() - t0
     manifest = {
         "procsim_version": __version__,
@@ -164,6 +164,28 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, manifest_path)
     return RunResult(out_dir, files + [manifest_path], rec.n_cases, rec.n_events, wall, manifest)
+
+
+def _write_events(sinks: list[Sink], batch: EventBatch) -> None:
+    for s in sinks:
+        s.write_events(batch)
+
+
+def _write_cases(sinks: list[Sink], batch: CaseBatch) -> None:
+    for s in sinks:
+        s.write_cases(batch)
+
+
+def _close(sinks: list[Sink]) -> list[Path]:
+    return [p for s in sinks for p in s.close()]
+
+
+def _abort(sinks: list[Sink]) -> None:
+    for s in sinks:
+        try:
+            s.abort()
+        except Exception:  # noqa: BLE001 - cleaning up after a failure; the first error is what matters
+            pass
 
 
 def _outputs() -> frozenset[str]:
