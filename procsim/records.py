@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from procsim.objects import ObjectModel, ObjectRecord
 
 LIFECYCLE = ("start", "complete")
+_LIFECYCLE = pa.array(LIFECYCLE, pa.string())
 
 # (time, case index, activity label, lifecycle index, resource, role, cost, rules, exception, attribute snapshot)
 EventRow = tuple[float, int, str, int, str | None, str | None, float | None, str, str, tuple[Any, ...]]
@@ -207,9 +208,9 @@ class Recorder:
         links = self.objects.link(batch, first, ids) if self.objects is not None else None
         arrays: list[pa.Array] = [
             event_ids,
-            pa.array([ids[c] for c in cols[1]], pa.string()),
+            pa.array(list(map(ids.__getitem__, cols[1])), pa.string()),
             pa.array(cols[2], pa.string()),
-            pa.array(np.array(LIFECYCLE, dtype=object)[np.fromiter(cols[3], dtype=np.int8, count=n)], pa.string()),
+            _LIFECYCLE.take(pa.array(np.fromiter(cols[3], dtype=np.int8, count=n))),
             pa.array(self.timebase.epoch_ms(t), pa.timestamp("ms", tz=self.timebase.tz.key)),
             pa.array(cols[4], pa.string()),
             pa.array(cols[5], pa.string()),
@@ -220,11 +221,10 @@ class Recorder:
         if self.attr_types:
             # events of a case share one snapshot object until a rule changes the data: convert each distinct
             # snapshot once and gather the rows with take() instead of converting every cell of every event
-            distinct: dict[int, tuple[Any, ...]] = {}
-            for snap in cols[9]:
-                distinct.setdefault(id(snap), snap)
-            position = {key: i for i, key in enumerate(distinct)}
-            take = pa.array(np.fromiter((position[id(snap)] for snap in cols[9]), dtype=np.int64, count=n))
+            snaps = cols[9]
+            distinct = {id(snap): snap for snap in snaps}
+            position = dict(zip(distinct, range(len(distinct))))
+            take = pa.array(np.fromiter(map(position.__getitem__, map(id, snaps)), dtype=np.int64, count=n))
             for values, typ in zip(zip(*distinct.values()), self.attr_types):
                 arrays.append(_column(values, typ).take(take))
         table = pa.Table.from_arrays(arrays, schema=self.event_schema)
