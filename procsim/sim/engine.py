@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import AllOf, Event
+from simpy.events import Event
 
 from procsim.exceptions.base import COMPLETE, INJECTED, START, Effect
 from procsim.records import Case, Recorder
@@ -24,6 +24,7 @@ from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.resources import Pool
 from procsim.sim.streams import CaseStreams, stream
+from procsim.sim.task import Task
 
 # node kinds, as small ints for the walk's dispatch
 ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END = range(6)
@@ -163,7 +164,7 @@ class Simulation:
         self.running[idx] = case
         self.rec.open_case(case)
         self.started += 1
-        self.env.process(self._case(case))
+        Task(self.env, self._case(case))
 
     def _case(self, case: Case) -> Generator[Event, Any, None]:
         end = yield from self._walk(case, self.model.start, -1)
@@ -211,8 +212,12 @@ class Simulation:
             elif kind == AND_SPLIT:
                 gw = node.gw
                 assert gw is not None
-                branches = [env.process(self._walk(case, t, gw.join)) for t in gw.targets]
-                yield AllOf(env, branches)
+                # the first branch runs in this process, the others in tasks of their own
+                others = [Task(env, self._walk(case, t, gw.join)) for t in gw.targets[1:]]
+                yield from self._walk(case, gw.targets[0], gw.join)
+                for task in others:
+                    if task.callbacks is not None:  # still running
+                        yield task
                 i = nodes[gw.join].next
             elif kind == AND_JOIN:
                 if i == stop:
