@@ -75,11 +75,13 @@ def test_baseline_and_procsim_see_the_same_activities(bench_child: dict) -> None
 
 def test_table_marks_targets() -> None:
     bench = _module("bench_core")
-    row = {"cases": 10, "events": 20, "activity_instances": 10, "procsim_events_per_s": 200.0,
+    row = {"cases": 10, "events": 20, "activity_instances": 10, "load_s": 0.2, "procsim_s": 0.1,
+           "procsim_events_per_s": 200.0,
            "procsim_ai_per_s": 100.0, "baseline_ai_per_s": 150.0, "ratio": 100 / 150, "peak_rss_mb": 100.0,
            "rss_ratio": 1.0}
     text = bench.table([row, {**row, "cases": 100, "ratio": 0.2, "peak_rss_mb": 200.0, "rss_ratio": 2.0}])
     lines = text.splitlines()
-    assert lines[0].split()[:3] == ["cases", "events", "act.inst"]
+    assert lines[0].split()[:4] == ["cases", "events", "act.inst", "load"]
+    assert lines[2].split()[3:5] == ["0.20", "0.10"]  # load s, procsim s
     assert lines[2].split()[-4:] == ["0.67x", "PASS", "100", "1.00x"]  # no memory verdict on the first size
     assert lines[3].split()[-5:] == ["0.20x", "MISS", "200", "2.00x", "MISS"]

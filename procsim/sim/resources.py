@@ -65,13 +65,24 @@ class Pool:
         return ev
 
     def release(self, member: int) -> None:
+        """Hand the member to the first waiting request that accepts them, else mark them free.
+
+        The hand-over is processed at once, as if the kernel had just popped the request's event: the
+        waiter goes on (records its start, schedules its work) inside this call, at the same simulated
+        time. That saves a schedule and a step per queued request, the busiest path of a loaded pool.
+        """
         waiting = self.waiting
         if waiting:
             for i, w in enumerate(waiting):
                 allowed = w[3]
                 if allowed is None or member in allowed:
                     del waiting[i]
-                    w[2].succeed(member)
+                    ev = w[2]
+                    ev._ok = True
+                    ev._value = member
+                    callbacks, ev.callbacks = ev.callbacks, None
+                    for callback in callbacks:
+                        callback(ev)
                     return
         self.free.append(member)
 
