@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import simpy
 from simpy.events import Event
 
 from procsim.exceptions.base import COMPLETE, INJECTED, START, Effect
 from procsim.records import Case, Recorder
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
+from procsim.sim.kernel import Kernel
 from procsim.sim.resources import Pool
 from procsim.sim.streams import CaseStreams, stream
 from procsim.sim.task import Task
@@ -96,7 +96,7 @@ class Simulation:
         self.rec = recorder
         self.n_cases = n_cases
         self.horizon = horizon
-        self.env = simpy.Environment()
+        self.env = Kernel()
         self.pools = [Pool(self.env, name, members, cal) for name, members, cal in model.pools]
         if model.hooks is not None:
             model.hooks.bind(model.pools, {n.id: i for i, n in enumerate(model.nodes)})
@@ -141,8 +141,8 @@ class Simulation:
                 t = rate.advance(t, gap(rng)) if rate is not None else t + gap(rng)
             if horizon is not None and t > horizon:
                 return
-            if t > env.now:
-                yield env.timeout(t - env.now)
+            if t > env._now:
+                yield env.sleep(t - env._now)
             self._start_case(idx)
             idx += 1
             if n is not None and idx >= n:
@@ -314,7 +314,11 @@ class Simulation:
 
     def _activity(self, case: Case, act: Activity, routed: str,
                   eff: Effect | None = None) -> Generator[Event, Any, int]:
-        """Queue for a member, wait for working time, work (pausing off shift), record; returns the next node."""
+        """Queue for a member, wait for working time, work (pausing off shift), record; returns the next node.
+
+        The hot path of a run (once per activity instance): the clock is read as ``env._now`` (the property
+        costs a call each time) and work is a ``Kernel.sleep``.
+        """
         env = self.env
         rec = self.rec
         rows = rec.rows
@@ -328,7 +332,7 @@ class Simulation:
         exc = ""
         priority = act.priority
         if hooks is not None and act.id in hooks.by_activity:
-            sample, scale, priority, allowed, pool_i, ruled, deadline = hooks.plan(case, act, env.now)
+            sample, scale, priority, allowed, pool_i, ruled, deadline = hooks.plan(case, act, env._now)
             if ruled:
                 fired = f"{fired};{ruled}" if fired else ruled
         if case.exceptions:
@@ -344,27 +348,29 @@ class Simulation:
                 add = eff.add
                 if eff.pool is not None:
                     pool_i, allowed = eff.pool, eff.allowed
+        after_sets = hooks is not None and act.id in hooks.after_sets
         if pool_i < 0:
             if st is None:
-                rows.append((env.now, case.idx, act.label, 0, None, None, None, fired, exc, case.snapshot()))
+                rows.append((env._now, case.idx, act.label, 0, None, None, None, fired, exc, case.snapshot()))
             else:
                 st.who[act.id] = (-1, -1)
-                x = (yield from self._outage(case, exc)) if self._o_lo <= env.now < self._o_hi else exc
-                self._put(case, (env.now, case.idx, act.label, 0, None, None, None, fired, x, case.snapshot()),
+                x = (yield from self._outage(case, exc)) if self._o_lo <= env._now < self._o_hi else exc
+                self._put(case, (env._now, case.idx, act.label, 0, None, None, None, fired, x, case.snapshot()),
                           eff, START)
             work = sample(case.rng) * scale + add
-            yield env.timeout(work)
+            yield env.sleep(work)
             cost = round(act.cost_fixed + act.cost_rate * work, 2)
             case.cost += cost
             case.events += 2
-            after = hooks.after_activity(case, act.id, env.now) if hooks is not None else ""
+            now = env._now
+            if after_sets:
+                fired = _join(fired, hooks.after_activity(case, act.id, now))
             if st is None:
-                rows.append((env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), exc,
-                             case.snapshot()))
+                rows.append((now, case.idx, act.label, 1, None, None, cost, fired, exc, case.snapshot()))
             else:
-                x = (yield from self._outage(case, exc)) if self._o_lo <= env.now < self._o_hi else exc
-                self._put(case, (env.now, case.idx, act.label, 1, None, None, cost, _join(fired, after), x,
-                                 case.snapshot()), eff, COMPLETE)
+                x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
+                self._put(case, (env._now, case.idx, act.label, 1, None, None, cost, fired, x, case.snapshot()),
+                          eff, COMPLETE)
             if len(rows) >= rec.flush_every:
                 rec.flush(final=False)
             return act.next
@@ -386,28 +392,28 @@ class Simulation:
                     case.routed = deadline[2]
                     return deadline[1]
             member = yield req
-        elif deadline is not None and cal is not None and cal.next_working(env.now) > env.now + deadline[0]:
+        elif deadline is not None and cal is not None and cal.next_working(env._now) > env._now + deadline[0]:
             # a member is free but off shift until after the deadline (a Friday evening request): escalate
             pool.release(member)
             case.routed = deadline[2]
             return deadline[1]
+        start = env._now
         if cal is not None:
-            t = env.now
-            nw = cal.next_working(t)
-            if nw > t:
-                yield env.timeout(nw - t)
+            nw = cal.next_working(start)
+            if nw > start:
+                yield env.sleep(nw - start)
+                start = env._now
         name = pool.members[member]
         if st is None:
-            rows.append((env.now, case.idx, act.label, 0, name, pool.name, None, fired, exc, case.snapshot()))
+            rows.append((start, case.idx, act.label, 0, name, pool.name, None, fired, exc, case.snapshot()))
         else:
             st.who[act.id] = (pool_i, member)
-            x = (yield from self._outage(case, exc)) if self._o_lo <= env.now < self._o_hi else exc
-            self._put(case, (env.now, case.idx, act.label, 0, name, pool.name, None, fired, x, case.snapshot()),
+            x = (yield from self._outage(case, exc)) if self._o_lo <= start < self._o_hi else exc
+            self._put(case, (env._now, case.idx, act.label, 0, name, pool.name, None, fired, x, case.snapshot()),
                       eff, START)
-        start = env.now
+            start = env._now
         work = sample(case.rng) * scale + add
-        end = cal.add_working(start, work) if (cal is not None and act.pause) else start + work
-        yield env.timeout(end - start)
+        yield env.sleep(cal.add_working(start, work) - start if (cal is not None and act.pause) else work)
         cost = round(act.cost_fixed + act.cost_rate * work, 2)
         case.cost += cost
         case.events += 2
@@ -415,14 +421,15 @@ class Simulation:
             done = case.history.get(act.id)  # an inserted (unexpected) activity has no history of its own
             if done is not None:
                 done.append(name)
-        after = hooks.after_activity(case, act.id, env.now) if hooks is not None else ""
+        now = env._now
+        if after_sets:
+            fired = _join(fired, hooks.after_activity(case, act.id, now))
         if st is None:
-            rows.append((env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), exc,
-                         case.snapshot()))
+            rows.append((now, case.idx, act.label, 1, name, pool.name, cost, fired, exc, case.snapshot()))
         else:
-            x = (yield from self._outage(case, exc)) if self._o_lo <= env.now < self._o_hi else exc
-            self._put(case, (env.now, case.idx, act.label, 1, name, pool.name, cost, _join(fired, after), x,
-                             case.snapshot()), eff, COMPLETE)
+            x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
+            self._put(case, (env._now, case.idx, act.label, 1, name, pool.name, cost, fired, x, case.snapshot()),
+                      eff, COMPLETE)
         pool.release(member)
         if len(rows) >= rec.flush_every:
             rec.flush(final=False)
