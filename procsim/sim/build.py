@@ -377,6 +377,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                 assert gw.next is not None
                 kind = AND_JOIN if gw.type == "and" else PASS
                 nodes.append(Node(kind, n, index[gw.next]))
+    _skip_passes(nodes)
     xplan = None
     if spec.exceptions:
         xplan = build_exceptions(loaded, {n.id: n.act for n in nodes if n.act is not None}, role_index, names)
@@ -385,6 +386,25 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                  make_attributes=_attribute_maker(spec, seed), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
                  track_history=loaded.rules is not None and loaded.rules.uses_history, exceptions=xplan)
+
+
+def _skip_passes(nodes: list[Node]) -> None:
+    """Point every edge past pass-through nodes (start events, XOR joins): the walk never stops at them."""
+
+    def through(i: int) -> int:
+        seen = set()
+        while nodes[i].kind == PASS and i not in seen:
+            seen.add(i)
+            i = nodes[i].next
+        return i
+
+    for node in nodes:
+        if node.next >= 0:
+            node.next = through(node.next)
+        if node.act is not None:
+            node.act.next = through(node.act.next)
+        if node.gw is not None:
+            node.gw.targets = [through(t) for t in node.gw.targets]
 
 
 def _has_rules(rs: Any) -> bool:

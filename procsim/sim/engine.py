@@ -57,6 +57,13 @@ class Gateway:
     join: int = -1  # for AND splits: the join that closes the block
     next: int = -1
 
+    bounded: bool = field(init=False)  # a loop branch has a 'max': visits are counted
+    every: list[int] = field(init=False)  # every branch index, the choice when nothing is bounded
+
+    def __post_init__(self) -> None:
+        self.bounded = any(b is not None for b in self.bounds)
+        self.every = list(range(len(self.targets)))
+
 
 @dataclass(eq=False)
 class Node:
@@ -227,9 +234,12 @@ class Simulation:
                 return i
 
     def _choose(self, case: Case, gw: Gateway) -> tuple[int, str]:
-        allowed = [k for k, b in enumerate(gw.bounds) if b is None or case.visits.get((gw.id, k), 0) < b]
+        if gw.bounded:
+            allowed = [k for k, b in enumerate(gw.bounds) if b is None or case.visits.get((gw.id, k), 0) < b]
+        else:
+            allowed = gw.every
         hooks = self.model.hooks
-        if hooks is not None:
+        if hooks is not None and gw.id in hooks.routes:
             # a rule cannot take a loop branch past its 'max': that is what keeps every case finite
             picked = hooks.route(case, gw, self.env.now, allowed)
             if picked is not None:
@@ -351,7 +361,8 @@ class Simulation:
         after_sets = hooks is not None and act.id in hooks.after_sets
         if pool_i < 0:
             if st is None:
-                rows.append((env._now, case.idx, act.label, 0, None, None, None, fired, exc, case.snapshot()))
+                rows.append((env._now, case.idx, act.label, 0, None, None, None, fired, exc,
+                             case._snap or case.snapshot()))
             else:
                 st.who[act.id] = (-1, -1)
                 x = (yield from self._outage(case, exc)) if self._o_lo <= env._now < self._o_hi else exc
@@ -366,7 +377,8 @@ class Simulation:
             if after_sets:
                 fired = _join(fired, hooks.after_activity(case, act.id, now))
             if st is None:
-                rows.append((now, case.idx, act.label, 1, None, None, cost, fired, exc, case.snapshot()))
+                rows.append((now, case.idx, act.label, 1, None, None, cost, fired, exc,
+                             case._snap or case.snapshot()))
             else:
                 x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
                 self._put(case, (env._now, case.idx, act.label, 1, None, None, cost, fired, x, case.snapshot()),
@@ -376,7 +388,8 @@ class Simulation:
             return act.next
         pool = self.pools[pool_i]
         cal = pool.calendar
-        member = pool.acquire_now(allowed)  # most requests find someone free: no event needed
+        # most requests find someone free: no event needed
+        member = pool.free.pop(0) if (allowed is None and pool.free) else pool.acquire_now(allowed)
         if member < 0:
             if st is not None and self.xplan.absent.get(pool_i):
                 # queued while a member of the role is away: the absence is part of why it waits
@@ -405,7 +418,8 @@ class Simulation:
                 start = env._now
         name = pool.members[member]
         if st is None:
-            rows.append((start, case.idx, act.label, 0, name, pool.name, None, fired, exc, case.snapshot()))
+            rows.append((start, case.idx, act.label, 0, name, pool.name, None, fired, exc,
+                         case._snap or case.snapshot()))
         else:
             st.who[act.id] = (pool_i, member)
             x = (yield from self._outage(case, exc)) if self._o_lo <= start < self._o_hi else exc
@@ -425,7 +439,8 @@ class Simulation:
         if after_sets:
             fired = _join(fired, hooks.after_activity(case, act.id, now))
         if st is None:
-            rows.append((now, case.idx, act.label, 1, name, pool.name, cost, fired, exc, case.snapshot()))
+            rows.append((now, case.idx, act.label, 1, name, pool.name, cost, fired, exc,
+                         case._snap or case.snapshot()))
         else:
             x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
             self._put(case, (env._now, case.idx, act.label, 1, name, pool.name, cost, fired, x, case.snapshot()),
