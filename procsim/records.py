@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -81,20 +82,41 @@ class Case:
 @dataclass(frozen=True)
 class EventBatch:
     """Events in output order. ``table`` is typed (timestamp is UTC-based with the process zone);
-    ``iso`` holds the same timestamps as ISO 8601 text with offset, for text formats."""
+    ``iso`` holds the same timestamps as ISO 8601 text with offset, for text formats.
+
+    ``iso`` is made on first use, on the writer thread (procsim.writer), and only if a text format asks:
+    the time base's lookup tables are only ever touched from that one thread.
+    """
 
     table: pa.Table
-    iso: np.ndarray
+    times: np.ndarray  # simulation seconds of the rows
+    timebase: TimeBase
     links: list[tuple[str, str, str]] | None = None  # (event_id, object_id, qualifier) when objects are kept
+
+    @cached_property
+    def iso(self) -> np.ndarray:
+        return self.timebase.iso(self.times)
 
 
 @dataclass(frozen=True)
 class CaseBatch:
+    """Finished cases; ``start_iso``/``end_iso`` (end '' while running) made on first use, like EventBatch.iso."""
+
     table: pa.Table
-    start_iso: np.ndarray
-    end_iso: np.ndarray
+    start: np.ndarray  # simulation seconds
+    end: np.ndarray  # simulation seconds, NaN for a case still running
+    timebase: TimeBase
     labels: pa.Table | None = None  # ground truth per case (LABEL_SCHEMA), when the recorder keeps labels
     objects: list[ObjectRecord] | None = None  # the finished cases' objects, when the recorder keeps objects
+
+    @cached_property
+    def start_iso(self) -> np.ndarray:
+        return self.timebase.iso(self.start)
+
+    @cached_property
+    def end_iso(self) -> np.ndarray:
+        done = ~np.isnan(self.end)
+        return np.where(done, self.timebase.iso(np.where(done, self.end, self.start)), "")
 
 
 LABEL_SCHEMA = pa.schema([("case_id", pa.string()), ("is_exception", pa.bool_()), ("exceptions", pa.string()),
@@ -228,7 +250,7 @@ class Recorder:
             for values, typ in zip(zip(*distinct.values()), self.attr_types):
                 arrays.append(_column(values, typ).take(take))
         table = pa.Table.from_arrays(arrays, schema=self.event_schema)
-        self.emit_events(EventBatch(table, self.timebase.iso(t), links))
+        self.emit_events(EventBatch(table, t, self.timebase, links))
 
     def _emit_case_batch(self, cases: list[Case]) -> None:
         # completion order (then case number) is the same however the run is cut into batches
@@ -239,8 +261,6 @@ class Recorder:
         end = np.array([e if e is not None else np.nan for e in end_list], dtype=np.float64)
         done = ~np.isnan(end)
         end_ms = tb.epoch_ms(np.where(done, end, start))
-        end_iso = tb.iso(np.where(done, end, start))
-        end_iso = np.where(done, end_iso, "")
         tz = tb.tz.key
         arrays: list[pa.Array] = [
             pa.array([c.id for c in cases], pa.string()),
@@ -254,16 +274,18 @@ class Recorder:
             pa.array([";".join(c.rules_fired) for c in cases], pa.string()),
             pa.array([";".join(dict.fromkeys(e for e, _ in c.exceptions)) for c in cases], pa.string()),
         ]
-        for j, (name, typ) in enumerate(zip(self.attr_names, self.attr_types)):
-            arrays.append(_column([c.attrs.get(name) for c in cases], typ))
+        if self.attr_types:
+            # the final snapshot holds every attribute's final value (each change goes through Case.set)
+            for values, typ in zip(zip(*[c._snap or c.snapshot() for c in cases]), self.attr_types):
+                arrays.append(_column(values, typ))
         self.n_cases += len(cases)
         for c in cases:
             self.case_ids.pop(c.idx, None)
         labels = self._labels(cases) if self.labels else None
         om = self.objects
         objects = [o for c in cases for o in om.close_case(c.idx)] if om is not None else None
-        self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), tb.iso(start), end_iso,
-                                  labels, objects))
+        self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), start, end, tb, labels,
+                                  objects))
 
     def _labels(self, cases: list[Case]) -> pa.Table:
         pop = self.labelled.pop
