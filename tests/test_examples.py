@@ -65,8 +65,9 @@ def test_structure(loaded: LoadedProcess) -> None:
 
 
 def test_run_visits_every_activity_and_completes(loaded: LoadedProcess, tmp_path: Path) -> None:
-    result = run(loaded.path, tmp_path, seed=1, cases=200, formats=["csv"])
-    assert result.cases == 200
+    # 400 cases: the escalation (nobody starts an approval within 2 days) needs a backlog to build up first
+    result = run(loaded.path, tmp_path, seed=1, cases=400, formats=["csv"])
+    assert result.cases == 400
 
     with (tmp_path / "events.csv").open(newline="", encoding="utf-8") as f:
         seen = {row["activity"] for row in csv.DictReader(f)}
@@ -75,7 +76,7 @@ def test_run_visits_every_activity_and_completes(loaded: LoadedProcess, tmp_path
 
     with (tmp_path / "cases.csv").open(newline="", encoding="utf-8") as f:
         cases = list(csv.DictReader(f))
-    assert len(cases) == 200
+    assert len(cases) == 400
     assert {c["status"] for c in cases} == {"completed"}
     ends = {n for n, e in loaded.spec.events.items() if e.type == "end"}
     assert {c["end_event"] for c in cases} == ends

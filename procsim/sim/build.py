@@ -21,9 +21,9 @@ from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import Compiled, ExprError, compile_expr
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
-from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_NAMES, STREAM_POOLS, XOR, Activity,
-                                Gateway, Model, Node)
-from procsim.sim.streams import stream
+from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
+                                STREAM_SAMPLES, XOR, Activity, Gateway, Model, Node)
+from procsim.sim.streams import CaseStreams, stream
 from procsim.spec.models import WEEKDAYS, AttributeSpec, ProcessSpec
 
 if TYPE_CHECKING:
@@ -212,11 +212,11 @@ def build_exceptions(loaded: LoadedProcess, acts: dict[str, Activity], role_inde
 
 def sample_cases(loaded: LoadedProcess, n: int, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` cases' attributes as the simulation would draw them (for load-time checks of rules)."""
-    make = _attribute_maker(loaded.spec, seed)
+    make = AttributeMaker(loaded.spec, seed, STREAM_SAMPLES)
     out = []
     history: dict[str, list[Any]] = {a: [] for a in loaded.spec.activities}
     for i in range(n):
-        attrs = make(stream(seed, 99, i), f"sample-{i}")
+        attrs = make(i, f"sample-{i}")
         attrs.update(activity=None, resource=None, role=None, elapsed=0.0, history=history,
                      now=loaded.spec.process.start)
         out.append(attrs)
@@ -263,26 +263,64 @@ def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
     return out
 
 
-def _attribute_maker(spec: ProcessSpec, seed: int) -> Callable[[np.random.Generator, str], dict[str, Any]]:
-    """One closure per attribute, called in declaration order with the case's data stream."""
-    steps: list[tuple[str, Callable[[np.random.Generator, dict[str, Any]], Any]]] = []
-    types: dict[str, str] = {}
-    for k, (name, a) in enumerate(spec.attributes.items()):
-        draw = _attribute_draw(spec, a, seed, k, expr_names(types))
-        types[name] = a.kind()
-        steps.append((name, _post(a, draw)))
+ATTRIBUTE_BLOCK = 256  # cases whose attributes are drawn together, a column at a time
 
-    def make(rng: np.random.Generator, case_id: str) -> dict[str, Any]:
+
+class AttributeMaker:
+    """Case attributes, drawn ``ATTRIBUTE_BLOCK`` cases at a time: ``maker(case index, case id) -> attrs``.
+
+    Cases start in index order, so the attributes of cases ``[k*B, (k+1)*B)`` are drawn together from the data
+    stream of block ``k`` (``CaseStreams(seed, purpose)``), attribute by attribute in declaration order: one numpy
+    call per faker pool or choice column instead of one per case and attribute, and no generator per case.
+    A case's attributes still depend only on (seed, its index): never on durations, routing or other streams.
+    Derived (``expr``) attributes are computed per case from the attributes above them.
+    """
+
+    def __init__(self, spec: ProcessSpec, seed: int, purpose: int) -> None:
+        # per attribute: ("col", draw a block) | ("expr", fn(attrs)) | ("const", value); then its post-processing
+        self.steps: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
+        types: dict[str, str] = {}
+        for k, (name, a) in enumerate(spec.attributes.items()):
+            kind, payload = _attribute_draw(spec, a, seed, k, expr_names(types))
+            types[name] = a.kind()
+            post = _post(a)
+            if kind == "const" and post is not None:
+                payload, post = post(payload), None
+            self.steps.append((name, kind, payload, post))
+        self.streams = CaseStreams(seed, purpose)
+        self._block = -1
+        self._cols: list[list[Any] | None] = []
+
+    def _draw_block(self, block: int) -> None:
+        rng = self.streams.get(block)
+        cols: list[list[Any] | None] = []
+        for _, kind, payload, post in self.steps:
+            col = payload(rng, ATTRIBUTE_BLOCK) if kind == "col" else None
+            if col is not None and post is not None:
+                col = [post(v) for v in col]
+            cols.append(col)
+        self.streams.put(rng)
+        self._block, self._cols = block, cols
+
+    def __call__(self, idx: int, case_id: str) -> dict[str, Any]:
+        block, j = divmod(idx, ATTRIBUTE_BLOCK)
+        if block != self._block:
+            self._draw_block(block)
         attrs: dict[str, Any] = {"case_id": case_id}
-        for name, fn in steps:
-            attrs[name] = fn(rng, attrs)
+        for (name, kind, payload, post), col in zip(self.steps, self._cols):
+            if col is not None:
+                attrs[name] = col[j]
+            elif kind == "const":
+                attrs[name] = payload
+            else:
+                v = payload(attrs)
+                attrs[name] = post(v) if post is not None else v
         return attrs
-
-    return make
 
 
 def _attribute_draw(spec: ProcessSpec, a: AttributeSpec, seed: int, k: int,
-                    names: dict[str, str]) -> Callable[[np.random.Generator, dict[str, Any]], Any]:
+                    names: dict[str, str]) -> tuple[str, Any]:
+    """How an attribute is made: a block drawer ``(rng, n) -> n values``, an expression, or a constant."""
     if a.faker is not None:
         # faker costs ~100 us a call: draw a seeded pool once, then pick from it per case
         fake = faker_for(spec.process.locale)
@@ -290,31 +328,29 @@ def _attribute_draw(spec: ProcessSpec, a: AttributeSpec, seed: int, k: int,
         provider = getattr(fake, a.faker)
         pool = [_plain(provider(**a.args)) for _ in range(a.pool)]
         n = len(pool)
-        return lambda rng, attrs: pool[int(rng.random() * n)]
+        return "col", lambda rng, size: [pool[i] for i in (rng.random(size) * n).astype(np.intp).tolist()]
     if a.distribution is not None:
         sample = a.distribution.sampler()
-        return lambda rng, attrs: sample(rng)
+        return "col", lambda rng, size: [sample(rng) for _ in range(size)]
     if a.choice is not None:
         values = list(a.choice)
-        cum = list(accumulate(a.choice.values()))
-        total = cum[-1]
+        cum = np.array(list(accumulate(a.choice.values())))
+        total = float(cum[-1])
         last = len(values) - 1
-        return lambda rng, attrs: values[min(bisect_right(cum, rng.random() * total), last)]
+        return "col", lambda rng, size: [
+            values[i] for i in np.minimum(np.searchsorted(cum, rng.random(size) * total, side="right"), last).tolist()]
     if a.expr is not None:
-        fn = compile_expr(a.expr, names).fn
-        return lambda rng, attrs: fn(attrs)
-    value = a.value
-    return lambda rng, attrs: value
+        return "expr", compile_expr(a.expr, names).fn
+    return "const", a.value
 
 
-def _post(a: AttributeSpec, draw: Callable[[np.random.Generator, dict[str, Any]], Any]
-          ) -> Callable[[np.random.Generator, dict[str, Any]], Any]:
+def _post(a: AttributeSpec) -> Callable[[Any], Any] | None:
+    """Clamping, rounding and integer conversion of a drawn or derived value (None: nothing to do)."""
     lo, hi, digits, integer = a.min, a.max, a.round, a.integer
     if lo is None and hi is None and digits is None and not integer:
-        return draw
+        return None
 
-    def post(rng: np.random.Generator, attrs: dict[str, Any]) -> Any:
-        v = draw(rng, attrs)
+    def post(v: Any) -> Any:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             if lo is not None and v < lo:
                 v = lo
@@ -383,7 +419,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         xplan = build_exceptions(loaded, {n.id: n.act for n in nodes if n.act is not None}, role_index, names)
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, activity_ids=list(spec.activities),
                  interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
-                 make_attributes=_attribute_maker(spec, seed), attr_names=list(spec.attributes),
+                 make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
                  track_history=loaded.rules is not None and loaded.rules.uses_history, exceptions=xplan)
 

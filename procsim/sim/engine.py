@@ -30,6 +30,7 @@ from procsim.sim.task import Task
 ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END = range(6)
 
 STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES, STREAM_EXC, STREAM_EXC_PICK = range(7)
+STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build.sample_cases)
 
 
 @dataclass(eq=False)
@@ -83,7 +84,7 @@ class Model:
     pools: list[tuple[str, list[str], WorkCalendar | None]]
     interarrival: Callable[[np.random.Generator], float]
     rate: RateProfile | None
-    make_attributes: Callable[[np.random.Generator, str], dict[str, Any]]
+    make_attributes: Callable[[int, str], dict[str, Any]]  # (case index, case id) -> attributes
     attr_names: list[str]
     case_prefix: str
     hooks: Any = None  # procsim.rules.engine.RuleSet (or None): routing, durations, assignment, priorities
@@ -113,7 +114,6 @@ class Simulation:
         self.finished = 0
         width = max(6, len(str(n_cases or 0)))
         self._id_fmt = f"{model.case_prefix}{{:0{width}d}}"
-        self._data_streams = CaseStreams(seed, STREAM_DATA)
         self._flow_streams = CaseStreams(seed, STREAM_FLOW)
         self.xplan = model.exceptions
         self.outages: list[tuple[float, float, str]] = []
@@ -158,10 +158,7 @@ class Simulation:
     def _start_case(self, idx: int) -> None:
         m = self.model
         case_id = self._id_fmt.format(idx + 1)
-        # the data stream is used up by the attributes: its generator is free again at once
-        data_rng = self._data_streams.get(idx)
-        case = Case(idx, case_id, m.attr_names, m.make_attributes(data_rng, case_id), self.env.now)
-        self._data_streams.put(data_rng)
+        case = Case(idx, case_id, m.attr_names, m.make_attributes(idx, case_id), self.env._now)
         case.rng = self._flow_streams.get(idx)
         case.history = {a: [] for a in m.activity_ids} if m.track_history else None
         if m.hooks is not None:
