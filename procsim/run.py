@@ -134,6 +134,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         (out_dir / name).unlink(missing_ok=True)
     if "documents" not in formats and (out_dir / "documents" / "index.csv").is_file():
         shutil.rmtree(out_dir / "documents")  # an earlier run's documents (their index says they are ours)
+    digests = {name: h for s in sinks for name, h in s.digests.items()}
     wall = time.perf_counter() - t0
     manifest = {
         "procsim_version": __version__,
@@ -157,7 +158,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
             "first_event": tb.iso_one(rec.t_min) if rec.t_min is not None else None,
             "last_event": tb.iso_one(rec.t_max) if rec.t_min is not None else None,
         },
-        "files": {p.name: {"sha256": _sha(p), "bytes": p.stat().st_size} for p in files},
+        "files": {p.name: {"sha256": digests.get(p.name) or _sha(p), "bytes": p.stat().st_size} for p in files},
         "wall_time_s": round(wall, 3),
     }
     tmp = out_dir / ".manifest.json.part"

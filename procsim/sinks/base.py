@@ -48,6 +48,7 @@ class Sink(ABC):
         self.ctx = ctx
         self.final = ctx.out_dir / self.filename
         self.temp = ctx.out_dir / f".{self.filename}.part"
+        self.digests: dict[str, str] = {}  # file name -> sha256, for files a sink hashed as it wrote them
 
     def write_events(self, batch: EventBatch) -> None:  # noqa: B027 - optional hook
         """Called with events in output order."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from typing import BinaryIO
+
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -21,29 +24,43 @@ def text_table(table: pa.Table, iso: dict[str, object]) -> pa.Table:
 
 
 class CsvSink(Sink):
+    """Each batch is formatted into memory, hashed and appended: the manifest's sha256 of the largest output file
+    is ready when the run ends (writer thread), instead of reading the file back afterwards."""
+
     format = "csv"
     filename = "events.csv"
 
     def __init__(self, ctx: SinkContext) -> None:
         super().__init__(ctx)
-        self._writer: pacsv.CSVWriter | None = None
-        self._schema: pa.Schema | None = None
+        self._file: BinaryIO | None = None
+        self._hash = hashlib.sha256()
+
+    def _append(self, table: pa.Table, header: bool) -> None:
+        if self._file is None:
+            self._file = self.temp.open("wb")
+        buf = pa.BufferOutputStream()
+        pacsv.write_csv(table, buf, write_options=_OPTIONS if header else _NO_HEADER)
+        data = buf.getvalue()
+        self._hash.update(data)
+        self._file.write(data)
 
     def write_events(self, batch: EventBatch) -> None:
         table = text_table(batch.table, {"timestamp": batch.iso})
         if not self.ctx.labels_in_log:
             table = table.drop_columns(["exception"])
-        if self._writer is None:
-            self._writer = pacsv.CSVWriter(str(self.temp), table.schema, write_options=_OPTIONS)
-        self._writer.write_table(table)
+        self._append(table, header=self._file is None)
 
     def _finish(self) -> None:
-        if self._writer is None:
+        if self._file is None:
             # no events at all: still a valid file with a header
             schema = pa.schema([(f.name, pa.string()) if f.name == "timestamp" else f
                                 for f in _event_schema(self.ctx)])
-            self._writer = pacsv.CSVWriter(str(self.temp), schema, write_options=_OPTIONS)
-        self._writer.close()
+            if not self.ctx.labels_in_log:
+                schema = schema.remove(schema.get_field_index("exception"))
+            self._append(schema.empty_table(), header=True)
+        assert self._file is not None
+        self._file.close()
+        self.digests[self.filename] = self._hash.hexdigest()
 
 
 class CasesCsvSink(Sink):
