@@ -168,11 +168,19 @@ class WorkCalendar:
         tz, ou = self.tz, self._origin_utc
         s, e, cum = self._starts, self._ends, self._cum
         d = self._next_date
+        m0 = local_to_sim(d, time(0), tz, ou)
         for _ in range(_CHUNK_DAYS):
+            m1 = local_to_sim(d + _ONE_DAY, time(0), tz, ou)
+            # a day without a UTC offset change maps local times by adding seconds to its midnight
+            plain = m1 - m0 == DAY
             if d not in self._explicit and (self._country is None or d not in self._holidays_of(d.year)):
                 for (da, ta), (db, tb) in self._days[d.weekday()]:
-                    a = local_to_sim(d + _ONE_DAY if da else d, ta, tz, ou)
-                    b = local_to_sim(d + _ONE_DAY if db else d, tb, tz, ou)
+                    if plain and not da and not db:
+                        a = m0 + (ta.hour * 3600 + ta.minute * 60 + ta.second + ta.microsecond / 1e6)
+                        b = m0 + (tb.hour * 3600 + tb.minute * 60 + tb.second + tb.microsecond / 1e6)
+                    else:
+                        a = local_to_sim(d + _ONE_DAY if da else d, ta, tz, ou)
+                        b = local_to_sim(d + _ONE_DAY if db else d, tb, tz, ou)
                     if b <= a:
                         continue  # scheduled entirely inside a DST gap
                     if s and a <= e[-1]:
@@ -183,8 +191,9 @@ class WorkCalendar:
                         s.append(a)
                         e.append(b)
             d += _ONE_DAY
+            m0 = m1
         self._next_date = d
-        self._horizon = local_to_sim(d, time(0), tz, ou)
+        self._horizon = m0
 
     def _no_work(self, t: float) -> ValueError:
         who = f"calendar {self.name!r}" if self.name else "calendar"
