@@ -168,10 +168,11 @@ class Simulation:
         self.running[idx] = case
         self.rec.open_case(case)
         self.started += 1
-        Task(self.env, self._case(case))
+        # the walk from the start event is the case's process: one generator less on every resume
+        Task(self.env, self._walk(case, self.model.start, -1))
 
-    def _case(self, case: Case) -> Generator[Event, Any, None]:
-        end = yield from self._walk(case, self.model.start, -1)
+    def _case_end(self, case: Case, end: int) -> Generator[Event, Any, None]:
+        """A case reached the end event ``end``: finish deferred work, then record it as completed."""
         if case.exc is not None and case.exc.deferred:
             # swapped activities whose 'after' activity never came: done at the end of the case
             for acts in list(case.exc.deferred.values()):
@@ -228,6 +229,8 @@ class Simulation:
                     return i
                 raise AssertionError(f"reached join {node.id} outside its block")  # excluded by graph checks
             else:  # END
+                if stop < 0:  # the case's own walk, not an AND branch
+                    yield from self._case_end(case, i)
                 return i
 
     def _choose(self, case: Case, gw: Gateway) -> tuple[int, str]:
