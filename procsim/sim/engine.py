@@ -1,9 +1,12 @@
 """The SimPy simulation: arrivals, resource pools with calendars, and case processes walking the graph.
 
-Owns simulated time and randomness. Each case draws from two streams of its own, derived from the one
-root seed, the purpose and the case number (``procsim.sim.streams``): one for its data, one for its flow
-(durations, routing). So changing one activity's duration never changes another case's attributes.
-Events are recorded at the moment they happen, which keeps the record stream in time order.
+Owns simulated time and randomness. A case's attributes come from the data stream of its block of cases
+(``procsim.sim.build.AttributeMaker``), its flow (durations, routing) from a stream of its own derived from the
+one root seed and the case number (``procsim.sim.streams``). So changing one activity's duration never changes
+any case's attributes. Events are recorded at the moment they happen, which keeps the record stream in time order.
+
+Cases and AND branches run as ``Task``s on a ``Kernel`` (``procsim.sim.task``, ``procsim.sim.kernel``): SimPy's
+protocol with fewer events per activity instance, because this loop is where a run spends its time.
 """
 
 from __future__ import annotations
