@@ -1,4 +1,5 @@
-"""Kernel.sleep behaves as env.timeout for a process that yields it: same time, same order among equal times."""
+"""The run-time kernel: Kernel.sleep behaves as env.timeout (same time, same order among equal times), and the
+garbage collector runs rarely during a run and as before after it."""
 
 from __future__ import annotations
 
@@ -27,3 +28,17 @@ def test_sleeps_and_timeouts_interleave_in_scheduling_order():
 def test_a_negative_sleep_is_refused():
     with pytest.raises(ValueError, match="Negative delay -1"):
         Kernel().sleep(-1)
+
+
+def test_the_collector_runs_rarely_during_a_run_and_as_before_after_it(write_process, tmp_path):
+    import gc
+
+    from conftest import MINI
+    from procsim.run import run
+
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    run(write_process(MINI), tmp_path / "o", seed=1, cases=20, formats=["csv"],
+        on_progress=lambda done, total: during.append(gc.get_threshold()))
+    assert len(during) == 20 and all(t[0] >= 200_000 for t in during)
+    assert gc.get_threshold() == before

@@ -37,16 +37,3 @@ def test_neighbouring_cases_are_uncorrelated():
     assert abs(firsts.mean() - 0.5) < 0.02
     assert abs(np.corrcoef(firsts[:-1], firsts[1:])[0, 1]) < 0.05
 
-
-def test_the_collector_runs_rarely_during_a_run_and_as_before_after_it(write_process, tmp_path):
-    import gc
-
-    from conftest import MINI
-    from procsim.run import run
-
-    before = gc.get_threshold()
-    during: list[tuple[int, int, int]] = []
-    run(write_process(MINI), tmp_path / "o", seed=1, cases=20, formats=["csv"],
-        on_progress=lambda done, total: during.append(gc.get_threshold()))
-    assert len(during) == 20 and all(t[0] >= 200_000 for t in during)
-    assert gc.get_threshold() == before
