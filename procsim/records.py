@@ -82,9 +82,9 @@ class Case:
 @dataclass(frozen=True)
 class EventBatch:
     """Events in output order. ``table`` is typed (timestamp is UTC-based with the process zone);
-    ``iso`` holds the same timestamps as ISO 8601 text with offset, for text formats.
+    ``iso`` (numpy) and ``iso_text`` (Arrow) hold the same timestamps as ISO 8601 text with offset, for text formats.
 
-    ``iso`` is made on first use, on the writer thread (procsim.writer), and only if a text format asks:
+    Both are made on first use, on the writer thread (procsim.writer), and only if a text format asks:
     the time base's lookup tables are only ever touched from that one thread.
     """
 
@@ -97,10 +97,15 @@ class EventBatch:
     def iso(self) -> np.ndarray:
         return self.timebase.iso(self.times)
 
+    @cached_property
+    def iso_text(self) -> pa.Array:
+        return self.timebase.iso_array(self.times)
+
 
 @dataclass(frozen=True)
 class CaseBatch:
-    """Finished cases; ``start_iso``/``end_iso`` (end '' while running) made on first use, like EventBatch.iso."""
+    """Finished cases; ``start_iso``/``end_iso`` (Arrow text; end '' while running) made on first use, like
+    EventBatch.iso_text."""
 
     table: pa.Table
     start: np.ndarray  # simulation seconds
@@ -110,13 +115,14 @@ class CaseBatch:
     objects: list[ObjectRecord] | None = None  # the finished cases' objects, when the recorder keeps objects
 
     @cached_property
-    def start_iso(self) -> np.ndarray:
-        return self.timebase.iso(self.start)
+    def start_iso(self) -> pa.Array:
+        return self.timebase.iso_array(self.start)
 
     @cached_property
-    def end_iso(self) -> np.ndarray:
+    def end_iso(self) -> pa.Array:
         done = ~np.isnan(self.end)
-        return np.where(done, self.timebase.iso(np.where(done, self.end, self.start)), "")
+        text = self.timebase.iso_array(np.where(done, self.end, self.start))
+        return text if done.all() else pc.if_else(pa.array(done), text, "")
 
 
 LABEL_SCHEMA = pa.schema([("case_id", pa.string()), ("is_exception", pa.bool_()), ("exceptions", pa.string()),

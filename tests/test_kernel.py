@@ -30,15 +30,17 @@ def test_a_negative_sleep_is_refused():
         Kernel().sleep(-1)
 
 
-def test_the_collector_runs_rarely_during_a_run_and_as_before_after_it(write_process, tmp_path):
+def test_the_collector_runs_rarely_and_threads_switch_sooner_during_a_run_and_as_before_after_it(
+        write_process, tmp_path):
     import gc
+    import sys
 
     from conftest import MINI
     from procsim.run import run
 
-    before = gc.get_threshold()
-    during: list[tuple[int, int, int]] = []
+    before = gc.get_threshold(), sys.getswitchinterval()
+    during: list[tuple[tuple[int, int, int], float]] = []
     run(write_process(MINI), tmp_path / "o", seed=1, cases=20, formats=["csv"],
-        on_progress=lambda done, total: during.append(gc.get_threshold()))
-    assert len(during) == 20 and all(t[0] >= 200_000 for t in during)
-    assert gc.get_threshold() == before
+        on_progress=lambda done, total: during.append((gc.get_threshold(), sys.getswitchinterval())))
+    assert len(during) == 20 and all(t[0] >= 200_000 and s <= 0.0005 for t, s in during)
+    assert (gc.get_threshold(), sys.getswitchinterval()) == before

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -93,3 +94,20 @@ def test_many_zones_over_a_century(zone: str) -> None:
     tb = TimeBase(datetime(2000, 1, 1, tzinfo=tz), tz)
     ts = np.random.default_rng(2).uniform(-3e9, 1.5e9, 3000)
     assert tb.iso(ts).tolist() == [tb.iso_one(t) for t in ts]
+
+
+def test_iso_array_is_the_same_text_as_arrow() -> None:
+    ts = np.random.default_rng(3).uniform(-86400.0, 400 * 86400.0, 2000)
+    arr = TB.iso_array(ts)
+    assert arr.type == pa.string() and arr.null_count == 0
+    assert arr.to_pylist() == TB.iso(ts).tolist() == [TB.iso_one(t) for t in ts]
+    assert TB.iso_array(np.zeros(0)).to_pylist() == []
+
+
+def test_iso_with_offsets_of_two_widths() -> None:
+    # Berlin left local mean time (+00:53:28) for CET on 1893-04-01: one batch holds both widths
+    tb = TimeBase(datetime(1893, 3, 30, tzinfo=BERLIN), BERLIN)
+    ts = [0.0, 5 * 86400.0, 86400.5]
+    want = ["1893-03-30T00:00:00.000+00:53:28", "1893-04-04T00:06:32.000+01:00", "1893-03-31T00:00:00.500+00:53:28"]
+    assert tb.iso(ts).tolist() == want == [tb.iso_one(t) for t in ts]
+    assert tb.iso_array(ts).to_pylist() == want

@@ -15,11 +15,10 @@ _OPTIONS = pacsv.WriteOptions(include_header=True, quoting_style="needed")
 _NO_HEADER = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
 
-def text_table(table: pa.Table, iso: dict[str, object]) -> pa.Table:
+def text_table(table: pa.Table, iso: dict[str, pa.Array]) -> pa.Table:
     """Replace timestamp columns by their ISO text (with offset) so CSV shows local time as written."""
     for name, values in iso.items():
-        i = table.schema.get_field_index(name)
-        table = table.set_column(i, name, pa.array(values, pa.string()))
+        table = table.set_column(table.schema.get_field_index(name), name, values)
     return table
 
 
@@ -45,7 +44,7 @@ class CsvSink(Sink):
         self._file.write(data)
 
     def write_events(self, batch: EventBatch) -> None:
-        table = text_table(batch.table, {"timestamp": batch.iso})
+        table = text_table(batch.table, {"timestamp": batch.iso_text})
         if not self.ctx.labels_in_log:
             table = table.drop_columns(["exception"])
         self._append(table, header=self._file is None)

@@ -133,10 +133,9 @@ class XesSink(Sink):
         n = t.num_rows
         if n == 0:
             return
-        iso = batch.iso
-        # a fixed-width U29 array holds only '+HH:MM' offsets; anything wider may carry seconds
-        wide = not (iso.dtype.kind == "U" and iso.dtype.itemsize <= 29 * 4)
-        iso = pa.array(iso, pa.string())
+        iso = batch.iso_text
+        # 29 characters hold only '+HH:MM' offsets; anything longer may carry seconds
+        wide = pc.max(pc.binary_length(iso)).as_py() > 29
         if wide and pc.any(pc.match_substring_regex(iso, _SECONDS_OFFSET)).as_py():
             iso = _utc_iso(t.column("timestamp"), iso)
         pieces = [
