@@ -9,7 +9,7 @@ exception (raise) — each answer carrying the ids of the rules that gave it, fo
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -34,6 +34,7 @@ RUNTIME_NAMES: dict[str, Any] = {
     "now": "datetime", "elapsed": "duration",
 }
 RESERVED = frozenset(RUNTIME_NAMES) | {"history"}
+CONTEXT_NAMES = ("activity", "elapsed", "role", "resource")  # set per decision point, only when some rule reads them
 SEP = ";"
 
 
@@ -115,7 +116,9 @@ class RuleSet:
         self.origin: Any = None
         self.uses_now = False
         self.uses_history = False
-        self.uses_context = False  # some expression reads `activity`, `elapsed`, `role` or `resource`
+        # the activities whose `history` some rule reads (None: a rule reads history as a whole, keep every one)
+        self.history_keys: set[str] | None = set()
+        self.context: frozenset[str] = frozenset()  # the CONTEXT_NAMES some expression reads
         self.roles: dict[str, str | None] = {}  # activity -> its role, for the `role` name
         self.catalogue: dict[str, dict[str, str]] = {}
         self.member_index: dict[str, dict[str, int]] = {}  # role -> member name -> index
@@ -137,11 +140,16 @@ class RuleSet:
     def _env(self, case: Case, now: float, activity: str | None) -> dict[str, Any]:
         """The case's attributes plus the context names some expression reads (only those: this runs often)."""
         attrs = case.attrs
-        if self.uses_context:
-            attrs["activity"] = activity
-            attrs["elapsed"] = now - case.start
-            attrs["role"] = self.roles.get(activity) if activity is not None else None
-            attrs["resource"] = None  # bound per candidate in assign's 'allow' only
+        context = self.context
+        if context:
+            if "activity" in context:
+                attrs["activity"] = activity
+            if "elapsed" in context:
+                attrs["elapsed"] = now - case.start
+            if "role" in context:
+                attrs["role"] = self.roles.get(activity) if activity is not None else None
+            if "resource" in context:
+                attrs["resource"] = None  # bound per candidate in assign's 'allow' only
         if self.uses_now:
             from datetime import timedelta
 
@@ -149,6 +157,21 @@ class RuleSet:
         if self.uses_history:
             attrs["history"] = case.history
         return attrs
+
+    def note_reads(self, compiled: Iterable[Compiled]) -> None:
+        """Learn what these expressions read: the run then provides only that (``_env``, ``history``)."""
+        for c in compiled:
+            names = c.names
+            self.uses_now |= "now" in names
+            if "history" in names:
+                self.uses_history = True
+                keys = c.fields.get("history")
+                if keys is None:
+                    self.history_keys = None
+                elif self.history_keys is not None:
+                    self.history_keys |= keys
+            if not names.isdisjoint(CONTEXT_NAMES):
+                self.context |= names.intersection(CONTEXT_NAMES)
 
     def _holds(self, r: CRule, env: Mapping[str, Any]) -> bool:
         when = r.when
@@ -353,14 +376,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
             ct = _compile_table(t, names, sm, loc, problems)
             if ct is None:
                 continue
-            used: set[str] = set()
-            for inp in ct.table.inputs:
-                used |= inp.names
-            if any(isinstance(cell, str) and cell.startswith("=") for row in t.rows for cell in row):
-                used |= set(RESERVED)  # output expressions are not inspected: assume they read everything
-            rs.uses_now |= "now" in used
-            rs.uses_history |= "history" in used
-            rs.uses_context |= bool(used & {"activity", "elapsed", "role", "resource"})
+            rs.note_reads(ct.table.reads)
             if t.gateway is not None:
                 if t.gateway not in gws or gws[t.gateway].branches is None:
                     problems.append(sm.problem(loc + ("gateway",), f"unknown xor gateway '{t.gateway}'"
@@ -408,12 +424,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                 except ExprError as e:
                     problems.append(sm.problem(where, e.msg, e.code, offset=e.offset))
                     return None
-                if "now" in c.names:
-                    rs.uses_now = True
-                if "history" in c.names:
-                    rs.uses_history = True
-                if c.names & {"activity", "elapsed", "role", "resource"}:
-                    rs.uses_context = True
+                rs.note_reads([c])
                 return c
 
             def check_act(a: str, where: tuple[Any, ...]) -> bool:

@@ -33,6 +33,7 @@ import difflib
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any, Final, TypeAlias
 
@@ -122,6 +123,9 @@ class Compiled:
     fn: Fn
     names: frozenset[str]
     type: str
+    # names read only through constant fields ('history.approve_requisition'), with those fields: the simulation
+    # keeps only what rules read (a name read whole, or passed on, is not listed)
+    fields: Mapping[str, frozenset[str]] = dataclass_field(default_factory=dict)
 
     def __call__(self, env: Env) -> Any:
         try:
@@ -422,6 +426,9 @@ class _Compiler:
     def __init__(self, text: str, shift: int, names: Mapping[str, Type]) -> None:
         self.names = names
         self.read: dict[str, None] = {}  # insertion-ordered set of names read
+        self.reads: dict[str, int] = {}  # name -> times read
+        self.field_reads: dict[str, dict[str, None]] = {}  # name -> the constant fields read from it, in order
+        self.n_field_reads: dict[str, int] = {}  # name -> times read as the base of a constant field
         self.shift = shift
         # ast columns are UTF-8 byte offsets; map them to character offsets for non-ASCII sources.
         self.encoded = None if text.isascii() else text.encode("utf-8")
@@ -483,7 +490,18 @@ class _Compiler:
                 raise self.fail(node, f"unknown name '{name}' ('{name}' is a function: call it)", "unknown_name")
             raise self.fail(node, f"unknown name '{name}'{_suggest(name, list(self.names))}", "unknown_name")
         self.read[name] = None
+        self.reads[name] = self.reads.get(name, 0) + 1
         return _Node(operator.itemgetter(name), self.names[name])
+
+    def note_field(self, base: ast.expr, key: str) -> None:
+        """``base.key`` or ``base['key']`` was compiled: when ``base`` is a plain name, remember the field."""
+        if isinstance(base, ast.Name) and base.id in self.reads:
+            self.field_reads.setdefault(base.id, {})[key] = None
+            self.n_field_reads[base.id] = self.n_field_reads.get(base.id, 0) + 1
+
+    def only_fields(self) -> dict[str, frozenset[str]]:
+        """Names every read of which was a constant field, with the fields read."""
+        return {n: frozenset(keys) for n, keys in self.field_reads.items() if self.n_field_reads[n] == self.reads[n]}
 
     def c_Attribute(self, node: ast.Attribute, depth: int) -> _Node:
         attr = node.attr
@@ -493,7 +511,9 @@ class _Compiler:
             raise ExprError(f"names starting with '_' are not allowed: '{attr}'", attr_col, "forbidden")
         inner = self.c(node.value, depth)
         path = _dotted(node.value)
-        return self.field(inner, attr, path, attr_col, node)
+        n = self.field(inner, attr, path, attr_col, node)
+        self.note_field(node.value, attr)
+        return n
 
     def field(self, inner: _Node, key: str, path: str, col: int, node: ast.AST) -> _Node:
         t = inner.type
@@ -515,7 +535,9 @@ class _Compiler:
             raise self.fail(node.slice, "a subscript must be a constant string or integer", "forbidden")
         path = _dotted(node.value)
         if isinstance(key.const, str):
-            return self.field(inner, key.const, path, self.col(node.slice), node)
+            n = self.field(inner, key.const, path, self.col(node.slice), node)
+            self.note_field(node.value, key.const)
+            return n
         t = type_name(inner.type)
         if t not in ("list", "string", "any"):
             raise self.fail(node.slice, f"cannot index a {t} with a number", "type_error")
@@ -787,4 +809,4 @@ def compile_expr(source: str, names: Mapping[str, Type], *, expect: str | None =
         if got != "any" and _family(got) != _family(expect):
             raise ExprError(f"expected a {expect} expression, got {got}", shift, "type_error")
     result_type = type_name(node.type)
-    return Compiled(source, node.fn, frozenset(comp.read), result_type)
+    return Compiled(source, node.fn, frozenset(comp.read), result_type, comp.only_fields())

@@ -85,6 +85,7 @@ class DecisionTable:
     _rows: tuple[_Row, ...] = field(default=(), repr=False, compare=False)
     _rank: Mapping[Any, int] = field(default_factory=dict, repr=False, compare=False)
     _fns: tuple[Callable[[Env], Any], ...] = field(default=(), repr=False, compare=False)
+    reads: tuple[Compiled, ...] = field(default=(), repr=False, compare=False)  # every expression in the table
 
     def evaluate(self, env: Env) -> dict[str, Any] | list[dict[str, Any]] | None:
         """The table's result for ``env``: a dict (first/unique/priority/aggregated collect), a list of
@@ -242,8 +243,8 @@ def _const_key(value: Any) -> tuple[Any, ...]:
 class _CellCompiler:
     """Compiles the cells of one input column; raises ExprError with offsets inside the cell."""
 
-    def __init__(self, input_: Compiled, names: Mapping[str, Type]) -> None:
-        self.input, self.names = input_, names
+    def __init__(self, input_: Compiled, names: Mapping[str, Type], seen: list[Compiled]) -> None:
+        self.input, self.names, self.seen = input_, names, seen
 
     def endpoint(self, text: str, start: int, ordering: bool) -> tuple[Compiled, Any, tuple[Any, ...]]:
         """Compile one endpoint expression; returns (compiled, constant or _NO, canonical key)."""
@@ -255,6 +256,7 @@ class _CellCompiler:
             if e.code == "unknown_name" and word.isidentifier() and "did you mean" not in msg:
                 msg += f"; strings need quotes: '{word}'"
             raise ExprError(msg, start + e.offset, e.code) from None
+        self.seen.append(c)
         problem = compare_problem(self.input.type, c.type, ordering)
         if problem:
             raise ExprError(problem, start + len(text) - len(text.lstrip()), "type_error")
@@ -398,7 +400,8 @@ def compile_table(
             compiled_inputs.append(compile_expr(src, names))
         except ExprError as e:
             raise TableError(e.msg, None, k, e.offset, e.code) from None
-    columns = [_CellCompiler(c, names) for c in compiled_inputs]
+    seen = list(compiled_inputs)  # every expression of the table, for what it reads
+    columns = [_CellCompiler(c, names, seen) for c in compiled_inputs]
     n_in, width = len(inputs), len(inputs) + len(outputs)
 
     built: list[_Row] = []
@@ -417,7 +420,8 @@ def compile_table(
             row_key.append(key)
             if test is not None:
                 tests.append((k, test))
-        outs = tuple(_output_cell(row[n_in + k], name, r, n_in + k, names, aggregate) for k, name in enumerate(outputs))
+        outs = tuple(_output_cell(row[n_in + k], name, r, n_in + k, names, aggregate, seen)
+                     for k, name in enumerate(outputs))
         const = {name: value for name, value, fn in outs} if all(fn is None for _, _, fn in outs) else None
         row_rank = None
         if hit == "priority" and outs[0][2] is None:
@@ -436,6 +440,7 @@ def compile_table(
     return DecisionTable(
         id, cast(HitPolicy, hit), cast(Aggregate, aggregate), tuple(compiled_inputs), tuple(outputs),
         tuple(priorities) if priorities is not None else None, tuple(built), rank, tuple(c.fn for c in compiled_inputs),
+        tuple(seen),
     )
 
 
@@ -465,7 +470,7 @@ def _input_cell(column: _CellCompiler, cell: Any, r: int, k: int) -> tuple[Test 
 
 
 def _output_cell(
-    cell: Any, name: str, r: int, k: int, names: Mapping[str, Type], aggregate: str | None
+    cell: Any, name: str, r: int, k: int, names: Mapping[str, Type], aggregate: str | None, seen: list[Compiled]
 ) -> tuple[str, Any, Callable[[Env], Any] | None]:
     numeric = aggregate in ("sum", "min", "max")
     if isinstance(cell, str) and cell.lstrip().startswith("="):
@@ -474,6 +479,7 @@ def _output_cell(
             c = compile_expr(cell[at:], names)
         except ExprError as e:
             raise TableError(e.msg, r, k, at + e.offset, e.code) from None
+        seen.append(c)
         if numeric and c.type not in ("number", "duration", "any"):
             raise TableError(f"aggregate '{aggregate}' needs numbers, got {c.type}", r, k, at, "type_error")
         if not c.names:  # constant: folded by compile_expr, so evaluating it cannot fail

@@ -417,11 +417,16 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
     xplan = None
     if spec.exceptions:
         xplan = build_exceptions(loaded, {n.id: n.act for n in nodes if n.act is not None}, role_index, names)
-    return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, activity_ids=list(spec.activities),
+    rules = loaded.rules
+    history: list[str] | None = None  # who did which activity in each case: kept only for what rules read
+    if rules is not None and rules.uses_history:
+        keys = rules.history_keys
+        history = [a for a in spec.activities if keys is None or a in keys]
+    return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
                  interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
-                 track_history=loaded.rules is not None and loaded.rules.uses_history, exceptions=xplan)
+                 exceptions=xplan)
 
 
 def _skip_passes(nodes: list[Node]) -> None:

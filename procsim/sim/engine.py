@@ -92,8 +92,8 @@ class Model:
     attr_names: list[str]
     case_prefix: str
     hooks: Any = None  # procsim.rules.engine.RuleSet (or None): routing, durations, assignment, priorities
-    activity_ids: list[str] = field(default_factory=list)
-    track_history: bool = False  # who did what in each case: only rules that read `history` need it
+    # who did what in each case, for these activities (those whose `history` rules read); None: not kept
+    history_keys: list[str] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     exceptions: Any = None  # procsim.exceptions.Plan (or None): injected rare exceptions
 
@@ -164,7 +164,7 @@ class Simulation:
         case_id = self._id_fmt.format(idx + 1)
         case = Case(idx, case_id, m.attr_names, m.make_attributes(idx, case_id), self.env._now)
         case.rng = self._flow_streams.get(idx)
-        case.history = {a: [] for a in m.activity_ids} if m.track_history else None
+        case.history = {a: [] for a in m.history_keys} if m.history_keys is not None else None
         if m.hooks is not None:
             m.hooks.case_started(case, self.env.now)
         if self.xplan is not None:

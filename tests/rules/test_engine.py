@@ -403,3 +403,37 @@ def test_more_load_time_checks(write_process):
     q = setup(write_process, "rules: []\n", PROCESS.replace("  score: {value: 0}\n", "  status: {value: 0}\n"))
     assert spec_errors(q) == ["p.yaml:21:3: attributes.status: 'status' is a column procsim writes itself; call "
                               "the attribute something else [reserved_name]"]
+
+
+@pytest.mark.parametrize(("rules", "history", "context"), [
+    # four eyes reads one activity's history and the candidate resource: only that is kept and set
+    ("""
+        rules:
+          - id: four_eyes
+            assign: {activity: decide, allow: resource not in history.check_b}
+        """, ["check_b"], {"resource"}),
+    # a table's test cell and output expression are read too; history read whole keeps every activity
+    ("""
+        rules:
+          - id: slow_late
+            when: elapsed > duration('2h')
+            duration: {activity: decide, scale: 2}
+        tables:
+          - id: t
+            inputs: [amount]
+            outputs: [score]
+            rows:
+              - ["> len(history.check_a)", "= len(history)"]
+        """, ["register", "check_a", "check_b", "decide"], {"elapsed"}),
+    ("""
+        rules:
+          - id: r
+            set: {score: 1}
+        """, None, set()),
+])
+def test_the_run_keeps_only_the_history_and_context_rules_read(write_process, rules, history, context):
+    from procsim.sim.build import build_model
+
+    loaded = load_process(setup(write_process, rules))
+    assert loaded.rules.context == context
+    assert build_model(loaded, 1).history_keys == history

@@ -137,6 +137,15 @@ def test_names_read_and_types() -> None:
     assert compile_expr("true", NAMES).names == frozenset()
 
 
+def test_fields_lists_names_read_only_through_constant_fields() -> None:
+    assert compile_expr("doc.po.currency == 'EUR' and len(doc['lines']) > 0", NAMES).fields == {
+        "doc": frozenset({"po", "lines"})}
+    assert compile_expr("amount > 1", NAMES).fields == {}
+    # read whole once (here passed to a function), so every field may matter: not listed
+    assert compile_expr("doc.po != null and len(doc) > 1", NAMES).fields == {}
+    assert compile_expr("doc", NAMES).fields == {}
+
+
 def test_compiled_is_frozen_and_fn_is_the_raw_fast_path() -> None:
     c = compile_expr("amount / n", NAMES)
     assert isinstance(c, Compiled)
