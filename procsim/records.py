@@ -66,8 +66,7 @@ class Case:
     def snapshot(self) -> tuple[Any, ...]:
         snap = self._snap
         if snap is None:
-            attrs = self.attrs
-            snap = self._snap = tuple(attrs.get(n) for n in self.names)
+            snap = self._snap = tuple(map(self.attrs.get, self.names))
         return snap
 
     def set(self, name: str, value: Any) -> None:
@@ -250,11 +249,12 @@ class Recorder:
             # events of a case share one snapshot object until a rule changes the data: convert each distinct
             # snapshot once and gather the rows with take() instead of converting every cell of every event
             snaps = cols[9]
-            distinct = {id(snap): snap for snap in snaps}
-            position = dict(zip(distinct, range(len(distinct))))
-            take = pa.array(np.fromiter(map(position.__getitem__, map(id, snaps)), dtype=np.int64, count=n))
-            for values, typ in zip(zip(*distinct.values()), self.attr_types):
-                arrays.append(_column(values, typ).take(take))
+            _, first_row, take = np.unique(np.fromiter(map(id, snaps), dtype=np.int64, count=n), return_index=True,
+                                           return_inverse=True)
+            distinct = [snaps[i] for i in first_row.tolist()]
+            where = pa.array(take.reshape(-1))
+            for values, typ in zip(zip(*distinct), self.attr_types):
+                arrays.append(_column(values, typ).take(where))
         table = pa.Table.from_arrays(arrays, schema=self.event_schema)
         self.emit_events(EventBatch(table, t, self.timebase, links))
 
