@@ -86,6 +86,16 @@ class DecisionTable:
     _rank: Mapping[Any, int] = field(default_factory=dict, repr=False, compare=False)
     _fns: tuple[Callable[[Env], Any], ...] = field(default=(), repr=False, compare=False)
     reads: tuple[Compiled, ...] = field(default=(), repr=False, compare=False)  # every expression in the table
+    # when every row's first output is a constant: per row, that value and its (priority rank, row) key
+    _const_values: tuple[Any, ...] | None = field(init=False, default=None, repr=False, compare=False)
+    _const_ranks: tuple[tuple[int, int], ...] | None = field(init=False, default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._rows and all(row.const is not None for row in self._rows):
+            first = self.outputs[0]
+            object.__setattr__(self, "_const_values", tuple(row.const[first] for row in self._rows))  # type: ignore[index]
+        if self._rows and all(row.rank is not None for row in self._rows):
+            object.__setattr__(self, "_const_ranks", tuple((row.rank, i) for i, row in enumerate(self._rows)))
 
     def evaluate(self, env: Env) -> dict[str, Any] | list[dict[str, Any]] | None:
         """The table's result for ``env``: a dict (first/unique/priority/aggregated collect), a list of
@@ -111,15 +121,22 @@ class DecisionTable:
                 raise ExprRuntimeError(f"hit policy unique, but rows {listed} {both} match", where=f"table '{self.id}'")
             return self._output(rows[0], env), rows
         if hit == "priority":
-            best = min(rows, key=lambda i: (self._row_rank(i, env), i))
+            ranks = self._const_ranks
+            if ranks is not None:
+                best = min(rows, key=ranks.__getitem__)
+            else:
+                best = min(rows, key=lambda i: (self._row_rank(i, env), i))
             return self._output(best, env), [best]
-        outs = [self._output(i, env) for i in rows]
-        if self.aggregate is None:
-            return outs, rows
         name = self.outputs[0]
+        if self.aggregate is None:
+            return [self._output(i, env) for i in rows], rows
         if self.aggregate == "count":
             return {name: len(rows)}, rows
-        values = [o[name] for o in outs]
+        consts = self._const_values
+        if consts is not None:
+            values = [consts[i] for i in rows]
+        else:
+            values = [self._output(i, env)[name] for i in rows]
         try:
             if self.aggregate == "sum":
                 # fsum is exact, so the total does not depend on row order; ints stay ints

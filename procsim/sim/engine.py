@@ -12,10 +12,12 @@ protocol with fewer events per activity instance, because this loop is where a r
 from __future__ import annotations
 
 import gc
+from bisect import bisect_right
 import sys
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -64,10 +66,16 @@ class Gateway:
 
     bounded: bool = field(init=False)  # a loop branch has a 'max': visits are counted
     every: list[int] = field(init=False)  # every branch index, the choice when nothing is bounded
+    # no 'max' and no condition: a draw on the running sums of the probabilities decides (cum[-1] > 0)
+    plain: bool = field(init=False)
+    cum: list[float] = field(init=False)
 
     def __post_init__(self) -> None:
         self.bounded = any(b is not None for b in self.bounds)
         self.every = list(range(len(self.targets)))
+        self.cum = list(accumulate(self.probs))
+        self.plain = (not self.bounded and all(c is None for c in self.conditions) and bool(self.cum)
+                      and self.cum[-1] > 0)
 
 
 @dataclass(eq=False)
@@ -248,6 +256,10 @@ class Simulation:
             picked = hooks.route(case, gw, self.env.now, allowed)
             if picked is not None:
                 return self._take(case, gw, picked[0]), picked[1]
+        if gw.plain:
+            # as the loop below: the first branch whose running sum exceeds u (zero weights never do)
+            cum = gw.cum
+            return gw.targets[min(bisect_right(cum, case.rng.random() * cum[-1]), len(cum) - 1)], ""
         conds = gw.conditions
         for k in allowed:
             cond = conds[k]
