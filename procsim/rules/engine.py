@@ -88,6 +88,29 @@ class CRule:
     allow: Callable[[Mapping[str, Any]], Any] | None = None
     sample: Callable[[np.random.Generator], float] | None = None
     names: frozenset[str] = frozenset()
+    holds: Callable[[Mapping[str, Any]], bool] = field(init=False, repr=False)  # `when` as a bool, errors named
+
+    def __post_init__(self) -> None:
+        self.holds = _holds_fn(self.id, self.when, self.source)
+
+
+def _always(env: Mapping[str, Any]) -> bool:
+    return True
+
+
+def _holds_fn(rid: str, when: Callable[[Mapping[str, Any]], Any] | None, source: str
+              ) -> Callable[[Mapping[str, Any]], bool]:
+    """A rule's condition as one call (rules are checked at every decision point: no method hop per check)."""
+    if when is None:
+        return _always
+
+    def holds(env: Mapping[str, Any]) -> bool:
+        try:
+            return bool(when(env))
+        except Exception as e:  # noqa: BLE001 - rule failures become one clear SimulationError
+            raise ExprRuntimeError(describe_error(e), where=f"rule '{rid}': when: {source}") from e
+
+    return holds
 
 
 @dataclass(eq=False)
@@ -173,15 +196,6 @@ class RuleSet:
             if not names.isdisjoint(CONTEXT_NAMES):
                 self.context |= names.intersection(CONTEXT_NAMES)
 
-    def _holds(self, r: CRule, env: Mapping[str, Any]) -> bool:
-        when = r.when
-        if when is None:
-            return True
-        try:
-            return bool(when(env))
-        except Exception as e:  # noqa: BLE001 - rule failures become one clear SimulationError
-            raise ExprRuntimeError(describe_error(e), where=f"rule '{r.id}': when: {r.source}") from e
-
     def _apply_sets(self, items: list[CRule | CTable], case: Case, env: dict[str, Any]) -> list[str]:
         fired = []
         for item in items:
@@ -194,7 +208,7 @@ class RuleSet:
                 for k, v in result.items():
                     case.set(k, v)
                 fired.append(f"{item.id}#{rows[0] + 1}" if len(rows) == 1 else item.id)
-            elif self._holds(item, env):
+            elif item.holds(env):
                 for name, fn in item.sets:
                     try:
                         value = fn(env)
@@ -210,7 +224,7 @@ class RuleSet:
         env = self._env(case, now, None)
         fired = self._apply_sets(self.start_sets, case, env)
         for r in self.raises_start:
-            if self._holds(r, env):
+            if r.holds(env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
         case.rules_fired.extend(fired)
 
@@ -240,7 +254,7 @@ class RuleSet:
                                           f"one of its branches ({', '.join(gw.target_ids)})")
                 if k in allowed:
                     return k, f"{item.id}#{rows[0] + 1}"
-            elif self._holds(item, env):
+            elif item.holds(env):
                 k = gw.target_ids.index(item.rule.route.to)  # type: ignore[union-attr]
                 if k in allowed:
                     return k, item.id
@@ -265,7 +279,7 @@ class RuleSet:
                                            self.raises_at.get(act.id, []))
         durations, queues, assigns, dl, raises = parts
         for r in durations:
-            if self._holds(r, env):
+            if r.holds(env):
                 d = r.rule.duration
                 assert d is not None
                 if r.sample is not None:
@@ -280,13 +294,13 @@ class RuleSet:
             sample = lambda rng: base(rng) + extra / scale  # noqa: E731 - scale applies to the total below
         priority = act.priority
         for r in queues:
-            if self._holds(r, env):
+            if r.holds(env):
                 priority = max(priority, r.rule.queue.value)  # type: ignore[union-attr]
                 fired.append(r.id)
         pool = act.pool
         allowed: set[int] | None = None
         for r in assigns:
-            if not self._holds(r, env):
+            if not r.holds(env):
                 continue
             a = r.rule.assign
             assert a is not None
@@ -315,10 +329,10 @@ class RuleSet:
             allowed = candidates
             fired.append(r.id)
         deadline = None
-        if dl is not None and self._holds(dl, env):
+        if dl is not None and dl.holds(env):
             deadline = (dl.rule.deadline.within, self.node_index[dl.rule.deadline.escalate_to], dl.id)  # type: ignore[union-attr]
         for r in raises:
-            if self._holds(r, env):
+            if r.holds(env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
         return sample, scale, priority, allowed, pool, SEP.join(fired), deadline
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import MINI
-from procsim.errors import SpecError
+from procsim.errors import SimulationError, SpecError
 from procsim.explain import explain
 from procsim.run import run
 from procsim.sim.build import _calendars
@@ -437,3 +437,16 @@ def test_the_run_keeps_only_the_history_and_context_rules_read(write_process, ru
     loaded = load_process(setup(write_process, rules))
     assert loaded.rules.context == context
     assert build_model(loaded, 1).history_keys == history
+
+
+def test_a_condition_failing_at_run_time_names_its_rule(write_process, tmp_path):
+    # 'score' is 0 in every case: the load-time sample cases cannot see it, the run can
+    p = setup(write_process, """
+        rules:
+          - id: ratio_check
+            when: amount / score > 1
+            duration: {activity: decide, scale: 2}
+        """)
+    with pytest.raises(SimulationError) as info:
+        run(p, tmp_path / "o", seed=1, cases=5, formats=["csv"])
+    assert str(info.value) == "division by zero (in rule 'ratio_check': when: amount / score > 1)"
