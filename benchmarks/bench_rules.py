@@ -214,7 +214,7 @@ def condition_costs(process: str | Path, samples: int = 1000, evals: int = 200_0
                     repeat: int = 5) -> list[dict[str, Any]]:
     """ns per evaluation of each rule's compiled ``when`` (and ``assign.allow``) over ``samples`` sample cases.
 
-    ``fn ns`` is the bare compiled closure. ``engine ns`` goes through ``RuleSet._holds``, the wrapper the
+    ``fn ns`` is the bare compiled closure. ``engine ns`` goes through ``CRule.holds``, the wrapper the
     simulation calls (it adds ``bool()`` and turns errors into rule errors). ``true`` is the share of sample
     cases for which the condition holds.
     """
@@ -226,14 +226,11 @@ def condition_costs(process: str | Path, samples: int = 1000, evals: int = 200_0
     envs = sample_cases(loaded, samples)
     _start_values(rs, envs)
     rows: list[dict[str, Any]] = []
-    def engine(r: Any) -> Callable[[Mapping[str, Any]], Any]:
-        return lambda env: rs._holds(r, env)
-
     for r in _rules_in(rs):
         if r.when is not None:
             rows.append({"rule": r.id, "kind": "when", "source": r.source,
                          "ns": _ns_per_eval(r.when, envs, evals, repeat),
-                         "engine_ns": _ns_per_eval(engine(r), envs, evals, repeat),
+                         "engine_ns": _ns_per_eval(r.holds, envs, evals, repeat),
                          "evaluations": max(1, evals // len(envs)) * len(envs),
                          "true_share": sum(bool(r.when(e)) for e in envs) / len(envs)})
         if r.allow is not None:

@@ -260,33 +260,37 @@ class Recorder:
 
     def _emit_case_batch(self, cases: list[Case]) -> None:
         # completion order (then case number) is the same however the run is cut into batches
-        cases.sort(key=lambda c: (c.end if c.end is not None else float("inf"), c.idx))
+        cases.sort(key=_completion)
         tb = self.timebase
-        start = np.array([c.start for c in cases], dtype=np.float64)
-        end_list = [c.end for c in cases]
-        end = np.array([e if e is not None else np.nan for e in end_list], dtype=np.float64)
+        n = len(cases)
+        ids, status, start_l, end_l, events, cost, end_event, rules, excs, snaps = zip(*[
+            (c.id, c.status, c.start, c.end, c.events, c.cost, c.end_event, c.rules_fired, c.exceptions,
+             c._snap or c.snapshot()) for c in cases])
+        start = np.fromiter(start_l, dtype=np.float64, count=n)
+        end = np.fromiter((np.nan if e is None else e for e in end_l), dtype=np.float64, count=n)
         done = ~np.isnan(end)
         end_ms = tb.epoch_ms(np.where(done, end, start))
         tz = tb.tz.key
         arrays: list[pa.Array] = [
-            pa.array([c.id for c in cases], pa.string()),
-            pa.array([c.status for c in cases], pa.string()),
+            pa.array(ids, pa.string()),
+            pa.array(status, pa.string()),
             pa.array(tb.epoch_ms(start), pa.timestamp("ms", tz=tz)),
             pa.array(end_ms, pa.timestamp("ms", tz=tz), mask=~done),
             pa.array(np.round(np.where(done, end - start, np.nan), 3), pa.float64(), from_pandas=True),
-            pa.array([c.events for c in cases], pa.int64()),
-            pa.array([round(c.cost, 2) for c in cases], pa.float64()),
-            pa.array([c.end_event for c in cases], pa.string()),
-            pa.array([";".join(c.rules_fired) for c in cases], pa.string()),
-            pa.array([";".join(dict.fromkeys(e for e, _ in c.exceptions)) for c in cases], pa.string()),
+            pa.array(events, pa.int64()),
+            pa.array([round(x, 2) for x in cost], pa.float64()),
+            pa.array(end_event, pa.string()),
+            pa.array([";".join(r) if r else "" for r in rules], pa.string()),
+            pa.array([";".join(dict.fromkeys(e for e, _ in x)) if x else "" for x in excs], pa.string()),
         ]
         if self.attr_types:
             # the final snapshot holds every attribute's final value (each change goes through Case.set)
-            for values, typ in zip(zip(*[c._snap or c.snapshot() for c in cases]), self.attr_types):
+            for values, typ in zip(zip(*snaps), self.attr_types):
                 arrays.append(_column(values, typ))
-        self.n_cases += len(cases)
+        self.n_cases += n
+        pop = self.case_ids.pop
         for c in cases:
-            self.case_ids.pop(c.idx, None)
+            pop(c.idx, None)
         labels = self._labels(cases) if self.labels else None
         om = self.objects
         objects = [o for c in cases for o in om.close_case(c.idx)] if om is not None else None
@@ -302,6 +306,10 @@ class Recorder:
             pa.array([bool(c.exceptions) for c in cases], pa.bool_()),
             pa.array([";".join(dict.fromkeys(e for e, _ in c.exceptions)) for c in cases], pa.string()),
             pa.array(ids, pa.string()), pa.array(omitted, pa.string())], schema=LABEL_SCHEMA)
+
+
+def _completion(c: Case) -> tuple[float, int]:
+    return (c.end if c.end is not None else float("inf"), c.idx)
 
 
 def _column(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
