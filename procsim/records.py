@@ -197,8 +197,7 @@ class Recorder:
         batch = rows[:cut]
         del rows[:cut]
         if batch:
-            batch.sort(key=itemgetter(0, 1))
-            self._emit_event_batch(batch)
+            self._emit_event_batch(_in_output_order(batch))
         horizon = float("inf") if final else (self.rows[0][0] if self.rows else float("inf"))
         ready = [c for c in self.done if c.end is not None and c.end < horizon] if not final else self.done
         if ready:
@@ -306,6 +305,23 @@ class Recorder:
             pa.array([bool(c.exceptions) for c in cases], pa.bool_()),
             pa.array([";".join(dict.fromkeys(e for e, _ in c.exceptions)) for c in cases], pa.string()),
             pa.array(ids, pa.string()), pa.array(omitted, pa.string())], schema=LABEL_SCHEMA)
+
+
+def _in_output_order(batch: list[EventRow]) -> list[EventRow]:
+    """The rows sorted by (time, case), stably (a case's events at one instant keep their order).
+
+    Rows arrive in time order, so only runs of equal times need sorting: numpy sorts one integer key
+    (run number, case) about twice as fast as ``list.sort`` with an item-getter key.
+    """
+    n = len(batch)
+    t = np.fromiter(map(itemgetter(0), batch), dtype=np.float64, count=n)
+    if n < 2 or (t[1:] < t[:-1]).any():  # not in time order after all: sort the general way
+        return sorted(batch, key=itemgetter(0, 1))
+    c = np.fromiter(map(itemgetter(1), batch), dtype=np.int64, count=n)
+    run = np.zeros(n, dtype=np.int64)
+    np.cumsum(t[1:] != t[:-1], out=run[1:])
+    order = np.argsort(run * (int(c.max()) + 1) + c, kind="stable")
+    return list(map(batch.__getitem__, order.tolist()))
 
 
 def _completion(c: Case) -> tuple[float, int]:
