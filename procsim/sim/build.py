@@ -289,32 +289,36 @@ class AttributeMaker:
             self.steps.append((name, kind, payload, post))
         self.streams = CaseStreams(seed, purpose)
         self._block = -1
-        self._cols: list[list[Any] | None] = []
+        self._rows: list[dict[str, Any]] = []  # per case of the block: its drawn and constant attributes
+        # derived attributes, computed per case in declaration order (each reads only attributes above it)
+        self._exprs = [(name, payload, post) for name, kind, payload, post in self.steps if kind == "expr"]
 
     def _draw_block(self, block: int) -> None:
         rng = self.streams.get(block)
-        cols: list[list[Any] | None] = []
-        for _, kind, payload, post in self.steps:
-            col = payload(rng, ATTRIBUTE_BLOCK) if kind == "col" else None
-            if col is not None and post is not None:
-                col = [post(v) for v in col]
-            cols.append(col)
+        names: list[str] = []
+        cols: list[list[Any]] = []
+        for name, kind, payload, post in self.steps:
+            if kind == "col":
+                col = payload(rng, ATTRIBUTE_BLOCK)
+                cols.append([post(v) for v in col] if post is not None else col)
+            elif kind == "const":
+                cols.append([payload] * ATTRIBUTE_BLOCK)
+            else:
+                continue
+            names.append(name)
         self.streams.put(rng)
-        self._block, self._cols = block, cols
+        # one dict per case, made here in bulk (C-level zips) rather than key by key when the case starts
+        self._block, self._rows = block, [dict(zip(names, values)) for values in zip(*cols)] if cols else [
+            {} for _ in range(ATTRIBUTE_BLOCK)]
 
     def __call__(self, idx: int, case_id: str) -> dict[str, Any]:
         block, j = divmod(idx, ATTRIBUTE_BLOCK)
         if block != self._block:
             self._draw_block(block)
-        attrs: dict[str, Any] = {"case_id": case_id}
-        for (name, kind, payload, post), col in zip(self.steps, self._cols):
-            if col is not None:
-                attrs[name] = col[j]
-            elif kind == "const":
-                attrs[name] = payload
-            else:
-                v = payload(attrs)
-                attrs[name] = post(v) if post is not None else v
+        attrs = {"case_id": case_id, **self._rows[j]}
+        for name, fn, post in self._exprs:
+            v = fn(attrs)
+            attrs[name] = post(v) if post is not None else v
         return attrs
 
 
