@@ -7,8 +7,10 @@ Each problem is positioned through the source map. Nothing here samples or simul
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import networkx as nx
 
@@ -98,9 +100,49 @@ def build_graph(spec: ProcessSpec, smap: SourceMap, escalations: list[tuple[str,
     if cal is not None and cal not in spec.calendars:
         problems.append(smap.problem(("arrivals", "calendar"), f"unknown calendar '{cal}'{_suggest(cal, spec.calendars)}",
                                      "unknown_calendar"))
-    if not problems:
+    # an unknown role or calendar leaves the flow intact; a dangling or doubled edge would only echo as
+    # unreachable nodes
+    if not any(p.code in ("unknown_node", "duplicate_node", "duplicate_edge") for p in problems):
         problems += check_structure(spec, g, smap)
     return g, problems
+
+
+def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None:
+    """The flow of a process file whose schema check failed, read from its raw YAML for ``build_graph``.
+
+    So one pass reports a misspelt calendar key *and* an unreachable activity. Returns None when the flow
+    itself is among the problems (an event, a gateway, an activity's ``next`` or an activity as a whole):
+    checking a flow pydantic could not read would only repeat those problems in other words. Fields outside
+    the flow that failed (a role's calendar, say) are left out, never guessed.
+    """
+    bad: set[tuple[str, ...]] = set()
+    for p in problems:
+        parts = tuple(p.loc.split("."))
+        if p.code == "missing":  # reported at the mapping that lacks the key: "required key 'next' is missing"
+            parts += (p.msg.split("'")[1],)
+        if parts[0] in ("events", "gateways") or (parts[0] == "activities" and (len(parts) < 3 or parts[2] == "next")):
+            return None
+        bad.add(parts[:3])
+
+    def section(name: str) -> dict[str, Any]:
+        v = data.get(name)
+        return {k: x for k, x in v.items() if isinstance(x, dict)} if isinstance(v, dict) else {}
+
+    def text(x: dict[str, Any], key: str, where: tuple[str, ...]) -> str | None:
+        v = x.get(key)
+        return v if isinstance(v, str) and where + (key,) not in bad else None
+
+    ns = SimpleNamespace
+    acts, gws, roles, arr = section("activities"), section("gateways"), section("roles"), data.get("arrivals")
+    return ns(
+        events={n: ns(type=e.get("type"), next=e.get("next")) for n, e in section("events").items()},
+        activities={n: ns(next=a.get("next"), role=text(a, "role", ("activities", n))) for n, a in acts.items()},
+        gateways={n: ns(type=g.get("type"), next=g.get("next"), to=g.get("to"),
+                        branches=[ns(to=b.get("to"), max=b.get("max"), when=b.get("when")) for b in g["branches"]]
+                        if g.get("branches") is not None else None) for n, g in gws.items()},
+        roles={n: ns(calendar=text(r, "calendar", ("roles", n))) for n, r in roles.items()},
+        calendars=dict.fromkeys(data["calendars"]) if isinstance(data.get("calendars"), dict) else {},
+        arrivals=ns(calendar=text(arr, "calendar", ("arrivals",)) if isinstance(arr, dict) else None))
 
 
 def start_node(spec: ProcessSpec) -> str:

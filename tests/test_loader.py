@@ -122,3 +122,26 @@ def test_expression_split_by_a_flow_mapping_comma_gets_a_hint(write_process):
     assert errors_of(write_process(bad)) == [
         "p.yaml:22:36: attributes.net.2): unknown key; it looks like part of an expression: inside {...} a comma "
         "ends the value, so put the expression in quotes [extra_forbidden]"]
+
+
+def test_schema_and_structure_problems_are_reported_together(write_process):
+    # schema: a misspelt calendar key, a missing duration; structure: an unknown role, an unreachable activity
+    bad = (MINI.replace('hours: ["08:00-12:00"', 'huors: ["08:00-12:00"')
+           .replace("duration: {kind: exponential, mean: 10m}", "")
+           .replace("role: boss\n    duration: {kind: triangular", "role: bos\n    duration: {kind: triangular")
+           .replace("gateways:\n", "  archive:\n    role: clerk\n    duration: 5m\n    next: done\ngateways:\n"))
+    assert errors_of(write_process(bad)) == [
+        "p.yaml:8:5: calendars.office.huors: unknown key; did you mean 'hours'? [extra_forbidden]",
+        "p.yaml:28:3: activities.register: required key 'duration' is missing [missing]",
+        "p.yaml:41:11: activities.decide.role: unknown role 'bos'; did you mean 'boss'? [unknown_role]",
+        "p.yaml:44:3: activities.archive: 'archive' cannot be reached from the start event 'start' [unreachable]",
+    ]
+
+
+def test_structure_is_not_checked_when_the_flow_itself_is_broken(write_process):
+    # a misspelt 'next' would make every later node look unreachable: only the schema problem is reported
+    lines = errors_of(write_process(MINI.replace("    next: split", "    nxt: split")))
+    assert lines == [
+        "p.yaml:28:3: activities.register: required key 'next' is missing [missing]",
+        "p.yaml:31:5: activities.register.nxt: unknown key; did you mean 'next'? [extra_forbidden]",
+    ]

@@ -63,6 +63,12 @@ def load_process(path: str | Path) -> LoadedProcess:
                                  "'arrivals', 'events', 'activities' ...", "not_a_mapping")])
     spec, problems = validate(ProcessSpec, data, smap)
     if spec is None:
+        from procsim.graph import raw_flow
+
+        # the structure is checked too (when the flow itself passed the schema): every problem at once
+        flow = raw_flow(data, problems)
+        if flow is not None:
+            problems += build_graph(flow, smap)[1]
         raise SpecError(problems)
     assert isinstance(spec, ProcessSpec)
     for name, act in spec.activities.items():
