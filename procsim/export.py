@@ -17,17 +17,37 @@ def to_dot(loaded: LoadedProcess) -> str:
     spec = loaded.spec
     lines = [f"digraph {_q(spec.process.name)} {{", "  rankdir=LR;",
              '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];']
+    calls = spec._calls  # call node -> its expansion: the copies are drawn in a box of their own
+    owner = {n: c for c, x in calls.items() for n in x.nodes}
+    exits = {n for x in calls.values() for n in x.exits}
+    inside: dict[str, list[str]] = {c: [] for c in calls}
+
+    def put(name: str, line: str) -> None:
+        (inside[owner[name]] if name in owner else lines).append(line)
+
     for name, ev in spec.events.items():
         style = "penwidth=1" if ev.type == "start" else "penwidth=3"
-        lines.append(f"  {_q(name)} [shape=circle, label={_q(name)}, {style}];")
+        put(name, f"  {_q(name)} [shape=circle, label={_q(name)}, {style}];")
     for name, act in spec.activities.items():
         label = act.name or name
         if act.role:
             label += f"\n[{act.role}]"
-        lines.append(f"  {_q(name)} [shape=box, style=rounded, label={_q(label)}];")
+        put(name, f"  {_q(name)} [shape=box, style=rounded, label={_q(label)}];")
     for name, gw in spec.gateways.items():
+        if name in calls:
+            label = _q(f"{name}\n(sub-process {calls[name].subprocess})")
+            put(name, f"  {_q(name)} [shape=box, style=\"rounded,bold\", label={label}];")
+            continue
+        if name in exits:
+            put(name, f"  {_q(name)} [shape=point, xlabel={_q(name.rsplit('.', 1)[1])}];")
+            continue
         mark = "X" if gw.type == "xor" else "+"
-        lines.append(f"  {_q(name)} [shape=diamond, label={_q(mark)}, xlabel={_q(name)}];")
+        put(name, f"  {_q(name)} [shape=diamond, label={_q(mark)}, xlabel={_q(name)}];")
+    for c, body in inside.items():
+        lines.append(f"  subgraph {_q('cluster_' + c)} {{")
+        lines.append(f"    label={_q(c + ': ' + calls[c].subprocess)}; style=dashed;")
+        lines += ["  " + b for b in body]
+        lines.append("  }")
     for u, v, data in loaded.graph.edges(data=True):
         label = ""
         if "branch" in data:

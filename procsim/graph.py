@@ -120,7 +120,8 @@ def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None
         parts = tuple(p.loc.split("."))
         if p.code == "missing":  # reported at the mapping that lacks the key: "required key 'next' is missing"
             parts += (p.msg.split("'")[1],)
-        if parts[0] in ("events", "gateways") or (parts[0] == "activities" and (len(parts) < 3 or parts[2] == "next")):
+        if parts[0] in ("events", "gateways", "calls") or (
+                parts[0] == "activities" and (len(parts) < 3 or parts[2] == "next")):
             return None
         bad.add(parts[:3])
 
@@ -139,10 +140,13 @@ def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None
         activities={n: ns(next=a.get("next"), role=text(a, "role", ("activities", n))) for n, a in acts.items()},
         gateways={n: ns(type=g.get("type"), next=g.get("next"), to=g.get("to"),
                         branches=[ns(to=b.get("to"), max=b.get("max"), when=b.get("when")) for b in g["branches"]]
-                        if g.get("branches") is not None else None) for n, g in gws.items()},
+                        if g.get("branches") is not None else None) for n, g in gws.items()}
+        # a call leads on to its 'next' (its sub-process is checked when the schema passes)
+        | {n: ns(type="xor", next=c.get("next"), to=None, branches=None) for n, c in section("calls").items()},
         roles={n: ns(calendar=text(r, "calendar", ("roles", n))) for n, r in roles.items()},
         calendars=dict.fromkeys(data["calendars"]) if isinstance(data.get("calendars"), dict) else {},
-        arrivals=ns(calendar=text(arr, "calendar", ("arrivals",)) if isinstance(arr, dict) else None))
+        arrivals=ns(calendar=text(arr, "calendar", ("arrivals",)) if isinstance(arr, dict) else None),
+        calls=list(section("calls")))
 
 
 def start_node(spec: ProcessSpec) -> str:

@@ -50,6 +50,7 @@ def load_process(path: str | Path) -> LoadedProcess:
     from procsim.distributions import check_units
     from procsim.graph import build_graph
     from procsim.spec.models import ProcessSpec
+    from procsim.spec.subprocesses import alias, as_calls, expand_calls
 
     from procsim.exceptions import REGISTRY as EXC_REGISTRY
 
@@ -68,17 +69,25 @@ def load_process(path: str | Path) -> LoadedProcess:
         # the structure is checked too (when the flow itself passed the schema): every problem at once
         flow = raw_flow(data, problems)
         if flow is not None:
+            for c in flow.calls:  # a call is a pass-through node here: its problems point at its lines
+                alias(smap, ("calls", c), ("gateways", c))
             problems += build_graph(flow, smap)[1]
-        raise SpecError(problems)
+        raise SpecError(as_calls(problems, flow.calls if flow is not None else ()))
     assert isinstance(spec, ProcessSpec)
-    for name, act in spec.activities.items():
-        short = not isinstance(data["activities"][name].get("duration"), dict)
-        for msg in check_units(act.duration, need_units=True):
-            if short and "needs a unit" in msg:
-                msg = "durations need a unit, like '15m' or '2h'"
-            problems.append(smap.problem(("activities", name, "duration"), msg, "unit_missing"))
+    sections = [(("activities",), spec.activities, data["activities"])] + [
+        (("subprocesses", s, "activities"), sub.activities, data["subprocesses"][s]["activities"])
+        for s, sub in spec.subprocesses.items()]
+    for where, acts, raw in sections:
+        for name, act in acts.items():
+            short = not isinstance(raw[name].get("duration"), dict)
+            for msg in check_units(act.duration, need_units=True):
+                if short and "needs a unit" in msg:
+                    msg = "durations need a unit, like '15m' or '2h'"
+                problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
     for msg in check_units(spec.arrivals.interarrival, need_units=True):
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
+    # calls become copies of their sub-processes: everything below sees ordinary nodes
+    problems += expand_calls(spec, smap)
     from procsim.rules.engine import read_rule_files
 
     # the graph is set below (the ignore matters only when networkx stubs are installed)
@@ -95,5 +104,5 @@ def load_process(path: str | Path) -> LoadedProcess:
 
     problems += check_model(loaded, rules=not gproblems)
     if problems:
-        raise SpecError(problems)
+        raise SpecError(as_calls(problems, spec.calls))
     return loaded

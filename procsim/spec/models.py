@@ -364,6 +364,24 @@ class DocumentSpec(Strict):
     description: str = ""
 
 
+class SubprocessSpec(Strict):
+    """A fragment of flow defined once and used by reference from ``calls`` (a BPMN call activity's target):
+    its own start event, end events, activities and gateways, with the process's roles and calendars."""
+
+    description: str = ""
+    events: dict[Identifier, EventSpec]
+    activities: dict[Identifier, ActivitySpec]
+    gateways: dict[Identifier, GatewaySpec] = {}
+
+
+class CallSpec(Strict):
+    """A node that runs a sub-process from its start event to an end event, then goes on to ``next``."""
+
+    subprocess: Identifier
+    next: str
+    description: str = ""
+
+
 class ProcessSpec(Strict):
     """A whole process file."""
 
@@ -375,9 +393,13 @@ class ProcessSpec(Strict):
     events: dict[Identifier, EventSpec]
     activities: dict[Identifier, ActivitySpec]
     gateways: dict[Identifier, GatewaySpec] = {}
+    subprocesses: dict[Identifier, SubprocessSpec] = {}
+    calls: dict[Identifier, CallSpec] = {}  # expanded into the sections above at load (procsim.spec.subprocesses)
     rules: list[str] = []
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
     # the compiled documents, set by procsim.documents.check_documents at load (templates need the file's folder)
     _documents: Any = PrivateAttr(None)
+    # call node -> procsim.spec.subprocesses.Expansion, set when the calls are expanded at load
+    _calls: Any = PrivateAttr(default_factory=dict)

@@ -1,0 +1,143 @@
+"""Sub-processes used by reference: one fragment, two calls (one inside an AND branch), run and checked per call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import MINI
+from procsim.errors import SpecError
+from procsim.export import to_dot
+from procsim.pnml import process_to_pnml
+from procsim.run import run
+from procsim.spec import load_process
+from test_pnml import complete_events, fit_by_case, read_net
+
+FRAGMENT = """\
+subprocesses:
+  review:
+    description: Read the file; fix it once if needed
+    events:
+      begin: {type: start, next: read}
+      finished: {type: end}
+    activities:
+      read: {role: clerk, duration: 10m, next: verdict}
+      fix: {name: Fix document, role: clerk, duration: 5m, next: read}
+    gateways:
+      verdict:
+        type: xor
+        branches:
+          - {to: finished, probability: 0.5}
+          - {to: fix, probability: 0.5, max: 1}
+calls:
+  review_a: {subprocess: review, next: join}
+  review_b: {subprocess: review, next: decide}
+"""
+# check_a -> review_a -> join (inside the AND block); join -> review_b -> decide (after it)
+SUB = (MINI.replace("    next: join\n  check_b:", "    next: review_a\n  check_b:", 1)
+       .replace("  join:\n    type: and\n    next: decide", "  join:\n    type: and\n    next: review_b") + FRAGMENT)
+
+
+def errors_of(path: Path) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load_process(path)
+    return str(info.value).splitlines()
+
+
+def test_each_call_runs_its_own_copy_of_the_fragment(write_process, tmp_path):
+    loaded = load_process(write_process(SUB))
+    copies = {n for n in loaded.graph.nodes if "." in n}
+    assert copies == {f"{c}.{n}" for c in ("review_a", "review_b") for n in ("finished", "read", "fix", "verdict")}
+    run(loaded, tmp_path / "o", seed=3, cases=300, formats=["csv"])
+    ev = pd.read_csv(tmp_path / "o" / "events.csv")
+    done = ev[ev.lifecycle == "complete"]
+    # the log names a copied activity as the fragment does: the same task wherever it is called from
+    assert set(done.activity) == {"register", "check_a", "check_b", "decide", "read", "Fix document"}
+    per_case = done.groupby("case_id").activity.value_counts().unstack(fill_value=0)
+    # each call reads once, plus once more after its (at most one) fix: the loop bound counts per call
+    assert (per_case["read"] == 2 + per_case["Fix document"]).all()
+    assert per_case["Fix document"].max() == 2 and (per_case["Fix document"] == 0).any()
+    for _, case in ev.sort_values(["timestamp", "lifecycle"]).groupby("case_id"):
+        acts = list(case[case.lifecycle == "complete"].activity)
+        # review_a follows check_a, review_b follows both checks and precedes decide
+        first_read, last_read = acts.index("read"), len(acts) - 1 - acts[::-1].index("read")
+        assert acts.index("check_a") < first_read and max(acts.index("check_a"), acts.index("check_b")) < last_read
+        assert last_read < acts.index("decide")
+
+
+def test_rules_name_a_copy_by_call_and_node(write_process, tmp_path):
+    write_process("""
+        rules:
+          - id: slow_second_review
+            duration: {activity: review_b.read, scale: 3}
+        """, "rules.yaml")
+    loaded = load_process(write_process(SUB + "rules: [rules.yaml]\n"))
+    run(loaded, tmp_path / "o", seed=3, cases=200, formats=["csv"])
+    ev = pd.read_csv(tmp_path / "o" / "events.csv", keep_default_na=False)
+    reads = ev[(ev.activity == "read") & (ev.lifecycle == "start")]
+    ruled = reads[reads.rules == "slow_second_review"].groupby("case_id").size()
+    plain = reads[reads.rules == ""].groupby("case_id").size()
+    # review_b's reads (1 or 2 per case) carry the rule, review_a's do not
+    assert len(ruled) == len(plain) == 200
+    assert ruled.between(1, 2).all() and plain.between(1, 2).all()
+
+
+def test_the_exported_net_fits_the_log(write_process, tmp_path):
+    loaded = load_process(write_process(SUB))
+    net, im, fm = read_net(process_to_pnml(loaded), tmp_path)
+    run(loaded, tmp_path / "o", seed=1, cases=150, formats=["csv"])
+    fit = fit_by_case(complete_events(tmp_path / "o" / "events.csv"), net, im, fm)
+    assert len(fit) == 150 and all(fit.values())
+
+
+def test_the_picture_draws_each_call_with_its_copy(write_process):
+    dot = to_dot(load_process(write_process(SUB)))
+    assert '"review_a" [shape=box, style="rounded,bold", label="review_a\\n(sub-process review)"];' in dot
+    assert 'subgraph "cluster_review_b" {' in dot
+    assert '"review_b.finished" [shape=point, xlabel="finished"];' in dot
+    assert '"review_b.finished" -> "decide";' in dot
+
+
+def test_bad_calls_and_fragments_point_at_their_lines(write_process):
+    bad = (SUB.replace("review_b: {subprocess: review,", "review_b: {subprocess: reveiw,")
+           .replace("fix: {name: Fix document, role: clerk, duration: 5m, next: read}",
+                    "fix: {name: Fix document, role: clerk, duration: 5m, next: decide}"))
+    assert errors_of(write_process(bad)) == [
+        "p.yaml:64:66: subprocesses.review.activities.fix.next: unknown node 'decide' in sub-process 'review' "
+        "(a sub-process leads only to its own nodes) [unknown_node]",
+        "p.yaml:73:26: calls.review_b.subprocess: unknown sub-process 'reveiw'; did you mean 'review'? "
+        "[unknown_subprocess]",
+    ]
+
+
+def test_a_structural_problem_in_a_fragment_is_reported_at_the_fragment(write_process):
+    # without its 'max' the fix loop is unbounded: found on each copy, positioned on the fragment's line
+    lines = errors_of(write_process(SUB.replace("{to: fix, probability: 0.5, max: 1}", "{to: fix, probability: 0.5}")))
+    assert lines == [
+        "p.yaml:64:7: activities.review_a.fix: unbounded loop review_a.fix -> review_a.read -> review_a.verdict -> "
+        "review_a.fix: give the branch that goes back a 'max' [unbounded_loop]",
+        "p.yaml:64:7: activities.review_b.fix: unbounded loop review_b.fix -> review_b.read -> review_b.verdict -> "
+        "review_b.fix: give the branch that goes back a 'max' [unbounded_loop]",
+    ]
+
+
+def test_a_fragment_needs_an_end_and_a_call_a_free_name(write_process):
+    bad = (SUB.replace("calls:\n", "  spinning:\n    events:\n      s: {type: start, next: a}\n    activities:\n"
+                                   "      a: {role: clerk, duration: 1m, next: s}\ncalls:\n")
+           + "  decide: {subprocess: review, next: done}\n")
+    assert errors_of(write_process(bad)) == [
+        "p.yaml:72:5: subprocesses.spinning.events: a sub-process needs at least one end event [end_events]",
+        "p.yaml:79:3: calls.decide: node 'decide' is already defined in activities [duplicate_node]",
+    ]
+
+
+def test_a_schema_problem_elsewhere_leaves_the_calls_standing(write_process):
+    # the structure is checked from the raw YAML: a call is a node there too, not an unknown name
+    lines = errors_of(write_process(SUB.replace('hours: ["08:00', 'huors: ["08:00').replace(
+        "review_b: {subprocess: review, next: decide}", "review_b: {subprocess: review, next: decid}")))
+    assert lines == [
+        "p.yaml:8:5: calendars.office.huors: unknown key; did you mean 'hours'? [extra_forbidden]",
+        "p.yaml:73:40: calls.review_b.next: unknown node 'decid'; did you mean 'decide'? [unknown_node]",
+    ]
