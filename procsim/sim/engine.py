@@ -12,8 +12,8 @@ protocol with fewer events per activity instance, because this loop is where a r
 from __future__ import annotations
 
 import gc
-from bisect import bisect_right
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
