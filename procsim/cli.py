@@ -134,7 +134,16 @@ def validate(processes: Annotated[list[Path], typer.Argument(help="Process files
         except ProcsimError as e:
             _fail(e)
         spec = loaded.spec
-        typer.echo(f"{loaded.smap.file}: ok ({len(spec.activities)} activities, {len(spec.gateways)} gateways, "
+        # counted as written: a sub-process's nodes once, however many calls run a copy of them
+        copies = {n for x in spec._calls.values() for n in x.nodes}
+        acts = sum(1 for a in spec.activities if a not in copies) + sum(
+            len(s.activities) for s in spec.subprocesses.values())
+        gws = sum(1 for g in spec.gateways if g not in copies and g not in spec.calls) + sum(
+            len(s.gateways) for s in spec.subprocesses.values())
+        ns, nc = len(spec.subprocesses), len(spec.calls)
+        subs = (f", {ns} sub-process{'es' if ns != 1 else ''}, {nc} call{'s' if nc != 1 else ''}"
+                if ns or nc else "")
+        typer.echo(f"{loaded.smap.file}: ok ({acts} activities, {gws} gateways{subs}, "
                    f"{len(spec.roles)} roles, {len(spec.attributes)} attributes)")
     if problems:
         typer.echo("\n".join(problems), err=True)

@@ -141,3 +141,12 @@ def test_a_schema_problem_elsewhere_leaves_the_calls_standing(write_process):
         "p.yaml:8:5: calendars.office.huors: unknown key; did you mean 'hours'? [extra_forbidden]",
         "p.yaml:73:40: calls.review_b.next: unknown node 'decid'; did you mean 'decide'? [unknown_node]",
     ]
+
+
+def test_validate_counts_a_fragment_once_however_often_it_is_called(write_process, tmp_path):
+    from test_cli import cli
+
+    write_process(SUB)
+    done = cli("validate", "p.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "p.yaml: ok (6 activities, 4 gateways, 1 sub-process, 2 calls, 2 roles, 2 attributes)\n"
