@@ -7,6 +7,7 @@ Each problem is positioned through the source map. Nothing here samples or simul
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -117,17 +118,17 @@ def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None
     """
     bad: set[tuple[str, ...]] = set()
     for p in problems:
-        parts = tuple(p.loc.split("."))
+        parts = tuple(re.findall(r"[^.\[\]]+", p.loc))  # 'activities.a.next', 'roles[7]' (a key that is no name)
         if p.code == "missing":  # reported at the mapping that lacks the key: "required key 'next' is missing"
             parts += (p.msg.split("'")[1],)
-        if parts[0] in ("events", "gateways", "calls") or (
+        if not parts or parts[0] in ("events", "gateways", "calls") or (
                 parts[0] == "activities" and (len(parts) < 3 or parts[2] == "next")):
             return None
         bad.add(parts[:3])
 
     def section(name: str) -> dict[str, Any]:
         v = data.get(name)
-        return {k: x for k, x in v.items() if isinstance(x, dict)} if isinstance(v, dict) else {}
+        return {k: x for k, x in v.items() if isinstance(k, str) and isinstance(x, dict)} if isinstance(v, dict) else {}
 
     def text(x: dict[str, Any], key: str, where: tuple[str, ...]) -> str | None:
         v = x.get(key)
@@ -135,6 +136,9 @@ def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None
 
     ns = SimpleNamespace
     acts, gws, roles, arr = section("activities"), section("gateways"), section("roles"), data.get("arrivals")
+    calls = section("calls")
+    if any(c in acts or c in gws or c in section("events") for c in calls):
+        return None  # a call named like another node: which one an edge means is anyone's guess
     return ns(
         events={n: ns(type=e.get("type"), next=e.get("next")) for n, e in section("events").items()},
         activities={n: ns(next=a.get("next"), role=text(a, "role", ("activities", n))) for n, a in acts.items()},
@@ -142,11 +146,12 @@ def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None
                         branches=[ns(to=b.get("to"), max=b.get("max"), when=b.get("when")) for b in g["branches"]]
                         if g.get("branches") is not None else None) for n, g in gws.items()}
         # a call leads on to its 'next' (its sub-process is checked when the schema passes)
-        | {n: ns(type="xor", next=c.get("next"), to=None, branches=None) for n, c in section("calls").items()},
+        | {n: ns(type="xor", next=c.get("next"), to=None, branches=None) for n, c in calls.items()},
         roles={n: ns(calendar=text(r, "calendar", ("roles", n))) for n, r in roles.items()},
-        calendars=dict.fromkeys(data["calendars"]) if isinstance(data.get("calendars"), dict) else {},
+        calendars=dict.fromkeys(k for k in data["calendars"] if isinstance(k, str))
+        if isinstance(data.get("calendars"), dict) else {},
         arrivals=ns(calendar=text(arr, "calendar", ("arrivals",)) if isinstance(arr, dict) else None),
-        calls=list(section("calls")))
+        calls=list(calls))
 
 
 def start_node(spec: ProcessSpec) -> str:

@@ -145,3 +145,19 @@ def test_structure_is_not_checked_when_the_flow_itself_is_broken(write_process):
         "p.yaml:28:3: activities.register: required key 'next' is missing [missing]",
         "p.yaml:31:5: activities.register.nxt: unknown key; did you mean 'next'? [extra_forbidden]",
     ]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    # a key that is no name (YAML reads 1 as a number) in a flow section: the schema problem only, no crash
+    ("  done: {type: end}\n", "  done: {type: end}\n  1: {type: end}\n",
+     ["p.yaml:27:6: events[1]: Input should be a valid string [string_type]"]),
+    # ... elsewhere: the structure is still checked, around it
+    ("roles:\n", "roles:\n  7: {members: 1}\n",
+     ["p.yaml:10:6: roles[7]: Input should be a valid string [string_type]"]),
+    # a whole flow section missing (misspelt): no echo of it as unknown nodes
+    ("activities:\n", "activitiez:\n",
+     ["p.yaml:1:1: required key 'activities' is missing [missing]",
+      "p.yaml:27:1: activitiez: unknown key; did you mean 'activities'? [extra_forbidden]"]),
+])
+def test_the_structure_check_after_a_schema_problem_stays_quiet_where_it_must(write_process, old, new, expected):
+    assert errors_of(write_process(MINI.replace(old, new))) == expected

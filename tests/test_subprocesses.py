@@ -112,15 +112,50 @@ def test_bad_calls_and_fragments_point_at_their_lines(write_process):
     ]
 
 
-def test_a_structural_problem_in_a_fragment_is_reported_at_the_fragment(write_process):
-    # without its 'max' the fix loop is unbounded: found on each copy, positioned on the fragment's line
+def test_a_fragment_is_checked_once_as_a_process_of_its_own(write_process):
+    # without its 'max' the fix loop is unbounded: reported once, at the fragment, whatever the number of calls
     lines = errors_of(write_process(SUB.replace("{to: fix, probability: 0.5, max: 1}", "{to: fix, probability: 0.5}")))
     assert lines == [
-        "p.yaml:64:7: activities.review_a.fix: unbounded loop review_a.fix -> review_a.read -> review_a.verdict -> "
-        "review_a.fix: give the branch that goes back a 'max' [unbounded_loop]",
-        "p.yaml:64:7: activities.review_b.fix: unbounded loop review_b.fix -> review_b.read -> review_b.verdict -> "
-        "review_b.fix: give the branch that goes back a 'max' [unbounded_loop]",
+        "p.yaml:64:7: subprocesses.review.activities.fix: unbounded loop fix -> read -> verdict -> fix: give the "
+        "branch that goes back a 'max' [unbounded_loop]",
     ]
+
+
+EXTRA = {
+    # a sub-process nobody calls is checked too
+    "lonely": ("  lonely:\n    events:\n      s: {type: start, next: a}\n      e: {type: end}\n      e2: {type: end}\n"
+               "    activities:\n      a: {role: nobody, duration: 1m, next: e}\n",
+               ["p.yaml:75:7: subprocesses.lonely.events.e2: 'e2' cannot be reached from the start event 's' "
+                "[unreachable]",
+                "p.yaml:77:17: subprocesses.lonely.activities.a.role: unknown role 'nobody' [unknown_role]"]),
+    # an AND split must be closed inside the fragment, not by whatever join follows a call
+    "forked": ("  forked:\n    events:\n      s: {type: start, next: sp}\n      e1: {type: end}\n      e2: {type: end}\n"
+               "    activities:\n      x: {role: clerk, duration: 1m, next: e1}\n"
+               "      y: {role: clerk, duration: 1m, next: e2}\n    gateways:\n      sp: {type: and, to: [x, y]}\n",
+               ["p.yaml:80:7: subprocesses.forked.gateways.sp: and split 'sp' is not closed by an and join that all "
+                "its branches reach (every branch must meet again at one join gateway) [unbalanced_and]"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTRA))
+def test_more_fragment_problems(write_process, name):
+    fragment, expected = EXTRA[name]
+    assert errors_of(write_process(SUB.replace("calls:\n", fragment + "calls:\n"))) == expected
+
+
+def test_a_call_with_an_unknown_next_is_reported_once_at_the_call(write_process):
+    bad = SUB.replace("review_b: {subprocess: review, next: decide}", "review_b: {subprocess: review, next: decid}")
+    assert errors_of(write_process(bad)) == [
+        "p.yaml:73:40: calls.review_b.next: unknown node 'decid'; did you mean 'decide'? [unknown_node]"]
+
+
+def test_a_bounded_loop_back_to_the_fragments_start_runs_again_from_its_first_node(write_process, tmp_path):
+    loop = SUB.replace("fix: {name: Fix document, role: clerk, duration: 5m, next: read}",
+                       "fix: {name: Fix document, role: clerk, duration: 5m, next: begin}")
+    run(write_process(loop), tmp_path / "o", seed=2, cases=100, formats=["csv"])
+    ev = pd.read_csv(tmp_path / "o" / "events.csv")
+    per_case = ev[ev.lifecycle == "complete"].groupby("case_id").activity.value_counts().unstack(fill_value=0)
+    assert (per_case["read"] == 2 + per_case["Fix document"]).all() and per_case["Fix document"].max() == 2
 
 
 def test_a_fragment_needs_an_end_and_a_call_a_free_name(write_process):

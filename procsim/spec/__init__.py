@@ -104,5 +104,5 @@ def load_process(path: str | Path) -> LoadedProcess:
 
     problems += check_model(loaded, rules=not gproblems)
     if problems:
-        raise SpecError(as_calls(problems, spec.calls))
+        raise SpecError(as_calls(problems, spec._calls, (n for x in spec._calls.values() for n in x.nodes)))
     return loaded

@@ -1,7 +1,9 @@
 """Sub-processes used by reference: a fragment defined once under ``subprocesses``, run wherever ``calls`` name it.
 
-Owns: checking each fragment once (one start event, at least one end event, references only to its own nodes),
-checking the calls, and expanding every call into a copy of its fragment at load. A call node ``c`` running
+Owns: checking each fragment once, on its own, as a process of its own (one start event, at least one end event,
+references only to its own nodes, then every structural check of ``procsim.graph``), checking the calls, and
+expanding every call into a copy of its fragment at load. A fragment with a problem is reported once, at its
+lines, and not expanded: its calls lead straight on, so the rest of the flow is still checked. A call node ``c`` running
 sub-process ``S`` becomes a pass-through gateway into a copy of ``S`` whose nodes are named ``c.<node>``; the
 copies of ``S``'s end events become pass-through gateways to the call's ``next``.
 
@@ -17,6 +19,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
+from typing import Any
 
 from procsim.errors import Problem
 from procsim.spec.loader import Loc, SourceMap
@@ -30,8 +34,9 @@ class Expansion:
     """What one call became: the sub-process it runs and the names of its copied nodes."""
 
     subprocess: str
-    nodes: tuple[str, ...]  # the copies (``c.<node>``), in the fragment's order; the call node itself excluded
-    exits: tuple[str, ...]  # the copies of the end events: pass-through gateways to the call's ``next``
+    nodes: tuple[str, ...] = ()  # the copies (``c.<node>``) in the fragment's order, the call node excluded;
+    exits: tuple[str, ...] = ()  # the copies of the end events (pass-through gateways to the call's ``next``);
+    # both empty when the call was not expanded (a problem in it or its sub-process): it only leads on
 
 
 def _suggest(name: str, options: Iterable[str]) -> str:
@@ -55,7 +60,17 @@ def _references(sub: SubprocessSpec) -> list[tuple[Loc, str]]:
     return refs
 
 
-def _check_fragment(name: str, sub: SubprocessSpec, smap: SourceMap) -> list[Problem]:
+class _Within:
+    """A source map for checking a fragment as a process of its own: its paths live under ``subprocesses.<name>``."""
+
+    def __init__(self, smap: SourceMap, prefix: Loc) -> None:
+        self.smap, self.prefix = smap, prefix
+
+    def problem(self, loc: Loc, msg: str, code: str = "invalid", **kw: Any) -> Problem:
+        return self.smap.problem(self.prefix + tuple(loc), msg, code, **kw)
+
+
+def _check_fragment(name: str, sub: SubprocessSpec, spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
     here: Loc = ("subprocesses", name)
     problems: list[Problem] = []
     starts = [n for n, e in sub.events.items() if e.type == "start"]
@@ -76,20 +91,35 @@ def _check_fragment(name: str, sub: SubprocessSpec, smap: SourceMap) -> list[Pro
         if target not in own:
             problems.append(smap.problem(here + loc, f"unknown node '{target}' in sub-process '{name}' (a sub-process "
                                          f"leads only to its own nodes){_suggest(target, own)}", "unknown_node"))
-    return problems
+    if problems:
+        return problems
+    from procsim.graph import build_graph
+
+    # the structural checks, on the fragment alone: reachable from its start, an end from everywhere, AND
+    # blocks closed inside it, loops bounded, roles known. Once, whatever the number of calls.
+    alone = SimpleNamespace(events=sub.events, activities=sub.activities, gateways=sub.gateways, roles=spec.roles,
+                            calendars=spec.calendars, arrivals=SimpleNamespace(calendar=None))
+    return build_graph(alone, _Within(smap, here))[1]  # type: ignore[arg-type]
 
 
-def as_calls(problems: list[Problem], calls: Iterable[str]) -> list[Problem]:
-    """Problems found on a call's node (a gateway once expanded) named by the key the user wrote: ``calls.c``."""
-    heads = {f"gateways.{c}": f"calls.{c}" for c in calls}
-    if not heads:
+def as_calls(problems: list[Problem], calls: Iterable[str], copies: Iterable[str] = ()) -> list[Problem]:
+    """Problems found on a call's node (a gateway once expanded) named by the key the user wrote: ``calls.c``.
+
+    ``calls`` are the call nodes made (not a call refused for its name); a copied node ``c.<node>`` (in ``copies``)
+    keeps its path.
+    """
+    calls, copies = set(calls), set(copies)
+    if not calls:
         return problems
     out = []
     for p in problems:
-        head, dot, rest = p.loc.partition(".")
-        name, _, tail = rest.partition(".")
-        new = heads.get(f"{head}.{name}")
-        out.append(replace(p, loc=new + (f".{tail}" if tail else "")) if new and head == "gateways" else p)
+        head, _, rest = p.loc.partition(".")
+        parts = rest.split(".")
+        copy = len(parts) > 1 and f"{parts[0]}.{parts[1].split('[', 1)[0]}" in copies
+        if head == "gateways" and parts[0].split("[", 1)[0] in calls and not copy:
+            out.append(replace(p, loc="calls." + rest))
+        else:
+            out.append(p)
     return out
 
 
@@ -107,11 +137,12 @@ def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
     problems: list[Problem] = []
     broken: set[str] = set()
     for name, sub in spec.subprocesses.items():
-        found = _check_fragment(name, sub, smap)
+        found = _check_fragment(name, sub, spec, smap)
         if found:
             broken.add(name)
             problems += found
     taken = {n: section for section in ("events", "activities", "gateways") for n in getattr(spec, section)}
+    known = set(taken) | set(spec.calls)
     for c, call in spec.calls.items():
         if c in taken:
             problems.append(smap.problem(("calls", c), f"node '{c}' is already defined in {taken[c]}",
@@ -122,9 +153,10 @@ def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
         if sub is None:
             problems.append(smap.problem(("calls", c, "subprocess"), f"unknown sub-process '{call.subprocess}'"
                                          f"{_suggest(call.subprocess, spec.subprocesses)}", "unknown_subprocess"))
-        if sub is None or call.subprocess in broken:
-            # the call still leads on, so the rest of the flow is checked as usual
+        if sub is None or call.subprocess in broken or call.next not in known:
+            # the call only leads on: the rest of the flow is checked as usual, an unknown 'next' reported once
             spec.gateways[c] = GatewaySpec(type="xor", next=call.next)
+            spec._calls[c] = Expansion(call.subprocess)
             continue
         spec._calls[c] = _expand(spec, smap, c, call.subprocess, sub, call.next)
     return problems
@@ -133,6 +165,7 @@ def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
 def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: SubprocessSpec, after: str) -> Expansion:
     start = next(n for n, e in sub.events.items() if e.type == "start")
     ren = {n: f"{c}.{n}" for section in ("events", "activities", "gateways") for n in getattr(sub, section)}
+    ren[start] = c  # the call node is where the copy starts (a bounded loop back to the start comes here)
     here: Loc = ("subprocesses", name)
     first = sub.events[start].next
     assert first is not None  # a start event has 'next' (EventSpec)
