@@ -199,8 +199,8 @@ class ObjectModel:
         self.object_types: list[tuple[str, list[tuple[str, str]]]] = [
             (CASE_TYPE, [(n, OCEL_TYPES.get(t, "string")) for n, t in types.items()])]
         self.kinds: dict[str, _Kind] = {}
-        label = {a: (s.name or a) for a, s in spec.activities.items()}
-        # per activity label (events carry labels): kinds it creates, kinds it updates, kinds its events use
+        # per activity id: kinds it creates, kinds it updates, kinds its events use (by id, not by the name the
+        # log shows: two activities may share a name, like the copies of one sub-process in two calls)
         self.creates: dict[str, list[_Kind]] = {}
         self.updates: dict[str, list[_Kind]] = {}
         self.uses: dict[str, list[str]] = {}
@@ -218,17 +218,11 @@ class ObjectModel:
                 self.object_types.append((lines.item, [("line", "integer")] + [
                     (f, OCEL_TYPES.get(c.type, "string")) for f, c in item_fields]))
             for a in dict.fromkeys(o.creators()):
-                self.creates.setdefault(label[a], []).append(kind)
+                self.creates.setdefault(a, []).append(kind)
             for a in dict.fromkeys(o.updated_by):
-                self.updates.setdefault(label[a], []).append(kind)
+                self.updates.setdefault(a, []).append(kind)
             for a in dict.fromkeys(o.used_by):
-                self.uses.setdefault(label[a], []).append(oname)
-        # two activities may share a name (events carry names): one entry per kind, or links would repeat
-        for table in (self.creates, self.updates):
-            for key, kinds in table.items():
-                table[key] = list({id(k): k for k in kinds}.values())
-        for key, onames in self.uses.items():
-            self.uses[key] = list(dict.fromkeys(onames))
+                self.uses.setdefault(a, []).append(oname)
         self.timebase: TimeBase | None = None
         self.starts: dict[int, float] = {}
         self.cases: dict[int, _CaseState] = {}
@@ -271,7 +265,7 @@ class ObjectModel:
         creates, updates, uses = self.creates, self.updates, self.uses
         for j, row in enumerate(rows):
             eid = f"E{first + 1 + j}"
-            t, cidx, label, life, snap = row[0], row[1], row[2], row[3], row[9]
+            t, cidx, aid, life, snap = row[0], row[1], row[2].id, row[3], row[9]
             st = cases.get(cidx)
             if st is None:
                 cid = case_ids[cidx]
@@ -285,17 +279,17 @@ class ObjectModel:
                     st.obj.changes.extend((when, n, v) for n, v, w in zip(self.attr_names, snap, old)
                                           if v != w and v is not None)
             out.append((eid, st.obj.id, "case"))
-            if label in uses:
-                for oname in uses[label]:
+            if aid in uses:
+                for oname in uses[aid]:
                     for o in st.by_type.get(oname, ()):
                         out.append((eid, o.id, "uses"))
-            if life == 1 and (label in creates or label in updates):
+            if life == 1 and (aid in creates or aid in updates):
                 env = self._env(row, st, case_ids[cidx])
-                for kind in updates.get(label, ()):
+                for kind in updates.get(aid, ()):
                     for o in st.by_type.get(kind.name, ()):
                         self._update(kind, o, env)
                         out.append((eid, o.id, "updates"))
-                for kind in creates.get(label, ()):
+                for kind in creates.get(aid, ()):
                     o = self._create(kind, st, env, eid)
                     out.append((eid, o.id, "creates"))
                     for item in o.items:
@@ -308,7 +302,7 @@ class ObjectModel:
     def _env(self, row: tuple[Any, ...], st: _CaseState, case_id: str) -> dict[str, Any]:
         assert self.timebase is not None
         env = dict(zip(self.attr_names, row[9]))
-        env.update(case_id=case_id, activity=row[2], resource=row[4], role=row[5],
+        env.update(case_id=case_id, activity=row[2].label, resource=row[4], role=row[5],
                    now=self.timebase.to_datetime(row[0]), elapsed=row[0] - self.starts.get(row[1], row[0]),
                    _time=row[0])
         return env

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from procsim.objects import ObjectModel, ObjectRecord
 
 LIFECYCLE = ("start", "complete")
+_LABEL = attrgetter("label")
 _LIFECYCLE = pa.array(LIFECYCLE, pa.string())
 
-# (time, case index, activity label, lifecycle index, resource, role, cost, rules, exception, attribute snapshot)
-EventRow = tuple[float, int, str, int, str | None, str | None, float | None, str, str, tuple[Any, ...]]
+# (time, case index, activity, lifecycle index, resource, role, cost, rules, exception, attribute snapshot); the
+# activity is the simulation's Activity (its ``id`` tells copies of one sub-process apart, its ``label`` is logged)
+EventRow = tuple[float, int, Any, int, str | None, str | None, float | None, str, str, tuple[Any, ...]]
 
 ARROW_TYPES: dict[str, pa.DataType] = {"number": pa.float64(), "integer": pa.int64(), "string": pa.string(),
                                        "bool": pa.bool_(), "any": pa.string()}
@@ -235,7 +237,7 @@ class Recorder:
         arrays: list[pa.Array] = [
             event_ids,
             pa.array(list(map(ids.__getitem__, cols[1])), pa.string()),
-            pa.array(cols[2], pa.string()),
+            pa.array(list(map(_LABEL, cols[2])), pa.string()),
             _LIFECYCLE.take(pa.array(np.fromiter(cols[3], dtype=np.int8, count=n))),
             pa.array(self.timebase.epoch_ms(t), pa.timestamp("ms", tz=self.timebase.tz.key)),
             pa.array(cols[4], pa.string()),

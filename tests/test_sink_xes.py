@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -128,11 +129,12 @@ def _tiny(out: Path, *, labels: bool, tz: str = "Europe/Berlin", start: datetime
     b = Case(1, "C-2", ATTRS, {"note": None, "amount": float("nan"), "qty": None, "vip": False}, 5.0)
     for c in (a, b):
         rec.open_case(c)
+    nasty, check = SimpleNamespace(id="nasty", label=NASTY), SimpleNamespace(id="check", label="Check")  # activities
     rows: list[tuple[Any, ...]] = [
-        (0.0, 0, NASTY, 0, "Jörg \"J\" O'Neil", "clerk", None, "", "", a.snapshot()),
-        (5.0, 1, "Check", 0, None, None, None, "", "", b.snapshot()),
-        (10.0, 0, NASTY, 1, "Jörg \"J\" O'Neil", "clerk", 1.5, "r1 & r2", "", a.snapshot()),
-        (20.0, 1, "Check", 1, None, None, 0.0, "", "late_delivery <x>", b.snapshot()),
+        (0.0, 0, nasty, 0, "Jörg \"J\" O'Neil", "clerk", None, "", "", a.snapshot()),
+        (5.0, 1, check, 0, None, None, None, "", "", b.snapshot()),
+        (10.0, 0, nasty, 1, "Jörg \"J\" O'Neil", "clerk", 1.5, "r1 & r2", "", a.snapshot()),
+        (20.0, 1, check, 1, None, None, 0.0, "", "late_delivery <x>", b.snapshot()),
     ]
     for i, row in enumerate(rows):
         rec.add(row)  # type: ignore[arg-type]

@@ -185,3 +185,34 @@ def test_validate_counts_a_fragment_once_however_often_it_is_called(write_proces
     done = cli("validate", "p.yaml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "p.yaml: ok (6 activities, 4 gateways, 1 sub-process, 2 calls, 2 roles, 2 attributes)\n"
+
+
+def test_exceptions_objects_and_routes_name_a_copy(write_process, tmp_path):
+    # every later stage sees the copies as ordinary nodes: an injected skip, an object, a routing rule
+    write_process("""
+        rules:
+          - id: second_review_always_fixes
+            route: {gateway: review_b.verdict, to: review_b.fix}
+        """, "rules.yaml")
+    process = SUB + """\
+exceptions:
+  - {type: skip_activity, activity: review_a.read, count: 5}
+objects:
+  review_note:
+    number: "RN-{n:05d}"
+    created_by: review_b.fix
+rules: [rules.yaml]
+"""
+    run(write_process(process), tmp_path / "o", seed=4, cases=60, formats=["csv", "ocel-json"])
+    ev = pd.read_csv(tmp_path / "o" / "events.csv", keep_default_na=False)
+    labels = pd.read_csv(tmp_path / "o" / "labels.csv", keep_default_na=False)
+    done = ev[ev.lifecycle == "complete"]
+    fixes = done[done.activity == "Fix document"].groupby("case_id").size()
+    # review_b always fixes once (its loop bound), review_a half the time
+    assert len(fixes) == 60 and fixes.between(1, 2).all()
+    assert (labels.omitted == "read").sum() == 5  # named as in the log
+    import json
+
+    ocel = json.loads((tmp_path / "o" / "ocel.json").read_text())
+    notes = [o for o in ocel["objects"] if o["type"] == "review_note"]
+    assert len(notes) == 60

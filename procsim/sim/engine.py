@@ -377,12 +377,12 @@ class Simulation:
         after_sets = hooks is not None and act.id in hooks.after_sets
         if pool_i < 0:
             if st is None:
-                rows.append((env._now, case.idx, act.label, 0, None, None, None, fired, exc,
+                rows.append((env._now, case.idx, act, 0, None, None, None, fired, exc,
                              case._snap or case.snapshot()))
             else:
                 st.who[act.id] = (-1, -1)
                 x = (yield from self._outage(case, exc)) if self._o_lo <= env._now < self._o_hi else exc
-                self._put(case, (env._now, case.idx, act.label, 0, None, None, None, fired, x, case.snapshot()),
+                self._put(case, (env._now, case.idx, act, 0, None, None, None, fired, x, case.snapshot()),
                           eff, START)
             work = sample(case.rng) * scale + add
             yield env.sleep(work)
@@ -393,11 +393,11 @@ class Simulation:
             if after_sets:
                 fired = _join(fired, hooks.after_activity(case, act.id, now))
             if st is None:
-                rows.append((now, case.idx, act.label, 1, None, None, cost, fired, exc,
+                rows.append((now, case.idx, act, 1, None, None, cost, fired, exc,
                              case._snap or case.snapshot()))
             else:
                 x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
-                self._put(case, (env._now, case.idx, act.label, 1, None, None, cost, fired, x, case.snapshot()),
+                self._put(case, (env._now, case.idx, act, 1, None, None, cost, fired, x, case.snapshot()),
                           eff, COMPLETE)
             if len(rows) >= rec.flush_every:
                 rec.flush(final=False)
@@ -434,12 +434,12 @@ class Simulation:
                 start = env._now
         name = pool.members[member]
         if st is None:
-            rows.append((start, case.idx, act.label, 0, name, pool.name, None, fired, exc,
+            rows.append((start, case.idx, act, 0, name, pool.name, None, fired, exc,
                          case._snap or case.snapshot()))
         else:
             st.who[act.id] = (pool_i, member)
             x = (yield from self._outage(case, exc)) if self._o_lo <= start < self._o_hi else exc
-            self._put(case, (env._now, case.idx, act.label, 0, name, pool.name, None, fired, x, case.snapshot()),
+            self._put(case, (env._now, case.idx, act, 0, name, pool.name, None, fired, x, case.snapshot()),
                       eff, START)
             start = env._now
         work = sample(case.rng) * scale + add
@@ -455,11 +455,11 @@ class Simulation:
         if after_sets:
             fired = _join(fired, hooks.after_activity(case, act.id, now))
         if st is None:
-            rows.append((now, case.idx, act.label, 1, name, pool.name, cost, fired, exc,
+            rows.append((now, case.idx, act, 1, name, pool.name, cost, fired, exc,
                          case._snap or case.snapshot()))
         else:
             x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
-            self._put(case, (env._now, case.idx, act.label, 1, name, pool.name, cost, fired, x, case.snapshot()),
+            self._put(case, (env._now, case.idx, act, 1, name, pool.name, cost, fired, x, case.snapshot()),
                       eff, COMPLETE)
         pool.release(member)
         if len(rows) >= rec.flush_every:

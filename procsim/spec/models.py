@@ -19,6 +19,8 @@ from procsim.exceptions import ExceptionSpec
 from procsim.spec.units import Duration
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+# a node of the process: a name, or a call's copy of a sub-process's node ('review_order.read')
+NodeRef = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -339,9 +341,9 @@ class ObjectSpec(Strict):
     """A business object (OCEL 2.0 object type): which activity's completion creates it, which ones update it
     or use it, its number pattern, its fields (expressions over the case attributes) and its links."""
 
-    created_by: Identifier | list[Identifier]  # one activity, or several (e.g. card payment or cash receipt)
-    updated_by: list[Identifier] = []
-    used_by: list[Identifier] = []
+    created_by: NodeRef | list[NodeRef]  # one activity, or several (e.g. card payment or cash receipt)
+    updated_by: list[NodeRef] = []
+    used_by: list[NodeRef] = []
     number: str
     fields: dict[Identifier, str] = {}
     refers_to: list[Identifier] = []
