@@ -53,15 +53,18 @@ def to_dot(loaded: LoadedProcess) -> str:
         if "branch" in data:
             gw = spec.gateways[u]
             assert gw.branches is not None
-            b = gw.branches[data["branch"]]
-            parts = []
-            if b.when:
-                parts.append(b.when)
-            if b.probability is not None:
-                parts.append(f"p={b.probability:g}")
-            if b.max is not None:
-                parts.append(f"max {b.max}")
-            label = b.label or ", ".join(parts)
+            labels = []
+            for k in data.get("branches", [data["branch"]]):  # several branches may lead to one node
+                b = gw.branches[k]
+                parts = []
+                if b.when:
+                    parts.append(b.when)
+                if b.probability is not None:
+                    parts.append(f"p={b.probability:g}")
+                if b.max is not None:
+                    parts.append(f"max {b.max}")
+                labels.append(b.label or ", ".join(parts))
+            label = " | ".join(x for x in labels if x)
         if data.get("escalation"):
             lines.append(f"  {_q(u)} -> {_q(v)} [style=dashed, label={_q('deadline: escalate')}];")
             continue

@@ -88,7 +88,15 @@ def build_graph(spec: ProcessSpec, smap: SourceMap, escalations: list[tuple[str,
         for i, target in enumerate(gw.to or []):
             edge(name, target, ("gateways", name, "to", i))
         for i, b in enumerate(gw.branches or []):
-            edge(name, b.to, ("gateways", name, "branches", i, "to"), branch=i, max=b.max)
+            if b.to in g and g.has_edge(name, b.to) and "branches" in g.edges[name, b.to]:
+                # another branch to the same node (two conditions, one target): one edge carries both; it is
+                # a bounded loop edge only if every branch on it has a 'max'
+                data = g.edges[name, b.to]
+                data["branches"].append(i)
+                if b.max is None:
+                    data["max"] = None
+                continue
+            edge(name, b.to, ("gateways", name, "branches", i, "to"), branch=i, branches=[i], max=b.max)
     for src, dst in escalations:
         if src in g and dst in g and not g.has_edge(src, dst):
             g.add_edge(src, dst, escalation=True)

@@ -248,15 +248,15 @@ class RuleSet:
                 if result is None:
                     continue
                 target = result[item.table.outputs[0]] if isinstance(result, dict) else None
-                k = gw.target_ids.index(target) if target in gw.target_ids else -1
-                if k < 0:
+                if target not in gw.target_ids:
                     raise SimulationError(f"table '{item.id}' routes gateway '{gw.id}' to '{target}', which is not "
-                                          f"one of its branches ({', '.join(gw.target_ids)})")
-                if k in allowed:
+                                          f"one of its branches ({', '.join(dict.fromkeys(gw.target_ids))})")
+                k = _branch_to(gw.target_ids, target, allowed)
+                if k >= 0:
                     return k, f"{item.id}#{rows[0] + 1}"
             elif item.holds(env):
-                k = gw.target_ids.index(item.rule.route.to)  # type: ignore[union-attr]
-                if k in allowed:
+                k = _branch_to(gw.target_ids, item.rule.route.to, allowed)  # type: ignore[union-attr]
+                if k >= 0:
                     return k, item.id
         return None
 
@@ -335,6 +335,14 @@ class RuleSet:
             if r.holds(env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
         return sample, scale, priority, allowed, pool, SEP.join(fired), deadline
+
+
+def _branch_to(targets: list[str], target: str, allowed: Collection[int]) -> int:
+    """The first available branch that leads to ``target`` (two branches may lead to one node), or -1."""
+    for k, t in enumerate(targets):
+        if t == target and k in allowed:
+            return k
+    return -1
 
 
 def _table(t: CTable, env: Mapping[str, Any]) -> tuple[Any, list[int]]:
