@@ -140,7 +140,7 @@ def validate(processes: Annotated[list[Path], typer.Argument(help="Process files
             len(s.activities) for s in spec.subprocesses.values())
         gws = sum(1 for g in spec.gateways if g not in copies and g not in spec.calls) + sum(
             len(s.gateways) for s in spec.subprocesses.values())
-        ns, nc = len(spec.subprocesses), len(spec.calls)
+        ns, nc = len(spec.subprocesses), len(spec.calls) + sum(len(s.calls) for s in spec.subprocesses.values())
         subs = (f", {ns} sub-process{'es' if ns != 1 else ''}, {nc} call{'s' if nc != 1 else ''}"
                 if ns or nc else "")
         typer.echo(f"{loaded.smap.file}: ok ({acts} activities, {gws} gateways{subs}, "

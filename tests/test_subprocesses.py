@@ -216,3 +216,44 @@ rules: [rules.yaml]
     ocel = json.loads((tmp_path / "o" / "ocel.json").read_text())
     notes = [o for o in ocel["objects"] if o["type"] == "review_note"]
     assert len(notes) == 60
+
+
+NESTED = SUB.replace("calls:\n", """\
+  double_check:
+    events:
+      s: {type: start, next: first}
+      e: {type: end}
+    activities:
+      sign: {name: Sign off, role: boss, duration: 5m, next: e}
+    calls:
+      first: {subprocess: review, next: sign}
+calls:
+""").replace("review_b: {subprocess: review, next: decide}", "review_b: {subprocess: double_check, next: decide}")
+
+
+def test_a_sub_process_may_call_another(write_process, tmp_path):
+    loaded = load_process(write_process(NESTED))
+    assert {"review_b.first", "review_b.first.read", "review_b.first.fix", "review_b.sign"} <= set(loaded.graph.nodes)
+    run(loaded, tmp_path / "o", seed=3, cases=150, formats=["csv"])
+    ev = pd.read_csv(tmp_path / "o" / "events.csv")
+    per_case = ev[ev.lifecycle == "complete"].groupby("case_id").activity.value_counts().unstack(fill_value=0)
+    assert (per_case["read"] == 2 + per_case["Fix document"]).all() and (per_case["Sign off"] == 1).all()
+    for _, case in ev[ev.lifecycle == "complete"].sort_values(["timestamp"], kind="stable").groupby("case_id"):
+        acts = list(case.activity)
+        assert acts.index("Sign off") < acts.index("decide")  # the inner review, then the sign-off, then on
+    dot = to_dot(loaded)
+    assert 'subgraph "cluster_review_b.first" {' in dot and 'label="review_b.first: review"' in dot
+
+
+def test_sub_processes_cannot_call_themselves(write_process):
+    looping = NESTED.replace("""    gateways:
+      verdict:""", """    calls:
+      again: {subprocess: double_check, next: finished}
+    gateways:
+      verdict:""").replace("- {to: finished, probability: 0.5}", "- {to: again, probability: 0.5}")
+    assert errors_of(write_process(looping)) == [
+        "p.yaml:66:27: subprocesses.review.calls.again.subprocess: sub-process 'review' calls 'double_check', which "
+        "leads back to 'review': a sub-process cannot call itself [call_cycle]",
+        "p.yaml:80:27: subprocesses.double_check.calls.first.subprocess: sub-process 'double_check' calls 'review', "
+        "which leads back to 'double_check': a sub-process cannot call itself [call_cycle]",
+    ]

@@ -20,7 +20,7 @@ from procsim.spec.units import Duration
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 # a node of the process: a name, or a call's copy of a sub-process's node ('review_order.read')
-NodeRef = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")]
+NodeRef = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -366,22 +366,24 @@ class DocumentSpec(Strict):
     description: str = ""
 
 
-class SubprocessSpec(Strict):
-    """A fragment of flow defined once and used by reference from ``calls`` (a BPMN call activity's target):
-    its own start event, end events, activities and gateways, with the process's roles and calendars."""
-
-    description: str = ""
-    events: dict[Identifier, EventSpec]
-    activities: dict[Identifier, ActivitySpec]
-    gateways: dict[Identifier, GatewaySpec] = {}
-
-
 class CallSpec(Strict):
     """A node that runs a sub-process from its start event to an end event, then goes on to ``next``."""
 
     subprocess: Identifier
     next: str
     description: str = ""
+
+
+class SubprocessSpec(Strict):
+    """A fragment of flow defined once and used by reference from ``calls`` (a BPMN call activity's target):
+    its own start event, end events, activities, gateways and calls of other sub-processes, with the process's
+    roles and calendars."""
+
+    description: str = ""
+    events: dict[Identifier, EventSpec]
+    activities: dict[Identifier, ActivitySpec] = {}
+    gateways: dict[Identifier, GatewaySpec] = {}
+    calls: dict[Identifier, CallSpec] = {}
 
 
 class ProcessSpec(Strict):

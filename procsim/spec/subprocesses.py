@@ -5,7 +5,9 @@ references only to its own nodes, then every structural check of ``procsim.graph
 expanding every call into a copy of its fragment at load. A fragment with a problem is reported once, at its
 lines, and not expanded: its calls lead straight on, so the rest of the flow is still checked. A call node ``c`` running
 sub-process ``S`` becomes a pass-through gateway into a copy of ``S`` whose nodes are named ``c.<node>``; the
-copies of ``S``'s end events become pass-through gateways to the call's ``next``.
+copies of ``S``'s end events become pass-through gateways to the call's ``next``. A call inside ``S`` is copied
+the same way, its copy nested in the names (``c.<call>.<node>``); a sub-process that would call itself, directly
+or through others, is refused.
 
 Everything after loading (graph checks, simulation, rules, exceptions, pictures, PNML) sees ordinary nodes, so a
 fragment called twice is simulated, counted (loop bounds) and checked per call, and rules or exceptions name a
@@ -57,6 +59,7 @@ def _references(sub: SubprocessSpec) -> list[tuple[Loc, str]]:
             refs.append((("gateways", n, "next"), gw.next))
         refs += [(("gateways", n, "to", i), t) for i, t in enumerate(gw.to or [])]
         refs += [(("gateways", n, "branches", i, "to"), b.to) for i, b in enumerate(gw.branches or [])]
+    refs += [(("calls", n, "next"), call.next) for n, call in sub.calls.items()]
     return refs
 
 
@@ -81,7 +84,7 @@ def _check_fragment(name: str, sub: SubprocessSpec, spec: ProcessSpec, smap: Sou
         problems.append(smap.problem(here + ("events",), "a sub-process needs at least one end event", "end_events",
                                      at_key=True))
     own: dict[str, str] = {}
-    for section in ("events", "activities", "gateways"):
+    for section in ("events", "activities", "gateways", "calls"):
         for n in getattr(sub, section):
             if n in own:
                 problems.append(smap.problem(here + (section, n), f"node '{n}' is already defined in {own[n]} of "
@@ -91,15 +94,46 @@ def _check_fragment(name: str, sub: SubprocessSpec, spec: ProcessSpec, smap: Sou
         if target not in own:
             problems.append(smap.problem(here + loc, f"unknown node '{target}' in sub-process '{name}' (a sub-process "
                                          f"leads only to its own nodes){_suggest(target, own)}", "unknown_node"))
+    for c, call in sub.calls.items():
+        if call.subprocess not in spec.subprocesses:
+            problems.append(smap.problem(here + ("calls", c, "subprocess"), f"unknown sub-process '{call.subprocess}'"
+                                         f"{_suggest(call.subprocess, spec.subprocesses)}", "unknown_subprocess"))
     if problems:
         return problems
     from procsim.graph import build_graph
 
     # the structural checks, on the fragment alone: reachable from its start, an end from everywhere, AND
-    # blocks closed inside it, loops bounded, roles known. Once, whatever the number of calls.
-    alone = SimpleNamespace(events=sub.events, activities=sub.activities, gateways=sub.gateways, roles=spec.roles,
+    # blocks closed inside it, loops bounded, roles known. Once, whatever the number of calls. Its own calls
+    # are nodes that lead on (what they run is checked as a fragment of its own).
+    for c in sub.calls:
+        alias(smap, here + ("calls", c), here + ("gateways", c))
+    alone = SimpleNamespace(events=sub.events, activities=sub.activities, roles=spec.roles,
+                            gateways={**sub.gateways, **{c: GatewaySpec(type="xor", next=call.next)
+                                                         for c, call in sub.calls.items()}},
                             calendars=spec.calendars, arrivals=SimpleNamespace(calendar=None))
     return build_graph(alone, _Within(smap, here))[1]  # type: ignore[arg-type]
+
+
+def _cycles(spec: ProcessSpec, smap: SourceMap) -> tuple[set[str], list[Problem]]:
+    """Sub-processes that would call themselves, directly or through others: each such call is a problem."""
+    import networkx as nx
+
+    g: nx.DiGraph = nx.DiGraph()
+    g.add_nodes_from(spec.subprocesses)
+    for name, sub in spec.subprocesses.items():
+        g.add_edges_from((name, call.subprocess) for call in sub.calls.values() if call.subprocess in g)
+    looping = {n for comp in nx.strongly_connected_components(g) for n in comp
+               if len(comp) > 1 or g.has_edge(n, n)}
+    problems = []
+    for name in sorted(looping):
+        for c, call in spec.subprocesses[name].calls.items():
+            target = call.subprocess
+            if target in looping and nx.has_path(g, target, name):
+                how = "calls itself" if target == name else f"calls '{target}', which leads back to '{name}'"
+                problems.append(smap.problem(("subprocesses", name, "calls", c, "subprocess"),
+                                             f"sub-process '{name}' {how}: a sub-process cannot call itself",
+                                             "call_cycle"))
+    return looping, problems
 
 
 def as_calls(problems: list[Problem], calls: Iterable[str], copies: Iterable[str] = ()) -> list[Problem]:
@@ -134,9 +168,10 @@ def alias(smap: SourceMap, src: Loc, dst: Loc) -> None:
 
 def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
     """Check the sub-processes and calls of ``spec`` and expand each call into ``spec``'s node sections."""
-    problems: list[Problem] = []
-    broken: set[str] = set()
+    broken, problems = _cycles(spec, smap)
     for name, sub in spec.subprocesses.items():
+        if name in broken:
+            continue
         found = _check_fragment(name, sub, spec, smap)
         if found:
             broken.add(name)
@@ -158,13 +193,14 @@ def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
             spec.gateways[c] = GatewaySpec(type="xor", next=call.next)
             spec._calls[c] = Expansion(call.subprocess)
             continue
-        spec._calls[c] = _expand(spec, smap, c, call.subprocess, sub, call.next)
+        spec._calls[c] = _expand(spec, smap, c, call.subprocess, sub, call.next, broken)
     return problems
 
 
-def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: SubprocessSpec, after: str) -> Expansion:
+def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: SubprocessSpec, after: str,
+            broken: set[str]) -> Expansion:
     start = next(n for n, e in sub.events.items() if e.type == "start")
-    ren = {n: f"{c}.{n}" for section in ("events", "activities", "gateways") for n in getattr(sub, section)}
+    ren = {n: f"{c}.{n}" for section in ("events", "activities", "gateways", "calls") for n in getattr(sub, section)}
     ren[start] = c  # the call node is where the copy starts (a bounded loop back to the start comes here)
     here: Loc = ("subprocesses", name)
     first = sub.events[start].next
@@ -193,4 +229,14 @@ def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: Subproce
         spec.gateways[ren[n]] = gw.model_copy(update=update)
         alias(smap, here + ("gateways", n), ("gateways", ren[n]))
         nodes.append(ren[n])
+    for n, call in sub.calls.items():
+        # a call inside the sub-process: a copy of what it runs, nested in this copy's names ('c.n.<node>')
+        alias(smap, here + ("calls", n), ("gateways", ren[n]))
+        nodes.append(ren[n])
+        inner = spec.subprocesses[call.subprocess]
+        if call.subprocess in broken:
+            spec.gateways[ren[n]] = GatewaySpec(type="xor", next=ren[call.next])
+            spec._calls[ren[n]] = Expansion(call.subprocess)
+        else:
+            spec._calls[ren[n]] = _expand(spec, smap, ren[n], call.subprocess, inner, ren[call.next], broken)
     return Expansion(name, tuple(nodes), tuple(exits))
