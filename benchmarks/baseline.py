@@ -87,12 +87,12 @@ def _compile(loaded: LoadedProcess) -> tuple[list[_Node], int, list[str], list[i
             nodes.append(_Node(JOIN, index[succ[0]]))
         elif len(succ) == 1:
             nodes.append(_Node(PASS, index[succ[0]]))
-        else:  # xor split: branch order from the spec, bounds from the graph's edges
+        else:  # xor split: branch order, probabilities and bounds from the spec (two branches may share an edge)
             branches = spec.gateways[n].branches or []
             uniform = any(b.when is not None for b in branches)
             probs = tuple(1.0 if uniform or (b.probability is None) else b.probability for b in branches)
             nodes.append(_Node(XOR, targets=tuple(index[b.to] for b in branches), probs=probs,
-                               bounds=tuple(g.edges[n, b.to]["max"] for b in branches)))
+                               bounds=tuple(b.max for b in branches)))
     return nodes, index[start_node(spec)], acts, act_pool, act_mean
 
 

@@ -43,11 +43,21 @@ def to_dot(loaded: LoadedProcess) -> str:
             continue
         mark = "X" if gw.type == "xor" else "+"
         put(name, f"  {_q(name)} [shape=diamond, label={_q(mark)}, xlabel={_q(name)}];")
-    for c, body in inside.items():
-        lines.append(f"  subgraph {_q('cluster_' + c)} {{")
-        lines.append(f"    label={_q(c + ': ' + calls[c].subprocess)}; style=dashed;")
-        lines += ["  " + b for b in body]
-        lines.append("  }")
+    # a call inside a sub-process ('c.n') is drawn inside its caller's box
+    parent = {c: max((p for p in calls if c.startswith(p + ".")), key=len, default=None) for c in calls}
+
+    def cluster(c: str, pad: str) -> None:
+        lines.append(f"{pad}subgraph {_q('cluster_' + c)} {{")
+        lines.append(f"{pad}  label={_q(c + ': ' + calls[c].subprocess)}; style=dashed;")
+        lines.extend(pad + b for b in inside[c])
+        for k in calls:
+            if parent[k] == c:
+                cluster(k, pad + "  ")
+        lines.append(f"{pad}}}")
+
+    for c in calls:
+        if parent[c] is None:
+            cluster(c, "  ")
     for u, v, data in loaded.graph.edges(data=True):
         label = ""
         if "branch" in data:

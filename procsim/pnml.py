@@ -24,12 +24,13 @@ The net accepts every log the simulation can write and more.
 
 Conformance: the log has a ``start`` and a ``complete`` event per activity instance and the net one
 transition per activity, so replay the ``complete`` events only (``lifecycle == "complete"`` in CSV/Parquet,
-``lifecycle:transition == "complete"`` in XES). pm4py's token-based replay gives fitness 1.0 on every case
-of a simulated log that way; replaying both lifecycles against this net reports every case as unfit.
+``lifecycle:transition == "complete"`` in XES). Every case of a simulated log fits the net that way (alignments;
+pm4py's token-based replay agrees unless two transitions share a label, as the copies of a sub-process called
+twice in a row do: its guess among them can fail); replaying both lifecycles against this net reports every case
+as unfit.
 
 Ids are deterministic: places ``source``, ``sink``, ``p.<node>`` and ``p.<join>.<branch>``; transitions
-``t.<activity>``, ``tau.<and gateway>`` and ``tau.<from>.<to>`` (node ids are identifiers, so the dots
-cannot be ambiguous). Same process, same bytes.
+``t.<activity>``, ``tau.<and gateway>`` and ``tau.<from>.<to>``. Same process, same bytes.
 """
 
 from __future__ import annotations
@@ -125,6 +126,15 @@ def process_net(loaded: LoadedProcess) -> WorkflowNet:
             silent += [(f"p.{n}", entry(n, v), f"tau.{n}.{v}") for v in flow[n]]
     for a, t in escalations:
         silent.append((f"p.{a}", entry(a, t), f"tau.{a}.{t}"))
+    # node names of sub-process copies hold dots ('call.node'), so two edges could spell one id: number repeats
+    seen: dict[str, int] = {}
+
+    def unique(tid: str) -> str:
+        seen[tid] = seen.get(tid, 0) + 1
+        return tid if seen[tid] == 1 else f"{tid}~{seen[tid]}"
+
+    trans = [(unique(tid), label, ins, outs) for tid, label, ins, outs in trans]
+    silent = [(a, b, unique(tid)) for a, b, tid in silent]
 
     cls = _merge(list(keys), trans, silent, SOURCE, [f"p.{e}" for e in ends])
     names: dict[str, str] = {}

@@ -85,3 +85,12 @@ def test_table_marks_targets() -> None:
     assert lines[2].split()[3:5] == ["0.20", "0.10"]  # load s, procsim s
     assert lines[2].split()[-4:] == ["0.67x", "PASS", "100", "1.00x"]  # no memory verdict on the first size
     assert lines[3].split()[-5:] == ["0.20x", "MISS", "200", "2.00x", "MISS"]
+
+
+def test_baseline_keeps_each_branch_bound_when_branches_share_a_target(write_process) -> None:
+    from conftest import MINI
+
+    two = MINI.replace("      - {to: decide, probability: 0.2, max: 2}",
+                       "      - {to: decide, probability: 0.1, max: 1}\n      - {to: decide, probability: 0.1, max: 2}")
+    nodes = _module("baseline")._compile(load_process(write_process(two)))[0]
+    assert [n.bounds for n in nodes if n.bounds] == [(None, 1, 2)]

@@ -242,7 +242,8 @@ def test_a_sub_process_may_call_another(write_process, tmp_path):
         acts = list(case.activity)
         assert acts.index("Sign off") < acts.index("decide")  # the inner review, then the sign-off, then on
     dot = to_dot(loaded)
-    assert 'subgraph "cluster_review_b.first" {' in dot and 'label="review_b.first: review"' in dot
+    # the inner call's box is drawn inside its caller's
+    assert '    subgraph "cluster_review_b.first" {\n      label="review_b.first: review"; style=dashed;' in dot
 
 
 def test_sub_processes_cannot_call_themselves(write_process):
@@ -256,4 +257,42 @@ def test_sub_processes_cannot_call_themselves(write_process):
         "leads back to 'review': a sub-process cannot call itself [call_cycle]",
         "p.yaml:80:27: subprocesses.double_check.calls.first.subprocess: sub-process 'double_check' calls 'review', "
         "which leads back to 'double_check': a sub-process cannot call itself [call_cycle]",
+    ]
+
+
+def test_a_sub_process_of_calls_only_and_its_call_problems_by_their_key(write_process, tmp_path):
+    only_calls = SUB.replace("calls:\n", """\
+  twice:
+    events:
+      s: {type: start, next: x}
+      e: {type: end}
+    calls:
+      x: {subprocess: review, next: y}
+      y: {subprocess: review, next: e}
+calls:
+""").replace("review_b: {subprocess: review, next: decide}", "review_b: {subprocess: twice, next: decide}")
+    run(write_process(only_calls), tmp_path / "o", seed=5, cases=40, formats=["csv"])
+    ev = pd.read_csv(tmp_path / "o" / "events.csv")
+    reads = ev[(ev.activity == "read") & (ev.lifecycle == "complete")].groupby("case_id").size()
+    assert len(reads) == 40 and reads.between(3, 6).all()  # review_a once, review_b's two calls: 1-2 reads each
+    # a problem on a call inside a sub-process names the call as written
+    stuck = only_calls.replace("y: {subprocess: review, next: e}", "y: {subprocess: review, next: y}")
+    assert errors_of(write_process(stuck)) == [
+        "p.yaml:73:7: subprocesses.twice.events.s: no path leads from 's' to an end event [dead_end]",
+        "p.yaml:74:7: subprocesses.twice.events.e: 'e' cannot be reached from the start event 's' [unreachable]",
+        "p.yaml:76:7: subprocesses.twice.calls.x: no path leads from 'x' to an end event [dead_end]",
+        "p.yaml:77:7: subprocesses.twice.calls.y: no path leads from 'y' to an end event [dead_end]",
+        "p.yaml:77:7: subprocesses.twice.calls.y: unbounded loop y -> y: give the branch that goes back a 'max' "
+        "[unbounded_loop]",
+    ]
+
+
+def test_a_condition_in_a_sub_process_is_checked_once_at_its_line(write_process):
+    bad = SUB.replace("- {to: finished, probability: 0.5}", "- {to: finished, when: amout > 5}").replace(
+        "- {to: fix, probability: 0.5, max: 1}", "- {to: fix, when: amount > 500, max: 1}\n          - {to: finished}")
+    assert errors_of(write_process(bad)) == [
+        "p.yaml:69:34: subprocesses.review.gateways.verdict.branches[0].when: unknown name 'amout'; did you mean "
+        "'amount'? [unknown_name]",
+        "    amout > 5",
+        "    ^",
     ]

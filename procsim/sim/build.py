@@ -113,10 +113,15 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             problems.append(smap.problem(("attributes", name), f"'{name}' is a column procsim writes itself; call "
                                          "the attribute something else", "reserved_name", at_key=True))
     names = expr_names(attribute_types(spec))
-    for gname, gw in spec.gateways.items():
-        for i, b in enumerate(gw.branches or []):
-            if b.when is not None:
-                compile_at(smap, ("gateways", gname, "branches", i, "when"), b.when, names, problems, expect="bool")
+    # a sub-process's conditions once, at its own lines, not once per copy
+    copies = {n for x in spec._calls.values() for n in x.nodes}
+    flows = [(("gateways",), {g: gw for g, gw in spec.gateways.items() if g not in copies})] + [
+        (("subprocesses", s, "gateways"), sub.gateways) for s, sub in spec.subprocesses.items()]
+    for where, gateways in flows:
+        for gname, gw in gateways.items():
+            for i, b in enumerate(gw.branches or []):
+                if b.when is not None:
+                    compile_at(smap, where + (gname, "branches", i, "when"), b.when, names, problems, expect="bool")
     tz = ZoneInfo(spec.process.timezone)
     origin = spec.process.start
     for cname, cspec in spec.calendars.items():

@@ -75,7 +75,7 @@ def load_process(path: str | Path) -> LoadedProcess:
         raise SpecError(as_calls(problems, flow.calls if flow is not None else ()))
     assert isinstance(spec, ProcessSpec)
     sections = [(("activities",), spec.activities, data["activities"])] + [
-        (("subprocesses", s, "activities"), sub.activities, data["subprocesses"][s]["activities"])
+        (("subprocesses", s, "activities"), sub.activities, data["subprocesses"][s].get("activities") or {})
         for s, sub in spec.subprocesses.items()]
     for where, acts, raw in sections:
         for name, act in acts.items():

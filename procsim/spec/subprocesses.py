@@ -111,7 +111,14 @@ def _check_fragment(name: str, sub: SubprocessSpec, spec: ProcessSpec, smap: Sou
                             gateways={**sub.gateways, **{c: GatewaySpec(type="xor", next=call.next)
                                                          for c, call in sub.calls.items()}},
                             calendars=spec.calendars, arrivals=SimpleNamespace(calendar=None))
-    return build_graph(alone, _Within(smap, here))[1]  # type: ignore[arg-type]
+    found = build_graph(alone, _Within(smap, here))[1]  # type: ignore[arg-type]
+    # a call is a gateway in that check: name its problems by the key the user wrote
+    calls = {f"subprocesses.{name}.gateways.{c}": f"subprocesses.{name}.calls.{c}" for c in sub.calls}
+    out = []
+    for p in found:
+        head = ".".join(p.loc.split(".", 4)[:4]).split("[", 1)[0]
+        out.append(replace(p, loc=calls[head] + p.loc[len(head):]) if head in calls else p)
+    return out
 
 
 def _cycles(spec: ProcessSpec, smap: SourceMap) -> tuple[set[str], list[Problem]]:
