@@ -429,3 +429,18 @@ def test_cli_no_labels_in_log_and_labels_parquet(write_process, tmp_path):
     assert "exception" not in (tmp_path / "out" / "events.csv").read_text().splitlines()[0].split(",")
     lab = pd.read_parquet(tmp_path / "out" / "labels.parquet")
     assert lab.is_exception.sum() == 3 and set(lab[lab.is_exception].exceptions) == {"rework"}
+
+
+@pytest.mark.parametrize("kind", ["rework", "late_event"])
+def test_an_exception_on_an_activity_a_deadline_skips_labels_nothing(write_process, tmp_path, kind):
+    # check_a is escalated past whenever nobody starts it within a minute: then it is not done, nor reworked or
+    # delayed, and the case is not labelled with an exception that touched no event
+    write_process("rules:\n  - id: dl\n    deadline: {activity: check_a, within: 1m, escalate_to: join}\n",
+                  "rules.yaml")
+    extra = {"rework": "", "late_event": ", delay: 30m"}[kind]
+    ev, lab, _ = simulate(write_process, tmp_path, f"  - {{type: {kind}, activity: check_a, rate: 0.5{extra}}}\n",
+                          base=PAIR + "rules: [rules.yaml]\n", cases=200, formats=["csv"])
+    escalated = set(ev.case_id) - set(ev[(ev.activity == "check_a") & (ev.lifecycle == "complete")].case_id)
+    assert escalated and set(hit(lab, kind))  # both happen in this run
+    assert set(hit(lab, kind)) == set(labelled(ev, kind).case_id)
+    check_labels_match_events(ev, lab)

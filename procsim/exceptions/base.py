@@ -133,6 +133,7 @@ class Effect:
     repeats: list[str] = field(default_factory=list)  # one label per repetition after the activity
     inserts: list[tuple[Activity, str]] = field(default_factory=list)
     after: list[Callable[[], None]] = field(default_factory=list)
+    raised: list[str] = field(default_factory=list)  # the exceptions this execution newly put on the case
 
     def tag(self, name: str) -> None:
         self.label = f"{self.label};{name}" if self.label else name
@@ -241,7 +242,7 @@ class Plan:
         hit = False
         for x in armed or ():
             if x.apply(eff, case, st, self):
-                case.raise_exception(x.label, INJECTED)
+                self._raise(case, eff, x.label)
                 hit = True
         for k in ks or ():
             x = self.entries[k]
@@ -253,6 +254,22 @@ class Plan:
             else:
                 ok = u < (x.rate or 0.0)
             if ok and self._holds(k, case, act.id, now) and x.apply(eff, case, st, self):
-                case.raise_exception(x.label, INJECTED)
+                self._raise(case, eff, x.label)
                 hit = True
         return eff if hit else None
+
+    @staticmethod
+    def _raise(case: Case, eff: Effect, label: str) -> None:
+        if (label, INJECTED) not in case.exceptions:
+            eff.raised.append(label)
+        case.raise_exception(label, INJECTED)
+
+    @staticmethod
+    def withdraw(case: Case, eff: Effect) -> None:
+        """The activity was not done after all (a deadline escalated it): neither was what its exceptions do,
+        so the case is not labelled with them, unless one already changed its data (a sticky label)."""
+        st: CaseExc = case.exc
+        sticky = set(st.sticky.split(";")) if st.sticky else set()
+        gone = {x for x in eff.raised if x not in sticky}
+        if gone:
+            case.exceptions[:] = [(n, src) for n, src in case.exceptions if not (src == INJECTED and n in gone)]

@@ -189,7 +189,7 @@ class Simulation:
             # swapped activities whose 'after' activity never came: done at the end of the case
             for acts in list(case.exc.deferred.values()):
                 for dact, label in acts:
-                    yield from self._activity(case, dact, "", Effect(label=label))
+                    yield from self._activity(case, dact, "", Effect(label=label), escalate=False)
             case.exc.deferred.clear()
         case.end = self.env.now
         case.status = "completed"
@@ -299,16 +299,21 @@ class Simulation:
             if eff.wait:
                 yield self.env.timeout(eff.wait)
             i = yield from self._activity(case, act, routed, eff)
+            if case.routed:
+                # a deadline escalated instead: the activity was not done, nor what the exception does to it
+                self.xplan.withdraw(case, eff)
+                return i
             for fn in eff.after:
                 fn()
+            # injected executions are not the modelled process: no deadline escalates them away
             for label in eff.repeats:
-                yield from self._activity(case, act, "", Effect(label=label))
+                yield from self._activity(case, act, "", Effect(label=label), escalate=False)
             for ins, label in eff.inserts:
-                yield from self._activity(case, ins, "", Effect(label=label))
+                yield from self._activity(case, ins, "", Effect(label=label), escalate=False)
         deferred = st.deferred.pop(act.id, None)
         if deferred:
             for dact, label in deferred:
-                yield from self._activity(case, dact, "", Effect(label=label))
+                yield from self._activity(case, dact, "", Effect(label=label), escalate=False)
         return i
 
     def _outage(self, case: Case, exc: str) -> Generator[Event, Any, str]:
@@ -338,8 +343,8 @@ class Simulation:
             rows.append(row[:8] + (_union(row[8], eff.dup_label), row[9]))
             case.events += 1
 
-    def _activity(self, case: Case, act: Activity, routed: str,
-                  eff: Effect | None = None) -> Generator[Event, Any, int]:
+    def _activity(self, case: Case, act: Activity, routed: str, eff: Effect | None = None,
+                  escalate: bool = True) -> Generator[Event, Any, int]:
         """Queue for a member, wait for working time, work (pausing off shift), record; returns the next node.
 
         The hot path of a run (once per activity instance): the clock is read as ``env._now`` (the property
@@ -359,6 +364,8 @@ class Simulation:
         priority = act.priority
         if hooks is not None and act.id in hooks.by_activity:
             sample, scale, priority, allowed, pool_i, ruled, deadline = hooks.plan(case, act, env._now)
+            if not escalate:
+                deadline = None
             if ruled:
                 fired = f"{fired};{ruled}" if fired else ruled
         if case.exceptions:
