@@ -1,4 +1,4 @@
-"""The command line: ``procsim run | validate | graph | explain | schema``.
+"""The command line: ``procsim run | validate | graph | explain | schema | profile``.
 
 Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
 as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
@@ -224,6 +224,11 @@ def schema() -> None:
     from procsim.spec.schema import process_json_schema
 
     typer.echo(json.dumps(process_json_schema(), indent=2))
+
+
+from procsim.profile_cli import profile_command  # noqa: E402 - the command's logic lives in its own module
+
+app.command("profile")(profile_command)
 
 
 def main() -> None:
