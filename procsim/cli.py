@@ -1,4 +1,4 @@
-"""The command line: ``procsim run | validate | graph | explain | schema | profile``.
+"""The command line: ``procsim run | validate | graph | explain | schema | profile | report``.
 
 Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
 as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
@@ -53,6 +53,8 @@ def run(
                                                 help="Write exception labels into the event log "
                                                      "(labels.csv is written either way)")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
+    report: Annotated[bool, typer.Option("--report", help="Also write OUT/report.html (see 'procsim report')")]
+    = False,
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -87,6 +89,15 @@ def run(
                    f"({rate:,.0f} events/s) -> {result.out_dir}", err=True)
         for p in result.files:
             typer.echo(f"  {p}", err=True)
+    if report:
+        from procsim.profile_cli import write_run_report
+
+        try:
+            path = write_run_report(Path(result.out_dir))
+        except ProcsimError as e:
+            _fail(e)
+        if not quiet:
+            typer.echo(str(path))
 
 
 class _Progress:
@@ -158,7 +169,7 @@ def graph(
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png or pnml "
                                                   "(default: from the output's suffix, else dot)")] = None,
 ) -> None:
-    """Draw the process: DOT text always; SVG/PNG through Graphviz when it is installed."""
+    """Draw the process: DOT text; SVG from procsim's own layout; PNG through Graphviz when it is installed."""
     from procsim.export import to_dot
     from procsim.spec import load_process
 
@@ -181,6 +192,11 @@ def graph(
             return
         if output is None:
             raise UsageError(f"--format {fmt} needs --output FILE")
+        if fmt == "svg":  # drawn by procsim's own layout: no Graphviz needed
+            from procsim.graph_svg import process_svg
+
+            _write_atomic(output, process_svg(loaded, standalone=True).encode())
+            return
         dot = shutil.which("dot")
         if dot is None:
             fallback = output.with_suffix(".dot")
@@ -226,9 +242,10 @@ def schema() -> None:
     typer.echo(json.dumps(process_json_schema(), indent=2))
 
 
-from procsim.profile_cli import profile_command  # noqa: E402 - the command's logic lives in its own module
+from procsim.profile_cli import profile_command, report_command  # noqa: E402 - logic in its own module
 
 app.command("profile")(profile_command)
+app.command("report")(report_command)
 
 
 def main() -> None:

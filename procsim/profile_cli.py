@@ -16,7 +16,7 @@ import typer
 
 from procsim.errors import ProcsimError, UsageError
 
-__all__ = ["profile_command", "format_value", "profile_json"]
+__all__ = ["profile_command", "report_command", "write_run_report", "format_value", "profile_json"]
 
 LogArg = Annotated[Path, typer.Argument(help="A procsim output folder or an event log (.xes, .xes.gz, .csv, "
                                               ".csv.gz, .parquet)", show_default=False)]
@@ -87,3 +87,22 @@ def profile_command(
                 f"<= {m.real_max:g}" if m.real_max is not None else "")
         table.add_row(m.label, *(format_value(p[m.key], m.fmt) for p in profiles), band)
     Console(width=240, soft_wrap=False).print(table)
+
+
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="A procsim output folder", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="HTML file to write "
+                                                   "(default: RUN_DIR/report.html)")] = None,
+) -> None:
+    """Write a self-contained HTML report of a run (process map, time, people, variants, exceptions, profile)."""
+    try:
+        typer.echo(str(write_run_report(run_dir, output)))
+    except ProcsimError as e:
+        _fail(e)
+
+
+def write_run_report(run_dir: Path, output: Path | None = None) -> Path:
+    """``procsim report``'s work, also called by ``procsim run --report``."""
+    from procsim.report import write_report
+
+    return write_report(run_dir, output)

@@ -106,9 +106,11 @@ def test_graph_dot_and_svg(write_process, tmp_path):
     assert done.stdout.startswith('digraph "Mini" {')
     assert '"split" [shape=diamond, label="+"' in done.stdout
     assert '"ok" -> "decide" [label="p=0.2, max 2"];' in done.stdout
-    done = cli("graph", "p.yaml", "-o", "p.svg", cwd=tmp_path)
+    done = cli("graph", "p.yaml", "-o", "p.svg", cwd=tmp_path)  # procsim's own layout: Graphviz or not
+    assert done.returncode == 0 and (tmp_path / "p.svg").read_text().startswith("<?xml")
+    done = cli("graph", "p.yaml", "-o", "p.png", cwd=tmp_path)
     if shutil.which("dot"):
-        assert done.returncode == 0 and (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")
+        assert done.returncode == 0 and (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
     else:
         assert done.returncode == 1 and "Graphviz 'dot' is not installed" in done.stderr
         assert (tmp_path / "p.dot").read_text().startswith("digraph")
