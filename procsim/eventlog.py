@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+import numpy as np
 import pandas as pd
 
 from procsim.errors import UsageError
@@ -49,6 +50,7 @@ _GUESS = {
     "lifecycle": ["lifecycle", "lifecycle:transition", "Lifecycle", "event_type"],
 }
 
+_RUN_COLUMNS = {"case_id", "activity", "timestamp", "resource", "lifecycle"}  # of a procsim events.csv
 _START = {"start"}
 _COMPLETE = {"complete", "completed", "end"}
 
@@ -121,8 +123,8 @@ def _read_run_dir(d: Path) -> ActivityLog:
         if (d / fname).is_file() and (not files or fname in files):
             if fname.endswith(".parquet"):
                 df = pd.read_parquet(d / fname, columns=None)
-            else:
-                df = pd.read_csv(d / fname, dtype=str, keep_default_na=False)
+            else:  # only the columns read below: a wide log parses several times faster
+                df = pd.read_csv(d / fname, dtype=str, keep_default_na=False, usecols=lambda c: c in _RUN_COLUMNS)
             log = _from_table(df, ColumnMap(case="case_id", activity="activity", end="timestamp",
                                             resource="resource", lifecycle="lifecycle"), str(d / fname))
             cases = d / "cases.csv"
@@ -156,9 +158,12 @@ def _to_utc(s: pd.Series, source: str, col: str) -> pd.Series:
     else:
         s = s.replace("", None)
         try:
-            t = pd.to_datetime(s, utc=True, format="mixed")
-        except (ValueError, TypeError) as e:
-            raise UsageError(f"{source}: column '{col}' is not a timestamp ({e})") from None
+            t = pd.to_datetime(s, utc=True, format="ISO8601")  # the common case, parsed in C
+        except (ValueError, TypeError):
+            try:
+                t = pd.to_datetime(s, utc=True, format="mixed")
+            except (ValueError, TypeError) as e:
+                raise UsageError(f"{source}: column '{col}' is not a timestamp ({e})") from None
     if getattr(t.dt, "tz", None) is None:
         t = t.dt.tz_localize("UTC")  # naive timestamps are taken as UTC
     return t.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
@@ -199,7 +204,58 @@ def _resource(df: pd.DataFrame, col: str | None) -> pd.Series:
 
 
 def _pair(rows: pd.DataFrame) -> pd.DataFrame:
-    """Pair start and complete transitions (see the module docstring)."""
+    """Pair start and complete transitions (see the module docstring), vectorised: a million events in seconds.
+
+    Per (case, activity), in time order, a complete takes the oldest open start (FIFO) if there is one. With
+    ``S`` the starts seen before the ``j``-th complete, the completes matched so far follow
+    ``m_j = min(m_(j-1) + 1, S_j)``, i.e. ``m_j = j + min(0, min_(i<=j) (S_i - i))``: complete ``j`` takes start
+    number ``m_j`` when ``m_j > m_(j-1)`` and has no start otherwise. (:func:`_pair_loop` is the plain loop this
+    must equal; tests compare the two.)
+    """
+    rows = rows.sort_values("t", kind="stable").reset_index(drop=True)
+    lc = rows["lifecycle"].astype(str)
+    is_s = lc.isin(_START).to_numpy()
+    is_c = (lc.isin(_COMPLETE) | lc.isin(("", "none", "nan"))).to_numpy()
+    keep = is_s | is_c
+    r = rows[keep].reset_index(drop=True)
+    is_s, is_c = is_s[keep], is_c[keep]
+    g = r.groupby(["case_id", "activity"], sort=False).ngroup().to_numpy()
+    order = np.lexsort((np.arange(len(r)), g))  # per (case, activity), in time order
+    gs, ss, cs = g[order], is_s[order].astype(np.int64), is_c[order].astype(np.int64)
+    grp = pd.Series(gs)
+    n_start = pd.Series(ss).groupby(gs).cumsum().to_numpy()  # starts up to here (the start number, at a start)
+    n_comp = pd.Series(cs).groupby(gs).cumsum().to_numpy()  # completes up to here (j, at a complete)
+    comp = cs == 1
+    d = np.where(comp, n_start - n_comp, np.iinfo(np.int64).max)
+    cmin = pd.Series(d).groupby(gs).cummin().to_numpy()
+    m = n_comp + np.minimum(0, cmin)
+    cpos = np.flatnonzero(comp)
+    mc, gc = m[cpos], gs[cpos]
+    prev_m = np.where(np.r_[True, gc[1:] != gc[:-1]], 0, np.r_[0, mc[:-1]])
+    matched = mc > prev_m
+    spos = np.flatnonzero(ss == 1)
+    start_at = pd.Series(order[spos], index=pd.MultiIndex.from_arrays([gs[spos], n_start[spos]]))
+    src = np.full(len(cpos), -1, dtype=np.int64)
+    if matched.any():
+        src[matched] = start_at.reindex(pd.MultiIndex.from_arrays([gc[matched], mc[matched]])).to_numpy()
+    crow = order[cpos]
+    back = np.argsort(crow, kind="stable")  # completes back in time order, as the loop emits them
+    crow, src = crow[back], src[back]
+    t = r["t"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")  # not Timestamp objects
+    res = r["resource"].to_numpy(dtype=object)
+    st = np.where(src >= 0, t[np.maximum(src, 0)], np.datetime64("NaT", "ns"))
+    cres = res[crow]
+    sres = np.where(src >= 0, res[np.maximum(src, 0)], None)
+    out = pd.DataFrame({"case_id": r["case_id"].to_numpy()[crow], "activity": r["activity"].to_numpy()[crow],
+                        "start_time": st, "end_time": t[crow],
+                        "resource": np.where(pd.isna(cres), sres, cres)})
+    out["start_time"] = pd.to_datetime(out["start_time"], utc=True).astype("datetime64[ns, UTC]")
+    out["end_time"] = pd.to_datetime(out["end_time"], utc=True).astype("datetime64[ns, UTC]")
+    return _finish(out)
+
+
+def _pair_loop(rows: pd.DataFrame) -> pd.DataFrame:
+    """The plain pairing loop (the definition :func:`_pair` is tested against)."""
     rows = rows.sort_values("t", kind="stable")
     open_: dict[tuple[str, str], deque[tuple[Any, Any]]] = defaultdict(deque)
     out: list[tuple[str, str, Any, Any, Any]] = []

@@ -77,3 +77,23 @@ def test_real_receipt_log() -> None:
     assert log.df["case_id"].nunique() == 1434
     assert len(log) == 8577  # every event of receipt is a completion
     assert not log.has_start
+
+
+def test_vectorised_pairing_equals_the_plain_loop() -> None:
+    """Random transitions (starts without completes, completes before starts, other lifecycles, equal times)."""
+    import numpy as np
+
+    from procsim.eventlog import _pair, _pair_loop
+
+    rng = np.random.default_rng(8)
+    for _ in range(30):
+        n = int(rng.integers(1, 80))
+        rows = pd.DataFrame({
+            "case_id": rng.choice(["c1", "c2", "c3"], size=n).astype(object),
+            "activity": rng.choice(["A", "B"], size=n).astype(object),
+            "t": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 20, size=n), unit="m"),
+            "lifecycle": rng.choice(["start", "complete", "complete", "schedule", ""], size=n).astype(object),
+            "resource": rng.choice(np.array(["ann", "bob", None], dtype=object), size=n),
+        })
+        rows["resource"] = rows["resource"].astype(object).where(rows["resource"].notna(), None)  # as readers give
+        pd.testing.assert_frame_equal(_pair(rows), _pair_loop(rows))
