@@ -94,3 +94,12 @@ def test_baseline_keeps_each_branch_bound_when_branches_share_a_target(write_pro
                        "      - {to: decide, probability: 0.1, max: 1}\n      - {to: decide, probability: 0.1, max: 2}")
     nodes = _module("baseline")._compile(load_process(write_process(two)))[0]
     assert [n.bounds for n in nodes if n.bounds] == [(None, 1, 2)]
+
+
+def test_bench_report_measures_a_small_run(tmp_path: Path) -> None:
+    from procsim.run import run
+
+    run(P2P, tmp_path, seed=1, cases=50)
+    r = _module("bench_report").measure(tmp_path)
+    assert r["events"] > 0 and r["report_s"] > 0 and r["baseline_read_s"] > 0 and 0 < r["mb"] < 10
+    assert (tmp_path / "report.html").is_file()
