@@ -157,20 +157,23 @@ def hbar_chart(name: str, title: str, labels: list[str], values: list[float], *,
 
 def spread_chart(name: str, title: str, labels: list[str], quantiles: list[tuple[float, float, float, float, float]],
                  *, unit: str = "") -> str:
-    """Horizontal box plots: whiskers p10..p90, box p25..p75, a tick at the median; one row per label."""
+    """Horizontal box plots on a log scale (processing times span seconds to days): whiskers p10..p90, box
+    p25..p75, a tick at the median; one row per label."""
     row = 18
     height = PAD_T + row * max(len(labels), 1) + 30
-    vmax = _nice_max(max((q[4] for q in quantiles), default=0))
+    vmax = max((q[4] for q in quantiles), default=1.0)
+    decades = max(1, math.ceil(math.log10(1 + max(vmax, 1e-9))))
     left, right = 230, W - 30
-    sx = lambda v: left + (right - left) * (v / vmax)  # noqa: E731
+    sx = lambda v: left + (right - left) * math.log10(1 + max(v, 0)) / decades  # noqa: E731
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{escape(name)}" width="{W}" '
            f'height="{height}" viewBox="0 0 {W} {height}" role="img" data-points="{len(labels)}">',
            f"<title>{escape(title)}</title>"]
-    for k in range(5):
-        x = left + (right - left) * k / 4
+    for k in range(decades + 1):
+        v = 10 ** k - 1 if k else 0
+        x = sx(v)
         out.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T - 4}" y2="{height - 24}"/>')
         out.append(f'<text class="tick" x="{x:.1f}" y="{height - 10}" text-anchor="middle">'
-                   f"{_fmt(vmax * k / 4)}{escape(unit)}</text>")
+                   f"{_fmt(10 ** k if k else 0)}{escape(unit)}</text>")
     for i, (lab, (p10, p25, p50, p75, p90)) in enumerate(zip(labels, quantiles)):
         y = PAD_T + i * row + row / 2
         out.append(f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'

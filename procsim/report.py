@@ -289,15 +289,15 @@ def _people(log: ActivityLog, extras: RunExtras | None) -> str:
     if per["timed"].sum() > 0:
         util = (top["busy_h"] / span_h).astype(float)
         parts += ["<h3>Utilisation per resource</h3><p class=\"note\">busy time (sum of processing times) over the "
-                  f"log's calendar span of {span_h / 24:,.0f} days, nights and weekends included: a full-time "
-                  "worker kept fully busy shows about 0.24</p>",
+                  f"log's calendar span of {span_h / 24:,.0f} days, nights and weekends included (an activity "
+                  "that lasts days, such as waiting for a supplier done under a role, counts as busy)</p>",
                   hbar_chart("utilisation", "busy share of the log span per resource", [str(x) for x in top.index],
                              util.tolist(), fmt=".3f")]
         q = (pd.DataFrame({"r": df["resource"], "m": proc_h * 60}).dropna().groupby("r")["m"]
              .quantile([0.1, 0.25, 0.5, 0.75, 0.9]).unstack())
         q = q.reindex([x for x in top.index if x in q.index])
-        parts += ["<h3>Processing time per resource</h3><p class=\"note\">minutes: p10–p90 whiskers, p25–p75 box, "
-                  "median tick</p>",
+        parts += ["<h3>Processing time per resource</h3><p class=\"note\">minutes, log scale: p10–p90 whiskers, "
+                  "p25–p75 box, median tick</p>",
                   spread_chart("spread", "processing time per resource, minutes", [str(x) for x in q.index],
                                [tuple(float(v) for v in row) for row in q.to_numpy()], unit="m")]  # type: ignore[misc]
     else:

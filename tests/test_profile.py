@@ -279,3 +279,14 @@ def test_cli_bad_input_exits_2_without_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith(f"{csv}: no column 'nope' for the case; columns: a, b")
     assert "Traceback" not in done.stderr
+
+
+def test_cli_lifecycle_column_pairs_transitions(tmp_path: Path) -> None:
+    csv = tmp_path / "l.csv"
+    csv.write_text("case,act,when,tr,who\n1,A,2024-01-01 08:00,start,ann\n1,A,2024-01-01 08:10,complete,ann\n"
+                   "2,A,2024-01-01 09:00,start,bob\n2,A,2024-01-01 09:00,complete,bob\n")
+    done = cli("profile", str(csv), "--case", "case", "--activity", "act", "--end", "when", "--lifecycle", "tr",
+               "--resource", "who", "--json")
+    assert done.returncode == 0, done.stderr
+    m = json.loads(done.stdout)["logs"][0]["metrics"]
+    assert (m["instances"], m["zero_duration_share"]) == (2, 0.5)
