@@ -90,9 +90,11 @@ def profile_command(
 
 
 def report_command(
-    run_dir: Annotated[Path, typer.Argument(help="A procsim output folder", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="HTML file to write "
-                                                   "(default: RUN_DIR/report.html)")] = None,
+    run_dir: Annotated[Path, typer.Argument(help="A procsim output folder (or an event log file)",
+                                            show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="HTML file to write (default: "
+                                                   "RUN_DIR/report.html; for a log file NAME.report.html "
+                                                   "here)")] = None,
 ) -> None:
     """Write a self-contained HTML report of a run (process map, time, people, variants, exceptions, profile)."""
     try:

@@ -559,14 +559,25 @@ def build_report(logs: ActivityLog | list[ActivityLog], extras: RunExtras | list
 
 
 def write_report(run_dir: Path, out: Path | None = None, *, seed: int = 0) -> Path:
-    """Write ``out`` (default ``RUN_DIR/report.html``) for a procsim output folder; returns its path."""
-    if not run_dir.is_dir():
-        raise UsageError(f"{run_dir}: not a folder (procsim report takes a procsim output folder)")
-    log = read_log(run_dir)
-    extras = load_extras(run_dir)
-    name = str(extras.manifest.get("process") or run_dir)
-    html = build_report(log, extras, names=[name], title=f"procsim report: {name}", seed=seed)
-    out = out or run_dir / "report.html"
+    """Write ``out`` (default ``RUN_DIR/report.html``) for a procsim output folder; returns its path.
+
+    ``run_dir`` may also be an event log file (XES, CSV, Parquet: columns guessed); its page, without the run's
+    extras, goes to ``out`` or ``NAME.report.html`` in the current folder (a log's folder may not be writable).
+    """
+    if run_dir.is_file():
+        log = read_log(run_dir)
+        html = build_report(log, None, names=[run_dir.name], title=f"procsim report: {run_dir.name}", seed=seed)
+        out = out or Path(f"{run_dir.name}.report.html")
+    elif run_dir.is_dir():
+        log = read_log(run_dir)
+        extras = load_extras(run_dir)
+        name = str(extras.manifest.get("process") or run_dir)
+        html = build_report(log, extras, names=[name], title=f"procsim report: {name}", seed=seed)
+        out = out or run_dir / "report.html"
+    else:
+        raise UsageError(f"{run_dir}: no such file or folder (procsim report takes a procsim output folder or "
+                         "an event log)")
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.part")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)

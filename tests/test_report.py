@@ -104,7 +104,7 @@ def test_cli_report_writes_and_prints_the_path(p2p: Path) -> None:
 def test_cli_report_bad_folder_exits_2(tmp_path: Path) -> None:
     done = cli("report", str(tmp_path / "nope"))
     assert done.returncode == 2
-    assert done.stderr.startswith(f"{tmp_path / 'nope'}: not a folder")
+    assert done.stderr.startswith(f"{tmp_path / 'nope'}: no such file or folder")
     done = cli("report", str(tmp_path))
     assert done.returncode == 2 and "no events.parquet or events.csv" in done.stderr
     assert "Traceback" not in done.stderr
@@ -145,3 +145,24 @@ def test_graph_svg_without_graphviz_has_every_node(write_process, tmp_path: Path
     from procsim.spec import load_process
 
     assert ids == set(load_process(tmp_path / "p.yaml").graph.nodes)
+
+
+RECEIPT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "logs" / "receipt.xes.gz"
+
+
+@pytest.mark.skipif(not RECEIPT.is_file(), reason="../shared/data/logs/receipt.xes.gz is not there")
+def test_cli_report_of_a_real_log_file(tmp_path: Path) -> None:
+    done = cli("report", str(RECEIPT), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "receipt.xes.gz.report.html"
+    html = (tmp_path / "receipt.xes.gz.report.html").read_text()
+    log = read_log(RECEIPT)
+    counts = dict(re.findall(r'<g class="node box" data-id="([^"]*)" data-count="(\d+)"', html))
+    assert {k: int(v) for k, v in counts.items()} == log.df["activity"].value_counts().to_dict()
+    assert "No start times in this log" in html  # receipt records completions only
+    assert "No labels.csv or exceptions.csv" in html
+
+
+def test_report_is_deterministic(p2p: Path) -> None:
+    log, extras = read_log(p2p), load_extras(p2p)
+    assert build_report(log, extras) == build_report(log, extras)
