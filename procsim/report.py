@@ -32,6 +32,7 @@ __all__ = ["RunExtras", "load_extras", "build_report", "write_report", "dfg"]
 
 MAX_ACTIVITIES = 40  # process map: the most frequent activities ...
 MAX_EDGES = 120  # ... and directly-follows edges; the rest are counted in a note
+MIN_EDGE_SHARE = 0.005  # an edge is drawn when this share of the cases takes it (or it is a node's busiest)
 TOP_RESOURCES = 30
 TOP_VARIANTS = 10
 EXAMPLES = 3  # example cases per exception type
@@ -164,8 +165,14 @@ def _process_map(log: ActivityLog, key: str) -> str:
     nodes, edges = dfg(log)
     shown = nodes.head(MAX_ACTIVITIES)
     keep = set(shown.index) | {START, END}
-    e = edges[edges["src"].isin(keep) & edges["dst"].isin(keep)].head(MAX_EDGES)
     ncases = int(log.df["case_id"].nunique())
+    cand = edges[edges["src"].isin(keep) & edges["dst"].isin(keep)]
+    # rare edges clutter a real log's map: keep those taken by at least 0.5% of the cases, plus each node's
+    # busiest way in and out so that nothing drawn floats unconnected
+    strong = cand["count"] >= MIN_EDGE_SHARE * ncases
+    first_out = ~cand.duplicated("src")  # cand is sorted by count, descending
+    first_in = ~cand.duplicated("dst")
+    e = cand[strong | first_out | first_in].head(MAX_EDGES)
     gnodes = [Node(START, "start", "circle", attrs={"data-count": str(ncases)})]
     for act, r in shown.iterrows():
         gnodes.append(Node(str(act), str(act), views={
@@ -183,9 +190,8 @@ def _process_map(log: ActivityLog, key: str) -> str:
     hidden = []
     if len(nodes) > len(shown):
         hidden.append(f"{len(nodes) - len(shown)} rarer activities")
-    n_edges = len(edges[edges["src"].isin(keep) & edges["dst"].isin(keep)])
-    if n_edges > len(e):
-        hidden.append(f"{n_edges - len(e)} rarer edges")
+    if len(cand) > len(e):
+        hidden.append(f"{len(cand) - len(e)} rarer edges (taken by fewer than {MIN_EDGE_SHARE:.1%} of the cases)")
     note = f'<p class="note">Not drawn: {", ".join(hidden)}.</p>' if hidden else ""
     toggle = (f'<div class="toggle"><input type="radio" name="view-{key}" id="freq-{key}" checked>'
               f'<label for="freq-{key}">frequency</label>'
