@@ -9,6 +9,7 @@ the numbers drawn against the log.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
@@ -33,8 +34,8 @@ def _nice_max(v: float) -> float:
     e = 10 ** math.floor(math.log10(v))
     for m in (1, 2, 2.5, 5, 10):
         if v <= m * e:
-            return m * e
-    return 10 * e
+            return float(m * e)
+    return float(10 * e)
 
 
 def _fmt(v: float) -> str:
@@ -118,12 +119,12 @@ def line_chart(name: str, title: str, labels: list[str], series: dict[str, list[
     return "\n".join(out)
 
 
-def _markers(markers: list[Marker], x_of: object) -> list[str]:
+def _markers(markers: list[Marker], x_of: Callable[[float], float]) -> list[str]:
     out = []
     for m in markers:
-        x1 = x_of(m.at)  # type: ignore[operator]
+        x1 = x_of(m.at)
         if m.until is not None:
-            x2 = x_of(m.until)  # type: ignore[operator]
+            x2 = x_of(m.until)
             out.append(f'<rect class="band" x="{min(x1, x2):.1f}" y="{PAD_T}" width="{abs(x2 - x1):.1f}" '
                        f'height="{H - PAD_T - PAD_B}" data-marker="{escape(m.label)}"/>')
         out.append(f'<line class="marker" x1="{x1:.1f}" x2="{x1:.1f}" y1="{PAD_T}" y2="{H - PAD_B}" '
@@ -164,7 +165,10 @@ def spread_chart(name: str, title: str, labels: list[str], quantiles: list[tuple
     vmax = max((q[4] for q in quantiles), default=1.0)
     decades = max(1, math.ceil(math.log10(1 + max(vmax, 1e-9))))
     left, right = 230, W - 30
-    sx = lambda v: left + (right - left) * math.log10(1 + max(v, 0)) / decades  # noqa: E731
+
+    def sx(v: float) -> float:
+        return left + (right - left) * math.log10(1 + max(v, 0)) / decades
+
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{escape(name)}" width="{W}" '
            f'height="{height}" viewBox="0 0 {W} {height}" role="img" data-points="{len(labels)}">',
            f"<title>{escape(title)}</title>"]

@@ -272,9 +272,9 @@ def _weekly_dispersion(starts: pd.Series) -> float:
     """Cases started per calendar week (Monday 00:00 UTC); the partial first and last weeks are left out."""
     days = starts.dt.tz_convert("UTC").dt.tz_localize(None).dt.floor("D")
     week = (days - pd.to_timedelta(days.dt.weekday, unit="D")).to_numpy()
-    counts = pd.Series(1, index=week).groupby(level=0).sum()
-    full = pd.date_range(counts.index.min(), counts.index.max(), freq="7D")
-    counts = counts.reindex(full, fill_value=0).to_numpy(dtype=float)
+    per_week = pd.Series(1, index=week).groupby(level=0).sum()
+    full = pd.date_range(per_week.index.min(), per_week.index.max(), freq="7D")
+    counts = per_week.reindex(full, fill_value=0).to_numpy(dtype=float)
     if len(counts) >= 4:
         counts = counts[1:-1]
     if len(counts) < 2 or counts.mean() == 0:

@@ -111,7 +111,8 @@ def _model_svg(manifest: dict[str, Any], run_dir: Path) -> str | None:
 
 
 def _hours(s: pd.Series) -> pd.Series:
-    return s.dt.total_seconds() / 3600
+    out: pd.Series = s.dt.total_seconds() / 3600
+    return out
 
 
 def _dur(h: float) -> str:
@@ -212,7 +213,7 @@ def _markers(extras: RunExtras | None, day0: pd.Timestamp, per: str) -> list[Mar
             ts = pd.Timestamp(t)
         except (ValueError, TypeError):
             return None
-        if ts is pd.NaT or pd.isna(ts):
+        if pd.isna(ts):
             return None
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         return float((ts - day0) / unit)
@@ -337,7 +338,7 @@ def _variants(log: ActivityLog) -> str:
     total = float(counts.sum())
     top = counts.head(TOP_VARIANTS)
     labels = [f"#{i + 1} ({v.count('→') + 1} steps)" for i, v in enumerate(top.index)]
-    rows = [[f"#{i + 1}", f"{c / total:.3f}", f"{int(c):,}", escape(v).replace("→", " → ")]
+    rows = [[f"#{i + 1}", f"{c / total:.3f}", f"{int(c):,}", escape(str(v)).replace("→", " → ")]
             for i, (v, c) in enumerate(top.items())]
     return (f"<p>{len(counts):,} distinct variants among {int(total):,} cases; the {len(top)} most frequent:</p>"
             + hbar_chart("variants", "share of cases per variant", labels, (top / total).tolist(), fmt=".3f")
