@@ -183,7 +183,7 @@ def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
         if found:
             broken.add(name)
             problems += found
-    taken = {n: section for section in ("events", "activities", "gateways") for n in getattr(spec, section)}
+    taken = {n: section for section in ("events", "activities", "gateways", "waits") for n in getattr(spec, section)}
     known = set(taken) | set(spec.calls)
     for c, call in spec.calls.items():
         if c in taken:
@@ -222,7 +222,10 @@ def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: Subproce
             nodes.append(ren[n])
             exits.append(ren[n])
     for n, act in sub.activities.items():
-        spec.activities[ren[n]] = act.model_copy(update={"next": ren[act.next], "name": act.name or n})
+        update = {"next": ren[act.next], "name": act.name or n}
+        if act.duration_after:  # a previous activity of the fragment is its copy in this call
+            update["duration_after"] = {ren.get(k, k): d for k, d in act.duration_after.items()}
+        spec.activities[ren[n]] = act.model_copy(update=update)
         alias(smap, here + ("activities", n), ("activities", ren[n]))
         nodes.append(ren[n])
     for n, gw in sub.gateways.items():
