@@ -114,7 +114,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
-                             "objects": objects})
+                             "objects": objects, "batches": rec.batches})
     with writer:
         # sinks are made, fed and closed on the writer thread (procsim.writer): output overlaps the simulation
         try:

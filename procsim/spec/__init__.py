@@ -89,7 +89,10 @@ def load_process(path: str | Path) -> LoadedProcess:
                     problems.append(smap.problem(where + (name, "duration_after", prev), msg, "unit_missing"))
     for name, w in spec.waits.items():
         if w.duration is not None:
+            short = not isinstance(data["waits"][name].get("duration"), dict)
             for msg in check_units(w.duration, need_units=True):
+                if short and "needs a unit" in msg:
+                    msg = "durations need a unit, like '15m' or '2h'"
                 problems.append(smap.problem(("waits", name, "duration"), msg, "unit_missing"))
     for msg in check_units(spec.arrivals.interarrival, need_units=True):
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
