@@ -439,3 +439,55 @@ waits:
         digests.append({f: hashlib.sha256((out / f).read_bytes()).hexdigest()
                         for f in ("events.csv", "events.parquet", "events.xes", "cases.csv")})
     assert digests[0] == digests[1]
+
+
+def test_rules_and_exceptions_that_would_change_one_case_of_a_batch_are_refused(write_process):
+    write_process("""
+        rules:
+          - id: slow_pay
+            duration: {activity: pay, scale: 2}
+        """, "r.yaml")
+    bad = BATCHED + """\
+rules: [r.yaml]
+exceptions:
+  - {type: late_event, activity: pay, delay: 1d, rate: 0.1}
+"""
+    assert errors_of(write_process(bad)) == [
+        "p.yaml:29:34: exceptions[0].activity: 'pay' is batched: a batched activity's duration, member and start "
+        "belong to its batch, so 'late_event' cannot change them for one case [batched_activity]",
+        "r.yaml:4:26: rules[0].duration.activity: 'pay' is batched: a batched activity's duration, member and "
+        "start belong to its batch, so a 'duration' rule cannot change them for one case [batched_activity]",
+    ]
+
+
+def test_an_exception_that_skips_a_batched_activity_leaves_the_case_out_of_its_batch(write_process, tmp_path):
+    text = BATCHED + """\
+exceptions:
+  - {type: skip_activity, activity: pay, rate: 0.3}
+"""
+    run(load_process(write_process(text)), tmp_path / "o", seed=3, cases=100, formats=["csv"])
+    ev = events(tmp_path / "o")
+    labels = pd.read_csv(tmp_path / "o" / "labels.csv", keep_default_na=False)
+    skipped = set(labels[labels.exceptions == "skip_activity"].case_id)
+    paid = set(ev[ev.activity == "pay"].case_id)
+    assert 15 < len(skipped) < 45 and paid == set(ev.case_id) - skipped
+    assert (ev[ev.activity == "pay"].exception == "").all()
+
+
+def test_the_benchmark_variants_run_and_use_their_features(tmp_path):
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_flow.py"
+    spec = importlib.util.spec_from_file_location("_bench_flow", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    paths = mod.write_variants(tmp_path, ["all"])
+    run(load_process(paths["all"]), tmp_path / "o", seed=1, cases=150, formats=["csv"])
+    ev = events(tmp_path / "o")
+    assert (ev[ev.activity == "Execute payment"].batch != "").all()
+    assert (ev.activity == "Supplier confirms order").sum() > 0
+    sent = ev[ev.activity == "Send purchase order"].pivot(index="case_id", columns="lifecycle", values="t")
+    assert 0 < (sent.start == sent.complete).mean() < 1

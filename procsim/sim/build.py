@@ -141,6 +141,8 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
     if rules and not problems:
         loaded.rules, rproblems = compile_rules(loaded, loaded.rule_sources, attribute_types(spec))
         problems += rproblems
+        if _batched(spec):
+            problems += _check_batched_rules(loaded)
     if spec.exceptions:
         problems += check_exceptions(loaded, attribute_types(spec))
     if spec.objects:
@@ -157,6 +159,26 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
 def _batched(spec: ProcessSpec) -> bool:
     """Whether an activity is batched: then the event log has a ``batch`` column."""
     return any(a.batch is not None for a in spec.activities.values())
+
+
+BATCH_FIXED = "a batched activity's duration, member and start belong to its batch"
+
+
+def _check_batched_rules(loaded: LoadedProcess) -> list[Problem]:
+    """Rules that would change one case's duration, member, priority or deadline cannot act on a batch."""
+    batched = {n for n, a in loaded.spec.activities.items() if a.batch is not None}
+    problems: list[Problem] = []
+    for src in loaded.rule_sources:
+        for i, rule in enumerate(src.content.rules):
+            for action in ("duration", "assign", "queue", "deadline"):
+                a = getattr(rule, action)
+                names = ([a.activity] if isinstance(a.activity, str) else a.activity or []) if a is not None else []
+                for n in names:
+                    if n in batched:
+                        problems.append(src.smap.problem(("rules", i, action, "activity"), f"'{n}' is batched: "
+                                                         f"{BATCH_FIXED}, so a '{action}' rule cannot change them "
+                                                         "for one case", "batched_activity"))
+    return problems
 
 
 def moments(spec: ProcessSpec, m: MomentSpec, cals: dict[str, WorkCalendar]) -> Any:
@@ -230,6 +252,11 @@ def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Probl
             elif f in x.number_fields and types[a] not in ("number", "integer"):
                 problems.append(smap.problem(loc + (f,), f"'{a}' is a {types[a]} attribute; '{x.type}' needs a "
                                              "number", "not_a_number"))
+        if x.type in ("sod_violation", "wrong_role", "early_event", "late_event"):
+            act = spec.activities.get(getattr(x, "activity"))
+            if act is not None and act.batch is not None:
+                problems.append(smap.problem(loc + ("activity",), f"'{x.activity}' is batched: {BATCH_FIXED}, so "
+                                             f"'{x.type}' cannot change them for one case", "batched_activity"))
         if x.when is not None:
             compile_at(smap, loc + ("when",), x.when, names, problems, expect="bool")
         duration = getattr(x, "duration", None)
