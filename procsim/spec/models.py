@@ -244,8 +244,6 @@ _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 
 def parse_clock(v: Any) -> float:
     """``"10:00"`` -> seconds of the day; ``24:00`` is the end of the day."""
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v)
     m = _CLOCK.match(v) if isinstance(v, str) else None
     if not m:
         raise ValueError(f"expected a time of day like '10:00', got {v!r}")
@@ -255,8 +253,8 @@ def parse_clock(v: Any) -> float:
     return float(h * 3600 + mi * 60)
 
 
-ClockTime = Annotated[float, BeforeValidator(parse_clock),
-                      WithJsonSchema({"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*$", "examples": ["10:00"]})]
+_CLOCK_SCHEMA = {"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*$", "examples": ["10:00"]}
+ClockTime = Annotated[float, BeforeValidator(parse_clock), WithJsonSchema(_CLOCK_SCHEMA)]
 
 
 class MomentSpec(Strict):
@@ -266,7 +264,8 @@ class MomentSpec(Strict):
 
     weekdays: list[Weekday] | None = None
     day: Annotated[int, Field(ge=1, le=31)] | Literal["last"] | None = None
-    time: list[ClockTime] = [0.0]
+    time: Annotated[list[ClockTime], WithJsonSchema(  # one time, or a list of them
+        {"anyOf": [_CLOCK_SCHEMA, {"type": "array", "items": _CLOCK_SCHEMA}], "default": "00:00"})] = [0.0]
     next_working_day: Identifier | None = None
 
     @field_validator("time", mode="before")
