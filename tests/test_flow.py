@@ -20,6 +20,7 @@ from procsim.sim.calendar import WorkCalendar
 from procsim.sim.waits import Moments
 from procsim.spec import load_process
 from test_pnml import complete_events, fit_by_case, read_net
+from test_sink_xes import _read_xes, _validate
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -344,12 +345,26 @@ def test_xes_and_ocel_carry_the_batch_and_other_logs_have_no_batch_column(write_
 objects:
   payment: {created_by: pay, number: "PAY-{n:04d}"}
 """
-    run(load_process(write_process(text)), tmp_path / "o", seed=4, cases=30, formats=["csv", "xes", "ocel-json"])
+    run(load_process(write_process(text)), tmp_path / "o", seed=4, cases=30,
+        formats=["csv", "xes", "ocel-json", "ocel-sqlite"])
     xes = (tmp_path / "o" / "events.xes").read_text()
     assert xes.count('<string key="procsim:batch" value="pay#') == 60
+    _validate(tmp_path / "o" / "events.xes")
+    log = _read_xes(tmp_path / "o" / "events.xes")
+    csv = events(tmp_path / "o")
+    # pm4py reads the same batch ids, per event, as the CSV has
+    by_event = csv.set_index("event_id").batch
+    assert (log["procsim:batch"].fillna("") == log["procsim:event_id"].map(by_event)).all()
     ocel = json.loads((tmp_path / "o" / "ocel.json").read_text())
     with_batch = [e for e in ocel["events"] if any(a["name"] == "batch" for a in e["attributes"])]
     assert len(with_batch) == 60
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "o" / "ocel.sqlite")
+    table = db.execute("SELECT ocel_type_map FROM event_map_type WHERE ocel_type = 'pay'").fetchone()[0]
+    ids = db.execute(f'SELECT batch FROM "event_{table}"').fetchall()
+    assert len(ids) == 60 and all(b.startswith("pay#") for (b,) in ids)
+    db.close()
     plain = write_process(WAITING, "plain.yaml")
     run(load_process(plain), tmp_path / "p", seed=1, cases=3, formats=["csv", "parquet"])
     assert "batch" not in pd.read_csv(tmp_path / "p" / "events.csv").columns
