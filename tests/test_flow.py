@@ -11,11 +11,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from procsim.errors import SpecError
 from procsim.export import to_dot
 from procsim.pnml import process_to_pnml
 from procsim.run import run
+from procsim.sim.build import _calendars
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.waits import Moments
 from procsim.spec import load_process
@@ -506,3 +509,63 @@ def test_the_benchmark_variants_run_and_use_their_features(tmp_path):
     assert (ev.activity == "Supplier confirms order").sum() > 0
     sent = ev[ev.activity == "Send purchase order"].pivot(index="case_id", columns="lifecycle", values="t")
     assert 0 < (sent.start == sent.complete).mean() < 1
+
+
+PROPERTY = HEAD + """\
+roles:
+  clerk: {{members: {clerks}, calendar: office}}
+arrivals:
+  interarrival: {{kind: exponential, mean: {gap}m}}
+events:
+  start: {{type: start, next: register}}
+  done: {{type: end}}
+activities:
+  register: {{role: clerk, duration: {{kind: exponential, mean: 20m}}, immediate: 0.2, next: hold}}
+  pay:
+    role: clerk
+    duration: {{kind: uniform, low: 10m, high: 90m}}
+    batch: {{size: {size}, timeout: {timeout}h{schedule}}}
+    next: file
+  file: {{role: clerk, duration: 15m, duration_after: {{pay: 5m}}, next: done}}
+waits:
+  hold: {{duration: {{kind: exponential, mean: {hold}h}}, log: {log}, next: pay}}
+"""
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), clerks=st.integers(1, 3), gap=st.integers(5, 120), size=st.integers(1, 8),
+       timeout=st.integers(1, 72), schedule=st.booleans(), hold=st.integers(1, 48), log=st.booleans(),
+       cases=st.integers(1, 60))
+def test_batches_and_waits_keep_every_guarantee(tmp_path_factory, seed, clerks, gap, size, timeout, schedule, hold,
+                                                log, cases):
+    d = tmp_path_factory.mktemp("prop")
+    text = PROPERTY.format(clerks=clerks, gap=gap, size=size, timeout=timeout, hold=hold, log=str(log).lower(),
+                           schedule=", schedule: {weekdays: [tue, fri], time: \"10:00\"}" if schedule else "")
+    (d / "p.yaml").write_text(text)
+    loaded = load_process(d / "p.yaml")
+    run(loaded, d / "o", seed=seed, cases=cases, formats=["csv"])
+    ev = events(d / "o")
+    cases_csv = pd.read_csv(d / "o" / "cases.csv")
+    assert len(cases_csv) == cases and set(cases_csv.status) == {"completed"}
+    assert list(zip(ev.t, ev.case_id)) == sorted(zip(ev.t, ev.case_id))
+    assert (ev.groupby("case_id").t.apply(lambda s: s.is_monotonic_increasing)).all()
+    assert (ev[ev.activity == "hold"].resource == "").all() and (log or not (ev.activity == "hold").any())
+    pay = ev[ev.activity == "pay"]
+    assert pay.groupby("case_id").size().eq(2).all() and pay.case_id.nunique() == cases
+    assert (pay[pay.lifecycle == "start"].groupby("batch").size() <= size).all()
+    # one piece of work per batch: no member holds two at once, and work starts in office hours
+    work = ev[ev.resource != ""].copy()
+    work["unit"] = work.batch.where(work.batch != "", work.case_id + "/" + work.activity)
+    span = work.groupby(["unit", "resource", "lifecycle"]).t.first().unstack()
+    for _, w in span.sort_values(["start", "complete"]).groupby(level="resource"):
+        assert (w.start.to_numpy()[1:] >= w.complete.to_numpy()[:-1]).all()
+    cal = _calendars(loaded.spec)["office"]
+    origin = pd.Timestamp("2026-03-23T08:00:00+01:00")
+    secs = (span.start - origin).dt.total_seconds()
+    assert all(cal.is_working(round(s, 3)) or cal.is_working(round(s, 3) + 0.001) for s in secs)
+    # file takes 5 minutes of working time after pay, its only predecessor
+    f = ev[ev.activity == "file"].pivot(index="case_id", columns="lifecycle", values="t")
+    worked = [cal.working_between((a - origin).total_seconds(), (b - origin).total_seconds())
+              for a, b in zip(f.start, f.complete)]
+    assert all(abs(w - 300) < 0.01 for w in worked)
