@@ -569,3 +569,41 @@ def test_batches_and_waits_keep_every_guarantee(tmp_path_factory, seed, clerks, 
     worked = [cal.working_between((a - origin).total_seconds(), (b - origin).total_seconds())
               for a, b in zip(f.start, f.complete)]
     assert all(abs(w - 300) < 0.01 for w in worked)
+
+
+SUB_WAIT = WAITING.replace("  order: {role: clerk, duration: 20m, next: supplier}",
+                           "  order: {role: clerk, duration: 20m, next: first}") + """\
+subprocesses:
+  ask:
+    events:
+      begin: {type: start, next: send}
+      end: {type: end}
+    activities:
+      send: {role: clerk, duration: 5m, next: reply}
+    waits:
+      reply: {name: Wait for reply, duration: 1h, log: true, next: end}
+calls:
+  first: {subprocess: ask, next: second}
+  second: {subprocess: ask, next: supplier}
+"""
+
+
+def test_a_sub_process_may_wait_and_each_call_waits_on_its_own(write_process, tmp_path):
+    loaded = load_process(write_process(SUB_WAIT))
+    assert {"first.reply", "second.reply"} <= set(loaded.spec.waits)
+    run(loaded, tmp_path / "o", seed=1, cases=4, formats=["csv"])
+    ev = events(tmp_path / "o")
+    replies = ev[ev.activity == "Wait for reply"]
+    assert (replies.groupby("case_id").size() == 4).all()
+    span = replies.assign(k=replies.groupby(["case_id", "lifecycle"]).cumcount()).pivot(
+        index=["case_id", "k"], columns="lifecycle", values="t")
+    assert (span.complete - span.start == pd.Timedelta(hours=1)).all()
+    dot = to_dot(loaded)
+    assert 'subgraph "cluster_first" {' in dot and '"first.reply" [shape=doublecircle' in dot
+    bad = SUB_WAIT.replace("duration: 1h, log: true, next: end}", "duration: 1, log: true, next: ende}")
+    assert errors_of(write_process(bad)) == [
+        "p.yaml:34:47: subprocesses.ask.waits.reply.duration: durations need a unit, like '15m' or '2h' "
+        "[unit_missing]",
+        "p.yaml:34:67: subprocesses.ask.waits.reply.next: unknown node 'ende' in sub-process 'ask' (a sub-process "
+        "leads only to its own nodes); did you mean 'end'? [unknown_node]",
+    ]

@@ -472,6 +472,7 @@ class SubprocessSpec(Strict):
     activities: dict[Identifier, ActivitySpec] = {}
     gateways: dict[Identifier, GatewaySpec] = {}
     calls: dict[Identifier, CallSpec] = {}
+    waits: dict[Identifier, WaitSpec] = {}
 
 
 class ProcessSpec(Strict):
