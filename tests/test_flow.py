@@ -607,3 +607,21 @@ def test_a_sub_process_may_wait_and_each_call_waits_on_its_own(write_process, tm
         "p.yaml:34:67: subprocesses.ask.waits.reply.next: unknown node 'ende' in sub-process 'ask' (a sub-process "
         "leads only to its own nodes); did you mean 'end'? [unknown_node]",
     ]
+
+
+def test_a_deadline_may_escalate_to_a_wait(write_process, tmp_path):
+    write_process("""
+        rules:
+          - id: no_time_to_order
+            deadline: {activity: order, within: 30m, escalate_to: supplier}
+        """, "r.yaml")
+    text = WAITING.replace("order: {role: clerk, duration: 20m,", "order: {role: clerk, duration: 90m,") + (
+        "rules: [r.yaml]\n")
+    run(load_process(write_process(text)), tmp_path / "o", seed=1, cases=8, formats=["csv"])
+    ev = events(tmp_path / "o")
+    ordered = set(ev[ev.activity == "order"].case_id)
+    waited = set(ev[ev.activity == "Wait for supplier"].case_id)
+    assert waited == set(ev.case_id) and ordered < waited
+    # the escalated cases show the deadline on the activity after the wait
+    skipped = ev[(ev.activity == "receive") & ~ev.case_id.isin(ordered)]
+    assert len(skipped) > 0 and (skipped.rules == "no_time_to_order").all()
