@@ -510,7 +510,8 @@ class Simulation:
     def _batched(self, case: Case, act: Activity, routed: str, eff: Effect | None) -> Generator[Event, Any, int]:
         """A batched activity: the case's labels as ``_activity`` makes them, then it waits in the batch.
 
-        Rules that change one case's duration, members, priority or deadline do not apply to a batch."""
+        Rules and exceptions that would change one case's duration, member, priority or deadline are refused at
+        load (procsim.sim.build): a batch's are the batch's."""
         exc = self._exception_label(case, act) if case.exceptions else ""
         st = case.exc
         if st is not None:
