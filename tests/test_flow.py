@@ -625,3 +625,26 @@ def test_a_deadline_may_escalate_to_a_wait(write_process, tmp_path):
     # the escalated cases show the deadline on the activity after the wait
     skipped = ev[(ev.activity == "receive") & ~ev.case_id.isin(ordered)]
     assert len(skipped) > 0 and (skipped.rules == "no_time_to_order").all()
+
+
+def test_cases_that_arrive_at_the_moment_of_the_run_go_with_it(write_process, tmp_path):
+    # half the invoices wait for Friday 10:00 before they reach the payment run of Tuesday and Friday 10:00
+    text = BATCHED.replace("next: pay, cost: {fixed: 1}}", "next: route, cost: {fixed: 1}}") + """\
+gateways:
+  route:
+    type: xor
+    branches:
+      - {to: pay, probability: 0.5}
+      - {to: friday, probability: 0.5}
+waits:
+  friday: {until: {weekdays: [fri], time: "10:00"}, log: true, next: pay}
+"""
+    run(load_process(write_process(text)), tmp_path / "o", seed=8, cases=150, formats=["csv"])
+    ev = events(tmp_path / "o")
+    came = ev[(ev.activity == "friday") & (ev.lifecycle == "complete")].set_index("case_id").t
+    began = _batches(ev)[lambda d: d.lifecycle == "start"].set_index("case_id")
+    assert len(came) > 30
+    # each of them is in the run that starts that very moment, with the cases that were waiting already
+    assert (began.t[came.index] == came).all()
+    runs = set(began.batch[came.index])
+    assert began[~began.index.isin(came.index)].batch.isin(runs).any()

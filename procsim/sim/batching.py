@@ -89,11 +89,17 @@ class Batcher:
         yield done
         return act.next
 
-    def _due(self, opened: int, scheduled: bool) -> None:
-        if opened == self.opened and self.waiting:
-            if scheduled:
-                self.last_run = self.sim.env._now
-            self._fire()
+    def _due(self, opened: int, scheduled: bool, settled: bool = False) -> None:
+        if opened != self.opened or not self.waiting:
+            return  # that batch has left already (its size was reached)
+        if scheduled and not settled:
+            # this timer was set long ago, so it comes before the events of other cases due at this same instant:
+            # let them reach the activity first, so that everyone there at the moment of the run goes with it
+            self.sim.env.sleep(0.0).callbacks.append(lambda _ev: self._due(opened, True, True))
+            return
+        if scheduled:
+            self.last_run = self.sim.env._now
+        self._fire()
 
     def _fire(self) -> None:
         cases, self.waiting = self.waiting, []
