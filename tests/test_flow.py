@@ -314,7 +314,8 @@ def test_the_schedule_runs_on_its_weekdays_and_takes_everyone_waiting(write_proc
 
 
 def test_a_batch_starts_when_size_cases_wait(write_process, tmp_path):
-    text = BATCHED.replace("batch: {schedule: {weekdays: [tue, fri], time: \"10:00\"}}", "batch: {size: 5, timeout: 30d}")
+    text = BATCHED.replace("batch: {schedule: {weekdays: [tue, fri], time: \"10:00\"}}",
+                           "batch: {size: 5, timeout: 30d}")
     run(load_process(write_process(text)), tmp_path / "o", seed=5, cases=52, formats=["csv"])
     ev = events(tmp_path / "o")
     arrived = ev[(ev.activity == "invoice") & (ev.lifecycle == "complete")].set_index("case_id").t
