@@ -124,9 +124,9 @@ def process_net(loaded: LoadedProcess) -> WorkflowNet:
             trans.append((f"t.{n}", act.name or n, [(f"p.{n}", 1)], [entry(n, act.next)]))
         elif kind == "wait":
             # a logged wait is in the log like an activity; an unlogged one is silent
-            w = spec.waits[n]
-            trans.append((f"t.{n}" if w.log else f"tau.{n}", (w.name or n) if w.log else None, [(f"p.{n}", 1)],
-                          [entry(n, w.next)]))
+            wait = spec.waits[n]
+            trans.append((f"t.{n}" if wait.log else f"tau.{n}", (wait.name or n) if wait.log else None,
+                          [(f"p.{n}", 1)], [entry(n, wait.next)]))
         elif kind == "and":
             trans.append((f"tau.{n}", None, [(f"p.{n}", 1)], [entry(n, t) for t in flow[n]]))
         else:  # start, end, xor (split or pass-through): a place with silent edges onwards

@@ -253,9 +253,10 @@ def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Probl
                 problems.append(smap.problem(loc + (f,), f"'{a}' is a {types[a]} attribute; '{x.type}' needs a "
                                              "number", "not_a_number"))
         if x.type in ("sod_violation", "wrong_role", "early_event", "late_event"):
-            act = spec.activities.get(getattr(x, "activity"))
+            target = getattr(x, "activity")  # these four types all name their activity so
+            act = spec.activities.get(target)
             if act is not None and act.batch is not None:
-                problems.append(smap.problem(loc + ("activity",), f"'{x.activity}' is batched: {BATCH_FIXED}, so "
+                problems.append(smap.problem(loc + ("activity",), f"'{target}' is batched: {BATCH_FIXED}, so "
                                              f"'{x.type}' cannot change them for one case", "batched_activity"))
         if x.when is not None:
             compile_at(smap, loc + ("when",), x.when, names, problems, expect="bool")

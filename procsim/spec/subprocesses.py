@@ -224,10 +224,10 @@ def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: Subproce
             nodes.append(ren[n])
             exits.append(ren[n])
     for n, act in sub.activities.items():
-        update = {"next": ren[act.next], "name": act.name or n}
+        changes: dict[str, object] = {"next": ren[act.next], "name": act.name or n}
         if act.duration_after:  # a previous activity of the fragment is its copy in this call
-            update["duration_after"] = {ren.get(k, k): d for k, d in act.duration_after.items()}
-        spec.activities[ren[n]] = act.model_copy(update=update)
+            changes["duration_after"] = {ren.get(k, k): d for k, d in act.duration_after.items()}
+        spec.activities[ren[n]] = act.model_copy(update=changes)
         alias(smap, here + ("activities", n), ("activities", ren[n]))
         nodes.append(ren[n])
     for n, gw in sub.gateways.items():
