@@ -649,3 +649,19 @@ waits:
     assert (began.t[came.index] == came).all()
     runs = set(began.batch[came.index])
     assert began[~began.index.isin(came.index)].batch.isin(runs).any()
+
+
+def test_a_rule_that_raises_at_a_batched_activity_labels_its_events(write_process, tmp_path):
+    write_process("""
+        rules:
+          - id: big_payment
+            when: "case_id >= 'C000050'"
+            raise: {exception: late_cases, at: pay}
+        """, "r.yaml")
+    run(load_process(write_process(BATCHED + "rules: [r.yaml]\n")), tmp_path / "o", seed=4, cases=80,
+        formats=["csv"])
+    ev = events(tmp_path / "o")
+    pay = ev[ev.activity == "pay"]
+    late = pay.case_id >= "C000050"
+    assert (pay[late].exception == "late_cases").all() and (pay[~late].exception == "").all()
+    assert (ev[ev.activity == "invoice"].exception == "").all()

@@ -511,7 +511,13 @@ class Simulation:
         """A batched activity: the case's labels as ``_activity`` makes them, then it waits in the batch.
 
         Rules and exceptions that would change one case's duration, member, priority or deadline are refused at
-        load (procsim.sim.build): a batch's are the batch's."""
+        load (procsim.sim.build): a batch's are the batch's. Rules that raise a business exception at the
+        activity still do (so their labels reach the case's events)."""
+        hooks = self.model.hooks
+        if hooks is not None and act.id in hooks.by_activity:
+            ruled = hooks.plan(case, act, self.env._now)[5]
+            if ruled:
+                routed = f"{routed};{ruled}" if routed else ruled
         exc = self._exception_label(case, act) if case.exceptions else ""
         st = case.exc
         if st is not None:
