@@ -33,6 +33,12 @@ MAX_LINES = 1000
 # expression type -> OCEL 2.0 attribute type
 OCEL_TYPES = {"number": "float", "integer": "integer", "string": "string", "bool": "boolean", "datetime": "time"}
 EVENT_ATTRIBUTES = (("lifecycle", "string"), ("resource", "string"), ("role", "string"), ("cost", "float"))
+BATCH_ATTRIBUTE = ("batch", "string")  # an event attribute too when the process has batched activities
+
+
+def event_attributes(batches: bool) -> tuple[tuple[str, str], ...]:
+    """The OCEL attributes of every event type: with the batch id when the run has batched activities."""
+    return EVENT_ATTRIBUTES + (BATCH_ATTRIBUTE,) if batches else EVENT_ATTRIBUTES
 
 
 def object_names(loaded: LoadedProcess, types: dict[str, str]) -> dict[str, Any]:

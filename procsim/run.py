@@ -110,11 +110,11 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     # objects are derived only for the formats that write them: other runs pay nothing for them
     objects = ObjectModel(loaded, types) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
-                   labels=labels or "labels-parquet" in formats, objects=objects)
+                   labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches))
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
-                             "objects": objects})
+                             "objects": objects, "batches": rec.batches})
     with writer:
         # sinks are made, fed and closed on the writer thread (procsim.writer): output overlaps the simulation
         try:

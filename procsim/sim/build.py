@@ -21,10 +21,10 @@ from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import Compiled, ExprError, compile_expr
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
-from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
-                                STREAM_SAMPLES, XOR, Activity, Gateway, Model, Node)
+from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_BATCH, STREAM_DATA, STREAM_NAMES,
+                                STREAM_POOLS, STREAM_SAMPLES, WAIT, XOR, Activity, Gateway, Model, Node)
 from procsim.sim.streams import CaseStreams, stream
-from procsim.spec.models import WEEKDAYS, AttributeSpec, ProcessSpec
+from procsim.spec.models import WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
 
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
@@ -109,7 +109,7 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         if name in RESERVED:
             problems.append(smap.problem(("attributes", name), f"'{name}' is a name the simulation provides to "
                                          "rules; call the attribute something else", "reserved_name", at_key=True))
-        elif name in CORE_EVENT_COLUMNS or name in CORE_CASE_COLUMNS:
+        elif name in CORE_EVENT_COLUMNS or name in CORE_CASE_COLUMNS or (name == "batch" and _batched(spec)):
             problems.append(smap.problem(("attributes", name), f"'{name}' is a column procsim writes itself; call "
                                          "the attribute something else", "reserved_name", at_key=True))
     names = expr_names(attribute_types(spec))
@@ -131,6 +131,7 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             cal.next_working(0.0)
         except ValueError as e:
             problems.append(smap.problem(("calendars", cname), str(e), "bad_calendar", at_key=True))
+    problems += _check_moments(spec, smap)
     arr = spec.arrivals
     if arr.weekday is not None or arr.hour is not None:
         try:
@@ -140,6 +141,8 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
     if rules and not problems:
         loaded.rules, rproblems = compile_rules(loaded, loaded.rule_sources, attribute_types(spec))
         problems += rproblems
+        if _batched(spec):
+            problems += _check_batched_rules(loaded)
     if spec.exceptions:
         problems += check_exceptions(loaded, attribute_types(spec))
     if spec.objects:
@@ -150,6 +153,63 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         from procsim.documents import check_documents
 
         problems += check_documents(loaded, attribute_types(spec))
+    return problems
+
+
+def _batched(spec: ProcessSpec) -> bool:
+    """Whether an activity is batched: then the event log has a ``batch`` column."""
+    return any(a.batch is not None for a in spec.activities.values())
+
+
+BATCH_FIXED = "a batched activity's duration, member and start belong to its batch"
+
+
+def _check_batched_rules(loaded: LoadedProcess) -> list[Problem]:
+    """Rules that would change one case's duration, member, priority or deadline cannot act on a batch."""
+    batched = {n for n, a in loaded.spec.activities.items() if a.batch is not None}
+    problems: list[Problem] = []
+    for src in loaded.rule_sources:
+        for i, rule in enumerate(src.content.rules):
+            for action in ("duration", "assign", "queue", "deadline"):
+                a = getattr(rule, action)
+                names = ([a.activity] if isinstance(a.activity, str) else a.activity or []) if a is not None else []
+                for n in names:
+                    if n in batched:
+                        problems.append(src.smap.problem(("rules", i, action, "activity"), f"'{n}' is batched: "
+                                                         f"{BATCH_FIXED}, so a '{action}' rule cannot change them "
+                                                         "for one case", "batched_activity"))
+    return problems
+
+
+def moments(spec: ProcessSpec, m: MomentSpec, cals: dict[str, WorkCalendar]) -> Any:
+    from procsim.sim.waits import Moments
+
+    return Moments(tz=ZoneInfo(spec.process.timezone), origin=spec.process.start,
+                   weekdays={WEEKDAYS.index(d) for d in m.weekdays} if m.weekdays is not None else None,
+                   day=m.day, times=list(m.time),
+                   working=cals[m.next_working_day] if m.next_working_day is not None else None)
+
+
+def _check_moments(spec: ProcessSpec, smap: Any) -> list[Problem]:
+    """Every wait's ``until`` and batch's ``schedule`` must come round (not 'February 30th on a Monday')."""
+    problems: list[Problem] = []
+    found = [(("waits", n, "until"), w.until) for n, w in spec.waits.items() if w.until is not None] + [
+        (("activities", n, "batch", "schedule"), a.batch.schedule) for n, a in spec.activities.items()
+        if a.batch is not None and a.batch.schedule is not None]
+    if not found:
+        return problems
+    try:
+        cals = _calendars(spec)
+    except ValueError:
+        return problems  # a bad calendar is reported on its own
+    for loc, m in found:
+        if m.next_working_day is not None and m.next_working_day not in cals:
+            continue  # an unknown calendar: reported by the graph checks
+        try:
+            moments(spec, m, cals).next(0.0)
+        except ValueError:
+            problems.append(smap.problem(loc, "this moment does not come in the three years after the start",
+                                         "bad_moment", at_key=True))
     return problems
 
 
@@ -192,6 +252,12 @@ def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Probl
             elif f in x.number_fields and types[a] not in ("number", "integer"):
                 problems.append(smap.problem(loc + (f,), f"'{a}' is a {types[a]} attribute; '{x.type}' needs a "
                                              "number", "not_a_number"))
+        if x.type in ("sod_violation", "wrong_role", "early_event", "late_event"):
+            target = getattr(x, "activity")  # these four types all name their activity so
+            act = spec.activities.get(target)
+            if act is not None and act.batch is not None:
+                problems.append(smap.problem(loc + ("activity",), f"'{target}' is batched: {BATCH_FIXED}, so "
+                                             f"'{x.type}' cannot change them for one case", "batched_activity"))
         if x.when is not None:
             compile_at(smap, loc + ("when",), x.when, names, problems, expect="bool")
         duration = getattr(x, "duration", None)
@@ -389,13 +455,14 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
     names = member_names(spec, seed)
     role_index = {role: i for i, role in enumerate(spec.roles)}
     pools = [(role, names[role], cals[r.calendar] if r.calendar else None) for role, r in spec.roles.items()]
-    order = list(spec.events) + list(spec.activities) + list(spec.gateways)
+    order = list(spec.events) + list(spec.activities) + list(spec.gateways) + list(spec.waits)
     index = {n: i for i, n in enumerate(order)}
     ends = [n for n, e in spec.events.items() if e.type == "end"]
     blocks = and_blocks(g, ends)
     types = attribute_types(spec)
     enames = expr_names(types)
     nodes: list[Node] = []
+    batches: list[Any] = []
     for n in order:
         if n in spec.events:
             ev = spec.events[n]
@@ -404,9 +471,18 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
             a = spec.activities[n]
             rate = a.cost.per_hour if a.cost.per_hour is not None else (
                 spec.roles[a.role].cost_per_hour if a.role else 0.0)
-            act = Activity(n, a.name or n, role_index[a.role] if a.role else -1, a.duration.sampler(), index[a.next],
+            act = Activity(n, a.name or n, role_index[a.role] if a.role else -1,
+                           _immediate(a.duration.sampler(), a.immediate), index[a.next],
                            a.cost.fixed, rate / 3600.0, a.on_shift_end == "pause", a.priority, a.role)
+            if a.duration_after:
+                act.after = {prev: _immediate(d.sampler(), a.immediate) for prev, d in a.duration_after.items()}
+            if a.batch is not None:
+                act.batch = len(batches)
+                batches.append(_batch_plan(spec, act, a.batch, cals, seed, len(batches)))
             nodes.append(Node(ACT, n, index[a.next], act=act))
+        elif n in spec.waits:
+            w = spec.waits[n]
+            nodes.append(Node(WAIT, n, index[w.next], wait=_wait(spec, n, w, index[w.next], cals)))
         else:
             gw = spec.gateways[n]
             if gw.branches is not None:
@@ -435,7 +511,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                  interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
-                 exceptions=xplan)
+                 exceptions=xplan, batches=batches)
 
 
 def _skip_passes(nodes: list[Node]) -> None:
@@ -453,8 +529,35 @@ def _skip_passes(nodes: list[Node]) -> None:
             node.next = through(node.next)
         if node.act is not None:
             node.act.next = through(node.act.next)
+        if node.wait is not None:
+            node.wait.next = through(node.wait.next)
         if node.gw is not None:
             node.gw.targets = [through(t) for t in node.gw.targets]
+
+
+def _immediate(sample: Callable[[np.random.Generator], float], share: float
+               ) -> Callable[[np.random.Generator], float]:
+    """A sampler that is 0 for a ``share`` of the draws (work done at once), else ``sample``'s value."""
+    if share <= 0.0:
+        return sample  # no extra draw: processes without 'immediate' keep their streams
+    return lambda rng: 0.0 if rng.random() < share else sample(rng)
+
+
+def _wait(spec: ProcessSpec, name: str, w: Any, nxt: int, cals: dict[str, WorkCalendar]) -> Any:
+    from procsim.sim.waits import Wait, moment, timer
+
+    if w.until is not None:
+        until = moment(moments(spec, w.until, cals))
+    else:
+        until = timer(w.duration.sampler(), cals[w.calendar] if w.calendar is not None else None)
+    return Wait(name, w.name or name, nxt, until, w.log)
+
+
+def _batch_plan(spec: ProcessSpec, act: Activity, b: Any, cals: dict[str, WorkCalendar], seed: int, k: int) -> Any:
+    from procsim.sim.batching import BatchPlan
+
+    return BatchPlan(act, b.size, b.timeout, moments(spec, b.schedule, cals) if b.schedule is not None else None,
+                     stream(seed, STREAM_BATCH, k))
 
 
 def _has_rules(rs: Any) -> bool:

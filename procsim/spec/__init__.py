@@ -84,6 +84,20 @@ def load_process(path: str | Path) -> LoadedProcess:
                 if short and "needs a unit" in msg:
                     msg = "durations need a unit, like '15m' or '2h'"
                 problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
+            for prev, dist in act.duration_after.items():
+                for msg in check_units(dist, need_units=True):
+                    problems.append(smap.problem(where + (name, "duration_after", prev), msg, "unit_missing"))
+    waits = [(("waits",), spec.waits, data.get("waits") or {})] + [
+        (("subprocesses", s, "waits"), sub.waits, data["subprocesses"][s].get("waits") or {})
+        for s, sub in spec.subprocesses.items()]
+    for where, ws, raw in waits:
+        for name, w in ws.items():
+            if w.duration is not None:
+                short = not isinstance(raw[name].get("duration"), dict)
+                for msg in check_units(w.duration, need_units=True):
+                    if short and "needs a unit" in msg:
+                        msg = "durations need a unit, like '15m' or '2h'"
+                    problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
     for msg in check_units(spec.arrivals.interarrival, need_units=True):
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
     # calls become copies of their sub-processes: everything below sees ordinary nodes
