@@ -28,6 +28,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 ProcessArg = Annotated[Path, typer.Argument(help="A process file, e.g. processes/procure_to_pay.yaml",
                                             show_default=False)]
+RootOpt = Annotated[Optional[Path], typer.Option(help="Project folder the process may read rule files and "
+                                                 "templates from (default: the process file's folder, or its "
+                                                 "parent when that is 'processes/')", show_default=False)]
 
 
 def _fail(e: ProcsimError) -> None:
@@ -53,6 +56,9 @@ def run(
                                                 help="Write exception labels into the event log "
                                                      "(labels.csv is written either way)")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
+    root: RootOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder procsim did not make "
+                                        "(files procsim did not write are never replaced or removed)")] = False,
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -72,7 +78,7 @@ def run(
         progress = _Progress(quiet)
         try:
             result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
-                            labels_in_log=labels_in_log, on_progress=progress.update)
+                            labels_in_log=labels_in_log, on_progress=progress.update, root=root, force=force)
         finally:
             progress.close()
     except ProcsimError as e:
@@ -119,7 +125,8 @@ class _Progress:
 
 
 @app.command()
-def validate(processes: Annotated[list[Path], typer.Argument(help="Process files", show_default=False)]) -> None:
+def validate(processes: Annotated[list[Path], typer.Argument(help="Process files", show_default=False)],
+             root: RootOpt = None) -> None:
     """Check process files (schema, references, structure, expressions); print every problem."""
     from procsim.errors import SpecError
     from procsim.spec import load_process
@@ -127,7 +134,7 @@ def validate(processes: Annotated[list[Path], typer.Argument(help="Process files
     problems: list[str] = []
     for p in processes:
         try:
-            loaded = load_process(p)
+            loaded = load_process(p, root)
         except SpecError as e:
             problems.append(str(e))
             continue
@@ -157,6 +164,7 @@ def graph(
                                                    " (.pnml with --format pnml); stdout when left out")] = None,
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png or pnml "
                                                   "(default: from the output's suffix, else dot)")] = None,
+    root: RootOpt = None,
 ) -> None:
     """Draw the process: DOT text always; SVG/PNG through Graphviz when it is installed."""
     from procsim.export import to_dot
@@ -166,7 +174,7 @@ def graph(
         fmt = (format or (output.suffix.lstrip(".") if output else "dot")).lower()
         if fmt not in ("dot", "svg", "png", "pnml"):
             raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml)")
-        loaded = load_process(process)
+        loaded = load_process(process, root)
         if fmt == "pnml":
             from procsim.export import to_pnml
 
