@@ -12,8 +12,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -76,23 +78,44 @@ def run(
         if cases is not None and h is not None:
             raise UsageError("give --cases or --horizon, not both")
         progress = _Progress(quiet)
+        restore = _on_sigterm()
         try:
             result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
                             labels_in_log=labels_in_log, on_progress=progress.update, root=root, force=force)
         finally:
             progress.close()
+            restore()
     except ProcsimError as e:
         _fail(e)
         return
-    except KeyboardInterrupt:
-        typer.echo("interrupted: no output was completed", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, _Terminated)
+        typer.echo(f"{'terminated' if terminated else 'interrupted'}: no output was completed", err=True)
+        raise typer.Exit(143 if terminated else 130) from None
     if not quiet:
         rate = result.events / result.wall_time_s if result.wall_time_s else 0.0
         typer.echo(f"{result.cases} cases, {result.events} events in {result.wall_time_s:.2f} s "
                    f"({rate:,.0f} events/s) -> {result.out_dir}", err=True)
         for p in result.files:
             typer.echo(f"  {p}", err=True)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that a run cleans up its temporaries the same way."""
+
+
+def _on_sigterm() -> Callable[[], None]:
+    """Turn SIGTERM into ``_Terminated`` for the run; returns the function that puts the old handler back."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the clean-up short
+        raise _Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers belong to the main thread (an embedding application's choice)
+    old = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, old)
 
 
 class _Progress:

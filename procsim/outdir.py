@@ -49,6 +49,12 @@ TEMP = re.compile(r"^\.(?:[^/\\]+\.\d+-[0-9a-f]{8}\.part(?:-journal|-wal|-shm)?"
                   r"|(?:events|cases|labels|ocel|manifest|documents)[\w.]*\.part(?:-journal)?)$")
 
 
+class FolderError(ProcsimError):
+    """The output folder is not procsim's to write, or another run is writing it (exit code 2)."""
+
+    exit_code = 2
+
+
 class OutputError(ProcsimError):
     """The machine, not the input, stopped the run: a full disk, a file size limit, a folder that cannot be
     written (exit code 1). The message names the file and the cause."""
@@ -92,7 +98,7 @@ class RunFolder:
         self.real = out.resolve()
         ours = self._looks_ours()
         if not ours and not force:
-            raise UsageError(f"--out {out}: the folder is not empty and procsim did not make it; choose an empty "
+            raise FolderError(f"--out {out}: the folder is not empty and procsim did not make it; choose an empty "
                              "or new folder, or give --force to add procsim's files to it (files procsim did not "
                              "write are never replaced or removed)")
         self._lock()
@@ -135,7 +141,7 @@ class RunFolder:
                              0o644)
             except OSError as e:
                 if e.errno == errno.ELOOP:
-                    raise UsageError(f"{path}: is a symbolic link; procsim did not make it") from None
+                    raise FolderError(f"{path}: is a symbolic link; procsim did not make it") from None
                 raise os_error(e, path) from None
             if fcntl is None:  # pragma: no cover - no flock on this platform
                 self._fd = fd
@@ -145,7 +151,7 @@ class RunFolder:
             except OSError as e:
                 os.close(fd)
                 if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise UsageError(f"--out {self.out}: another procsim run is writing into this folder; wait "
+                    raise FolderError(f"--out {self.out}: another procsim run is writing into this folder; wait "
                                      "for it to finish or choose another --out") from None
                 raise os_error(e, path) from None
             # the run before may have removed the lock file between our open and our lock: lock the file
@@ -209,7 +215,7 @@ class RunFolder:
                     shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
                     problems.append(f"{self.out / name}: holds files procsim did not write ({shown})")
         if problems:
-            raise UsageError("\n".join(problems) + "\nmove them elsewhere or choose another --out (procsim "
+            raise FolderError("\n".join(problems) + "\nmove them elsewhere or choose another --out (procsim "
                              "replaces only files an earlier procsim run wrote)")
 
     def _documents_of(self) -> set[str] | None:
@@ -324,4 +330,4 @@ def _plain(name: str) -> bool:
     return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\x00")
 
 
-__all__ = ["RunFolder", "OutputError", "os_error", "LOCK", "JOURNAL", "TEMP"]
+__all__ = ["RunFolder", "FolderError", "OutputError", "os_error", "LOCK", "JOURNAL", "TEMP"]

@@ -46,8 +46,8 @@ def check_input(base: Path, name: str, root: Path, *, what: str, suffix: str | N
     if "\x00" in name:
         return None, f"{what} '{name!r}' holds a NUL character", "bad_path"
     if suffix is not None and not name.endswith(suffix):
-        return None, (f"{what} '{name}' must be a '{suffix}' file (a template is chosen by its extension)",
-                      "bad_suffix")
+        why = f"{what} '{name}' must be a '{suffix}' file (a template is chosen by its extension)"
+        return None, why, "bad_suffix"
     given = base / name
     try:
         # outside or not is decided before existence: a process cannot probe which files exist elsewhere
@@ -56,8 +56,9 @@ def check_input(base: Path, name: str, root: Path, *, what: str, suffix: str | N
         return None, f"{what} '{name}' cannot be opened: {getattr(e, 'strerror', None) or e}", "unreadable"
     if not real.is_relative_to(root):
         link = " (through a symbolic link)" if given.absolute() != real and _under(given, root) else ""
-        return None, (f"{what} '{name}' is outside the project folder {root}{link}; a process reads only files "
-                      "inside its project (give --root to widen it on purpose)", "outside_project")
+        why = (f"{what} '{name}' is outside the project folder {root}{link}; a process reads only files inside "
+               "its project (give --root to widen it on purpose)")
+        return None, why, "outside_project"
     if not real.exists():
         return None, f"{what} '{name}' not found (paths are relative to the process file)", "not_found"
     if real.is_dir():
