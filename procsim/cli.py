@@ -229,10 +229,20 @@ def graph(
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    import secrets
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    # unique and created exclusively ("x": O_EXCL): a file or link planted under the name is never written through
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        from procsim.outdir import os_error
+
+        raise os_error(e, path) from None
 
 
 @app.command()

@@ -17,6 +17,7 @@ The messages are ``Problem`` texts; the callers pin them to ``file:line:col`` an
 from __future__ import annotations
 
 import re
+import stat
 import string
 from pathlib import Path
 
@@ -59,11 +60,15 @@ def check_input(base: Path, name: str, root: Path, *, what: str, suffix: str | N
         why = (f"{what} '{name}' is outside the project folder {root}{link}; a process reads only files inside "
                "its project (give --root to widen it on purpose)")
         return None, why, "outside_project"
-    if not real.exists():
+    try:
+        mode = real.stat().st_mode
+    except FileNotFoundError:
         return None, f"{what} '{name}' not found (paths are relative to the process file)", "not_found"
-    if real.is_dir():
+    except OSError as e:  # a name too long, a folder that may not be listed, ...
+        return None, f"{what} '{name}' cannot be opened: {e.strerror or e}", "unreadable"
+    if stat.S_ISDIR(mode):
         return None, f"{what} '{name}' is a folder, not a file", "not_a_file"
-    if not real.is_file():
+    if not stat.S_ISREG(mode):  # a FIFO would block the load, a device could be endless
         return None, f"{what} '{name}' is not a regular file", "not_a_file"
     return real, "", ""
 
