@@ -271,6 +271,12 @@ class RunFolder:
         """Before the first rename: record old and new names in the journal, then remove the old manifest
         (from here until the new one is written, the folder has none: it no longer describes the files)."""
         self.written = set(written) | {MANIFEST}
+        try:
+            moved = self.out.resolve() != self.real
+        except OSError:
+            moved = True
+        if moved:  # the folder was replaced (by a link elsewhere, say) while the run wrote: rename nothing
+            raise OutputError(f"--out {self.out}: the folder was moved or replaced during the run")
         names = sorted(self.owned | self.written)
         self._write(JOURNAL, json.dumps({"owned": names}) + "\n")
         try:

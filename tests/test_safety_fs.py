@@ -522,3 +522,23 @@ def test_an_out_that_cannot_be_written_is_a_plain_error(write_process, tmp_path:
     assert done.returncode == 1
     assert done.stderr == (f"{tmp_path}/mnt/o: cannot write: Read-only file system (the file system is "
                            "read-only)\n")
+
+
+def test_an_out_folder_replaced_during_the_run_gets_nothing_renamed_into_it(write_process, tmp_path: Path) -> None:
+    from procsim.outdir import OutputError
+
+    proc = write_process(MINI)
+    out, moved, elsewhere = tmp_path / "o", tmp_path / "moved", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    swapped = []
+
+    def swap(done: int, total: int | None) -> None:
+        if not swapped:  # mid-run, someone puts a link to another folder where --out was
+            out.rename(moved)
+            out.symlink_to(elsewhere, target_is_directory=True)
+            swapped.append(done)
+
+    with pytest.raises(OutputError, match=r"o: the folder was moved or replaced during the run"):
+        run(proc, out, seed=1, cases=500, on_progress=swap)
+    assert swapped and sorted(os.listdir(elsewhere)) == []
+    assert not (moved / "manifest.json").exists()
