@@ -402,7 +402,7 @@ def test_concurrent_runs_never_leave_a_manifest_that_disagrees(write_process, tm
                                    str(2000 + 500 * seed), "--seed", str(seed), "-q", "--format", "csv,parquet"],
                                   stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
         codes = [p.wait(timeout=300) for p in procs]
-        assert sorted(codes) in ([0, 0], [0, 2]), [p.stderr.read() for p in procs if p.stderr]  # type: ignore[union-attr]
+        assert sorted(codes) in ([0, 0], [0, 2]), [p.stderr.read() for p in procs if p.stderr]
         for p in procs:
             assert p.stderr is not None
             err = p.stderr.read()
