@@ -185,10 +185,22 @@ class RunFolder:
         owned: set[str] = set()
         m = self._read_manifest()
         if m is not None:
-            owned |= {MANIFEST, *(n for n in m["files"] if isinstance(n, str) and _plain(n))}
+            files = {n: meta for n, meta in m["files"].items() if isinstance(n, str) and _plain(n)}
+            owned |= {MANIFEST, *files}
             if DOCUMENTS in (m.get("formats") or ()):
                 owned.discard("index.csv")  # the documents index is listed by its name inside documents/
                 owned.add(DOCUMENTS)
+            # a file whose size is no longer the one procsim wrote was changed by someone: it is theirs now
+            # (the size, not the sha256: reading gigabytes back at every start would cost seconds)
+            for n, meta in files.items():
+                size = meta.get("bytes") if isinstance(meta, dict) else None
+                p = self.real / DOCUMENTS / n if n == "index.csv" and DOCUMENTS in owned else self.real / n
+                try:
+                    changed = isinstance(size, int) and p.lstat().st_size != size
+                except OSError:
+                    changed = False  # gone: nothing to protect
+                if changed:
+                    owned.discard(DOCUMENTS if p.parent.name == DOCUMENTS and n == "index.csv" else n)
         j = self.real / JOURNAL
         if j.is_file() and not j.is_symlink():
             try:

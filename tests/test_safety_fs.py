@@ -542,3 +542,16 @@ def test_an_out_folder_replaced_during_the_run_gets_nothing_renamed_into_it(writ
         run(proc, out, seed=1, cases=500, on_progress=swap)
     assert swapped and sorted(os.listdir(elsewhere)) == []
     assert not (moved / "manifest.json").exists()
+
+
+def test_a_file_changed_since_procsim_wrote_it_is_the_users(write_process, tmp_path: Path) -> None:
+    proc = write_process(MINI)
+    out = tmp_path / "o"
+    run(proc, out, seed=1, cases=30, formats=["csv", "parquet"])
+    (out / "events.parquet").write_bytes(b"my edited copy")  # the user's now: another size than the manifest's
+    run(proc, out, seed=1, cases=30, formats=["csv"])  # an earlier run's parquet would be removed: not this one
+    assert (out / "events.parquet").read_bytes() == b"my edited copy"
+    (out / "events.csv").write_bytes(b"mine\n")
+    with pytest.raises(FolderError, match=r"o/events\.csv: exists and procsim did not write it"):
+        run(proc, out, seed=1, cases=30, formats=["csv"])
+    assert (out / "events.csv").read_bytes() == b"mine\n"
