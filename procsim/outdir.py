@@ -216,10 +216,10 @@ class RunFolder:
             p = self.real / name
             if not os.path.lexists(p):
                 continue
-            if name not in self.owned:
-                problems.append(f"{self.out / name}: exists and procsim did not write it")
-            elif p.is_symlink():
+            if p.is_symlink():
                 problems.append(f"{self.out / name}: is a symbolic link; procsim did not make it")
+            elif name not in self.owned:
+                problems.append(f"{self.out / name}: exists and procsim did not write it")
             elif name == DOCUMENTS:
                 foreign = self._foreign_documents()
                 if foreign:
@@ -267,6 +267,24 @@ class RunFolder:
                 raise os_error(e, p) from None
 
     # -- writing ---------------------------------------------------------------------------------------
+
+    def discard_temporaries(self) -> None:
+        """Remove every temporary of this run (after a failure, once the writer has stopped): the sinks remove
+        their own, this catches one a sink made but an interrupt kept from being known."""
+        mark = f".{self.tag}.part"
+        try:
+            names = [n for n in os.listdir(self.real) if mark in n]
+        except OSError:
+            return
+        for n in names:
+            p = self.real / n
+            try:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+            except OSError:
+                pass  # cleaning up after a failure: the first error is what the user sees
 
     def temp(self, name: str) -> Path:
         """This run's temporary name for ``name`` (not created)."""

@@ -94,8 +94,11 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         return _run(loaded, folder, seed=seed, cases=cases, horizon=horizon, formats=formats, kinds=kinds,
                     labels=labels, labels_in_log=labels_in_log, on_progress=on_progress, flush_every=flush_every,
                     t0=t0)
-    except OSError as e:  # the file-level handlers name the file; this names at least the folder
-        raise os_error(e, out_dir) from None
+    except BaseException as e:
+        folder.discard_temporaries()
+        if isinstance(e, OSError):  # the file-level handlers name the file; this names at least the folder
+            raise os_error(e, out_dir) from None
+        raise
     finally:
         folder.release()
 

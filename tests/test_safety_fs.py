@@ -555,3 +555,22 @@ def test_a_file_changed_since_procsim_wrote_it_is_the_users(write_process, tmp_p
     with pytest.raises(FolderError, match=r"o/events\.csv: exists and procsim did not write it"):
         run(proc, out, seed=1, cases=30, formats=["csv"])
     assert (out / "events.csv").read_bytes() == b"mine\n"
+
+
+def test_an_interrupt_while_the_sinks_are_made_leaves_no_temporary(write_process, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import procsim.run as run_module
+
+    made = run_module._make
+
+    def interrupted(cls, ctx):  # type: ignore[no-untyped-def]
+        sink = made(cls, ctx)  # the sink made its temporary, but the run never learns of the sink
+        if cls.format == "xes":
+            raise KeyboardInterrupt
+        return sink
+
+    monkeypatch.setattr(run_module, "_make", interrupted)
+    out = tmp_path / "o"
+    with pytest.raises(KeyboardInterrupt):
+        run(write_process(MINI), out, seed=1, cases=10, formats=["csv", "parquet", "xes"])
+    assert sorted(os.listdir(out)) == []
