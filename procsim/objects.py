@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from procsim.errors import Problem
 from procsim.rules.expr import Compiled, ExprRuntimeError, compile_expr, describe_error
+from procsim.spec.paths import number_problem
 from procsim.timebase import TimeBase
 
 if TYPE_CHECKING:
@@ -95,8 +96,11 @@ def check_objects(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]
             if r not in spec.objects:
                 problems.append(smap.problem(loc + ("refers_to", i), f"unknown object '{r}'"
                                              f"{_suggest(r, spec.objects)}", "unknown_object"))
-        prefix = _pattern_prefix(o.number)
-        if prefix is None:
+        unsafe = number_problem(o.number)  # before formatting: a huge width would be built
+        prefix = _pattern_prefix(o.number) if unsafe is None else ""
+        if unsafe is not None:
+            problems.append(smap.problem(loc + ("number",), unsafe, "unsafe_number"))
+        elif prefix is None:
             problems.append(smap.problem(loc + ("number",), f"number pattern {o.number!r} needs exactly one field "
                                          "'{n...}', like 'PO-{n:06d}'", "bad_number"))
         elif not prefix:

@@ -238,8 +238,8 @@ def test_unknown_object_and_missing_template(tmp_path: Path, monkeypatch: pytest
                              "mean 'purchase_order'? [unknown_object]")
     p.write_text(text.replace("purchase_ordr", "purchase_order").replace("t.html.j2", "nope.html.j2"),
                  encoding="utf-8")
-    assert load_error(p) == (f"p.yaml:{line + 1}:15: documents.doc.template: template file not found: "
-                             "nope.html.j2 [template_not_found]")
+    assert load_error(p) == (f"p.yaml:{line + 1}:15: documents.doc.template: template 'nope.html.j2' not "
+                             "found (paths are relative to the process file) [template_not_found]")
 
 
 @pytest.mark.parametrize("attack", ["{{ ''.__class__ }}", "{{ cycler.__init__.__globals__ }}",
@@ -272,10 +272,12 @@ def test_rerun_replaces_documents(tmp_path: Path) -> None:
     out = tmp_path / "o"
     run(lp, out, seed=1, cases=40, formats=["documents"])
     first = len(index(out))
-    (out / "documents" / "stale.html").write_text("old", encoding="utf-8")
     run(lp, out, seed=1, cases=10, formats=["documents"])
-    assert not (out / "documents" / "stale.html").exists()
-    assert len(index(out)) < first
+    # the first run's documents are gone: the folder holds the second run's files only
+    rows = index(out)
+    assert len(rows) < first
+    assert {p.name for p in (out / "documents").iterdir()} == (
+        {"index.csv"} | {r["path"].removeprefix("documents/") for r in rows} | {r["document_id"] + ".json" for r in rows})
     shutil.rmtree(out)
 
 

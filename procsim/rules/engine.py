@@ -53,16 +53,19 @@ def read_rule_files(loaded: LoadedProcess, data: Mapping[str, Any]) -> tuple[lis
 
     out: list[RuleSource] = []
     problems: list[Problem] = []
+    from procsim.spec.paths import check_input, project_root
+
+    root = loaded.root or project_root(loaded.path)
     for i, rel in enumerate(loaded.spec.rules):
-        path = (loaded.path.parent / rel)
-        if not path.is_file():
-            problems.append(loaded.smap.problem(("rules", i), f"rule file '{rel}' not found (paths are relative "
-                                                "to the process file)", "not_found"))
+        real, why, code = check_input(loaded.path.parent, rel, root, what="rule file")
+        if real is None:
+            problems.append(loaded.smap.problem(("rules", i), why, code))
             continue
+        path = loaded.path.parent / rel  # messages show it as the user wrote it; it resolves to `real`
         from procsim.errors import SpecError
 
         try:
-            raw, smap = read_yaml(path, display_path(path))
+            raw, smap = read_yaml(real, display_path(path))
         except SpecError as e:
             problems += e.problems
             continue
@@ -71,7 +74,7 @@ def read_rule_files(loaded: LoadedProcess, data: Mapping[str, Any]) -> tuple[lis
         if content is not None:
             assert isinstance(content, RuleFile)
             out.append(RuleSource(path, content, smap))
-            loaded.inputs[smap.file] = sha256(path)
+            loaded.inputs[smap.file] = sha256(real)
     return out, problems
 
 

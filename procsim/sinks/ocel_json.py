@@ -62,7 +62,7 @@ class OcelJsonSink(Sink):
         self.model = model
         self.attributes = event_attributes(bool(ctx.extra.get("batches")))
         self.event_types: dict[str, None] = {}
-        self._spools = [ctx.out_dir / f".{self.filename}.objects.part", ctx.out_dir / f".{self.filename}.events.part"]
+        self._spools = [self.claim(f"{self.filename}.objects"), self.claim(f"{self.filename}.events")]
         self._objects: IO[str] = self._spools[0].open("w", encoding="utf-8")
         self._events: IO[str] = self._spools[1].open("w", encoding="utf-8")
         self._first = [True, True]

@@ -58,7 +58,7 @@ class OcelSqliteSink(Sink):
         super().__init__(ctx)
         model = ctx.extra.get("objects")
         assert isinstance(model, ObjectModel), "run() passes the object model to OCEL sinks"
-        self.temp.unlink(missing_ok=True)
+        # the empty file Sink.claim made exclusively: SQLite takes an empty file as a new database
         self.db: sqlite3.Connection | None = sqlite3.connect(self.temp)
         self.db.executescript(_CORE)
         self.event_tables: dict[str, str] = {}

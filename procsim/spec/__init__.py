@@ -29,6 +29,7 @@ class LoadedProcess:
     inputs: dict[str, str] = field(default_factory=dict)  # display path -> sha256 of every file read
     rule_sources: list[Any] = field(default_factory=list)  # procsim.rules.engine.RuleSource
     rules: Any = None  # the compiled procsim.rules.engine.RuleSet, set by check_model
+    root: Path | None = None  # the project folder rule files and templates must lie in (procsim.spec.paths)
 
 
 def sha256(path: Path) -> str:
@@ -43,8 +44,10 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def load_process(path: str | Path) -> LoadedProcess:
-    """Read, validate and check a process file (and the rule files it names). Raises SpecError."""
+def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProcess:
+    """Read, validate and check a process file (and the rule files it names). Raises SpecError.
+
+    Rule files and templates must lie inside ``root`` (default: the project folder, ``procsim.spec.paths``)."""
     # imported here: procsim.distributions imports procsim.spec.units, which runs this package first
     from procsim.distributions import REGISTRY as DIST_REGISTRY
     from procsim.distributions import check_units
@@ -106,6 +109,9 @@ def load_process(path: str | Path) -> LoadedProcess:
 
     # the graph is set below (the ignore matters only when networkx stubs are installed)
     loaded = LoadedProcess(p, spec, smap, None, {smap.file: sha256(p)})  # type: ignore[arg-type, unused-ignore]
+    from procsim.spec.paths import project_root
+
+    loaded.root = project_root(p, Path(root) if root is not None else None)
     sources, rproblems = read_rule_files(loaded, data)
     problems += rproblems
     escalations = [(r.deadline.activity, r.deadline.escalate_to) for src in sources for r in src.content.rules
