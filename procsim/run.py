@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from procsim.version import __version__
+from procsim.version import __version__, output_versions
 from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
 from procsim.records import CaseBatch, EventBatch, Recorder
@@ -134,6 +134,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     wall = time.perf_counter() - t0
     manifest = {
         "procsim_version": __version__,
+        "output_versions": output_versions(),
         "process": spec.process.name,
         "process_version": spec.process.version,
         "seed": seed,

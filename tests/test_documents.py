@@ -117,8 +117,8 @@ def test_formatting_per_locale() -> None:
     assert Formatter("en_GB").money(0.5) == "£0.50"
     assert Formatter("en_US").money(10, "EUR") == "€10.00"
     when = dt.datetime(2026, 3, 9, 14, 5)
-    assert [Formatter(x).date(when) for x in ("de_DE", "en_US", "en_GB")] == ["09.03.2026", "03/09/2026",
-                                                                             "09/03/2026"]
+    assert [Formatter(x).date(when) for x in ("de_DE", "en_US", "en_GB")] == ["09.03.2026", "Mar 9, 2026",
+                                                                             "9 Mar 2026"]
     assert Formatter("de_DE").percent(0.19) == "19\u00a0%"
 
 
