@@ -115,3 +115,16 @@ def test_suggest():
     assert suggest("abc", ["abx", "aby"]) == suggest("abc", ["aby", "abx"]) == "; did you mean 'aby'?"
     assert suggest("zzz", ["duration"]) == ""
     assert suggest("zzz", ["duration"], " (one of: duration)") == " (one of: duration)"
+
+
+def test_the_public_api():
+    # what `import procsim` promises: every name in __all__ is there (the heavy ones load on first use)
+    import procsim
+
+    assert sorted(procsim.__all__) == ["ProcsimError", "SpecError", "__version__", "load_process", "run"]
+    from procsim.spec import load_process
+    from procsim.version import __version__
+
+    assert procsim.load_process is load_process and procsim.__version__ == __version__
+    # not checked: `procsim.run` is the function only until the submodule procsim.run is imported; then Python
+    # binds the module to that name (a known defect: the module or the function needs another name)
