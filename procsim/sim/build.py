@@ -16,12 +16,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from procsim.graph import and_blocks, start_node
-from procsim.rules.expr import Compiled, ExprError, compile_at, compile_expr  # noqa: F401 - compile_at re-exported
+from procsim.rules.expr import ExprError, compile_at, compile_expr  # noqa: F401 - compile_at: re-exported (it lived here)
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
-from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
-                                STREAM_SAMPLES, XOR, Activity, Gateway, Model, Node)
-from procsim.sim.streams import CaseStreams, stream
+from procsim.sim.engine import ACT, AND_JOIN, AND_SPLIT, END, PASS, XOR, Activity, Gateway, Model, Node
+from procsim.sim.streams import STREAM_DATA, STREAM_NAMES, STREAM_POOLS, STREAM_SAMPLES, CaseStreams, stream
 from procsim.spec.models import WEEKDAYS, AttributeSpec, ProcessSpec
 
 if TYPE_CHECKING:
