@@ -1,4 +1,4 @@
-"""The command line: ``procsim run | validate | graph | explain | schema | profile | report``.
+"""The command line: ``procsim run | validate | graph | explain | schema | init | profile | report``.
 
 Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
 as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
@@ -285,6 +285,37 @@ def schema() -> None:
     from procsim.spec.schema import process_json_schema
 
     typer.echo(json.dumps(process_json_schema(), indent=2))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from procsim.version import __version__
+
+        typer.echo(f"procsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="Show the version and exit")] = False) -> None:
+    """Generate realistic enterprise process data from YAML processes."""
+
+
+@app.command()
+def init(args: Annotated[list[str], typer.Argument(metavar="[EXAMPLE] DIR", show_default=False,
+                                                   help="An example (p2p, o2c, loan, p2p-exceptions; all when left "
+                                                        "out) and the folder to write the project into")]) -> None:
+    """Write a ready project (processes, rules, templates) from a bundled example."""
+    from procsim.init import init_project
+
+    try:
+        if len(args) > 2:
+            raise UsageError(f"init takes [EXAMPLE] DIR, got {len(args)} arguments")
+        files = init_project(None if len(args) == 1 else args[0], Path(args[-1]))
+    except ProcsimError as e:
+        _fail(e)
+    for f in files:
+        typer.echo(f"wrote {f}")
 
 
 from procsim.profile_cli import profile_command, report_command  # noqa: E402 - logic in its own module

@@ -6,7 +6,6 @@ Each problem is positioned through the source map. Nothing here samples or simul
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import networkx as nx
 
 from procsim.errors import Problem
+from procsim.errors import suggest as _suggest  # the one did-you-mean
 from procsim.spec.loader import Loc, SourceMap
 from procsim.spec.models import ProcessSpec
 
@@ -35,11 +35,6 @@ def node_loc(spec: ProcessSpec, node: str) -> Loc:
         if node in getattr(spec, section, {}):
             return (section, node)
     return ()
-
-
-def _suggest(name: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def build_graph(spec: ProcessSpec, smap: SourceMap, escalations: list[tuple[str, str]] = ()  # type: ignore[assignment]

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from procsim.errors import Problem
-from procsim.rules.expr import Compiled, ExprRuntimeError, compile_expr, describe_error
+from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, compile_expr, describe_error
 from procsim.spec.paths import number_problem
 from procsim.timebase import TimeBase
 
@@ -69,8 +69,7 @@ def _pattern_prefix(pattern: str) -> str | None:
 
 def check_objects(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
     """Names (activities, objects) with did-you-mean, number patterns, field expressions with carets."""
-    from procsim.rules.engine import _suggest
-    from procsim.sim.build import compile_at
+    from procsim.errors import suggest as _suggest
 
     spec, smap = loaded.spec, loaded.smap
     problems: list[Problem] = []

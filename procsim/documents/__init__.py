@@ -135,7 +135,7 @@ def check_documents(loaded: LoadedProcess, types: dict[str, str]) -> list[Proble
     """Check the ``documents:`` section (objects, template files, syntax, fields used) and attach the compiled
     set to the spec (``spec._documents``), for the ``documents`` sink."""
     from procsim.objects import CASE_TYPE, ObjectModel
-    from procsim.rules.engine import _suggest
+    from procsim.errors import suggest as _suggest
 
     spec, smap = loaded.spec, loaded.smap
     problems: list[Problem] = []

@@ -29,15 +29,12 @@ from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.kernel import Kernel
 from procsim.sim.resources import Pool
-from procsim.sim.streams import CaseStreams, stream
+from procsim.sim.streams import (STREAM_ARRIVALS, STREAM_DATA, STREAM_EXC, STREAM_EXC_PICK,  # noqa: F401 - re-exported
+                                  STREAM_FLOW, STREAM_NAMES, STREAM_POOLS, STREAM_SAMPLES, CaseStreams, stream)
 from procsim.sim.task import Task
 
 # node kinds, as small ints for the walk's dispatch
 ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END, WAIT = range(7)
-
-STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES, STREAM_EXC, STREAM_EXC_PICK = range(7)
-STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build.sample_cases)
-STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 
 
 @dataclass(eq=False)

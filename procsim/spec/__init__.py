@@ -2,46 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING, Any
-
-import networkx as nx
-
 from procsim.errors import Problem, SpecError
-from procsim.spec.loader import SourceMap, read_yaml, register_union_tags, validate
+from procsim.spec.loaded import LoadedProcess, display_path, sha256
+from procsim.spec.loader import read_yaml, register_union_tags, validate
 
-if TYPE_CHECKING:
-    from procsim.spec.models import ProcessSpec
-
-
-
-@dataclass
-class LoadedProcess:
-    """A validated process and everything later stages need to point back at the user's files."""
-
-    path: Path
-    spec: "ProcessSpec"
-    smap: SourceMap
-    graph: nx.DiGraph
-    inputs: dict[str, str] = field(default_factory=dict)  # display path -> sha256 of every file read
-    rule_sources: list[Any] = field(default_factory=list)  # procsim.rules.engine.RuleSource
-    rules: Any = None  # the compiled procsim.rules.engine.RuleSet, set by check_model
-    root: Path | None = None  # the project folder rule files and templates must lie in (procsim.spec.paths)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def display_path(path: Path) -> str:
-    """Paths in messages as the user would type them: relative to the working directory when possible."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+__all__ = ["LoadedProcess", "display_path", "load_process", "sha256"]
 
 
 def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProcess:
@@ -104,7 +71,9 @@ def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProc
     for msg in check_units(spec.arrivals.interarrival, need_units=True):
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
     # calls become copies of their sub-processes: everything below sees ordinary nodes
-    problems += expand_calls(spec, smap)
+    written = spec  # kept as the user wrote it; the expanded copy is what runs
+    spec, found = expand_calls(written, smap)
+    problems += found
     from procsim.rules.engine import read_rule_files
 
     # the graph is set below (the ignore matters only when networkx stubs are installed)
@@ -112,6 +81,7 @@ def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProc
     from procsim.spec.paths import project_root
 
     loaded.root = project_root(p, Path(root) if root is not None else None)
+    loaded.written = written
     sources, rproblems = read_rule_files(loaded, data)
     problems += rproblems
     escalations = [(r.deadline.activity, r.deadline.escalate_to) for src in sources for r in src.content.rules
@@ -120,7 +90,7 @@ def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProc
     problems += gproblems
     loaded.graph = graph
     loaded.rule_sources = sources
-    from procsim.sim.build import check_model
+    from procsim.spec.checks import check_model
 
     problems += check_model(loaded, rules=not gproblems)
     if problems:

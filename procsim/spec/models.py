@@ -11,11 +11,12 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator,
+from pydantic import (BeforeValidator, Field, PrivateAttr, WithJsonSchema, field_validator,
                       model_validator)
 
 from procsim.distributions import DistributionSpec, DurationDistribution
 from procsim.exceptions import ExceptionSpec
+from procsim.spec.base import Strict
 from procsim.spec.units import Duration
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -49,10 +50,6 @@ def parse_time_range(v: Any) -> tuple[float, float]:
 TimeRange = Annotated[tuple[float, float], BeforeValidator(parse_time_range),
                       WithJsonSchema({"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
                                       "examples": ["08:00-12:00"]})]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ProcessMeta(Strict):

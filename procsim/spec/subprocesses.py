@@ -18,13 +18,13 @@ at the fragment's line.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
 from procsim.errors import Problem
+from procsim.errors import suggest as _suggest  # the one did-you-mean
 from procsim.spec.loader import Loc, SourceMap
 from procsim.spec.models import GatewaySpec, ProcessSpec, SubprocessSpec
 
@@ -39,11 +39,6 @@ class Expansion:
     nodes: tuple[str, ...] = ()  # the copies (``c.<node>``) in the fragment's order, the call node excluded;
     exits: tuple[str, ...] = ()  # the copies of the end events (pass-through gateways to the call's ``next``);
     # both empty when the call was not expanded (a problem in it or its sub-process): it only leads on
-
-
-def _suggest(name: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _references(sub: SubprocessSpec) -> list[tuple[Loc, str]]:
@@ -174,8 +169,15 @@ def alias(smap: SourceMap, src: Loc, dst: Loc) -> None:
                 table.setdefault(dst + loc[n:], pos)
 
 
-def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
-    """Check the sub-processes and calls of ``spec`` and expand each call into ``spec``'s node sections."""
+def expand_calls(written: ProcessSpec, smap: SourceMap) -> tuple[ProcessSpec, list[Problem]]:
+    """Check the sub-processes and calls of ``written`` and expand each call: returns a new spec whose node
+    sections hold the copies (and whose ``_calls`` says what each call became), with the problems found.
+
+    ``written`` is not changed: it keeps what the user wrote (a spec -> YAML writer must not emit the copies).
+    """
+    # new dicts for the sections the copies go into; the models in them are frozen and shared
+    spec = written.model_copy(update={"activities": dict(written.activities), "gateways": dict(written.gateways)})
+    spec._calls = {}
     broken, problems = _cycles(spec, smap)
     for name, sub in spec.subprocesses.items():
         if name in broken:
@@ -202,7 +204,7 @@ def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
             spec._calls[c] = Expansion(call.subprocess)
             continue
         spec._calls[c] = _expand(spec, smap, c, call.subprocess, sub, call.next, broken)
-    return problems
+    return spec, problems
 
 
 def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: SubprocessSpec, after: str,
