@@ -19,12 +19,12 @@ from procsim.errors import Problem
 from procsim.graph import and_blocks, start_node
 from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import Compiled, ExprError, compile_expr
-from procsim.sim.arrivals import RateProfile
+from procsim.sim.arrivals import Burst, DayFactors, RateProfile
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
-                                STREAM_SAMPLES, XOR, Activity, Gateway, Model, Node)
+                                STREAM_ARRIVAL_DAYS, STREAM_SAMPLES, XOR, Activity, Gateway, Model, Node)
 from procsim.sim.streams import CaseStreams, stream
-from procsim.spec.models import WEEKDAYS, AttributeSpec, ProcessSpec
+from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, ProcessSpec
 
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
@@ -132,6 +132,17 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         except ValueError as e:
             problems.append(smap.problem(("calendars", cname), str(e), "bad_calendar", at_key=True))
     arr = spec.arrivals
+    if arr.holidays is not None:
+        cname = arr.holidays.calendar or arr.calendar
+        if cname is None:
+            problems.append(smap.problem(("arrivals", "holidays"), "a holiday dip needs a calendar whose holidays "
+                                         "it follows: give 'calendar' here or in 'arrivals'", "no_calendar",
+                                         at_key=True))
+        elif arr.holidays.calendar is not None and cname not in spec.calendars:  # arrivals.calendar: graph checks
+            from procsim.rules.engine import _suggest
+
+            problems.append(smap.problem(("arrivals", "holidays", "calendar"), f"unknown calendar '{cname}'"
+                                         f"{_suggest(cname, spec.calendars)}", "unknown_calendar"))
     if arr.weekday is not None or arr.hour is not None:
         try:
             _rate(spec, {})
@@ -235,13 +246,37 @@ def _calendars(spec: ProcessSpec) -> dict[str, WorkCalendar]:
             for name, c in spec.calendars.items()}
 
 
-def _rate(spec: ProcessSpec, cals: dict[str, WorkCalendar]) -> RateProfile | None:
+def _rate(spec: ProcessSpec, cals: dict[str, WorkCalendar], seed: int = 0,
+          extra: list[Callable[[dt.date], float]] | None = None) -> RateProfile | None:
     a = spec.arrivals
-    if a.weekday is None and a.hour is None and a.calendar is None:
+    if a.weekday is None and a.hour is None and a.calendar is None and not a.moves() and not extra:
         return None
     return RateProfile(tz=ZoneInfo(spec.process.timezone), origin=spec.process.start,
                        weekday={WEEKDAYS.index(d): f for d, f in (a.weekday or {}).items()},
-                       hour=dict(a.hour or {}), calendar=cals.get(a.calendar) if a.calendar else None)
+                       hour=dict(a.hour or {}), calendar=cals.get(a.calendar) if a.calendar else None,
+                       day=_day_factors(spec, cals, seed, extra or []) if a.moves() or extra else None)
+
+
+def _day_factors(spec: ProcessSpec, cals: dict[str, WorkCalendar], seed: int,
+                 extra: list[Callable[[dt.date], float]]) -> DayFactors:
+    a = spec.arrivals
+    month = [1.0] * 12
+    for m, f in (a.month or {}).items():
+        month[MONTHS.index(m)] *= f
+    for s, f in (a.season or {}).items():
+        for m in SEASONS[s]:
+            month[m - 1] *= f
+    holiday = None
+    if a.holidays is not None:
+        cname = a.holidays.calendar or a.calendar
+        cal = cals.get(cname) if cname else None
+        holiday = (a.holidays.factor, cal.is_holiday if cal is not None else (lambda d: False))
+    origin = spec.process.start.astimezone(ZoneInfo(spec.process.timezone)).date()
+    return DayFactors(origin=origin, month=month, trend=a.trend,
+                      month_end=(a.month_end.days, a.month_end.factor) if a.month_end else None,
+                      quarter_end=(a.quarter_end.days, a.quarter_end.factor) if a.quarter_end else None,
+                      holiday=holiday, bursts=[Burst(b.start, b.end, b.factor, b.name) for b in a.bursts],
+                      noise=a.noise, noise_seed=int(stream(seed, STREAM_ARRIVAL_DAYS).integers(2**63)), extra=extra)
 
 
 def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
@@ -432,7 +467,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         keys = rules.history_keys
         history = [a for a in spec.activities if keys is None or a in keys]
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
-                 interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
+                 interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals, seed),
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
                  exceptions=xplan)

@@ -37,6 +37,8 @@ ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END = range(6)
 
 STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES, STREAM_EXC, STREAM_EXC_PICK = range(7)
 STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build.sample_cases)
+STREAM_ARRIVAL_DAYS = 101  # day-to-day arrival noise (procsim.sim.arrivals.DayFactors)
+STREAM_RECORDING = 102  # recording delays (procsim.recording)
 
 
 @dataclass(eq=False)

@@ -172,13 +172,68 @@ class RoleSpec(Strict):
         return v
 
 
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+Month = Literal["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+# meteorological seasons of the northern hemisphere: winter is December to February
+SEASONS = {"winter": (12, 1, 2), "spring": (3, 4, 5), "summer": (6, 7, 8), "autumn": (9, 10, 11)}
+Season = Literal["winter", "spring", "summer", "autumn"]
+Factor = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class PeakSpec(Strict):
+    """The last ``days`` calendar days of a month (or quarter) get ``factor`` times the arrivals."""
+
+    days: Annotated[int, Field(ge=1, le=28)]
+    factor: Factor
+
+
+class HolidayDipSpec(Strict):
+    """Arrivals times ``factor`` on the holidays of ``calendar`` (default: the arrival calendar)."""
+
+    factor: Factor
+    calendar: str | None = None
+
+
+class BurstSpec(Strict):
+    """A campaign: arrivals times ``factor`` from local date ``start`` to ``end`` (both included)."""
+
+    name: str = ""
+    start: dt.date
+    end: dt.date
+    factor: Factor
+
+    @model_validator(mode="after")
+    def _order(self) -> BurstSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end.isoformat()} is before start {self.start.isoformat()}")
+        return self
+
+
 class ArrivalSpec(Strict):
-    """When new cases arrive: gaps drawn from ``interarrival``, shaped by calendar and intensity."""
+    """When new cases arrive: gaps drawn from ``interarrival``, shaped by calendar and intensity.
+
+    Over the year: ``month`` and ``season`` factors, a ``trend`` (growth per year), ``month_end`` and
+    ``quarter_end`` peaks, a dip on ``holidays``, ``bursts`` (campaigns) and day-to-day ``noise`` (the
+    coefficient of variation of a random factor per day). All multiply (procsim.sim.arrivals.DayFactors).
+    """
 
     interarrival: DurationDistribution
     calendar: str | None = None
     weekday: dict[Weekday, Annotated[float, Field(ge=0)]] | None = None
     hour: dict[Annotated[int, Field(ge=0, le=23)], Annotated[float, Field(ge=0)]] | None = None
+    month: dict[Month, Factor] | None = None
+    season: dict[Season, Factor] | None = None
+    trend: Annotated[float, Field(gt=-1, le=10, allow_inf_nan=False)] = 0.0
+    month_end: PeakSpec | None = None
+    quarter_end: PeakSpec | None = None
+    holidays: HolidayDipSpec | None = None
+    bursts: list[BurstSpec] = []
+    noise: Annotated[float, Field(ge=0, le=3, allow_inf_nan=False)] = 0.0
+
+    def moves(self) -> bool:
+        """Whether any factor over the year is set (then arrivals go through ``DayFactors``)."""
+        return bool(self.month or self.season or self.trend or self.month_end or self.quarter_end
+                    or self.holidays or self.bursts or self.noise)
 
 
 class AttributeSpec(Strict):
