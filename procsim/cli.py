@@ -53,6 +53,8 @@ def run(
                                                 help="Write exception labels into the event log "
                                                      "(labels.csv is written either way)")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
+    window: Annotated[Optional[str], typer.Option(help="Extraction window of local dates, e.g. "
+                                                       "2026-03-01..2026-09-30 (the time before is warm-up)")] = None,
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -72,7 +74,7 @@ def run(
         progress = _Progress(quiet)
         try:
             result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
-                            labels_in_log=labels_in_log, on_progress=progress.update)
+                            labels_in_log=labels_in_log, on_progress=progress.update, window=window)
         finally:
             progress.close()
     except ProcsimError as e:

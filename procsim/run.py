@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 from procsim import __version__
 from procsim.errors import ProcsimError, UsageError
 from procsim.objects import ObjectModel
+from procsim.recording import Window, build_recording, parse_window
 from procsim.records import CaseBatch, EventBatch, Recorder
 from procsim.sim.build import attribute_types, build_model
-from procsim.sim.engine import Simulation
+from procsim.sim.engine import STREAM_RECORDING, Simulation
+from procsim.sim.streams import stream
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
 from procsim.timebase import TimeBase
@@ -68,12 +70,31 @@ def has_exceptions(loaded: LoadedProcess) -> bool:
 
 def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, cases: int | None = None,
         horizon: float | None = None, formats: Sequence[str] = ("csv",), labels_in_log: bool = True,
-        on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000) -> RunResult:
+        on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000,
+        window: str | Window | None = None) -> RunResult:
     """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``."""
     t0 = time.perf_counter()
     loaded = process if isinstance(process, LoadedProcess) else load_process(process)
     formats = parse_formats(formats)
     spec = loaded.spec
+    if isinstance(window, str):
+        try:
+            window = parse_window(window)
+        except ValueError as e:
+            raise UsageError(f"--window: {e}") from None
+    tz = ZoneInfo(spec.process.timezone)
+    recording = build_recording(spec.recording, window, tz=tz, origin=spec.process.start,
+                                rng=stream(seed, STREAM_RECORDING))
+    until = None
+    if recording is not None and recording.window is not None:
+        # the extract ends at the window's end: arrivals and work stop there, what runs on is cut
+        if cases is not None or horizon is not None:
+            raise UsageError("an extraction window sets how long the simulation runs: give --cases or --horizon "
+                             "without a window, not with one")
+        if recording.we <= 0:
+            raise UsageError(f"the window ends {recording.window.end.isoformat()}, before the simulation starts "
+                             f"({spec.process.start.isoformat()})")
+        until = horizon = recording.we
     if cases is None and horizon is None:
         cases, horizon = spec.process.cases, spec.process.horizon
         if cases is None and horizon is None:
@@ -94,7 +115,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     manifest_path.unlink(missing_ok=True)
 
     model = build_model(loaded, seed)
-    tb = TimeBase(spec.process.start, ZoneInfo(spec.process.timezone))
+    tb = TimeBase(spec.process.start, tz)
     types = attribute_types(spec)
     sinks: list[Sink] = []
 
@@ -110,7 +131,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     # objects are derived only for the formats that write them: other runs pay nothing for them
     objects = ObjectModel(loaded, types) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
-                   labels=labels or "labels-parquet" in formats, objects=objects)
+                   labels=labels or "labels-parquet" in formats, objects=objects, recording=recording)
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
@@ -121,7 +142,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
             for f in [*formats, "cases", *(["labels"] if labels else [])]:
                 sinks.append(writer.call(REGISTRY[f], ctx))
             progress = (lambda done: on_progress(done, cases)) if on_progress else None
-            sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress)
+            sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress, until=until)
             sim.run()
             files: list[Path] = writer.call(_close, sinks)
         except BaseException:
@@ -135,6 +156,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     if "documents" not in formats and (out_dir / "documents" / "index.csv").is_file():
         shutil.rmtree(out_dir / "documents")  # an earlier run's documents (their index says they are ours)
     digests = {name: h for s in sinks for name, h in s.digests.items()}
+    # with recorded times the log shows cases as the extract saw them (a case finished after it: running)
+    completed = rec.n_completed if recording is not None else sim.finished
     wall = time.perf_counter() - t0
     manifest = {
         "procsim_version": __version__,
@@ -150,7 +173,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         "exceptions": [x.model_dump(mode="json", exclude_defaults=True) | {"name": x.label, "type": x.type}
                        for x in spec.exceptions],
         "counts": {"cases": rec.n_cases, "events": rec.n_events,
-                   "cases_completed": sim.finished, "cases_running": rec.n_cases - sim.finished}
+                   "cases_completed": completed, "cases_running": rec.n_cases - completed}
         | ({"objects": objects.n_objects, "event_object_links": objects.n_links,
             "object_object_links": objects.n_object_links} if objects is not None else {}),
         "simulated_period": {
@@ -161,6 +184,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         "files": {p.name: {"sha256": digests.get(p.name) or _sha(p), "bytes": p.stat().st_size} for p in files},
         "wall_time_s": round(wall, 3),
     }
+    if recording is not None:
+        manifest["recording"] = recording.manifest(tb.iso_one)
     tmp = out_dir / ".manifest.json.part"
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, manifest_path)

@@ -143,6 +143,8 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
 
             problems.append(smap.problem(("arrivals", "holidays", "calendar"), f"unknown calendar '{cname}'"
                                          f"{_suggest(cname, spec.calendars)}", "unknown_calendar"))
+    if spec.recording is not None:
+        problems += check_recording(loaded)
     if arr.weekday is not None or arr.hour is not None:
         try:
             _rate(spec, {})
@@ -161,6 +163,25 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         from procsim.documents import check_documents
 
         problems += check_documents(loaded, attribute_types(spec))
+    return problems
+
+
+def check_recording(loaded: LoadedProcess) -> list[Problem]:
+    """The activities a recording setting names, and the units of its delays."""
+    from procsim.distributions import check_units
+    from procsim.rules.engine import _suggest
+
+    spec, smap = loaded.spec, loaded.smap
+    rs = spec.recording
+    assert rs is not None
+    problems: list[Problem] = []
+    for where, r in [(("recording",), rs), *((("recording", "activities", a), r) for a, r in rs.activities.items())]:
+        if len(where) == 3 and where[2] not in spec.activities:
+            problems.append(smap.problem(where, f"unknown activity '{where[2]}'{_suggest(where[2], spec.activities)}",
+                                         "unknown_activity", at_key=True))
+        if r.delay is not None:
+            for msg in check_units(r.delay, need_units=True):
+                problems.append(smap.problem(where + ("delay",), msg, "unit_missing"))
     return problems
 
 

@@ -112,12 +112,14 @@ class Simulation:
     """Runs a compiled model for ``n_cases`` arrivals or until ``horizon`` seconds, recording into a Recorder."""
 
     def __init__(self, model: Model, seed: int, recorder: Recorder, *, n_cases: int | None,
-                 horizon: float | None, on_case_done: Callable[[int], None] | None = None) -> None:
+                 horizon: float | None, on_case_done: Callable[[int], None] | None = None,
+                 until: float | None = None) -> None:
         self.model = model
         self.seed = seed
         self.rec = recorder
         self.n_cases = n_cases
         self.horizon = horizon
+        self.until = until  # stop the clock here (an extraction window's end): what runs on is cut
         self.env = Kernel()
         self.pools = [Pool(self.env, name, members, cal) for name, members, cal in model.pools]
         if model.hooks is not None:
@@ -143,7 +145,7 @@ class Simulation:
     def run(self) -> None:
         self.env.process(self._arrivals())
         with fewer_collections():
-            self.env.run()
+            self.env.run(until=self.until)
             self.rec.finish(list(self.running.values()))
 
     # -- arrivals ------------------------------------------------------------------------------

@@ -441,6 +441,59 @@ class SubprocessSpec(Strict):
     calls: dict[Identifier, CallSpec] = {}
 
 
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_clock(v: Any) -> float:
+    """``"18:00"`` -> seconds after local midnight."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    m = _CLOCK.match(v) if isinstance(v, str) else None
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"expected a local time like '18:00', got {v!r}")
+    return float(int(m.group(1)) * 3600 + int(m.group(2)) * 60)
+
+
+ClockTime = Annotated[float, BeforeValidator(parse_clock),
+                      WithJsonSchema({"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*$", "examples": ["18:00"]})]
+Granularity = Annotated[Duration, Field(gt=0, le=86400)]
+
+
+class RecordSpec(Strict):
+    """How a system records an activity's events: timestamps cut to ``granularity`` (1s, 1m, 1h, 1d), and
+    completions entered ``delay`` later and/or at the next of the local ``batch`` times (an end-of-day run)."""
+
+    granularity: Granularity | None = None
+    delay: DurationDistribution | None = None
+    batch: Annotated[list[ClockTime], Field(min_length=1)] | None = None
+
+
+class WindowSpec(Strict):
+    """An extraction window of local dates (both included): what a log extracted on ``end`` shows.
+
+    Cases still running at the end are cut; cases begun before ``start`` keep their events inside the window
+    (``started_before: partial``) or are left out (``drop``). The time before ``start`` is the warm-up.
+    """
+
+    start: dt.date
+    end: dt.date
+    started_before: Literal["partial", "drop"] = "partial"
+
+    @model_validator(mode="after")
+    def _order(self) -> WindowSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end.isoformat()} is before start {self.start.isoformat()}")
+        return self
+
+
+class RecordingSpec(RecordSpec):
+    """Logs as systems record them (procsim.recording): system-wide settings, per-activity ones that replace
+    them, and an extraction window."""
+
+    activities: dict[NodeRef, RecordSpec] = {}
+    window: WindowSpec | None = None
+
+
 class ProcessSpec(Strict):
     """A whole process file."""
 
@@ -458,6 +511,7 @@ class ProcessSpec(Strict):
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
+    recording: RecordingSpec | None = None  # granularity, recording delays, extraction window (procsim.recording)
     # the compiled documents, set by procsim.documents.check_documents at load (templates need the file's folder)
     _documents: Any = PrivateAttr(None)
     # call node -> procsim.spec.subprocesses.Expansion, set when the calls are expanded at load
