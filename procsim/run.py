@@ -155,6 +155,15 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         (out_dir / name).unlink(missing_ok=True)
     if "documents" not in formats and (out_dir / "documents" / "index.csv").is_file():
         shutil.rmtree(out_dir / "documents")  # an earlier run's documents (their index says they are ours)
+    drift_csv = out_dir / "drift.csv"
+    if model.drift is not None:
+        # the ground truth of every change, for scoring drift detectors (procsim.drift)
+        tmp_drift = out_dir / ".drift.csv.part"
+        tmp_drift.write_text(model.drift.csv_text(tb.iso_one), encoding="utf-8")
+        os.replace(tmp_drift, drift_csv)
+        files.append(drift_csv)
+    else:
+        drift_csv.unlink(missing_ok=True)  # an earlier run's
     digests = {name: h for s in sinks for name, h in s.digests.items()}
     # with recorded times the log shows cases as the extract saw them (a case finished after it: running)
     completed = rec.n_completed if recording is not None else sim.finished
@@ -186,6 +195,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     }
     if recording is not None:
         manifest["recording"] = recording.manifest(tb.iso_one)
+    if model.drift is not None:
+        manifest["drift"] = model.drift.rows(tb.iso_one)
     tmp = out_dir / ".manifest.json.part"
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, manifest_path)

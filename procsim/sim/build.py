@@ -145,6 +145,10 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
                                          f"{_suggest(cname, spec.calendars)}", "unknown_calendar"))
     if spec.recording is not None:
         problems += check_recording(loaded)
+    if spec.drift:
+        from procsim.drift import check_drift
+
+        problems += check_drift(loaded)
     if arr.weekday is not None or arr.hour is not None:
         try:
             _rate(spec, {})
@@ -479,6 +483,12 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                 kind = AND_JOIN if gw.type == "and" else PASS
                 nodes.append(Node(kind, n, index[gw.next]))
     _skip_passes(nodes)
+    drifts = None
+    if spec.drift:
+        from procsim.drift import Drifts
+
+        drifts = Drifts(list(spec.drift), ZoneInfo(spec.process.timezone), spec.process.start, seed, spec)
+        drifts.apply(nodes, list(spec.roles))
     xplan = None
     if spec.exceptions:
         xplan = build_exceptions(loaded, {n.id: n.act for n in nodes if n.act is not None}, role_index, names)
@@ -488,10 +498,11 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         keys = rules.history_keys
         history = [a for a in spec.activities if keys is None or a in keys]
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
-                 interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals, seed),
+                 interarrival=spec.arrivals.interarrival.sampler(),
+                 rate=_rate(spec, cals, seed, drifts.day_factors() if drifts is not None else None),
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
-                 exceptions=xplan)
+                 exceptions=xplan, drift=drifts)
 
 
 def _skip_passes(nodes: list[Node]) -> None:

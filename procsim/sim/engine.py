@@ -39,6 +39,7 @@ STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES, STREAM_EX
 STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build.sample_cases)
 STREAM_ARRIVAL_DAYS = 101  # day-to-day arrival noise (procsim.sim.arrivals.DayFactors)
 STREAM_RECORDING = 102  # recording delays (procsim.recording)
+STREAM_DRIFT = 103  # gradual drift's case versions, incremental removals (procsim.drift)
 
 
 @dataclass(eq=False)
@@ -53,6 +54,7 @@ class Activity:
     pause: bool
     priority: int
     role: str | None
+    skip: Callable[[Any, float], bool] | None = None  # (case, now) -> True: a drift removed it (procsim.drift)
 
 
 @dataclass(eq=False)
@@ -65,6 +67,7 @@ class Gateway:
     target_ids: list[str] = field(default_factory=list)
     join: int = -1  # for AND splits: the join that closes the block
     next: int = -1
+    drift: Callable[[Any, float], None] | None = None  # (case, now): sets probs/cum for this decision
 
     bounded: bool = field(init=False)  # a loop branch has a 'max': visits are counted
     every: list[int] = field(init=False)  # every branch index, the choice when nothing is bounded
@@ -106,6 +109,7 @@ class Model:
     history_keys: list[str] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     exceptions: Any = None  # procsim.exceptions.Plan (or None): injected rare exceptions
+    drift: Any = None  # procsim.drift.Drifts (or None): the process changing over time
 
 
 class Simulation:
@@ -141,6 +145,8 @@ class Simulation:
         # the span all outages cover: outside it no event needs looking at them
         self._o_lo = min((o[0] for o in self.outages), default=0.0)
         self._o_hi = max((o[1] for o in self.outages), default=0.0)
+        if model.drift is not None:
+            model.drift.bind(self)
 
     def run(self) -> None:
         self.env.process(self._arrivals())
@@ -177,6 +183,8 @@ class Simulation:
         case = Case(idx, case_id, m.attr_names, m.make_attributes(idx, case_id), self.env._now)
         case.rng = self._flow_streams.get(idx)
         case.history = {a: [] for a in m.history_keys} if m.history_keys is not None else None
+        if m.drift is not None:
+            m.drift.case_started(case, self.env._now)
         if m.hooks is not None:
             m.hooks.case_started(case, self.env.now)
         if self.xplan is not None:
@@ -218,6 +226,9 @@ class Simulation:
             node = nodes[i]
             kind = node.kind
             if kind == ACT:
+                if node.act.skip is not None and node.act.skip(case, env._now):  # type: ignore[union-attr]
+                    i = node.act.next  # type: ignore[union-attr]
+                    continue
                 if case.exc is None:
                     i = yield from self._activity(case, node.act, routed)  # type: ignore[arg-type]
                 else:
@@ -254,6 +265,8 @@ class Simulation:
             allowed = [k for k, b in enumerate(gw.bounds) if b is None or case.visits.get((gw.id, k), 0) < b]
         else:
             allowed = gw.every
+        if gw.drift is not None:
+            gw.drift(case, self.env._now)
         hooks = self.model.hooks
         if hooks is not None and gw.id in hooks.routes:
             # a rule cannot take a loop branch past its 'max': that is what keeps every case finite

@@ -15,6 +15,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
                       model_validator)
 
 from procsim.distributions import DistributionSpec, DurationDistribution
+from procsim.drift import DriftSpec
 from procsim.exceptions import ExceptionSpec
 from procsim.spec.units import Duration
 
@@ -512,6 +513,7 @@ class ProcessSpec(Strict):
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
     recording: RecordingSpec | None = None  # granularity, recording delays, extraction window (procsim.recording)
+    drift: list[DriftSpec] = []  # the process changing over time, with ground truth (procsim.drift)
     # the compiled documents, set by procsim.documents.check_documents at load (templates need the file's folder)
     _documents: Any = PrivateAttr(None)
     # call node -> procsim.spec.subprocesses.Expansion, set when the calls are expanded at load
