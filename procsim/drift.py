@@ -81,11 +81,12 @@ class DriftChange(_Strict):
         given = [k for k in ("scale", "duration", "remove", "add", "probabilities", "members")
                  if k in self.model_fields_set and getattr(self, k) not in (None, False)]
         wrong = [k for k in given if k not in what]
+        an = "an" if targets[0][0] == "a" else "a"
         if wrong:
             raise ValueError(f"'{wrong[0]}' does not go with '{targets[0]}'"
-                             + (f" (an {targets[0]} change takes {', '.join(what)})" if what else ""))
+                             + (f" ({an} {targets[0]} change takes {', '.join(what)})" if what else ""))
         if what and len(given) != 1:
-            raise ValueError(f"an {targets[0]} change needs exactly one of {', '.join(repr(w) for w in what)}"
+            raise ValueError(f"{an} {targets[0]} change needs exactly one of {', '.join(repr(w) for w in what)}"
                              + (f" (got {', '.join(given)})" if given else ""))
         if self.probabilities is not None:
             total = sum(self.probabilities.values())
