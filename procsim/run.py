@@ -97,7 +97,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         until = horizon = recording.we
     if cases is None and horizon is None:
         cases, horizon = spec.process.cases, spec.process.horizon
-        if cases is None and horizon is None:
+        if cases is None and horizon is None and spec.arrivals.replay is None:  # a replay ends with its file
             cases = DEFAULT_CASES
     if cases is not None and cases <= 0:
         raise UsageError("--cases must be a positive number")

@@ -157,3 +157,59 @@ def test_holiday_dip_needs_a_calendar(write_process) -> None:
         load_process(write_process(REALISTIC.replace("holidays: {factor: 0.2}", "holidays: {factor: 0.2, "
                                                      "calendar: ofice}")))
     assert "arrivals.holidays.calendar: unknown calendar 'ofice'; did you mean 'office'?" in str(e.value)
+
+
+REPLAY = """\
+process:
+  name: Replay
+  timezone: Europe/Berlin
+  start: 2026-03-23T00:00:00+01:00
+calendars:
+  office: {days: [mon, tue, wed, thu, fri], hours: ["08:00-17:00"]}
+roles:
+  clerk: {members: 20, calendar: office}
+arrivals:
+  replay: counts.csv
+  calendar: office
+  hour: {9: 3}
+events:
+  start: {type: start, next: a}
+  end: {type: end}
+activities:
+  a: {role: clerk, duration: 10m, next: end}
+"""
+
+
+def test_replayed_counts_arrive_exactly_and_follow_the_profile_inside_the_day(write_process, tmp_path) -> None:
+    days = [date(2026, 3, 23) + timedelta(days=k) for k in range(21)]  # across the DST switch of March 29
+    counts = {d: (0 if d.weekday() >= 5 else 100 + 30 * (k % 5)) for k, d in enumerate(days)}
+    counts[date(2026, 3, 28)] = 4  # a Saturday: outside the arrival calendar, spread over the day
+    (tmp_path / "counts.csv").write_text("date,count\n" + "".join(f"{d},{n}\n" for d, n in counts.items()))
+    result = run(write_process(REPLAY), tmp_path / "out", seed=3)
+    c = pd.read_csv(tmp_path / "out" / "cases.csv")
+    start = pd.to_datetime(c["start"], utc=True).dt.tz_convert("Europe/Berlin")
+    got = Counter(start.dt.date)
+    assert {d: got.get(d, 0) for d in days} == counts
+    weekday = start[start.dt.weekday < 5]
+    assert weekday.dt.hour.between(8, 16).all()
+    hours = weekday.dt.hour.value_counts()
+    assert hours[9] / hours.drop(9).mean() == pytest.approx(3.0, rel=0.2)
+    assert "counts.csv" in result.manifest["inputs"]
+    assert result.manifest["cases_requested"] is None
+
+
+def test_replay_errors_name_the_line(write_process, tmp_path) -> None:
+    from procsim.errors import SpecError
+
+    path = write_process(REPLAY)
+    for text, msg in [
+        ("day,count\n2026-03-23,3\n", "counts.csv: line 1: the header must be 'date,count' or 'hour,count'"),
+        ("date,count\n2026-03-23,3\n2026-03-24,-1\n", "counts.csv: line 3: count '-1' is not a whole number >= 0"),
+        ("date,count\n2026-03-24,3\n2026-03-23,1\n", "counts.csv: line 3: 2026-03-23 is not after the line before"),
+        ("hour,count\n2026-03-23T08:30,3\n", "counts.csv: line 2: '2026-03-23T08:30' is not a local hour like "
+         "2026-03-02T08:00"),
+    ]:
+        (tmp_path / "counts.csv").write_text(text)
+        with pytest.raises(SpecError) as e:
+            load_process(path)
+        assert str(e.value).startswith(f"p.yaml:10:11: arrivals.replay: {msg}"), str(e.value)

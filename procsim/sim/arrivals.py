@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ import numpy as np
 
 from procsim.sim.calendar import SEARCH_LIMIT, WorkCalendar, local_to_sim
 
-__all__ = ["Burst", "DayFactors", "RateProfile"]
+__all__ = ["Burst", "DayFactors", "RateProfile", "Replay", "read_replay"]
 
 _CHUNK_DAYS = 56
 _ONE_DAY = timedelta(days=1)
@@ -232,6 +232,15 @@ class RateProfile:
         i = bisect_right(self._bp, t) - 1
         return self._val[i] if i >= 0 else 0.0
 
+    def cumulative(self, t: float) -> float:
+        """The integral of intensity from the profile's first segment to ``t``."""
+        if self.fast:
+            return t
+        while t >= self._horizon:
+            self._grow()
+        i = bisect_right(self._bp, t) - 1
+        return self._cum[i] + self._val[i] * (t - self._bp[i]) if i >= 0 else 0.0
+
     def advance(self, t: float, gap: float) -> float:
         """The time ``t' > t`` with the integral of intensity over ``[t, t']`` equal to ``gap``."""
         if self.fast:
@@ -255,3 +264,77 @@ class RateProfile:
 
     def __repr__(self) -> str:
         return f"RateProfile(tz={self.tz.key!r}, origin={self.origin.isoformat()!r}, fast={self.fast})"
+
+
+def read_replay(path: str, tz: ZoneInfo, origin: datetime) -> list[tuple[float, float, int]]:
+    """Arrival counts from a CSV file: ``date,count`` (per local day) or ``hour,count`` (per local hour, written
+    ``2026-03-02T08:00``), as (period start, period end, count) in simulation seconds, in time order.
+
+    Raises ``ValueError`` naming the line of the first problem.
+    """
+    import csv
+
+    out: list[tuple[float, float, int]] = []
+    origin_utc = origin.astimezone(timezone.utc)
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader, [])]
+        if len(header) != 2 or header[0] not in ("date", "hour") or header[1] != "count":
+            raise ValueError("line 1: the header must be 'date,count' or 'hour,count'")
+        per_hour = header[0] == "hour"
+        for line, row in enumerate(reader, start=2):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) != 2:
+                raise ValueError(f"line {line}: expected 2 fields, got {len(row)}")
+            when, count = row[0].strip(), row[1].strip()
+            try:
+                if per_hour:
+                    local = datetime.fromisoformat(when)
+                    if local.tzinfo is not None or local.minute or local.second or local.microsecond:
+                        raise ValueError
+                    a = local_to_sim(local.date(), time(local.hour), tz, origin_utc)
+                    b = a + 3600.0
+                else:
+                    d = date.fromisoformat(when)
+                    a = local_to_sim(d, time(0), tz, origin_utc)
+                    b = local_to_sim(d + _ONE_DAY, time(0), tz, origin_utc)
+            except ValueError:
+                what = "a local hour like 2026-03-02T08:00" if per_hour else "a date like 2026-03-02"
+                raise ValueError(f"line {line}: {when!r} is not {what}") from None
+            if not count.isdigit():
+                raise ValueError(f"line {line}: count {count!r} is not a whole number >= 0")
+            if out and a < out[-1][1]:
+                raise ValueError(f"line {line}: {when} is not after the line before; give periods in time order, "
+                                 "each once")
+            if a < 0:
+                raise ValueError(f"line {line}: {when} is before the process start")
+            out.append((a, b, int(count)))
+    if not out:
+        raise ValueError("no arrival counts in the file")
+    return out
+
+
+class Replay:
+    """Arrivals replayed from counts per period: exactly ``count`` cases in each, spread over the period by the
+    rate profile (uniformly in its intensity time: more in busy hours, none outside the arrival calendar), or
+    uniformly in clock time without a profile or where the profile has no intensity."""
+
+    def __init__(self, periods: Sequence[tuple[float, float, int]], rate: RateProfile | None) -> None:
+        self.periods = list(periods)
+        self.rate = rate
+
+    def times(self, rng: np.random.Generator) -> Iterator[float]:
+        rate = self.rate
+        for a, b, n in self.periods:
+            if n == 0:
+                continue
+            u = np.sort(rng.random(n)).tolist()
+            mass = rate.cumulative(b) - rate.cumulative(a) if rate is not None else 0.0
+            if mass > 0.0:
+                assert rate is not None
+                for x in u:
+                    yield min(rate.advance(a, x * mass), b)
+            else:
+                for x in u:
+                    yield a + x * (b - a)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
+from pathlib import Path
 from collections.abc import Callable
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from procsim.errors import Problem
 from procsim.graph import and_blocks, start_node
 from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import Compiled, ExprError, compile_expr
-from procsim.sim.arrivals import Burst, DayFactors, RateProfile
+from procsim.sim.arrivals import Burst, DayFactors, RateProfile, Replay, read_replay
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
                                 STREAM_ARRIVAL_DAYS, STREAM_SAMPLES, XOR, Activity, Gateway, Model, Node)
@@ -143,6 +144,18 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
 
             problems.append(smap.problem(("arrivals", "holidays", "calendar"), f"unknown calendar '{cname}'"
                                          f"{_suggest(cname, spec.calendars)}", "unknown_calendar"))
+    if arr.replay is not None:
+        from procsim.spec import display_path, sha256
+
+        path = replay_path(loaded)
+        try:
+            read_replay(str(path), tz, origin)
+            loaded.inputs[display_path(path)] = sha256(path)
+        except OSError as e:
+            problems.append(smap.problem(("arrivals", "replay"), f"cannot read {display_path(path)} ({e.strerror}; "
+                                         "paths are relative to the process file)", "not_found"))
+        except (ValueError, UnicodeDecodeError) as e:
+            problems.append(smap.problem(("arrivals", "replay"), f"{display_path(path)}: {e}", "bad_replay"))
     if spec.recording is not None:
         problems += check_recording(loaded)
     if spec.drift:
@@ -489,6 +502,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
 
         drifts = Drifts(list(spec.drift), ZoneInfo(spec.process.timezone), spec.process.start, seed, spec)
         drifts.apply(nodes, list(spec.roles))
+    rate = _rate(spec, cals, seed, drifts.day_factors() if drifts is not None else None)
     xplan = None
     if spec.exceptions:
         xplan = build_exceptions(loaded, {n.id: n.act for n in nodes if n.act is not None}, role_index, names)
@@ -498,11 +512,26 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         keys = rules.history_keys
         history = [a for a in spec.activities if keys is None or a in keys]
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
-                 interarrival=spec.arrivals.interarrival.sampler(),
-                 rate=_rate(spec, cals, seed, drifts.day_factors() if drifts is not None else None),
+                 interarrival=spec.arrivals.interarrival.sampler() if spec.arrivals.interarrival else _no_gap,
+                 rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
                  exceptions=xplan, drift=drifts)
+
+
+def _no_gap(rng: np.random.Generator) -> float:
+    raise AssertionError("replayed arrivals draw no gaps")
+
+
+def replay_path(loaded: LoadedProcess) -> Path:
+    assert loaded.spec.arrivals.replay is not None
+    return loaded.path.parent / loaded.spec.arrivals.replay
+
+
+def _replay(loaded: LoadedProcess, rate: RateProfile | None) -> Replay:
+    spec = loaded.spec
+    periods = read_replay(str(replay_path(loaded)), ZoneInfo(spec.process.timezone), spec.process.start)
+    return Replay(periods, rate)
 
 
 def _skip_passes(nodes: list[Node]) -> None:

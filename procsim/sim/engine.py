@@ -110,6 +110,7 @@ class Model:
     extras: dict[str, Any] = field(default_factory=dict)
     exceptions: Any = None  # procsim.exceptions.Plan (or None): injected rare exceptions
     drift: Any = None  # procsim.drift.Drifts (or None): the process changing over time
+    replay: Any = None  # procsim.sim.arrivals.Replay (or None): arrival counts replayed instead of gaps
 
 
 class Simulation:
@@ -164,6 +165,15 @@ class Simulation:
         n, horizon = self.n_cases, self.horizon
         t = 0.0
         idx = 0
+        if self.model.replay is not None:
+            for t in self.model.replay.times(rng):
+                if (horizon is not None and t > horizon) or (n is not None and idx >= n):
+                    return
+                if t > env._now:
+                    yield env.sleep(t - env._now)
+                self._start_case(idx)
+                idx += 1
+            return
         while True:
             if idx > 0 or rate is not None:
                 # the first case arrives at the origin unless arrivals are shaped by a calendar or intensity

@@ -218,7 +218,8 @@ class ArrivalSpec(Strict):
     coefficient of variation of a random factor per day). All multiply (procsim.sim.arrivals.DayFactors).
     """
 
-    interarrival: DurationDistribution
+    interarrival: DurationDistribution | None = None
+    replay: str | None = None  # a CSV of arrival counts per day or hour, relative to the process file
     calendar: str | None = None
     weekday: dict[Weekday, Annotated[float, Field(ge=0)]] | None = None
     hour: dict[Annotated[int, Field(ge=0, le=23)], Annotated[float, Field(ge=0)]] | None = None
@@ -230,6 +231,13 @@ class ArrivalSpec(Strict):
     holidays: HolidayDipSpec | None = None
     bursts: list[BurstSpec] = []
     noise: Annotated[float, Field(ge=0, le=3, allow_inf_nan=False)] = 0.0
+
+    @model_validator(mode="after")
+    def _source(self) -> ArrivalSpec:
+        if (self.interarrival is None) == (self.replay is None):
+            raise ValueError("arrivals need exactly one of 'interarrival' (gaps drawn from a distribution) and "
+                             "'replay' (counts per day or hour from a CSV file)")
+        return self
 
     def moves(self) -> bool:
         """Whether any factor over the year is set (then arrivals go through ``DayFactors``)."""
