@@ -11,7 +11,8 @@ between ``start`` and ``end``) and ``recurring`` (the new process for ``active``
 ``period`` from ``start``, until ``end`` if given).
 
 Changes: an activity's duration (``scale`` it, or a new ``duration``), an activity ``remove``d (skipped while
-the drift is in force) or ``add``ed (skipped while it is not), a gateway's branch ``probabilities``, a role's
+the drift is in force) or ``add``ed (skipped while it is not), a gateway's branch ``probabilities`` or
+``conditions``, a role's
 ``members`` (how many of the role's people work; the others are held away, each after finishing their task),
 and the ``arrivals`` rate (a factor per day).
 
@@ -68,6 +69,7 @@ class DriftChange(_Strict):
     remove: bool = False
     add: bool = False
     probabilities: dict[NodeRef, Factor] | None = None
+    conditions: dict[NodeRef, str] | None = None  # branch target -> its new 'when'
     members: Annotated[int, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
@@ -76,9 +78,9 @@ class DriftChange(_Strict):
         if len(targets) != 1:
             raise ValueError("a change names exactly one of 'activity', 'gateway', 'role', 'arrivals'"
                              + (f" (got {', '.join(targets)})" if targets else ""))
-        what = {"activity": ("scale", "duration", "remove", "add"), "gateway": ("probabilities",),
+        what = {"activity": ("scale", "duration", "remove", "add"), "gateway": ("probabilities", "conditions"),
                 "role": ("members",), "arrivals": ()}[targets[0]]
-        given = [k for k in ("scale", "duration", "remove", "add", "probabilities", "members")
+        given = [k for k in ("scale", "duration", "remove", "add", "probabilities", "conditions", "members")
                  if k in self.model_fields_set and getattr(self, k) not in (None, False)]
         wrong = [k for k in given if k not in what]
         an = "an" if targets[0][0] == "a" else "a"
@@ -107,7 +109,7 @@ class DriftChange(_Strict):
     def change(self) -> str:
         if self.arrivals is not None:
             return "rate"
-        return next(k for k in ("scale", "duration", "remove", "add", "probabilities", "members")
+        return next(k for k in ("scale", "duration", "remove", "add", "probabilities", "conditions", "members")
                     if getattr(self, k) not in (None, False))
 
 
@@ -200,6 +202,20 @@ def check_drift(loaded: LoadedProcess) -> list[Problem]:
                         problems.append(smap.problem(loc + ("probabilities",), "give a probability for each branch "
                                                      f"without 'when' of '{c.gateway}': {', '.join(rest)}",
                                                      "bad_branches"))
+                elif c.conditions is not None:
+                    from procsim.sim.build import attribute_types, compile_at, expr_names
+
+                    names = expr_names(attribute_types(spec))
+                    with_when = [b.to for b in gw.branches if b.when is not None]
+                    for to, expr in c.conditions.items():
+                        if to not in with_when:
+                            problems.append(smap.problem(loc + ("conditions", to), f"'{to}' is not a branch of "
+                                                         f"'{c.gateway}' with a 'when'; a drift changes existing "
+                                                         "conditions" + (f" ({', '.join(with_when)})"
+                                                                         if with_when else ""),
+                                                         "bad_branches", at_key=True))
+                        else:
+                            compile_at(smap, loc + ("conditions", to), expr, names, problems, expect="bool")
             if c.duration is not None:
                 for msg in check_units(c.duration, need_units=True):
                     problems.append(smap.problem(loc + ("duration",), msg, "unit_missing"))
@@ -281,10 +297,11 @@ class Drifts:
 
         return factor
 
-    def apply(self, nodes: list[Any], pool_names: list[str]) -> None:
+    def apply(self, nodes: list[Any], pool_names: list[str],
+              compile_when: Callable[[str], Callable[[dict[str, Any]], Any]] | None = None) -> None:
         """Wrap samplers, set skip predicates and gateway hooks on the compiled nodes."""
         by_id = {n.id: n for n in nodes}
-        gw_changes: dict[str, list[tuple[Drift, dict[str, float]]]] = {}
+        gw_changes: dict[str, list[tuple[Drift, dict[str, Any], bool]]] = {}
         for d in self.drifts:
             for c in d.spec.changes:
                 if c.activity is not None:
@@ -293,8 +310,12 @@ class Drifts:
                         act.sample = self._sampler(d, act.sample, c)
                     else:
                         act.skip = self._skip(d, act.skip, c.add)
-                elif c.gateway is not None:
-                    gw_changes.setdefault(c.gateway, []).append((d, dict(c.probabilities or {})))
+                elif c.gateway is not None and c.probabilities is not None:
+                    gw_changes.setdefault(c.gateway, []).append((d, dict(c.probabilities), False))
+                elif c.gateway is not None and c.conditions is not None:
+                    assert compile_when is not None
+                    gw_changes.setdefault(c.gateway, []).append(
+                        (d, {to: compile_when(x) for to, x in c.conditions.items()}, True))
                 elif c.role is not None and c.members is not None:
                     self.staffing.append((d, c.role, c.members))
         for g, changes in gw_changes.items():
@@ -338,21 +359,32 @@ class Drifts:
 
         return skip
 
-    def _gateway(self, gw: Any, changes: list[tuple[Drift, dict[str, float]]]) -> Callable[[Any, float], None]:
+    def _gateway(self, gw: Any, changes: list[tuple[Drift, dict[str, Any], bool]]) -> Callable[[Any, float], None]:
         from itertools import accumulate
 
-        base = list(gw.probs)
-        news = [(d, [new.get(t, 0.0) if gw.conditions[k] is None else 0.0 for k, t in enumerate(gw.target_ids)])
-                for d, new in changes]
+        base_probs = list(gw.probs)
+        base_conds = list(gw.conditions)
+        targets = gw.target_ids
+        probs_changes = [(d, [new.get(t, 0.0) if gw.conditions[k] is None else 0.0 for k, t in enumerate(targets)])
+                         for d, new, conds in changes if not conds]
+        cond_changes = [(d, [new.get(t) for t in targets]) for d, new, conds in changes if conds]
 
         def set_probs(case: Any, t: float) -> None:
-            probs = base
-            for d, new in news:
+            probs = base_probs
+            for d, new in probs_changes:
                 s = d.now_share(case.rng, t)
                 if s:
                     probs = [(1.0 - s) * p + s * q for p, q in zip(probs, new)]
             gw.probs = probs
             gw.cum = list(accumulate(probs))
+            if cond_changes:
+                conds = base_conds
+                for d, new in cond_changes:
+                    s = d.now_share(case.rng, t)
+                    # a condition is in force or not: incremental drift uses the new one with probability s
+                    if s == 1.0 or (s > 0.0 and d.rng.random() < s):
+                        conds = [n if n is not None else c for c, n in zip(conds, new)]
+                gw.conditions = conds
 
         return set_probs
 
@@ -408,6 +440,11 @@ def _old_new(c: DriftChange, process: Any) -> tuple[str, str]:
         old = process.activities[c.activity].duration.model_dump(mode="json") if process is not None else None
         return (json.dumps(old, sort_keys=True) if old is not None else "",
                 json.dumps(c.duration.model_dump(mode="json"), sort_keys=True))
+    if c.conditions is not None:
+        old = {b.to: b.when for b in process.gateways[c.gateway].branches or [] if b.to in c.conditions} \
+            if process is not None else None
+        return (json.dumps(old, sort_keys=True) if old is not None else "",
+                json.dumps(c.conditions, sort_keys=True))
     if c.probabilities is not None:
         old = {b.to: b.probability for b in process.gateways[c.gateway].branches or [] if b.when is None} \
             if process is not None else None

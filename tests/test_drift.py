@@ -242,3 +242,48 @@ drift:
         "[too_many_members]",
         "p.yaml:36:33: drift[1].changes[3].duration: 'mean' needs a unit, like '15m' [unit_missing]",
     ]
+
+
+def test_a_condition_changes_at_its_date(write_process, tmp_path) -> None:
+    text = BASE.replace("arrivals:", "attributes:\n  amount: {distribution: {kind: uniform, low: 0, high: 10000}}\n"
+                        "arrivals:").replace("      - {to: b, probability: 0.8}",
+                                             "      - {to: b, when: \"amount > 5000\"}")
+    text = text.replace("      - {to: c, probability: 0.2}", "      - {to: c}")
+    result = run(write_process(text + """\
+drift:
+  - name: lower_limit
+    type: sudden
+    start: 2026-02-02
+    changes:
+      - gateway: g
+        conditions: {b: "amount > 2000"}
+"""), tmp_path / "out", seed=4, horizon=60 * DAY)
+    e = pd.read_csv(tmp_path / "out" / "events.csv")
+    e["ts"] = pd.to_datetime(e["timestamp"], utc=True)
+    r = routed_to_b(e).join(e.groupby("case_id")["amount"].first())
+    at = pd.Timestamp("2026-02-02T00:00+01:00")
+    before, after = r[r.t < at], r[r.t >= at]
+    assert (before.b == (before.amount > 5000)).all()
+    assert (after.b == (after.amount > 2000)).all()
+    assert len(before) > 500 and len(after) > 500
+    row = result.manifest["drift"][0]
+    assert (row["change"], row["old"], row["new"]) == ("conditions", '{"b": "amount > 5000"}',
+                                                       '{"b": "amount > 2000"}')
+
+
+def test_condition_changes_are_checked(write_process) -> None:
+    text = BASE.replace("      - {to: b, probability: 0.8}", "      - {to: b, when: \"case_id == 'x'\"}").replace(
+        "      - {to: c, probability: 0.2}", "      - {to: c}") + """\
+drift:
+  - name: x
+    type: sudden
+    start: 2026-02-02
+    changes:
+      - {gateway: g, conditions: {b: "amout > 1", c: "true"}}
+"""
+    with pytest.raises(SpecError) as e:
+        load_process(write_process(text))
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith("p.yaml:27:39: drift[0].changes[0].conditions.b: unknown name 'amout'")
+    assert lines[-1] == ("p.yaml:27:51: drift[0].changes[0].conditions.c: 'c' is not a branch of 'g' with a 'when'; "
+                         "a drift changes existing conditions (b) [bad_branches]")

@@ -501,7 +501,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         from procsim.drift import Drifts
 
         drifts = Drifts(list(spec.drift), ZoneInfo(spec.process.timezone), spec.process.start, seed, spec)
-        drifts.apply(nodes, list(spec.roles))
+        drifts.apply(nodes, list(spec.roles), lambda x: compile_expr(x, enames, expect="bool").fn)
     rate = _rate(spec, cals, seed, drifts.day_factors() if drifts is not None else None)
     xplan = None
     if spec.exceptions:
