@@ -264,9 +264,8 @@ class Drifts:
 
     def __init__(self, specs: list[DriftSpec], tz: ZoneInfo, origin: dt.datetime, seed: int,
                  process: Any = None) -> None:
-        from procsim.sim.streams import stream
-
         from procsim.sim.engine import STREAM_DRIFT
+        from procsim.sim.streams import stream
 
         self.tz = tz
         self.origin = origin

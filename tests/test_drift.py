@@ -98,7 +98,7 @@ drift:
       - {gateway: g, probabilities: {b: 0.0, c: 1.0}}
 """)
     r = routed_to_b(e)
-    share = lambda lo, hi: r[(r.t >= pd.Timestamp(lo, tz="Europe/Berlin")) & (r.t < pd.Timestamp(hi, tz="Europe/Berlin"))].b.mean()  # noqa: E731
+    share = lambda lo, hi: r[(r.t >= pd.Timestamp(lo, tz="Europe/Berlin")) & (r.t < pd.Timestamp(hi, tz="Europe/Berlin"))].b.mean()
     assert share("2026-01-05", "2026-02-02") == pytest.approx(0.8, abs=0.04)
     assert share("2026-04-01", "2026-05-01") == 0.0
     # the middle of the transition: about half the cases on the new version, both versions present

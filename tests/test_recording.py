@@ -47,7 +47,7 @@ def events(out: Path) -> pd.DataFrame:
 
 def paired(write_process, tmp_path: Path, recording: str, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
     plain = run(write_process(BASE, "plain.yaml"), tmp_path / "plain", seed=3, **kw)
-    rec = run(write_process(BASE + recording, "rec.yaml"), tmp_path / "rec", seed=3, **kw)
+    run(write_process(BASE + recording, "rec.yaml"), tmp_path / "rec", seed=3, **kw)
     assert plain.manifest["counts"]["cases"] > 100
     a, b = events(tmp_path / "plain"), events(tmp_path / "rec")
     m = a.merge(b, on=["case_id", "activity", "lifecycle", "k"], suffixes=("_sim", "_rec"), how="outer",
@@ -129,7 +129,7 @@ def test_window_cuts_and_marks_truncation(write_process, tmp_path) -> None:
     cases = pd.read_csv(tmp_path / "rec" / "cases.csv", keep_default_na=False).set_index("case_id")
     per_case = full.groupby("case_id")["ts"].agg(["min", "max"])
     for cid, row in cases.iterrows():
-        first, last = per_case.loc[cid, "min"], per_case.loc[cid, "max"]
+        last = per_case.loc[cid, "max"]
         begun_before = pd.Timestamp(row["start"]) < lo
         ends_after = last >= hi
         expect = "both" if begun_before and ends_after else "start" if begun_before else "end" if ends_after else ""
