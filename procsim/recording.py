@@ -120,11 +120,13 @@ class Recording:
     def transform(self, rows: list[Any]) -> list[Any]:
         """Rows (simulated order) -> kept rows with their recorded time first.
 
-        The loop of ``recorded`` inlined (once per event): the rule per activity is looked up once per id.
+        Once per event, so kept lean: the rule per activity is looked up once per batch, and the window's
+        bookkeeping (events and cost kept per case) is done only when there is a window.
         """
         out = []
         ws, we = self.ws, self.we
         drop_started = self.drop_started
+        windowed = self.window is not None  # without one nothing is dropped and cases keep their own counts
         starts, last, kept, cost, trunc = self.case_start, self.last, self.kept, self.kept_cost, self.truncated
         rules: dict[str, Rule] = {}
         origin_s, rng = self.origin_s, self.rng
@@ -149,23 +151,24 @@ class Recording:
                     t = floor((origin_s + t) / g) * g - origin_s
                 else:
                     t = self._floor(t, g)
-            before = starts[idx] < ws
-            if t < ws or t >= we or (before and drop_started):
-                dropped += 1
-                if not (before and drop_started):
-                    side = END if t >= we else START
-                    old = trunc.get(idx, "")
-                    trunc[idx] = side if old in ("", side) else BOTH
-                continue
-            if before and idx not in trunc:
-                trunc[idx] = START  # begun before the window: its earlier work is not in the extract
+            if windowed:
+                before = starts[idx] < ws
+                if t < ws or t >= we or (before and drop_started):
+                    dropped += 1
+                    if not (before and drop_started):
+                        side = END if t >= we else START
+                        old = trunc.get(idx, "")
+                        trunc[idx] = side if old in ("", side) else BOTH
+                    continue
+                if before and idx not in trunc:
+                    trunc[idx] = START  # begun before the window: its earlier work is not in the extract
+                kept[idx] = kept.get(idx, 0) + 1
+                c = row[6]
+                if c is not None:
+                    cost[idx] = cost.get(idx, 0.0) + c
             out.append((t, *row[1:]))
             if t > last.get(idx, -math.inf):
                 last[idx] = t
-            kept[idx] = kept.get(idx, 0) + 1
-            c = row[6]
-            if c is not None:
-                cost[idx] = cost.get(idx, 0.0) + c
         self.counts["completions_delayed"] += delayed
         self.counts["events_dropped"] += dropped
         return out
@@ -182,6 +185,9 @@ class Recording:
             self.last.pop(idx, None)
             self.case_start.pop(idx, None)
             cost = self.kept_cost.pop(idx, 0.0)
+            if self.window is None:
+                out.append(c)
+                continue
             if n == 0:  # nothing of it inside the window
                 self.truncated.pop(idx, None)
                 self.counts["cases_dropped"] += 1
