@@ -412,3 +412,29 @@ def test_mixture_and_quantile_errors_and_nested_units() -> None:
     assert check_units(m, need_units=True) == ["'components[0].distribution.mean' needs a unit, like '15m'"]
     assert check_units(m, need_units=False) == ["'components[1].distribution.value' has a time unit, but this value "
                                                 "is not a duration"]
+
+
+def test_mixture_and_quantiles_in_a_process(write_process, tmp_path: Path) -> None:
+    from conftest import MINI
+
+    from procsim.run import run
+
+    text = MINI.replace("    distribution: {kind: uniform, low: 10, high: 1000}",
+                        "    distribution: {kind: mixture, components: [{weight: 1, distribution: 5}, "
+                        "{weight: 1, distribution: {kind: quantiles, probabilities: [0, 1], values: [100, 200]}}]}")
+    text = text.replace("    duration: 15m\n", "    duration: {kind: quantiles, probabilities: [0, 0.5, 1], "
+                        "values: [10m, 12m, 20m]}\n")
+    run(write_process(text), tmp_path / "out", seed=1, cases=1000)
+    import pandas as pd
+
+    cases = pd.read_csv(tmp_path / "out" / "cases.csv")
+    amount = cases["amount"]
+    assert ((amount == 5) | amount.between(100, 200)).all()
+    assert (amount == 5).mean() == pytest.approx(0.5, abs=0.08)
+    e = pd.read_csv(tmp_path / "out" / "events.csv")
+    e["ts"] = pd.to_datetime(e["timestamp"], utc=True)
+    a = e[e.activity == "check_a"].pivot_table(index="case_id", columns="lifecycle", values="ts", aggfunc="first")
+    work = (a["complete"] - a["start"]).dt.total_seconds()
+    in_shift = work[work < 3600]  # a check that ran into the lunch break or the evening pauses
+    assert in_shift.between(600 - 1, 1200 + 1).all()
+    assert np.quantile(in_shift, [0.25, 0.5, 0.75]) == pytest.approx([660, 720, 960], rel=0.05)
