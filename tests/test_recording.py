@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from procsim.run import run
 
@@ -210,3 +212,39 @@ def test_labels_of_a_windowed_run_name_only_events_in_the_log(tmp_path) -> None:
     assert set(e.index[e.exception != ""]) == set(named)
     assert list(labels.case_id) == list(cases.case_id)
     assert np.isin(["start", "end"], cases.truncated).all()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(gran=st.sampled_from(["", "1s", "7s", "1m", "1h"]), delay=st.sampled_from(["", "5m", "3h"]),
+       batch=st.booleans(), start=st.integers(0, 20), days=st.integers(1, 30),
+       mode=st.sampled_from(["partial", "drop"]), seed=st.integers(0, 1000))
+def test_recorded_logs_keep_their_guarantees(tmp_path_factory, gran, delay, batch, start, days, mode, seed) -> None:
+    import datetime as dt
+
+    ws = dt.date(2026, 1, 5) + dt.timedelta(days=start)
+    we = ws + dt.timedelta(days=days)
+    rec = "recording:\n" + (f"  granularity: {gran}\n" if gran else "") + (
+        f"  delay: {{kind: exponential, mean: {delay}}}\n" if delay else "") + (
+        "  activities:\n    b: {batch: ['18:00']}\n" if batch else "") + (
+        f"  window: {{start: {ws}, end: {we}, started_before: {mode}}}\n")
+    d = tmp_path_factory.mktemp("rec")
+    (d / "p.yaml").write_text(BASE + rec)
+    run(d / "p.yaml", d / "out", seed=seed)
+    e = events(d / "out")
+    cases = pd.read_csv(d / "out" / "cases.csv", keep_default_na=False)
+    lo = pd.Timestamp(f"{ws}T00:00", tz="Europe/Berlin")
+    hi = pd.Timestamp(f"{we + dt.timedelta(days=1)}T00:00", tz="Europe/Berlin")
+    if len(e):
+        assert e["ts"].min() >= lo and e["ts"].max() < hi
+        in_order(e)
+        assert list(e.event_id) == [f"E{k}" for k in range(1, len(e) + 1)]
+    assert set(cases.case_id) == set(e.case_id)
+    assert (cases.set_index("case_id")["events"] == e.groupby("case_id").size().reindex(cases.case_id)).all()
+    if mode == "drop":
+        assert (pd.to_datetime(cases.start, utc=True) >= lo).all()
+    if gran:
+        step = {"1s": 1, "7s": 7, "1m": 60, "1h": 3600}[gran]
+        if not (batch and step == 7):  # a batch time is on the minute grid, not on a 7-second one
+            secs = (e["ts"] - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds()
+            local = secs + e["ts"].dt.tz_convert("Europe/Berlin").map(lambda x: x.utcoffset().total_seconds())
+            assert (local % step == 0).all()
