@@ -63,6 +63,8 @@ def run(
     root: RootOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder procsim did not make "
                                         "(files procsim did not write are never replaced or removed)")] = False,
+    window: Annotated[Optional[str], typer.Option(help="Extraction window of local dates, e.g. "
+                                                       "2026-03-01..2026-09-30 (the time before is warm-up)")] = None,
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -83,7 +85,8 @@ def run(
         restore = _on_sigterm()
         try:
             result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
-                            labels_in_log=labels_in_log, on_progress=progress.update, root=root, force=force)
+                            labels_in_log=labels_in_log, on_progress=progress.update, root=root, force=force,
+                            window=window)
         finally:
             progress.close()
             restore()

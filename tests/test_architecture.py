@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundations", ("procsim.errors", "procsim.version", "procsim.spec.units", "procsim.timebase",
                      "procsim.sim.streams")),
     ("distributions", ("procsim.distributions",)),
-    ("exception catalogue", ("procsim.exceptions",)),
+    ("exception catalogue", ("procsim.exceptions", "procsim.drift", "procsim.recording")),
     ("spec", ("procsim.spec.base", "procsim.spec.loader", "procsim.spec.loaded", "procsim.spec.models", "procsim.spec.schema",
               "procsim.spec.paths")),
     ("graph", ("procsim.graph",)),

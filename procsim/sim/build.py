@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
+from pathlib import Path
 from collections.abc import Callable
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
@@ -17,13 +18,13 @@ import numpy as np
 
 from procsim.graph import and_blocks, start_node
 from procsim.rules.expr import ExprError, compile_at, compile_expr  # noqa: F401 - compile_at: re-exported (it lived here)
-from procsim.sim.arrivals import RateProfile
+from procsim.sim.arrivals import Burst, DayFactors, RateProfile, Replay, read_replay
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, WAIT, XOR, Activity, Gateway, Model,
                                 Node)
-from procsim.sim.streams import (STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS, STREAM_SAMPLES, CaseStreams,
-                                 stream)
-from procsim.spec.models import WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
+from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
+                                 STREAM_SAMPLES, CaseStreams, stream)
+from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
 
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
@@ -108,13 +109,37 @@ def _calendars(spec: ProcessSpec) -> dict[str, WorkCalendar]:
             for name, c in spec.calendars.items()}
 
 
-def _rate(spec: ProcessSpec, cals: dict[str, WorkCalendar]) -> RateProfile | None:
+def _rate(spec: ProcessSpec, cals: dict[str, WorkCalendar], seed: int = 0,
+          extra: list[Callable[[dt.date], float]] | None = None) -> RateProfile | None:
     a = spec.arrivals
-    if a.weekday is None and a.hour is None and a.calendar is None:
+    if a.weekday is None and a.hour is None and a.calendar is None and not a.moves() and not extra:
         return None
     return RateProfile(tz=ZoneInfo(spec.process.timezone), origin=spec.process.start,
                        weekday={WEEKDAYS.index(d): f for d, f in (a.weekday or {}).items()},
-                       hour=dict(a.hour or {}), calendar=cals.get(a.calendar) if a.calendar else None)
+                       hour=dict(a.hour or {}), calendar=cals.get(a.calendar) if a.calendar else None,
+                       day=_day_factors(spec, cals, seed, extra or []) if a.moves() or extra else None)
+
+
+def _day_factors(spec: ProcessSpec, cals: dict[str, WorkCalendar], seed: int,
+                 extra: list[Callable[[dt.date], float]]) -> DayFactors:
+    a = spec.arrivals
+    month = [1.0] * 12
+    for m, f in (a.month or {}).items():
+        month[MONTHS.index(m)] *= f
+    for s, f in (a.season or {}).items():
+        for m in SEASONS[s]:
+            month[m - 1] *= f
+    holiday = None
+    if a.holidays is not None:
+        cname = a.holidays.calendar or a.calendar
+        cal = cals.get(cname) if cname else None
+        holiday = (a.holidays.factor, cal.is_holiday if cal is not None else (lambda d: False))
+    origin = spec.process.start.astimezone(ZoneInfo(spec.process.timezone)).date()
+    return DayFactors(origin=origin, month=month, trend=a.trend,
+                      month_end=(a.month_end.days, a.month_end.factor) if a.month_end else None,
+                      quarter_end=(a.quarter_end.days, a.quarter_end.factor) if a.quarter_end else None,
+                      holiday=holiday, bursts=[Burst(b.start, b.end, b.factor, b.name) for b in a.bursts],
+                      noise=a.noise, noise_seed=int(stream(seed, STREAM_ARRIVAL_DAYS).integers(2**63)), extra=extra)
 
 
 def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
@@ -306,6 +331,13 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                 kind = AND_JOIN if gw.type == "and" else PASS
                 nodes.append(Node(kind, n, index[gw.next]))
     _skip_passes(nodes)
+    drifts = None
+    if spec.drift:
+        from procsim.drift import Drifts
+
+        drifts = Drifts(list(spec.drift), ZoneInfo(spec.process.timezone), spec.process.start, seed, spec)
+        drifts.apply(nodes, list(spec.roles), lambda x: compile_expr(x, enames, expect="bool").fn)
+    rate = _rate(spec, cals, seed, drifts.day_factors() if drifts is not None else None)
     xplan = None
     if spec.exceptions:
         xplan = build_exceptions(loaded, {n.id: n.act for n in nodes if n.act is not None}, role_index, names)
@@ -315,10 +347,26 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         keys = rules.history_keys
         history = [a for a in spec.activities if keys is None or a in keys]
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
-                 interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
+                 interarrival=spec.arrivals.interarrival.sampler() if spec.arrivals.interarrival else _no_gap,
+                 rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
-                 exceptions=xplan, batches=batches)
+                 exceptions=xplan, batches=batches, drift=drifts)
+
+
+def _no_gap(rng: np.random.Generator) -> float:
+    raise AssertionError("replayed arrivals draw no gaps")
+
+
+def replay_path(loaded: LoadedProcess) -> Path:
+    assert loaded.spec.arrivals.replay is not None
+    return loaded.path.parent / loaded.spec.arrivals.replay
+
+
+def _replay(loaded: LoadedProcess, rate: RateProfile | None) -> Replay:
+    spec = loaded.spec
+    periods = read_replay(str(replay_path(loaded)), ZoneInfo(spec.process.timezone), spec.process.start)
+    return Replay(periods, rate)
 
 
 def _skip_passes(nodes: list[Node]) -> None:

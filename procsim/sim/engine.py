@@ -52,6 +52,7 @@ class Activity:
     # the case's previous activity (id) -> the duration sampler after it (duration_after); None: no such durations
     after: dict[str, Callable[[np.random.Generator], float]] | None = None
     batch: int = -1  # index into Simulation.batchers for a batched activity
+    skip: Callable[[Any, float], bool] | None = None  # (case, now) -> True: a drift removed it (procsim.drift)
 
 
 @dataclass(eq=False)
@@ -64,6 +65,7 @@ class Gateway:
     target_ids: list[str] = field(default_factory=list)
     join: int = -1  # for AND splits: the join that closes the block
     next: int = -1
+    drift: Callable[[Any, float], None] | None = None  # (case, now): sets probs/cum for this decision
 
     bounded: bool = field(init=False)  # a loop branch has a 'max': visits are counted
     every: list[int] = field(init=False)  # every branch index, the choice when nothing is bounded
@@ -107,18 +109,22 @@ class Model:
     extras: dict[str, Any] = field(default_factory=dict)
     exceptions: Any = None  # procsim.exceptions.Plan (or None): injected rare exceptions
     batches: list[Any] = field(default_factory=list)  # procsim.sim.batching.BatchPlan per batched activity
+    drift: Any = None  # procsim.drift.Drifts (or None): the process changing over time
+    replay: Any = None  # procsim.sim.arrivals.Replay (or None): arrival counts replayed instead of gaps
 
 
 class Simulation:
     """Runs a compiled model for ``n_cases`` arrivals or until ``horizon`` seconds, recording into a Recorder."""
 
     def __init__(self, model: Model, seed: int, recorder: Recorder, *, n_cases: int | None,
-                 horizon: float | None, on_case_done: Callable[[int], None] | None = None) -> None:
+                 horizon: float | None, on_case_done: Callable[[int], None] | None = None,
+                 until: float | None = None) -> None:
         self.model = model
         self.seed = seed
         self.rec = recorder
         self.n_cases = n_cases
         self.horizon = horizon
+        self.until = until  # stop the clock here (an extraction window's end): what runs on is cut
         self.env = Kernel()
         self.pools = [Pool(self.env, name, members, cal) for name, members, cal in model.pools]
         if model.hooks is not None:
@@ -141,11 +147,13 @@ class Simulation:
         self._o_lo = min((o[0] for o in self.outages), default=0.0)
         self._o_hi = max((o[1] for o in self.outages), default=0.0)
         self.batchers = [plan.start(self) for plan in model.batches]
+        if model.drift is not None:
+            model.drift.bind(self)
 
     def run(self) -> None:
         self.env.process(self._arrivals())
         with fewer_collections():
-            self.env.run()
+            self.env.run(until=self.until)
             self.rec.finish(list(self.running.values()))
 
     # -- arrivals ------------------------------------------------------------------------------
@@ -158,6 +166,15 @@ class Simulation:
         n, horizon = self.n_cases, self.horizon
         t = 0.0
         idx = 0
+        if self.model.replay is not None:
+            for t in self.model.replay.times(rng):
+                if (horizon is not None and t > horizon) or (n is not None and idx >= n):
+                    return
+                if t > env._now:
+                    yield env.sleep(t - env._now)
+                self._start_case(idx)
+                idx += 1
+            return
         while True:
             if idx > 0 or rate is not None:
                 # the first case arrives at the origin unless arrivals are shaped by a calendar or intensity
@@ -177,6 +194,8 @@ class Simulation:
         case = Case(idx, case_id, m.attr_names, m.make_attributes(idx, case_id), self.env._now)
         case.rng = self._flow_streams.get(idx)
         case.history = {a: [] for a in m.history_keys} if m.history_keys is not None else None
+        if m.drift is not None:
+            m.drift.case_started(case, self.env._now)
         if m.hooks is not None:
             m.hooks.case_started(case, self.env.now)
         if self.xplan is not None:
@@ -218,6 +237,9 @@ class Simulation:
             node = nodes[i]
             kind = node.kind
             if kind == ACT:
+                if node.act.skip is not None and node.act.skip(case, env._now):  # type: ignore[union-attr]
+                    i = node.act.next  # type: ignore[union-attr]
+                    continue
                 if case.exc is None:
                     i = yield from self._activity(case, node.act, routed)  # type: ignore[arg-type]
                 else:
@@ -256,6 +278,8 @@ class Simulation:
             allowed = [k for k, b in enumerate(gw.bounds) if b is None or case.visits.get((gw.id, k), 0) < b]
         else:
             allowed = gw.every
+        if gw.drift is not None:
+            gw.drift(case, self.env._now)
         hooks = self.model.hooks
         if hooks is not None and gw.id in hooks.routes:
             # a rule cannot take a loop branch past its 'max': that is what keeps every case finite

@@ -68,7 +68,7 @@ def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProc
                     if short and "needs a unit" in msg:
                         msg = "durations need a unit, like '15m' or '2h'"
                     problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
-    for msg in check_units(spec.arrivals.interarrival, need_units=True):
+    for msg in check_units(spec.arrivals.interarrival, need_units=True) if spec.arrivals.interarrival else ():
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
     # calls become copies of their sub-processes: everything below sees ordinary nodes
     written = spec  # kept as the user wrote it; the expanded copy is what runs

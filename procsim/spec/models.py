@@ -15,6 +15,7 @@ from pydantic import (BeforeValidator, Field, PrivateAttr, WithJsonSchema, field
                       model_validator)
 
 from procsim.distributions import DistributionSpec, DurationDistribution
+from procsim.drift import DriftSpec
 from procsim.exceptions import ExceptionSpec
 from procsim.spec.base import Strict
 from procsim.spec.units import Duration
@@ -169,13 +170,76 @@ class RoleSpec(Strict):
         return v
 
 
-class ArrivalSpec(Strict):
-    """When new cases arrive: gaps drawn from ``interarrival``, shaped by calendar and intensity."""
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+Month = Literal["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+# meteorological seasons of the northern hemisphere: winter is December to February
+SEASONS = {"winter": (12, 1, 2), "spring": (3, 4, 5), "summer": (6, 7, 8), "autumn": (9, 10, 11)}
+Season = Literal["winter", "spring", "summer", "autumn"]
+Factor = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
-    interarrival: DurationDistribution
+
+class PeakSpec(Strict):
+    """The last ``days`` calendar days of a month (or quarter) get ``factor`` times the arrivals."""
+
+    days: Annotated[int, Field(ge=1, le=28)]
+    factor: Factor
+
+
+class HolidayDipSpec(Strict):
+    """Arrivals times ``factor`` on the holidays of ``calendar`` (default: the arrival calendar)."""
+
+    factor: Factor
+    calendar: str | None = None
+
+
+class BurstSpec(Strict):
+    """A campaign: arrivals times ``factor`` from local date ``start`` to ``end`` (both included)."""
+
+    name: str = ""
+    start: dt.date
+    end: dt.date
+    factor: Factor
+
+    @model_validator(mode="after")
+    def _order(self) -> BurstSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end.isoformat()} is before start {self.start.isoformat()}")
+        return self
+
+
+class ArrivalSpec(Strict):
+    """When new cases arrive: gaps drawn from ``interarrival``, shaped by calendar and intensity.
+
+    Over the year: ``month`` and ``season`` factors, a ``trend`` (growth per year), ``month_end`` and
+    ``quarter_end`` peaks, a dip on ``holidays``, ``bursts`` (campaigns) and day-to-day ``noise`` (the
+    coefficient of variation of a random factor per day). All multiply (procsim.sim.arrivals.DayFactors).
+    """
+
+    interarrival: DurationDistribution | None = None
+    replay: str | None = None  # a CSV of arrival counts per day or hour, relative to the process file
     calendar: str | None = None
     weekday: dict[Weekday, Annotated[float, Field(ge=0)]] | None = None
     hour: dict[Annotated[int, Field(ge=0, le=23)], Annotated[float, Field(ge=0)]] | None = None
+    month: dict[Month, Factor] | None = None
+    season: dict[Season, Factor] | None = None
+    trend: Annotated[float, Field(gt=-1, le=10, allow_inf_nan=False)] = 0.0
+    month_end: PeakSpec | None = None
+    quarter_end: PeakSpec | None = None
+    holidays: HolidayDipSpec | None = None
+    bursts: list[BurstSpec] = []
+    noise: Annotated[float, Field(ge=0, le=3, allow_inf_nan=False)] = 0.0
+
+    @model_validator(mode="after")
+    def _source(self) -> ArrivalSpec:
+        if (self.interarrival is None) == (self.replay is None):
+            raise ValueError("arrivals need exactly one of 'interarrival' (gaps drawn from a distribution) and "
+                             "'replay' (counts per day or hour from a CSV file)")
+        return self
+
+    def moves(self) -> bool:
+        """Whether any factor over the year is set (then arrivals go through ``DayFactors``)."""
+        return bool(self.month or self.season or self.trend or self.month_end or self.quarter_end
+                    or self.holidays or self.bursts or self.noise)
 
 
 class AttributeSpec(Strict):
@@ -472,6 +536,59 @@ class SubprocessSpec(Strict):
     waits: dict[Identifier, WaitSpec] = {}
 
 
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_clock(v: Any) -> float:
+    """``"18:00"`` -> seconds after local midnight."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    m = _CLOCK.match(v) if isinstance(v, str) else None
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"expected a local time like '18:00', got {v!r}")
+    return float(int(m.group(1)) * 3600 + int(m.group(2)) * 60)
+
+
+ClockTime = Annotated[float, BeforeValidator(parse_clock),
+                      WithJsonSchema({"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*$", "examples": ["18:00"]})]
+Granularity = Annotated[Duration, Field(gt=0, le=86400)]
+
+
+class RecordSpec(Strict):
+    """How a system records an activity's events: timestamps cut to ``granularity`` (1s, 1m, 1h, 1d), and
+    completions entered ``delay`` later and/or at the next of the local ``batch`` times (an end-of-day run)."""
+
+    granularity: Granularity | None = None
+    delay: DurationDistribution | None = None
+    batch: Annotated[list[ClockTime], Field(min_length=1)] | None = None
+
+
+class WindowSpec(Strict):
+    """An extraction window of local dates (both included): what a log extracted on ``end`` shows.
+
+    Cases still running at the end are cut; cases begun before ``start`` keep their events inside the window
+    (``started_before: partial``) or are left out (``drop``). The time before ``start`` is the warm-up.
+    """
+
+    start: dt.date
+    end: dt.date
+    started_before: Literal["partial", "drop"] = "partial"
+
+    @model_validator(mode="after")
+    def _order(self) -> WindowSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end.isoformat()} is before start {self.start.isoformat()}")
+        return self
+
+
+class RecordingSpec(RecordSpec):
+    """Logs as systems record them (procsim.recording): system-wide settings, per-activity ones that replace
+    them, and an extraction window."""
+
+    activities: dict[NodeRef, RecordSpec] = {}
+    window: WindowSpec | None = None
+
+
 class ProcessSpec(Strict):
     """A whole process file."""
 
@@ -490,6 +607,8 @@ class ProcessSpec(Strict):
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
+    recording: RecordingSpec | None = None  # granularity, recording delays, extraction window (procsim.recording)
+    drift: list[DriftSpec] = []  # the process changing over time, with ground truth (procsim.drift)
     # the compiled documents, set by procsim.documents.check_documents at load (templates need the file's folder)
     _documents: Any = PrivateAttr(None)
     # call node -> procsim.spec.subprocesses.Expansion, set when the calls are expanded at load
