@@ -458,7 +458,7 @@ def _skip_passes(nodes: list[Node]) -> None:
 
 
 def _has_rules(rs: Any) -> bool:
-    return rs is not None and bool(rs.start_sets or rs.after_sets or rs.routes or rs.by_activity
+    return rs is not None and bool(rs.start_sets or rs.after_sets or rs.routes or rs.by_activity or rs.durations
                                    or rs.raises_start)
 
 

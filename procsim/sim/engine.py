@@ -362,12 +362,15 @@ class Simulation:
         deadline = None
         exc = ""
         priority = act.priority
+        ruled = ""
         if hooks is not None and act.id in hooks.by_activity:
-            sample, scale, priority, allowed, pool_i, ruled, deadline = hooks.plan(case, act, env._now)
+            priority, allowed, pool_i, ruled, deadline = hooks.plan(case, act, env._now)
             if not escalate:
                 deadline = None
-            if ruled:
-                fired = f"{fired};{ruled}" if fired else ruled
+        # duration rules run when the work starts (they may read who does it); their ids come first
+        timed = hooks is not None and act.id in hooks.durations
+        if ruled and not timed:
+            fired = f"{fired};{ruled}" if fired else ruled
         if case.exceptions:
             exc = self._exception_label(case, act)
         st = case.exc
@@ -383,6 +386,10 @@ class Simulation:
                     pool_i, allowed = eff.pool, eff.allowed
         after_sets = hooks is not None and act.id in hooks.after_sets
         if pool_i < 0:
+            if timed:
+                sample, dscale, dfired = hooks.durations_at(case, act, env._now, None, None)
+                scale *= dscale
+                fired = _join(fired, _join(dfired, ruled))
             if st is None:
                 rows.append((env._now, case.idx, act, 0, None, None, None, fired, exc,
                              case._snap or case.snapshot()))
@@ -440,6 +447,10 @@ class Simulation:
                 yield env.sleep(nw - start)
                 start = env._now
         name = pool.members[member]
+        if timed:
+            sample, dscale, dfired = hooks.durations_at(case, act, start, name, pool.name)
+            scale *= dscale
+            fired = _join(fired, _join(dfired, ruled))
         if st is None:
             rows.append((start, case.idx, act, 0, name, pool.name, None, fired, exc,
                          case._snap or case.snapshot()))

@@ -29,6 +29,7 @@ class LoadedProcess:
     inputs: dict[str, str] = field(default_factory=dict)  # display path -> sha256 of every file read
     rule_sources: list[Any] = field(default_factory=list)  # procsim.rules.engine.RuleSource
     rules: Any = None  # the compiled procsim.rules.engine.RuleSet, set by check_model
+    warnings: list[Problem] = field(default_factory=list)  # printed by validate and run, not refused
 
 
 def sha256(path: Path) -> str:
@@ -105,4 +106,6 @@ def load_process(path: str | Path) -> LoadedProcess:
     problems += check_model(loaded, rules=not gproblems)
     if problems:
         raise SpecError(as_calls(problems, spec._calls, (n for x in spec._calls.values() for n in x.nodes)))
+    if loaded.rules is not None:
+        loaded.warnings = sorted(set(loaded.rules.warnings))
     return loaded
