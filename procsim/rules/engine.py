@@ -548,8 +548,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                             problems.append(sm.problem(loc + ("assign", "activity"), f"'{act}' has no role: "
                                                        "nobody to choose from (give 'role')", "no_role"))
                             continue
-                        fixed = spec.roles[role].members if role in spec.roles else None
-                        if a.members is not None and isinstance(fixed, list):
+                        fixed = spec.roles[role].names() if role in spec.roles else None
+                        if a.members is not None and fixed is not None:
                             for m in a.members:
                                 if m not in fixed:
                                     problems.append(sm.problem(loc + ("assign", "members"), f"'{m}' is not a "

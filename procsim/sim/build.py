@@ -21,6 +21,7 @@ from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import Compiled, ExprError, compile_expr
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
+from procsim.sim.people import people_setup, policy_code
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
                                 STREAM_SAMPLES, XOR, Activity, Gateway, Model, Node)
 from procsim.sim.streams import CaseStreams, stream
@@ -122,6 +123,9 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             for i, b in enumerate(gw.branches or []):
                 if b.when is not None:
                     compile_at(smap, where + (gname, "branches", i, "when"), b.when, names, problems, expect="bool")
+    from procsim.spec.people import check_people
+
+    problems += check_people(spec, smap)
     tz = ZoneInfo(spec.process.timezone)
     origin = spec.process.start
     for cname, cspec in spec.calendars.items():
@@ -251,9 +255,10 @@ def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
     taken: set[str] = set()
     out: dict[str, list[str]] = {}
     for role, r in spec.roles.items():
-        if isinstance(r.members, list):
-            out[role] = list(r.members)
-            taken.update(r.members)
+        listed = r.names()
+        if listed is not None:
+            out[role] = listed
+            taken.update(listed)
     for role, r in spec.roles.items():
         if isinstance(r.members, int):
             names = []
@@ -406,6 +411,11 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                 spec.roles[a.role].cost_per_hour if a.role else 0.0)
             act = Activity(n, a.name or n, role_index[a.role] if a.role else -1, a.duration.sampler(), index[a.next],
                            a.cost.fixed, rate / 3600.0, a.on_shift_end == "pause", a.priority, a.role)
+            if a.assignment is not None and a.role is not None:
+                code, given = policy_code(a.assignment)
+                own = [spec.roles[a.role].settings(m) for m in names[a.role]]
+                act.policy = (code, [given.get(m, o.weight if o is not None and o.weight is not None else 1.0)
+                                     for m, o in zip(names[a.role], own)])
             nodes.append(Node(ACT, n, index[a.next], act=act))
         else:
             gw = spec.gateways[n]
@@ -435,7 +445,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                  interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
-                 exceptions=xplan)
+                 exceptions=xplan, people=people_setup(spec, names, seed))
 
 
 def _skip_passes(nodes: list[Node]) -> None:

@@ -51,6 +51,7 @@ class Activity:
     pause: bool
     priority: int
     role: str | None
+    policy: tuple[int, list[float]] | None = None  # the activity's own assignment policy (procsim.sim.people)
 
 
 @dataclass(eq=False)
@@ -104,6 +105,7 @@ class Model:
     history_keys: list[str] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     exceptions: Any = None  # procsim.exceptions.Plan (or None): injected rare exceptions
+    people: Any = None  # per pool: procsim.sim.people.PoolPeople or None (None overall: nobody differs)
 
 
 class Simulation:
@@ -118,6 +120,8 @@ class Simulation:
         self.horizon = horizon
         self.env = Kernel()
         self.pools = [Pool(self.env, name, members, cal) for name, members, cal in model.pools]
+        if model.people is not None:
+            _seat_people(self.pools, model.people)
         if model.hooks is not None:
             model.hooks.bind(model.pools, {n.id: i for i, n in enumerate(model.nodes)})
         self.running: dict[int, Case] = {}
@@ -418,8 +422,14 @@ class Simulation:
             return act.next
         pool = self.pools[pool_i]
         cal = pool.calendar
+        people = pool.people
         # most requests find someone free: no event needed
-        member = pool.free.pop(0) if (allowed is None and pool.free) else pool.acquire_now(allowed)
+        if people is None:
+            member = pool.free.pop(0) if (allowed is None and pool.free) else pool.acquire_now(allowed)
+        else:
+            member = pool.pick(allowed, case.rng, act.policy)
+            if member >= 0 and people.calendars is not None:
+                cal = people.calendars[member]  # the member's own: part-time, absences
         if member < 0:
             if st is not None and self.xplan.absent.get(pool_i):
                 # queued while a member of the role is away: the absence is part of why it waits
@@ -435,6 +445,8 @@ class Simulation:
                     case.routed = deadline[2]
                     return deadline[1]
             member = yield req
+            if people is not None and people.calendars is not None:
+                cal = people.calendars[member]
         elif deadline is not None and cal is not None and cal.next_working(env._now) > env._now + deadline[0]:
             # a member is free but off shift until after the deadline (a Friday evening request): escalate
             pool.release(member)
@@ -461,6 +473,8 @@ class Simulation:
                       eff, START)
             start = env._now
         work = sample(case.rng) * scale + add
+        if people is not None and people.speeds is not None:
+            work /= people.speeds[member]  # speed 1.5: the same work in 1/1.5 of the time
         yield env.sleep(cal.add_working(start, work) - start if (cal is not None and act.pause) else work)
         cost = round(act.cost_fixed + act.cost_rate * work, 2)
         case.cost += cost
@@ -526,3 +540,20 @@ def _union(a: str, b: str) -> str:
     if not a:
         return b
     return ";".join(dict.fromkeys(a.split(";") + b.split(";")))
+
+
+def _seat_people(pools: list[Pool], people: list[Any]) -> None:
+    """Give each pool its members' setup; join the pools of people who are in several roles into one group."""
+    from procsim.sim.resources import Group
+
+    seats: dict[int, list[tuple[Pool, int]]] = {}
+    for pool, pp in zip(pools, people):
+        pool.people = pp
+        if pp is not None and pp.persons is not None:
+            for j, person in enumerate(pp.persons):
+                seats.setdefault(person, []).append((pool, j))
+    if seats:
+        group = Group([seats.get(i, []) for i in range(max(seats) + 1)])
+        for pool, pp in zip(pools, people):
+            if pp is not None and pp.persons is not None:
+                pool.group = group

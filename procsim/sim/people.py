@@ -1,0 +1,142 @@
+"""People who differ: what each member of a role is like in one run, drawn once when the model is built.
+
+Owns per-member speed (a factor per named member, or drawn once per run from the role's distribution),
+per-member calendars (a member's own calendar, e.g. part-time, minus that member's absences), absences
+(vacation blocks and sick spells drawn per member and year, seeded), the assignment policy of each role, and
+which members of different roles are one person (the same name). Roles that use none of this get no setup
+at all, so the simulation runs them exactly as before (same bytes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from procsim.sim.calendar import WorkCalendar
+from procsim.sim.streams import stream
+from procsim.spec.models import ASSIGNMENT_POLICIES, AbsenceSpec, AssignmentSpec, ProcessSpec
+
+__all__ = ["PoolPeople", "people_setup", "absence_days", "policy_code", "YEARS"]
+
+STREAM_PEOPLE = 8  # after procsim.sim.engine's streams (0-6) and the exceptions' pick stream
+MIN_SPEED = 0.1  # a drawn speed below this is raised to it: nobody takes ten times as long as the norm
+YEARS = 3  # absences are drawn for this many years from the start of the run
+_FULL_WEEK = {d: [(0.0, 86400.0)] for d in range(7)}
+IDLE_LONGEST, RANDOM, WEIGHTED = range(3)
+
+
+def policy_code(a: AssignmentSpec | None) -> tuple[int, dict[str, float]]:
+    if a is None:
+        return IDLE_LONGEST, {}
+    return ASSIGNMENT_POLICIES.index(a.policy), dict(a.weights)
+
+
+@dataclass(eq=False)
+class PoolPeople:
+    """What the members of one pool are like in this run (index = the member's index in the pool)."""
+
+    speeds: list[float] | None  # None: everybody 1
+    calendars: list[WorkCalendar | None] | None  # None: the pool's calendar for everybody
+    policy: int
+    weights: list[float]
+    persons: list[int] | None  # a global person id per member, when some person is in several roles
+    absences: dict[str, list[dt.date]]  # member name -> days away (for the manifest and tests)
+
+
+def absence_days(rng: np.random.Generator, spec: AbsenceSpec, start: dt.date, workdays: set[int],
+                 years: int = YEARS) -> list[dt.date]:
+    """Days away over ``years`` years from ``start``: vacation blocks and sick spells of working days.
+
+    A block or spell starts on a working day (weekday in ``workdays``) drawn uniformly in its year and covers
+    that many consecutive working days (days off in between do not count).
+    """
+    days: set[dt.date] = set()
+    if not workdays:
+        return []
+
+    def cover(first: dt.date, n: int) -> None:
+        d, left = first, n
+        while left > 0:
+            if d.weekday() in workdays:
+                days.add(d)
+                left -= 1
+            d += dt.timedelta(days=1)
+
+    for y in range(years):
+        y0 = start + dt.timedelta(days=365 * y)
+        work = [y0 + dt.timedelta(days=k) for k in range(365) if (y0 + dt.timedelta(days=k)).weekday() in workdays]
+        total = int(round(spec.vacation))
+        if total:
+            sizes = [total // spec.vacation_blocks + (1 if b < total % spec.vacation_blocks else 0)
+                     for b in range(spec.vacation_blocks)]
+            for size in sizes:
+                if size:
+                    cover(work[int(rng.integers(len(work)))], size)
+        if spec.sick:
+            for _ in range(int(rng.poisson(spec.sick / spec.sick_spell))):
+                cover(work[int(rng.integers(len(work)))], int(rng.geometric(1.0 / spec.sick_spell)))
+    return sorted(days)
+
+
+def people_setup(spec: ProcessSpec, names: dict[str, list[str]], seed: int) -> list[PoolPeople | None] | None:
+    """Per role (in spec order): its members' setup, or None for a role that uses none of the features.
+
+    None overall when no role uses them. Draws come from a stream of their own (one per role for speeds, one
+    per person for absences), so they never shift any case's data or flow.
+    """
+    roles = list(spec.roles.items())
+    owners: dict[str, list[str]] = {}
+    for role, _ in roles:
+        for m in names[role]:
+            owners.setdefault(m, []).append(role)
+    shared = {m for m, rs in owners.items() if len(rs) > 1}
+    if not shared and not any(r.has_people_settings() for _, r in roles):
+        return None
+    tz = ZoneInfo(spec.process.timezone)
+    origin = spec.process.start
+    person_id = {m: i for i, m in enumerate(owners)}
+    # one person's absences, whatever role they work in: member settings first, then their roles' in order
+    away: dict[str, list[dt.date]] = {}
+    for m, rs in owners.items():
+        a, cal_name = None, None
+        for role in rs:
+            r = spec.roles[role]
+            own = r.settings(m)
+            a = a or (own.absences if own is not None else None) or r.absences
+            cal_name = cal_name or (own.calendar if own is not None else None) or r.calendar
+        if a is not None:
+            week = spec.calendars[cal_name].week() if cal_name else {d: [] for d in range(5)}
+            workdays = {d for d, hours in week.items() if hours}
+            away[m] = absence_days(stream(seed, STREAM_PEOPLE, 1, person_id[m]), a, origin.astimezone(tz).date(),
+                                   workdays)
+    out: list[PoolPeople | None] = []
+    for k, (role, r) in enumerate(roles):
+        members = names[role]
+        if not r.has_people_settings() and not shared.intersection(members) and not away.keys() & set(members):
+            out.append(None)
+            continue
+        own = [r.settings(m) for m in members]
+        speeds: list[float] | None = None
+        if r.speed is not None or any(o is not None and o.speed is not None for o in own):
+            rng = stream(seed, STREAM_PEOPLE, 0, k)
+            draw = (lambda: float(r.speed)) if isinstance(r.speed, (int, float)) else (
+                (lambda s=r.speed.sampler(): max(MIN_SPEED, float(s(rng)))) if r.speed is not None else (lambda: 1.0))
+            speeds = [o.speed if o is not None and o.speed is not None else draw() for o in own]
+        cals: list[WorkCalendar | None] | None = None
+        if any(m in away for m in members) or any(o is not None and o.calendar is not None for o in own):
+            cals = []
+            for m, o in zip(members, own):
+                cname = o.calendar if o is not None and o.calendar is not None else r.calendar
+                c = spec.calendars[cname] if cname else None
+                cals.append(WorkCalendar(c.week() if c else _FULL_WEEK, list(c.holidays if c else []) + away.get(m, []),
+                                         tz=tz, origin=origin, holiday_country=c.holiday_country if c else None,
+                                         holiday_subdiv=c.holiday_subdiv if c else None, name=f"{cname or role}/{m}"))
+        policy, given = policy_code(r.assignment)
+        weights = [given.get(m, o.weight if o is not None and o.weight is not None else 1.0)
+                   for m, o in zip(members, own)]
+        persons = [person_id[m] for m in members] if shared else None
+        out.append(PoolPeople(speeds, cals, policy, weights, persons, {m: away[m] for m in members if m in away}))
+    return out
