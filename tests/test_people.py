@@ -279,3 +279,19 @@ def test_people_settings_are_validated_with_positions(write_process, roles, acti
     with pytest.raises(SpecError) as info:
         load_process(p)
     assert str(info.value).splitlines() == [message]
+
+
+def test_the_documented_example_runs(write_process, tmp_path):
+    from conftest import REPO
+
+    text = (REPO / "docs" / "process-language.md").read_text()
+    block = text.split("### People who differ", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    head = ("process: {name: Doc, timezone: Europe/Berlin, start: 2026-03-02T08:00:00+01:00}\n"
+            "arrivals: {interarrival: {kind: exponential, mean: 30m}}\n"
+            "events: {start: {type: start, next: approve}, done: {type: end}}\n")
+    p = write_process(head + block)
+    run(p, tmp_path / "o", seed=1, cases=300, formats=["csv"])
+    w = work(events(tmp_path / "o"))
+    assert set(w["resource"]) == {"Ann Weber", "Bob Klein", "Eva Roth"}
+    # Bob's own weight for 'release' (5 against 6 + 1) and his part-time calendar: he does some, not most
+    assert 0 < (w[w["activity"] == "release"]["resource"] == "Bob Klein").mean() < 0.6
