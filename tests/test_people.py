@@ -127,6 +127,28 @@ def test_weighted_assignment_gives_the_configured_share(write_process, tmp_path)
     assert gini(list(w["resource"].value_counts())) >= 0.30
 
 
+def test_worklists_keep_the_share_under_load(write_process, tmp_path):
+    # busy bosses (about 80% utilised): weighted choice among the free ones would even out; worklists do not
+    p = write_process(process("""
+        clerk:
+          members: 6
+          weight: {kind: exponential, mean: 1}
+          assignment: worklist
+        boss:
+          members: [Ann, Bob]
+          assignment: {policy: worklist, weights: {Ann: 3, Bob: 1}}
+        """, """
+        work: {role: clerk, duration: {kind: exponential, mean: 20m}, next: sign}
+        sign: {role: boss, duration: {kind: exponential, mean: 8m}, next: done}
+        """, interarrival="{kind: exponential, mean: 10m}"))
+    run(p, tmp_path / "o", seed=2, cases=3000, formats=["csv"])
+    w = work(events(tmp_path / "o"))
+    sign = w[w["activity"] == "sign"]["resource"].value_counts(normalize=True)
+    assert abs(sign["Ann"] - 0.75) < 4 * (0.75 * 0.25 / 3000) ** 0.5
+    counts = w[w["activity"] == "work"]["resource"].value_counts()
+    assert len(counts) == 6 and gini(list(counts)) >= 0.30, counts  # drawn weights: uneven workloads
+
+
 def test_policies_per_role_and_per_activity(write_process, tmp_path):
     p = write_process(process("""
         clerk:
@@ -265,7 +287,7 @@ def test_absent_members_do_no_work_on_their_absence_days(write_process, tmp_path
        members: [Ann]
        assignment: {policy: random, weights: {Ann: 2}}
      """, "work: {role: clerk, duration: 10m, next: done}",
-     "p.yaml:11:17: roles.clerk.assignment: 'weights' goes with policy: weighted [value_error]"),
+     "p.yaml:11:17: roles.clerk.assignment: 'weights' goes with policy: weighted or worklist [value_error]"),
     ("""
      clerk:
        members: 2

@@ -21,7 +21,7 @@ from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import Compiled, ExprError, compile_expr
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
-from procsim.sim.people import people_setup, policy_code
+from procsim.sim.people import member_weights, people_setup, policy_code
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
                                 STREAM_SAMPLES, XOR, Activity, Gateway, Model, Node)
 from procsim.sim.streams import CaseStreams, stream
@@ -413,9 +413,9 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                            a.cost.fixed, rate / 3600.0, a.on_shift_end == "pause", a.priority, a.role)
             if a.assignment is not None and a.role is not None:
                 code, given = policy_code(a.assignment)
-                own = [spec.roles[a.role].settings(m) for m in names[a.role]]
-                act.policy = (code, [given.get(m, o.weight if o is not None and o.weight is not None else 1.0)
-                                     for m, o in zip(names[a.role], own)])
+                r, members = spec.roles[a.role], names[a.role]
+                weights = member_weights(r, members, [r.settings(m) for m in members], seed, role_index[a.role])
+                act.policy = (code, [given.get(m, w) for m, w in zip(members, weights)])
             nodes.append(Node(ACT, n, index[a.next], act=act))
         else:
             gw = spec.gateways[n]

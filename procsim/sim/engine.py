@@ -427,6 +427,7 @@ class Simulation:
         if people is None:
             member = pool.free.pop(0) if (allowed is None and pool.free) else pool.acquire_now(allowed)
         else:
+            allowed = pool.worklist(allowed, case.rng, act.policy)
             member = pool.pick(allowed, case.rng, act.policy)
             if member >= 0 and people.calendars is not None:
                 cal = people.calendars[member]  # the member's own: part-time, absences

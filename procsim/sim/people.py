@@ -17,7 +17,7 @@ import numpy as np
 
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.streams import stream
-from procsim.spec.models import ASSIGNMENT_POLICIES, AbsenceSpec, AssignmentSpec, ProcessSpec
+from procsim.spec.models import ASSIGNMENT_POLICIES, AbsenceSpec, AssignmentSpec, MemberSpec, ProcessSpec, RoleSpec
 
 __all__ = ["PoolPeople", "people_setup", "absence_days", "policy_code", "YEARS"]
 
@@ -25,7 +25,7 @@ STREAM_PEOPLE = 8  # after procsim.sim.engine's streams (0-6) and the exceptions
 MIN_SPEED = 0.1  # a drawn speed below this is raised to it: nobody takes ten times as long as the norm
 YEARS = 3  # absences are drawn for this many years from the start of the run
 _FULL_WEEK = {d: [(0.0, 86400.0)] for d in range(7)}
-IDLE_LONGEST, RANDOM, WEIGHTED = range(3)
+IDLE_LONGEST, RANDOM, WEIGHTED, WORKLIST = range(4)
 
 
 def policy_code(a: AssignmentSpec | None) -> tuple[int, dict[str, float]]:
@@ -79,6 +79,21 @@ def absence_days(rng: np.random.Generator, spec: AbsenceSpec, start: dt.date, wo
             for _ in range(int(rng.poisson(spec.sick / spec.sick_spell))):
                 cover(work[int(rng.integers(len(work)))], int(rng.geometric(1.0 / spec.sick_spell)))
     return sorted(days)
+
+
+def member_weights(r: RoleSpec, members: list[str], own: list[MemberSpec | None], seed: int, k: int) -> list[float]:
+    """Each member's weight: their own, else the role's (a number, or drawn once per run), else 1."""
+    rng = stream(seed, STREAM_PEOPLE, 2, k)
+    sample = r.weight.sampler() if r.weight is not None and not isinstance(r.weight, (int, float)) else None
+    out = []
+    for o in own:
+        if o is not None and o.weight is not None:
+            out.append(o.weight)
+        elif sample is not None:
+            out.append(max(0.0, float(sample(rng))))
+        else:
+            out.append(float(r.weight) if r.weight is not None else 1.0)  # type: ignore[arg-type]
+    return out
 
 
 def people_setup(spec: ProcessSpec, names: dict[str, list[str]], seed: int) -> list[PoolPeople | None] | None:
@@ -135,8 +150,8 @@ def people_setup(spec: ProcessSpec, names: dict[str, list[str]], seed: int) -> l
                                          tz=tz, origin=origin, holiday_country=c.holiday_country if c else None,
                                          holiday_subdiv=c.holiday_subdiv if c else None, name=f"{cname or role}/{m}"))
         policy, given = policy_code(r.assignment)
-        weights = [given.get(m, o.weight if o is not None and o.weight is not None else 1.0)
-                   for m, o in zip(members, own)]
+        weights = member_weights(r, members, own, seed, k)
+        weights = [given.get(m, w) for m, w in zip(members, weights)]
         persons = [person_id[m] for m in members] if shared else None
         out.append(PoolPeople(speeds, cals, policy, weights, persons, {m: away[m] for m in members if m in away}))
     return out

@@ -138,7 +138,7 @@ class Pool:
             return -1
         code, weights = policy if policy is not None else (self.people.policy, self.people.weights)
         m = cands[0]
-        if len(cands) > 1 and code != 0 and rng is not None:
+        if len(cands) > 1 and code in (1, 2) and rng is not None:
             if code == 1:  # random
                 m = cands[int(rng.random() * len(cands))]
             else:  # weighted
@@ -153,6 +153,24 @@ class Pool:
                             break
         self._take(m)
         return m
+
+    def worklist(self, allowed: Collection[int] | None, rng: Any, policy: tuple[int, list[float]] | None
+                 ) -> Collection[int] | None:
+        """With policy ``worklist``: the one member (drawn by weight among ``allowed``) who alone may do the task."""
+        code, weights = policy if policy is not None else (self.people.policy, self.people.weights)
+        if code != 3:
+            return allowed
+        cands = [m for m in range(len(self.members)) if allowed is None or m in allowed]
+        ws = [weights[c] for c in cands]
+        total = sum(ws)
+        if total <= 0:
+            return allowed
+        u, acc = rng.random() * total, 0.0
+        for c, w in zip(cands, ws):
+            acc += w
+            if u < acc:
+                return (c,)
+        return (cands[-1],)
 
     def _take(self, m: int) -> None:
         self.free.remove(m)

@@ -153,14 +153,15 @@ class AbsenceSpec(Strict):
     sick_spell: Annotated[float, Field(ge=1, le=60)] = 2.0  # working days per sick spell, on average
 
 
-ASSIGNMENT_POLICIES = ("idle_longest", "random", "weighted")
+ASSIGNMENT_POLICIES = ("idle_longest", "random", "weighted", "worklist")
 
 
 class AssignmentSpec(Strict):
-    """Which free member takes a task: ``idle_longest`` (the default), ``random``, or ``weighted`` (by
-    ``weights``, a member's share when several are free; members not listed weigh their ``weight``, else 1)."""
+    """Which member takes a task: ``idle_longest`` (the default), ``random``, or ``weighted`` (by ``weights``, a
+    member's share when several are free; members not listed weigh their ``weight``, else 1) among the free
+    members; ``worklist``: a member drawn by weight when the task arrives, who alone may do it (it waits for them)."""
 
-    policy: Literal["idle_longest", "random", "weighted"] = "idle_longest"
+    policy: Literal["idle_longest", "random", "weighted", "worklist"] = "idle_longest"
     weights: dict[str, Annotated[float, Field(ge=0)]] = {}
 
     @model_validator(mode="before")
@@ -170,8 +171,8 @@ class AssignmentSpec(Strict):
 
     @model_validator(mode="after")
     def _weights_need_weighted(self) -> AssignmentSpec:
-        if self.weights and self.policy != "weighted":
-            raise ValueError("'weights' goes with policy: weighted")
+        if self.weights and self.policy not in ("weighted", "worklist"):
+            raise ValueError("'weights' goes with policy: weighted or worklist")
         return self
 
 
@@ -199,6 +200,7 @@ class RoleSpec(Strict):
     cost_per_hour: Annotated[float, Field(ge=0)] = 0.0
     description: str = ""
     speed: Annotated[float, Field(gt=0)] | DistributionSpec | None = None  # per member, drawn once per run
+    weight: Annotated[float, Field(ge=0)] | DistributionSpec | None = None  # for weighted/worklist, likewise
     absences: AbsenceSpec | None = None
     assignment: AssignmentSpec | None = None
 
@@ -225,7 +227,8 @@ class RoleSpec(Strict):
     def has_people_settings(self) -> bool:
         """Whether the role uses a feature of people who differ (else it runs exactly as before them)."""
         return (isinstance(self.members, dict) and any(m != MemberSpec() for m in self.members.values())) or (
-            self.speed is not None or self.absences is not None or self.assignment is not None)
+            self.speed is not None or self.weight is not None or self.absences is not None
+            or self.assignment is not None)
 
     @field_validator("members")
     @classmethod
