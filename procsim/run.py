@@ -161,6 +161,10 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         "files": {p.name: {"sha256": digests.get(p.name) or _sha(p), "bytes": p.stat().st_size} for p in files},
         "wall_time_s": round(wall, 3),
     }
+    if model.people is not None:  # what each member was like in this run: the ground truth behind the log
+        from procsim.sim.people import describe
+
+        manifest["people"] = describe(model.pools, model.people)
     tmp = out_dir / ".manifest.json.part"
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, manifest_path)

@@ -103,6 +103,13 @@ def test_speed_drawn_once_per_member_and_run(write_process, tmp_path):
     assert (per.max() - per.min()).max() < 1e-4  # timestamps in ms; one speed per member for the whole run
     speeds = sorted(60 / per.mean())
     assert len(speeds) == 5 and speeds[-1] / speeds[0] > 1.2  # members differ
+    # the manifest holds each member's drawn speed: the ground truth behind the log
+    import json
+
+    truth = json.loads((tmp_path / "a" / "manifest.json").read_text())["people"]["clerk"]
+    assert truth["assignment"] == "idle_longest"
+    for m, mins in per.mean().items():
+        assert abs(truth["members"][m]["speed"] - 60 / mins) < 1e-3
     other = work(events(tmp_path / "c")).groupby("resource")["minutes"].mean()
     assert sorted(other.round(6)) != sorted(per.mean().round(6))  # another seed, other people
 
@@ -246,6 +253,10 @@ def test_absent_members_do_no_work_on_their_absence_days(write_process, tmp_path
     run(loaded, tmp_path / "o", seed=3, cases=3000, formats=["csv"])
     ev = events(tmp_path / "o")
     local_day = ev["t"].dt.tz_convert(ZoneInfo("Europe/Berlin")).dt.date
+    import json
+
+    truth = json.loads((tmp_path / "o" / "manifest.json").read_text())["people"]["clerk"]["members"]
+    assert {m: truth[m]["absences"] for m in away} == {m: [d.isoformat() for d in days] for m, days in away.items()}
     for m, days in away.items():
         mine = ev["resource"] == m
         assert mine.sum() > 500
@@ -317,3 +328,24 @@ def test_the_documented_example_runs(write_process, tmp_path):
     assert set(w["resource"]) == {"Ann Weber", "Bob Klein", "Eva Roth"}
     # Bob's own weight for 'release' (5 against 6 + 1) and his part-time calendar: he does some, not most
     assert 0 < (w[w["activity"] == "release"]["resource"] == "Bob Klein").mean() < 0.6
+
+
+def test_learning_curve_shortens_each_member_s_work(write_process, tmp_path):
+    p = write_process(process("""
+        clerk:
+          members:
+            Ann: {}
+            Bob: {learning: {initial: 3, tasks: 5}}
+          learning: {initial: 2, tasks: 10}
+        """, """
+        work: {role: clerk, duration: 10m, next: other}
+        other: {role: clerk, duration: 10m, next: done}
+        """, interarrival="{kind: exponential, mean: 3h}"))
+    run(p, tmp_path / "o", seed=1, cases=200, formats=["csv"])
+    w = work(events(tmp_path / "o")).sort_values("start")
+    for who, initial, tasks in (("Ann", 2, 10), ("Bob", 3, 5)):
+        for act in ("work", "other"):  # counted per member and activity
+            mins = w[(w["resource"] == who) & (w["activity"] == act)]["minutes"].to_numpy()
+            expect = [10 * (1 + (initial - 1) * 2 ** (-k / tasks)) for k in range(len(mins))]
+            assert len(mins) > 20
+            assert max(abs(a - b) for a, b in zip(mins, expect)) < 1e-4, (who, act)

@@ -474,8 +474,11 @@ class Simulation:
                       eff, START)
             start = env._now
         work = sample(case.rng) * scale + add
-        if people is not None and people.speeds is not None:
-            work /= people.speeds[member]  # speed 1.5: the same work in 1/1.5 of the time
+        if people is not None:
+            if people.speeds is not None:
+                work /= people.speeds[member]  # speed 1.5: the same work in 1/1.5 of the time
+            if people.learning is not None:
+                work *= people.learned(member, act.id)
         yield env.sleep(cal.add_working(start, work) - start if (cal is not None and act.pause) else work)
         cost = round(act.cost_fixed + act.cost_rate * work, 2)
         case.cost += cost

@@ -19,7 +19,7 @@ from procsim.sim.calendar import WorkCalendar
 from procsim.sim.streams import stream
 from procsim.spec.models import ASSIGNMENT_POLICIES, AbsenceSpec, AssignmentSpec, MemberSpec, ProcessSpec, RoleSpec
 
-__all__ = ["PoolPeople", "people_setup", "absence_days", "policy_code", "YEARS"]
+__all__ = ["PoolPeople", "people_setup", "absence_days", "policy_code", "describe", "YEARS"]
 
 STREAM_PEOPLE = 8  # after procsim.sim.engine's streams (0-6) and the exceptions' pick stream
 MIN_SPEED = 0.1  # a drawn speed below this is raised to it: nobody takes ten times as long as the norm
@@ -44,6 +44,19 @@ class PoolPeople:
     weights: list[float]
     persons: list[int] | None  # a global person id per member, when some person is in several roles
     absences: dict[str, list[dt.date]]  # member name -> days away (for the manifest and tests)
+    learning: list[tuple[float, float] | None] | None = None  # per member: (initial factor, tasks to halve)
+    done: dict[tuple[int, str], int] | None = None  # (member, activity) -> executions so far, for learning
+
+    def learned(self, member: int, activity: str) -> float:
+        """The learning-curve factor of this execution (1 + (initial - 1) * 2^(-done / tasks)), counted."""
+        curve = self.learning[member]  # type: ignore[index]
+        if curve is None:
+            return 1.0
+        done = self.done if self.done is not None else {}
+        self.done = done
+        n = done.get((member, activity), 0)
+        done[(member, activity)] = n + 1
+        return 1.0 + (curve[0] - 1.0) * 2.0 ** (-n / curve[1])
 
 
 def absence_days(rng: np.random.Generator, spec: AbsenceSpec, start: dt.date, workdays: set[int],
@@ -148,10 +161,35 @@ def people_setup(spec: ProcessSpec, names: dict[str, list[str]], seed: int) -> l
                 c = spec.calendars[cname] if cname else None
                 cals.append(WorkCalendar(c.week() if c else _FULL_WEEK, list(c.holidays if c else []) + away.get(m, []),
                                          tz=tz, origin=origin, holiday_country=c.holiday_country if c else None,
-                                         holiday_subdiv=c.holiday_subdiv if c else None, name=f"{cname or role}/{m}"))
+                                         holiday_subdiv=c.holiday_subdiv if c else None, name=f"{cname or 'always'}/{m}"))
         policy, given = policy_code(r.assignment)
         weights = member_weights(r, members, own, seed, k)
         weights = [given.get(m, w) for m, w in zip(members, weights)]
         persons = [person_id[m] for m in members] if shared else None
-        out.append(PoolPeople(speeds, cals, policy, weights, persons, {m: away[m] for m in members if m in away}))
+        learning = None
+        if r.learning is not None or any(o is not None and o.learning is not None for o in own):
+            curves = [o.learning if o is not None and o.learning is not None else r.learning for o in own]
+            learning = [(c.initial, c.tasks) if c is not None else None for c in curves]
+        out.append(PoolPeople(speeds, cals, policy, weights, persons, {m: away[m] for m in members if m in away},
+                              learning))
+    return out
+
+
+def describe(pools: list[tuple[str, list[str], object]], people: list[PoolPeople | None]) -> dict[str, object]:
+    """The ground truth of a run's people for manifest.json: per role and member, the speed and weight drawn,
+    the calendar, and the days away (so a model's estimates of them can be scored)."""
+    out: dict[str, object] = {}
+    for (role, members, _), pp in zip(pools, people):
+        if pp is None:
+            continue
+        rows: dict[str, object] = {}
+        for j, m in enumerate(members):
+            row: dict[str, object] = {"speed": round(pp.speeds[j], 6) if pp.speeds is not None else 1.0,
+                                      "weight": round(pp.weights[j], 6)}
+            if pp.calendars is not None and pp.calendars[j] is not None:
+                row["calendar"] = pp.calendars[j].name.split("/")[0]
+            if m in pp.absences:
+                row["absences"] = [d.isoformat() for d in pp.absences[m]]
+            rows[m] = row
+        out[role] = {"assignment": ASSIGNMENT_POLICIES[pp.policy], "members": rows}
     return out

@@ -176,6 +176,14 @@ class AssignmentSpec(Strict):
         return self
 
 
+class LearningSpec(Strict):
+    """A learning curve: a member's first execution of an activity takes ``initial`` times as long; the extra
+    time halves with every ``tasks`` executions of that activity by that member."""
+
+    initial: Annotated[float, Field(ge=1, le=100)]
+    tasks: Annotated[float, Field(gt=0)]
+
+
 class MemberSpec(Strict):
     """One named member's own settings: all optional, the role's apply otherwise."""
 
@@ -183,6 +191,7 @@ class MemberSpec(Strict):
     calendar: str | None = None
     absences: AbsenceSpec | None = None
     weight: Annotated[float, Field(ge=0)] | None = None  # for assignment: weighted
+    learning: LearningSpec | None = None
     description: str = ""
 
     @model_validator(mode="before")
@@ -203,6 +212,7 @@ class RoleSpec(Strict):
     weight: Annotated[float, Field(ge=0)] | DistributionSpec | None = None  # for weighted/worklist, likewise
     absences: AbsenceSpec | None = None
     assignment: AssignmentSpec | None = None
+    learning: LearningSpec | None = None
 
     @field_validator("members", mode="before")
     @classmethod
@@ -228,7 +238,7 @@ class RoleSpec(Strict):
         """Whether the role uses a feature of people who differ (else it runs exactly as before them)."""
         return (isinstance(self.members, dict) and any(m != MemberSpec() for m in self.members.values())) or (
             self.speed is not None or self.weight is not None or self.absences is not None
-            or self.assignment is not None)
+            or self.assignment is not None or self.learning is not None)
 
     @field_validator("members")
     @classmethod
