@@ -553,6 +553,8 @@ def _seat_people(pools: list[Pool], people: list[Any]) -> None:
     seats: dict[int, list[tuple[Pool, int]]] = {}
     for pool, pp in zip(pools, people):
         pool.people = pp
+        if pp is not None:
+            pp.done = None  # learning starts afresh with every run of the model
         if pp is not None and pp.persons is not None:
             for j, person in enumerate(pp.persons):
                 seats.setdefault(person, []).append((pool, j))
