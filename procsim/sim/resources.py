@@ -133,12 +133,19 @@ class Pool:
         does not take work that someone else could start sooner (a wake-up offers them work when they return).
         """
         now = self.env._now
-        cands = [m for m in self.free if (allowed is None or m in allowed) and self._on_duty(m, now)]
+        cals = self.people.calendars
+        code, weights = policy if policy is not None else (self.people.policy, self.people.weights)
+        if code == 0 or code == 3 or rng is None:  # the first one who may and is on duty: no list needed
+            for m in self.free:
+                if (allowed is None or m in allowed) and (cals is None or cals[m].is_working(now)):
+                    self._take(m)
+                    return m
+            return -1
+        cands = [m for m in self.free if (allowed is None or m in allowed) and (cals is None or cals[m].is_working(now))]
         if not cands:
             return -1
-        code, weights = policy if policy is not None else (self.people.policy, self.people.weights)
         m = cands[0]
-        if len(cands) > 1 and code in (1, 2) and rng is not None:
+        if len(cands) > 1:
             if code == 1:  # random
                 m = cands[int(rng.random() * len(cands))]
             else:  # weighted
@@ -185,6 +192,17 @@ class Pool:
     def _hand(self, m: int) -> bool:
         """Give person ``m`` the most urgent request waiting for them in any of their roles, if on duty."""
         now = self.env._now
+        if self.group is None:  # the common case: one role, so the first request that accepts them
+            waiting = self.waiting
+            if not waiting or not self._on_duty(m, now):
+                return False
+            for i, w in enumerate(waiting):
+                if w[3] is None or m in w[3]:
+                    if m in self.free:
+                        self.free.remove(m)
+                    self._trigger(waiting.pop(i)[2], m)
+                    return True
+            return False
         best = None
         for pool, j in self._seats(m):
             if not pool.waiting or (pool.people is not None and not pool._on_duty(j, now)):
@@ -200,13 +218,17 @@ class Pool:
         for p2, j2 in self._seats(m):
             if j2 in p2.free:
                 p2.free.remove(j2)
-        ev = pool.waiting.pop(i)[2]
+        self._trigger(pool.waiting.pop(i)[2], j)
+        return True
+
+    @staticmethod
+    def _trigger(ev: Event, member: int) -> None:
+        """Succeed a waiting request at once, as ``release`` does (see there)."""
         ev._ok = True
-        ev._value = j
+        ev._value = member
         callbacks, ev.callbacks = ev.callbacks, None
         for callback in callbacks:
             callback(ev)
-        return True
 
     def _release_person(self, m: int) -> None:
         if self._hand(m):
@@ -227,16 +249,15 @@ class Pool:
                 self._wake(m)
 
     def _wake(self, m: int) -> None:
-        t = self.people.calendars[m].next_working(self.env._now)
-        if self._wakes.get(m, float("inf")) <= t:
+        if m in self._wakes:  # already due when their duty starts (a wake is dropped once it has fired)
             return
+        t = self.people.calendars[m].next_working(self.env._now)
         self._wakes[m] = t
         ev = self.env.sleep(t - self.env._now)  # type: ignore[attr-defined]
         ev.callbacks.append(lambda _ev: self._woken(m, t))
 
     def _woken(self, m: int, t: float) -> None:
-        if self._wakes.get(m) == t:
-            del self._wakes[m]
+        self._wakes.pop(m, None)
         if m in self.free:
             self._hand(m)
 
