@@ -437,7 +437,7 @@ class Simulation:
                 absent = self.xplan.absent[pool_i]
                 exc = _union(exc, absent)
                 case.raise_exception(absent, INJECTED)
-            req = pool.request(priority, allowed)
+            req = pool.request(priority, allowed) if people is None else pool.queue(priority, allowed)
             if deadline is not None:
                 yield req | env.timeout(deadline[0])
                 if not req.triggered:

@@ -59,9 +59,7 @@ class Pool:
             if m >= 0:
                 ev.succeed(m)
                 return ev
-            self._enqueue(priority, ev, allowed)
-            self._wake_free(allowed)
-            return ev
+            return self.queue(priority, allowed, ev)
         if free:
             if allowed is None:
                 ev.succeed(free.pop(0))
@@ -111,6 +109,13 @@ class Pool:
                 return
 
     # -- people who differ: per-member calendars, assignment policies, one person in several roles ------------
+
+    def queue(self, priority: int, allowed: Collection[int] | None, ev: Event | None = None) -> Event:
+        """Wait for a member (the caller found nobody on duty with ``pick`` at this instant)."""
+        ev = Event(self.env) if ev is None else ev
+        self._enqueue(priority, ev, allowed)
+        self._wake_free(allowed)
+        return ev
 
     def _enqueue(self, priority: int, ev: Event, allowed: Collection[int] | None) -> None:
         # a person in several roles takes the longest-waiting request across them: one sequence for the group
@@ -244,8 +249,9 @@ class Pool:
         if self.people.calendars is None:
             return
         now = self.env._now
+        wakes = self._wakes
         for m in self.free:
-            if (allowed is None or m in allowed) and not self._on_duty(m, now):
+            if m not in wakes and (allowed is None or m in allowed) and not self._on_duty(m, now):
                 self._wake(m)
 
     def _wake(self, m: int) -> None:
