@@ -80,16 +80,18 @@ def cpu_costs(names: list[str], cases: int, rounds: int) -> list[tuple[str, floa
     from procsim.run import run
     from procsim.spec import load_process
 
+    from procsim.init import init_project
+
     yaml = YAML()
     loaded = {}
-    for name in names:
-        path = HERE / f".bench_time_{name}.yaml"
-        with path.open("w", encoding="utf-8") as f:
-            yaml.dump(variant(name), f)
-        try:
+    with tempfile.TemporaryDirectory() as proj:
+        # a project laid out like this repository: a process reads only files inside its project
+        init_project("p2p", Path(proj))
+        for name in names:
+            path = Path(proj) / "processes" / f"bench_time_{name}.yaml"
+            with path.open("w", encoding="utf-8") as f:
+                yaml.dump(variant(name), f)
             loaded[name] = load_process(path)
-        finally:
-            path.unlink(missing_ok=True)
     best: dict[str, float] = {}
     events: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,20 +120,20 @@ def main() -> None:
         for name, cpu, ev in rows:
             print(f"{name:<10} {args.cases:>6} {ev:>8} {cpu:>7.2f} {1e6 * cpu / ev:>9.2f} {cpu / base:>8.2f}x")
         return
+    from procsim.init import init_project
+
     yaml = YAML()
     rows2 = []
     for name in args.variants:
-        path = HERE / f".bench_time_{name}.yaml"
-        with path.open("w", encoding="utf-8") as f:
-            yaml.dump(variant(name), f)
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                out = Path(tmp) / "rows.json"
-                subprocess.run([sys.executable, str(HERE / "bench_core.py"), "--quick", "--process", str(path),
-                                "--json", str(out)], check=True, capture_output=True, text=True)
-                got = json.loads(out.read_text())
-        finally:
-            path.unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            init_project("p2p", Path(tmp))  # a project: a process reads only files inside its project
+            path = Path(tmp) / "processes" / f"bench_time_{name}.yaml"
+            with path.open("w", encoding="utf-8") as f:
+                yaml.dump(variant(name), f)
+            out = Path(tmp) / "rows.json"
+            subprocess.run([sys.executable, str(HERE / "bench_core.py"), "--quick", "--process", str(path),
+                            "--json", str(out)], check=True, capture_output=True, text=True)
+            got = json.loads(out.read_text())
         rows2.append((name, got[-1]))
     print(f"{'variant':<10} {'cases':>7} {'procsim act/s':>14} {'ratio':>6}")
     for name, r in rows2:

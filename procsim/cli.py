@@ -81,11 +81,16 @@ def run(
                 raise UsageError(f"--horizon: {e}") from None
         if cases is not None and h is not None:
             raise UsageError("give --cases or --horizon, not both")
+        from procsim.spec import load_process
+
+        loaded = load_process(process, root)
+        for w in loaded.warnings:  # conditions that always hold: worth a look, not a reason to stop
+            typer.echo(str(w), err=True)
         progress = _Progress(quiet)
         restore = _on_sigterm()
         try:
-            result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
-                            labels_in_log=labels_in_log, on_progress=progress.update, root=root, force=force,
+            result = do_run(loaded, out, seed=seed, cases=cases, horizon=h, formats=formats,
+                            labels_in_log=labels_in_log, on_progress=progress.update, force=force,
                             window=window)
         finally:
             progress.close()
@@ -181,6 +186,8 @@ def validate(processes: Annotated[list[Path], typer.Argument(help="Process files
             continue
         except ProcsimError as e:
             _fail(e)
+        for w in loaded.warnings:
+            typer.echo(str(w), err=True)
         spec = loaded.spec
         # counted as written: a sub-process's nodes once, however many calls run a copy of them
         copies = {n for x in spec._calls.values() for n in x.nodes}

@@ -204,6 +204,10 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         manifest["recording"] = recording.manifest(tb.iso_one)
     if model.drift is not None:
         manifest["drift"] = model.drift.rows(tb.iso_one)
+    if model.people is not None:  # what each member was like in this run: the ground truth behind the log
+        from procsim.sim.people import describe
+
+        manifest["people"] = describe(model.pools, model.people)
     # earlier runs' files of other formats go, then the manifest: it lists exactly what is in the folder
     manifest_path = folder.finish_commit(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return RunResult(out_dir, files + [manifest_path], rec.n_cases, rec.n_events, wall, manifest)

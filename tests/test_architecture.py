@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("distributions", ("procsim.distributions",)),
     ("exception catalogue", ("procsim.exceptions", "procsim.drift", "procsim.recording")),
     ("spec", ("procsim.spec.base", "procsim.spec.loader", "procsim.spec.loaded", "procsim.spec.models", "procsim.spec.schema",
-              "procsim.spec.paths")),
+              "procsim.spec.paths", "procsim.spec.people")),
     ("graph", ("procsim.graph",)),
     ("rules", ("procsim.rules",)),
     ("records and objects", ("procsim.records", "procsim.objects")),

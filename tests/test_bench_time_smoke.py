@@ -26,16 +26,16 @@ def _bench_time():
 
 @pytest.mark.parametrize("name", ["arrivals", "drift", "recording", "mixture", "all"])
 def test_variant_runs(name: str, tmp_path: Path) -> None:
+    from procsim.init import init_project
+
     mod = _bench_time()
-    path = BENCH / f".test_bench_time_{name}.yaml"
-    try:
-        with path.open("w", encoding="utf-8") as f:
-            YAML().dump(mod.variant(name), f)
-        result = run(path, tmp_path, seed=2, cases=300)
-    finally:
-        path.unlink(missing_ok=True)
+    init_project("p2p", tmp_path / "proj")  # a project: a process reads only files inside its project
+    path = tmp_path / "proj" / "processes" / f"bench_time_{name}.yaml"
+    with path.open("w", encoding="utf-8") as f:
+        YAML().dump(mod.variant(name), f)
+    result = run(path, tmp_path / "out", seed=2, cases=300)
     assert result.cases == 300
-    e = pd.read_csv(tmp_path / "events.csv")
+    e = pd.read_csv(tmp_path / "out" / "events.csv")
     assert pd.to_datetime(e.timestamp, utc=True).is_monotonic_increasing
     assert ("drift" in result.manifest) == (name in ("drift", "all"))
     assert ("recording" in result.manifest) == (name in ("recording", "all"))

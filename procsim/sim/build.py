@@ -25,6 +25,7 @@ from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, WAIT, XOR, 
 from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
                                  STREAM_SAMPLES, CaseStreams, stream)
 from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
+from procsim.sim.people import member_weights, people_setup, policy_code
 
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
@@ -149,9 +150,10 @@ def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
     taken: set[str] = set()
     out: dict[str, list[str]] = {}
     for role, r in spec.roles.items():
-        if isinstance(r.members, list):
-            out[role] = list(r.members)
-            taken.update(r.members)
+        listed = r.names()
+        if listed is not None:
+            out[role] = listed
+            taken.update(listed)
     for role, r in spec.roles.items():
         if isinstance(r.members, int):
             names = []
@@ -311,6 +313,11 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
             if a.batch is not None:
                 act.batch = len(batches)
                 batches.append(_batch_plan(spec, act, a.batch, cals, seed, len(batches)))
+            if a.assignment is not None and a.role is not None:
+                code, given = policy_code(a.assignment)
+                r, members = spec.roles[a.role], names[a.role]
+                weights = member_weights(r, members, [r.settings(m) for m in members], seed, role_index[a.role])
+                act.policy = (code, [given.get(m, w) for m, w in zip(members, weights)])
             nodes.append(Node(ACT, n, index[a.next], act=act))
         elif n in spec.waits:
             w = spec.waits[n]
@@ -351,7 +358,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                  rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
-                 exceptions=xplan, batches=batches, drift=drifts)
+                 exceptions=xplan, batches=batches, drift=drifts, people=people_setup(spec, names, seed))
 
 
 def _no_gap(rng: np.random.Generator) -> float:
@@ -416,7 +423,7 @@ def _batch_plan(spec: ProcessSpec, act: Activity, b: Any, cals: dict[str, WorkCa
 
 
 def _has_rules(rs: Any) -> bool:
-    return rs is not None and bool(rs.start_sets or rs.after_sets or rs.routes or rs.by_activity
+    return rs is not None and bool(rs.start_sets or rs.after_sets or rs.routes or rs.by_activity or rs.durations
                                    or rs.raises_start)
 
 

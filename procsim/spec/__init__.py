@@ -95,4 +95,6 @@ def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProc
     problems += check_model(loaded, rules=not gproblems)
     if problems:
         raise SpecError(as_calls(problems, spec._calls, (n for x in spec._calls.values() for n in x.nodes)))
+    if loaded.rules is not None:
+        loaded.warnings = sorted(set(loaded.rules.warnings))
     return loaded

@@ -24,6 +24,7 @@ from procsim.sim.build import (_calendars, _rate, attribute_types, exception_nam
                                faker_for, moments, replay_path, sample_cases)
 from procsim.sim.calendar import WorkCalendar
 from procsim.spec.loaded import LoadedProcess, display_path, sha256
+from procsim.spec.people import check_people
 from procsim.spec.models import ProcessSpec
 
 __all__ = ["check_exceptions", "check_model"]
@@ -75,6 +76,7 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             for i, b in enumerate(gw.branches or []):
                 if b.when is not None:
                     compile_at(smap, where + (gname, "branches", i, "when"), b.when, names, problems, expect="bool")
+    problems += check_people(spec, smap)
     tz = ZoneInfo(spec.process.timezone)
     origin = spec.process.start
     for cname, cspec in spec.calendars.items():

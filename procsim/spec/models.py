@@ -141,26 +141,108 @@ class CalendarSpec(Strict):
         return {WEEKDAYS.index(d): list(self.hours) for d in self.days}
 
 
-class RoleSpec(Strict):
-    """A pool of people who can do the same work; each does one thing at a time."""
+class AbsenceSpec(Strict):
+    """Time a member is away, drawn per member and year of the run (seeded): vacation in ``vacation_blocks``
+    blocks of working days, sick spells of ``sick_spell`` working days on average."""
 
-    members: Annotated[int, Field(gt=0)] | list[str]
+    vacation: Annotated[float, Field(ge=0, le=200)] = 0.0  # working days a year
+    vacation_blocks: Annotated[int, Field(ge=1, le=50)] = 2
+    sick: Annotated[float, Field(ge=0, le=200)] = 0.0  # working days a year, on average
+    sick_spell: Annotated[float, Field(ge=1, le=60)] = 2.0  # working days per sick spell, on average
+
+
+ASSIGNMENT_POLICIES = ("idle_longest", "random", "weighted", "worklist")
+
+
+class AssignmentSpec(Strict):
+    """Which member takes a task: ``idle_longest`` (the default), ``random``, or ``weighted`` (by ``weights``, a
+    member's share when several are free; members not listed weigh their ``weight``, else 1) among the free
+    members; ``worklist``: a member drawn by weight when the task arrives, who alone may do it (it waits for them)."""
+
+    policy: Literal["idle_longest", "random", "weighted", "worklist"] = "idle_longest"
+    weights: dict[str, Annotated[float, Field(ge=0)]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return {"policy": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _weights_need_weighted(self) -> AssignmentSpec:
+        if self.weights and self.policy not in ("weighted", "worklist"):
+            raise ValueError("'weights' goes with policy: weighted or worklist")
+        return self
+
+
+class LearningSpec(Strict):
+    """A learning curve: a member's first execution of an activity takes ``initial`` times as long; the extra
+    time halves with every ``tasks`` executions of that activity by that member."""
+
+    initial: Annotated[float, Field(ge=1, le=100)]
+    tasks: Annotated[float, Field(gt=0)]
+
+
+class MemberSpec(Strict):
+    """One named member's own settings: all optional, the role's apply otherwise."""
+
+    speed: Annotated[float, Field(gt=0)] | None = None  # work takes (drawn duration) / speed
+    calendar: str | None = None
+    absences: AbsenceSpec | None = None
+    weight: Annotated[float, Field(ge=0)] | None = None  # for assignment: weighted
+    learning: LearningSpec | None = None
+    description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+
+class RoleSpec(Strict):
+    """A pool of people who can do the same work; each does one thing at a time (across all their roles:
+    the same name in several roles is one person)."""
+
+    members: Annotated[int, Field(gt=0)] | list[str] | dict[str, MemberSpec]
     calendar: str | None = None
     cost_per_hour: Annotated[float, Field(ge=0)] = 0.0
     description: str = ""
+    speed: Annotated[float, Field(gt=0)] | DistributionSpec | None = None  # per member, drawn once per run
+    weight: Annotated[float, Field(ge=0)] | DistributionSpec | None = None  # for weighted/worklist, likewise
+    absences: AbsenceSpec | None = None
+    assignment: AssignmentSpec | None = None
+    learning: LearningSpec | None = None
 
     @field_validator("members", mode="before")
     @classmethod
     def _form(cls, v: Any) -> Any:
         ok = (isinstance(v, int) and not isinstance(v, bool)) or (
-            isinstance(v, list) and all(isinstance(m, str) for m in v))
+            isinstance(v, list) and all(isinstance(m, str) for m in v)) or (
+            isinstance(v, dict) and all(isinstance(m, str) for m in v))
         if not ok:
-            raise ValueError(f"members is a number of people or a list of their names, not {v!r}")
+            raise ValueError(f"members is a number of people, a list of their names, or a mapping of names to "
+                             f"their own settings, not {v!r}")
         return v
+
+    def names(self) -> list[str] | None:
+        """The named members (None: generated ones)."""
+        if isinstance(self.members, int):
+            return None
+        return list(self.members)
+
+    def settings(self, name: str) -> MemberSpec | None:
+        return self.members.get(name) if isinstance(self.members, dict) else None
+
+    def has_people_settings(self) -> bool:
+        """Whether the role uses a feature of people who differ (else it runs exactly as before them)."""
+        return (isinstance(self.members, dict) and any(m != MemberSpec() for m in self.members.values())) or (
+            self.speed is not None or self.weight is not None or self.absences is not None
+            or self.assignment is not None or self.learning is not None)
 
     @field_validator("members")
     @classmethod
-    def _unique(cls, v: int | list[str]) -> int | list[str]:
+    def _unique(cls, v: int | list[str] | dict[str, MemberSpec]) -> int | list[str] | dict[str, MemberSpec]:
+        if isinstance(v, dict) and not v:
+            raise ValueError("a role needs at least one member")
         if isinstance(v, list):
             if not v:
                 raise ValueError("a role needs at least one member")
@@ -377,6 +459,7 @@ class ActivitySpec(Strict):
     cost: CostSpec = CostSpec()
     on_shift_end: Literal["pause", "continue"] = "pause"
     priority: int = 0
+    assignment: AssignmentSpec | None = None  # overrides the role's
     next: str
     # the duration when the case's previous activity was the key (the last activity it completed)
     duration_after: dict[NodeRef, DurationDistribution] = {}
