@@ -202,7 +202,8 @@ def _process_map(log: ActivityLog, key: str) -> str:
 
 
 def _markers(extras: RunExtras | None, day0: pd.Timestamp, per: str) -> list[Marker]:
-    """Drift changes (drift.csv: start, end, type/what) and the extraction window (manifest 'window')."""
+    """Drift changes (drift.csv: start, end, type, target, change) and the extraction window (the manifest's
+    ``recording.window``)."""
     if extras is None:
         return []
     unit = pd.Timedelta(days=1 if per == "day" else 7)
@@ -224,9 +225,10 @@ def _markers(extras: RunExtras | None, day0: pd.Timestamp, per: str) -> list[Mar
             if at is None:
                 continue
             until = pos(r.get("end", "")) if r.get("end", "") else None
-            label = " ".join(str(r[c]) for c in ("type", "name", "what", "change") if c in r and str(r[c]))
+            label = " ".join(str(r[c]) for c in ("type", "target", "change") if c in r and str(r[c]) not in ("", "nan"))
             out.append(Marker(at, f"drift {label}".strip(), until if until != at else None))
-    w = extras.manifest.get("window")
+    # procsim writes the window under 'recording' (procsim.recording); a top-level 'window' is read too
+    w = (extras.manifest.get("recording") or {}).get("window") or extras.manifest.get("window")
     if isinstance(w, dict):
         a, b = pos(w.get("start")), pos(w.get("end"))
         if a is not None:
