@@ -26,9 +26,11 @@ TEMPLATE_MAX_SECONDS = 2.0
 TEMPLATE_MAX_SIZE = 1_000_000
 """Length of any string, list or number of digits a template operation may build (checked before it is built)."""
 TEMPLATE_MAX_RANGE = 100_000
-"""Items of one ``range()`` in a template."""
+"""Items of one ``range()`` in a template (jinja's own sandbox limit) and slices of one ``slice``."""
 TEMPLATE_MAX_DEPTH = 50
 """Nesting of macro calls (recursion) in a template."""
+TEMPLATE_MAX_STEPS = 1_000_000
+"""Loop steps (all loops together) while rendering one document."""
 
 # -- values of a process (procsim.spec.limits checks them at load) ------------------------------------------
 MAX_MEMBERS = 10_000
