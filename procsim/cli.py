@@ -72,7 +72,8 @@ def run(
         progress = _Progress(quiet)
         try:
             result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
-                            labels_in_log=labels_in_log, on_progress=progress.update)
+                            labels_in_log=labels_in_log, on_progress=progress.update,
+                            on_notice=None if quiet else lambda m: typer.echo(m, err=True))
         finally:
             progress.close()
     except ProcsimError as e:

@@ -24,6 +24,7 @@ from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
+from procsim.spec.limits import check_run
 from procsim.timebase import TimeBase
 from procsim.writer import Writer
 
@@ -68,7 +69,8 @@ def has_exceptions(loaded: LoadedProcess) -> bool:
 
 def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, cases: int | None = None,
         horizon: float | None = None, formats: Sequence[str] = ("csv",), labels_in_log: bool = True,
-        on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000) -> RunResult:
+        on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000,
+        on_notice: Callable[[str], None] | None = None) -> RunResult:
     """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``."""
     t0 = time.perf_counter()
     loaded = process if isinstance(process, LoadedProcess) else load_process(process)
@@ -82,6 +84,10 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         raise UsageError("--cases must be a positive number")
     if seed < 0:
         raise UsageError("--seed must be zero or a positive number")
+    notice = check_run(loaded, cases, horizon, from_flags=(cases, horizon) != (spec.process.cases,
+                                                                                 spec.process.horizon))
+    if notice is not None and on_notice is not None:
+        on_notice(notice)
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir}: a file is in the way; give a folder")

@@ -86,6 +86,12 @@ def load_process(path: str | Path) -> LoadedProcess:
                 problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
     for msg in check_units(spec.arrivals.interarrival, need_units=True):
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
+    from procsim.spec.limits import check_limits
+
+    limits = check_limits(spec, smap)
+    if limits:
+        # values no later check is built for (a 200-million-digit number width, ...): stop before them
+        raise SpecError(problems + limits)
     # calls become copies of their sub-processes: everything below sees ordinary nodes
     problems += expand_calls(spec, smap)
     from procsim.rules.engine import read_rule_files
