@@ -164,6 +164,8 @@ def graph(
     from procsim.spec import load_process
 
     try:
+        if output is not None and output.is_dir():
+            raise UsageError(f"--output {output}: is a folder; give a file, like {output / 'process.svg'}")
         fmt = (format or (output.suffix.lstrip(".") if output else "dot")).lower()
         if fmt not in ("dot", "svg", "png", "pnml"):
             raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml)")

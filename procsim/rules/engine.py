@@ -503,7 +503,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                     from procsim.distributions import check_units
 
                     for msg in check_units(d.distribution, need_units=True):
-                        problems.append(sm.problem(loc + ("duration", "distribution"), msg, "unit_missing"))
+                        problems.append(sm.problem(loc + ("duration", "distribution"), msg,
+                                                     "negative_duration" if "negative" in msg else "unit_missing"))
                     cr.sample = d.distribution.sampler()
                 for j, act_id in enumerate(d.activity):
                     if check_act(act_id, loc + ("duration", "activity", j) if len(d.activity) > 1 else

@@ -43,6 +43,11 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def _units_code(msg: str) -> str:
+    # check_units also refuses distributions that can draw negative durations: not a missing unit
+    return "negative_duration" if "negative" in msg else "unit_missing"
+
+
 def load_process(path: str | Path) -> LoadedProcess:
     """Read, validate and check a process file (and the rule files it names). Raises SpecError."""
     # imported here: procsim.distributions imports procsim.spec.units, which runs this package first
@@ -83,9 +88,9 @@ def load_process(path: str | Path) -> LoadedProcess:
             for msg in check_units(act.duration, need_units=True):
                 if short and "needs a unit" in msg:
                     msg = "durations need a unit, like '15m' or '2h'"
-                problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
+                problems.append(smap.problem(where + (name, "duration"), msg, _units_code(msg)))
     for msg in check_units(spec.arrivals.interarrival, need_units=True):
-        problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
+        problems.append(smap.problem(("arrivals", "interarrival"), msg, _units_code(msg)))
     from procsim.spec.limits import check_limits
 
     limits = check_limits(spec, smap)
