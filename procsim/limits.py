@@ -29,6 +29,8 @@ TEMPLATE_MAX_RANGE = 100_000
 """Items of one ``range()`` in a template (jinja's own sandbox limit) and slices of one ``slice``."""
 TEMPLATE_MAX_DEPTH = 50
 """Nesting of macro calls (recursion) in a template."""
+TEMPLATE_MAX_NESTING = 100
+"""Nesting of a template's own syntax tree (blocks in blocks, parentheses in parentheses)."""
 TEMPLATE_MAX_STEPS = 1_000_000
 """Loop steps (all loops together) while rendering one document."""
 

@@ -32,8 +32,8 @@ from jinja2.utils import _PassArg
 from markupsafe import Markup
 
 from procsim.errors import ProcsimError
-from procsim.limits import (TEMPLATE_MAX_DEPTH, TEMPLATE_MAX_OUTPUT, TEMPLATE_MAX_RANGE, TEMPLATE_MAX_SECONDS,
-                            TEMPLATE_MAX_SIZE, TEMPLATE_MAX_STEPS)
+from procsim.limits import (TEMPLATE_MAX_DEPTH, TEMPLATE_MAX_NESTING, TEMPLATE_MAX_OUTPUT, TEMPLATE_MAX_RANGE,
+                            TEMPLATE_MAX_SECONDS, TEMPLATE_MAX_SIZE, TEMPLATE_MAX_STEPS)
 
 MAX_OUTPUT = TEMPLATE_MAX_OUTPUT  # characters of one rendered document
 MAX_SECONDS = TEMPLATE_MAX_SECONDS  # render time of one document (read at each render: tests lower it)
@@ -315,7 +315,19 @@ class _Env(ImmutableSandboxedEnvironment):
 
     # -- the template's code: loops and '~' go through checked helpers ------------------------------------
     def _parse(self, source: str, name: str | None, filename: str | None) -> jn.Template:
-        tree = super()._parse(source, name, filename)
+        try:
+            tree = super()._parse(source, name, filename)
+        except RecursionError:
+            raise TemplateSyntaxError(f"the template is nested more than {TEMPLATE_MAX_NESTING} levels deep", 1,
+                                      name, filename) from None
+        # jinja's compiler and its tools recurse once or more per level: refuse deep trees before they do
+        stack = [(tree, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > TEMPLATE_MAX_NESTING:
+                raise TemplateSyntaxError(f"the template is nested more than {TEMPLATE_MAX_NESTING} levels deep",
+                                          node.lineno or 1, name, filename)
+            stack.extend((child, depth + 1) for child in node.iter_child_nodes())
         # a loop over a long iterable runs no call, filter or operator per step: wrap its iterable so the
         # deadline and the step budget are checked as it runs. '~' compiles to a plain join: route it through
         # a filter that checks the joined size first.
