@@ -157,8 +157,9 @@ def test_json_schema_pattern_agrees_with_parser(text: str) -> None:
     try:
         parse_duration(text)
         parsed = True
-    except ValueError:
-        parsed = False
+    except ValueError as e:
+        # the 100-year bound (procsim.limits) is on the value, not on the syntax the pattern describes
+        parsed = "longer than" in str(e)
     assert (re.fullmatch(DURATION_PATTERN, text) is not None) == parsed
 
 
