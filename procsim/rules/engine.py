@@ -214,6 +214,10 @@ class RuleSet:
                         value = fn(env)
                     except Exception as e:  # noqa: BLE001
                         raise ExprRuntimeError(describe_error(e), where=f"rule '{item.id}': set {name}") from e
+                    if type(value) is int and not -(2**63) <= value < 2**63:
+                        # the logs' integer columns are 64-bit: say so here, not as an Arrow error when writing
+                        raise ExprRuntimeError(f"{value} does not fit a 64-bit integer",
+                                               where=f"rule '{item.id}': set {name}")
                     case.set(name, value)
                 fired.append(item.id)
         return fired
