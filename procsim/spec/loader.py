@@ -101,8 +101,12 @@ def _plain(node: Any, loc: Loc, smap: SourceMap) -> Any:
         for k in node:
             key = _plain_scalar(k)
             kloc = loc + (key if isinstance(key, (str, int)) else str(key),)
-            kl, kc = node.lc.key(k)
-            vl, vc = node.lc.value(k)
+            try:
+                kl, kc = node.lc.key(k)
+                vl, vc = node.lc.value(k)
+            except (KeyError, TypeError):
+                # a key merged in with '<<: *anchor' has no position of its own here: point at the mapping
+                kl, kc = vl, vc = node.lc.line, node.lc.col
             smap.keys[kloc] = (kl + 1, kc + 1)
             smap.values[kloc] = (vl + 1, vc + 1)
             out[key] = _plain(node[k], kloc, smap)
