@@ -37,6 +37,10 @@ TEMPLATE_MAX_STEPS = 1_000_000
 # -- values of a process (procsim.spec.limits checks them at load) ------------------------------------------
 MAX_MEMBERS = 10_000
 """People in one role (``members: N``)."""
+MAX_MEMBERS_TOTAL = 20_000
+"""People in all roles together (each generated name is drawn from faker at the start of a run)."""
+MAX_LOOP_REPEATS = 1_000
+"""A loop branch's ``max``: repetitions of one loop in one case."""
 MAX_CASES = 100_000_000
 """Cases of one run (``cases:``, ``--cases``); above ``ANNOUNCE_CASES`` a run says how large it is."""
 ANNOUNCE_CASES = 1_000_000
