@@ -24,7 +24,7 @@ from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
-from procsim.spec.limits import check_run
+from procsim.spec.limits import BeyondTimeError, check_run
 from procsim.timebase import TimeBase
 from procsim.writer import Writer
 
@@ -128,7 +128,10 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
                 sinks.append(writer.call(REGISTRY[f], ctx))
             progress = (lambda done: on_progress(done, cases)) if on_progress else None
             sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress)
-            sim.run()
+            try:
+                sim.run()
+            except OverflowError:
+                raise BeyondTimeError() from None
             files: list[Path] = writer.call(_close, sinks)
         except BaseException:
             writer.settle()

@@ -16,7 +16,7 @@ import re
 import string
 from typing import TYPE_CHECKING
 
-from procsim.errors import Problem, SpecError, UsageError
+from procsim.errors import Problem, SimulationError, SpecError, UsageError
 from procsim.limits import (ANNOUNCE_CASES, MAX_CASES, MAX_LOOP_REPEATS, MAX_MEMBERS_TOTAL, MAX_NUMBER_WIDTH,
                             MAX_YEAR, MIN_INTERARRIVAL_S)
 from procsim.spec.loader import SourceMap
@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WIDTH = re.compile(r"(\d+)")
+
+
+class BeyondTimeError(SimulationError):
+    """A run whose simulated time passed what dates can hold (year 9999): its durations, loops and calendars add
+    up to more than any bound on one value can prevent. The process is at fault: exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self) -> None:
+        super().__init__("the simulation ran past the year 9999: the process's durations, loops and calendars add "
+                         "up to more time than dates can hold (see docs/limits.md)")
 
 
 def _reserved(name: str) -> bool:
