@@ -64,6 +64,7 @@ def check_limits(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
                                              "call the field something else", "reserved_name", at_key=True))
         problems += _number_width(o.number, ("objects", oname, "number"), smap)
     problems += _arrival_days(spec, smap)
+    problems += _case_span(spec, smap)
     people = sum(r.members if isinstance(r.members, int) else len(r.members) for r in spec.roles.values())
     if people > MAX_MEMBERS_TOTAL:
         problems.append(smap.problem(("roles",), f"the roles have {people:,} members together; at most "
@@ -83,6 +84,25 @@ def check_limits(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
     if spec.process.horizon is not None:
         problems += _horizon(spec, smap, spec.process.horizon, flag=False)
     return problems
+
+
+def _case_span(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
+    """A case doing every activity once per loop repetition, at mean durations, must end before dates do (9999):
+    each value may be within its bound and the whole still absurd (a thousand loops of a hundred years)."""
+    acts = list(spec.activities.values()) + [a for sub in spec.subprocesses.values() for a in sub.activities.values()]
+    loops = [b.max or 0 for gw in list(spec.gateways.values()) + [g for sub in spec.subprocesses.values()
+                                                                   for g in sub.gateways.values()]
+             for b in gw.branches or []]
+    try:
+        span = sum(float(a.duration.expected_value()) for a in acts) * (1 + sum(loops))
+    except (ValueError, OverflowError, ArithmeticError):
+        return []
+    years = span / (365.25 * 86_400)
+    if spec.process.start.year + years > 9999:
+        return [smap.problem(("activities",), f"with every loop taken to its max, one case lasts about {years:,.0f} "
+                             "years at the mean durations: beyond the year 9999, which dates cannot hold",
+                             "case_too_long", at_key=True)]
+    return []
 
 
 def _number_width(pattern: str, loc: tuple[str, ...], smap: SourceMap) -> list[Problem]:
