@@ -130,6 +130,31 @@ def test_random_yaml_gives_user_errors(project: Path, text: str) -> None:
     _load_expecting_user_errors(target)
 
 
+RULES = {p.name: _read(p) for p in sorted((ROOT / "rules").glob("*.yaml"))}
+RULE_PATHS = {name: _paths(data) for name, data in RULES.items()}
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_rule_files_give_user_errors(project: Path, data: st.DataObject) -> None:
+    """The same mutations of a bundled rule file, loaded through the example process that names it."""
+    import copy
+
+    name = data.draw(st.sampled_from(sorted(RULES)), label="rule file")
+    path = data.draw(st.sampled_from(RULE_PATHS[name]), label="path")
+    how = data.draw(st.sampled_from(["remove", "rename", "retype", "scalar"]), label="mutation")
+    value = data.draw(values, label="value")
+    new_key = data.draw(st.text(min_size=1, max_size=10), label="new key")
+    mutated = _mutate(copy.deepcopy(RULES[name]), path, how, value, new_key)
+    (project / "processes" / name).write_text((ROOT / "processes" / name).read_text(encoding="utf-8"),
+                                              encoding="utf-8")
+    (project / "rules" / name).write_text(_dump(mutated), encoding="utf-8")
+    try:
+        _load_expecting_user_errors(project / "processes" / name)
+    finally:
+        shutil.copyfile(ROOT / "rules" / name, project / "rules" / name)
+
+
 def test_the_mutations_reach_the_deep_checks(project: Path) -> None:
     """A mutation that keeps the file valid loads: the fuzzing exercises more than the YAML parser."""
     name = "procure_to_pay.yaml"
