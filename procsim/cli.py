@@ -91,7 +91,7 @@ def run(
         try:
             result = do_run(loaded, out, seed=seed, cases=cases, horizon=h, formats=formats,
                             labels_in_log=labels_in_log, on_progress=progress.update, force=force,
-                            window=window)
+                            window=window, on_notice=None if quiet else lambda m: typer.echo(m, err=True))
         finally:
             progress.close()
             restore()
@@ -219,6 +219,8 @@ def graph(
     from procsim.spec import load_process
 
     try:
+        if output is not None and output.is_dir():
+            raise UsageError(f"--output {output}: is a folder; give a file, like {output / 'process.svg'}")
         fmt = (format or (output.suffix.lstrip(".") if output else "dot")).lower()
         if fmt not in ("dot", "svg", "png", "pnml"):
             raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml)")

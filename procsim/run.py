@@ -26,6 +26,7 @@ from procsim.sim.streams import STREAM_RECORDING
 from procsim.sim.streams import stream
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
+from procsim.spec.limits import BeyondTimeError, check_run
 from procsim.timebase import TimeBase
 from procsim.writer import Writer
 
@@ -68,12 +69,13 @@ def has_exceptions(loaded: LoadedProcess) -> bool:
 def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, cases: int | None = None,
         horizon: float | None = None, formats: Sequence[str] = ("csv",), labels_in_log: bool = True,
         on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000,
-        root: str | Path | None = None, force: bool = False, window: str | Window | None = None) -> RunResult:
+        root: str | Path | None = None, force: bool = False, window: str | Window | None = None,
+        on_notice: Callable[[str], None] | None = None) -> RunResult:
     """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``.
 
     ``root`` is the project folder the process may read from (``procsim.spec.paths``); ``force`` lets a run
     add its files to a non-empty folder procsim did not make (``procsim.outdir``); ``window`` is an extraction
-    window (``procsim.recording``)."""
+    window (``procsim.recording``); ``on_notice`` hears about large but legitimate runs before they start."""
     t0 = time.perf_counter()
     loaded = process if isinstance(process, LoadedProcess) else load_process(process, root)
     formats = parse_formats(formats)
@@ -104,6 +106,10 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         raise UsageError("--cases must be a positive number")
     if seed < 0:
         raise UsageError("--seed must be zero or a positive number")
+    notice = check_run(loaded, cases, horizon, from_flags=(cases, horizon) != (spec.process.cases,
+                                                                                 spec.process.horizon))
+    if notice is not None and on_notice is not None:
+        on_notice(notice)
     labels = has_exceptions(loaded)
     out_dir = Path(out)
     kinds = [*formats, "cases", *(["labels"] if labels else [])]
@@ -158,7 +164,10 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
                 sinks.append(writer.call(_make, REGISTRY[f], ctx))
             progress = (lambda done: on_progress(done, cases)) if on_progress else None
             sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress, until=until)
-            sim.run()
+            try:
+                sim.run()
+            except OverflowError:
+                raise BeyondTimeError() from None
             writer.drain()
             # from here the files change: the old manifest goes first, so none ever vouches for other bytes
             folder.begin_commit([*(s.entry or s.filename for s in sinks), *([DRIFT_CSV] if model.drift else [])])

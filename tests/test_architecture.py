@@ -14,12 +14,12 @@ import pytest
 # Bottom first. A module belongs to the layer of the longest entry it equals or lies under; an entry for a
 # package's ``__init__`` alone is written with a trailing '='.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundations", ("procsim.errors", "procsim.version", "procsim.spec.units", "procsim.timebase",
+    ("foundations", ("procsim.errors", "procsim.limits", "procsim.version", "procsim.spec.units", "procsim.timebase",
                      "procsim.sim.streams")),
     ("distributions", ("procsim.distributions",)),
     ("exception catalogue", ("procsim.exceptions", "procsim.drift", "procsim.recording")),
     ("spec", ("procsim.spec.base", "procsim.spec.loader", "procsim.spec.loaded", "procsim.spec.models", "procsim.spec.schema",
-              "procsim.spec.paths", "procsim.spec.people")),
+              "procsim.spec.paths", "procsim.spec.people", "procsim.spec.limits")),
     ("graph", ("procsim.graph",)),
     ("rules", ("procsim.rules",)),
     ("records and objects", ("procsim.records", "procsim.objects")),

@@ -219,6 +219,10 @@ class RuleSet:
                         value = fn(env)
                     except Exception as e:  # noqa: BLE001
                         raise ExprRuntimeError(describe_error(e), where=f"rule '{item.id}': set {name}") from e
+                    if type(value) is int and not -(2**63) <= value < 2**63:
+                        # the logs' integer columns are 64-bit: say so here, not as an Arrow error when writing
+                        raise ExprRuntimeError(f"{value} does not fit a 64-bit integer",
+                                               where=f"rule '{item.id}': set {name}")
                     case.set(name, value)
                 fired.append(item.id)
         return fired
@@ -527,7 +531,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                     from procsim.distributions import check_units
 
                     for msg in check_units(d.distribution, need_units=True):
-                        problems.append(sm.problem(loc + ("duration", "distribution"), msg, "unit_missing"))
+                        problems.append(sm.problem(loc + ("duration", "distribution"), msg,
+                                                     "negative_duration" if "negative" in msg else "unit_missing"))
                     cr.sample = d.distribution.sampler()
                 for j, act_id in enumerate(d.activity):
                     if check_act(act_id, loc + ("duration", "activity", j) if len(d.activity) > 1 else

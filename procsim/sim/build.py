@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from procsim.errors import SimulationError
 from procsim.graph import and_blocks, start_node
 from procsim.rules.expr import ExprError, compile_at, compile_expr  # noqa: F401 - compile_at: re-exported (it lived here)
 from procsim.sim.arrivals import Burst, DayFactors, RateProfile, Replay, read_replay
@@ -92,7 +93,7 @@ def build_exceptions(loaded: LoadedProcess, acts: dict[str, Activity], role_inde
 
 def sample_cases(loaded: LoadedProcess, n: int, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` cases' attributes as the simulation would draw them (for load-time checks of rules)."""
-    make = AttributeMaker(loaded.spec, seed, STREAM_SAMPLES)
+    make = AttributeMaker(loaded.spec, seed, STREAM_SAMPLES, expr_positions(loaded))
     out = []
     history: dict[str, list[Any]] = {a: [] for a in loaded.spec.activities}
     for i in range(n):
@@ -171,6 +172,16 @@ def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
 ATTRIBUTE_BLOCK = 256  # cases whose attributes are drawn together, a column at a time
 
 
+class AttributeValueError(SimulationError):
+    """A derived attribute's expression failed on a case's values (division by zero, a number too large for a
+    log column): the process file is at fault, so exit code 2, with the attribute's position and the case."""
+
+    exit_code = 2
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 class AttributeMaker:
     """Case attributes, drawn ``ATTRIBUTE_BLOCK`` cases at a time: ``maker(case index, case id) -> attrs``.
 
@@ -181,7 +192,8 @@ class AttributeMaker:
     Derived (``expr``) attributes are computed per case from the attributes above them.
     """
 
-    def __init__(self, spec: ProcessSpec, seed: int, purpose: int) -> None:
+    def __init__(self, spec: ProcessSpec, seed: int, purpose: int, where: dict[str, str] | None = None) -> None:
+        self.where = where or {}  # attribute -> "file:line:col" of its expr, for messages
         # per attribute: ("col", draw a block) | ("expr", fn(attrs)) | ("const", value); then its post-processing
         self.steps: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
         types: dict[str, str] = {}
@@ -222,9 +234,31 @@ class AttributeMaker:
             self._draw_block(block)
         attrs = {"case_id": case_id, **self._rows[j]}
         for name, fn, post in self._exprs:
-            v = fn(attrs)
-            attrs[name] = post(v) if post is not None else v
+            try:
+                v = fn(attrs)
+                v = post(v) if post is not None else v
+            except Exception as e:  # noqa: BLE001 - the expression is the user's: name it and the case
+                from procsim.rules.expr import describe_error
+
+                raise self._error(name, case_id, describe_error(e)) from None
+            if type(v) is int and not _INT64[0] <= v <= _INT64[1]:
+                raise self._error(name, case_id, f"{v} does not fit a 64-bit integer (the logs' integer columns)")
+            attrs[name] = v
         return attrs
+
+    def _error(self, name: str, case_id: str, msg: str) -> AttributeValueError:
+        where = self.where.get(name)
+        return AttributeValueError(f"{where + ': ' if where else ''}attributes.{name}.expr: {msg} in case {case_id}")
+
+
+def expr_positions(loaded: LoadedProcess) -> dict[str, str]:
+    """``file:line:col`` of every derived attribute's expression."""
+    out = {}
+    for name, a in loaded.spec.attributes.items():
+        if a.expr is not None:
+            line, col = loaded.smap.value_pos(("attributes", name, "expr"))
+            out[name] = f"{loaded.smap.file}:{line}:{col}"
+    return out
 
 
 def _attribute_draw(spec: ProcessSpec, a: AttributeSpec, seed: int, k: int,
@@ -356,7 +390,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
                  interarrival=spec.arrivals.interarrival.sampler() if spec.arrivals.interarrival else _no_gap,
                  rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
-                 make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
+                 make_attributes=AttributeMaker(spec, seed, STREAM_DATA, expr_positions(loaded)), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
                  exceptions=xplan, batches=batches, drift=drifts, people=people_setup(spec, names, seed))
 

@@ -298,7 +298,8 @@ def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Probl
         duration = getattr(x, "duration", None)
         if duration is not None and not isinstance(duration, float) and "duration" in x.model_fields_set:
             for msg in check_units(duration, need_units=True):
-                problems.append(smap.problem(loc + ("duration",), msg, "unit_missing"))
+                problems.append(smap.problem(loc + ("duration",), msg,
+                                             "negative_duration" if "negative" in msg else "unit_missing"))
         if not problems:
             for where, msg, code in x.check(spec, types):
                 problems.append(smap.problem(loc + where, msg, code))

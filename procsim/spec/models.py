@@ -17,6 +17,7 @@ from pydantic import (BeforeValidator, Field, PrivateAttr, WithJsonSchema, field
 from procsim.distributions import DistributionSpec, DurationDistribution
 from procsim.drift import DriftSpec
 from procsim.exceptions import ExceptionSpec
+from procsim.limits import MAX_CASES, MAX_MEMBERS, MAX_YEAR, MIN_YEAR
 from procsim.spec.base import Strict
 from procsim.spec.units import Duration
 
@@ -80,6 +81,17 @@ class ProcessMeta(Strict):
     def _aware(cls, v: dt.datetime) -> dt.datetime:
         if v.tzinfo is None:
             raise ValueError("start needs a UTC offset, like 2026-01-05T08:00:00+01:00")
+        if not MIN_YEAR <= v.year <= MAX_YEAR:
+            # calendars, holidays and timestamps are computed around the start: keep them far from datetime's
+            # limits (year 1 and 9999), where date arithmetic overflows
+            raise ValueError(f"start in year {v.year}: the start must lie in the years {MIN_YEAR} to {MAX_YEAR}")
+        return v
+
+    @field_validator("cases")
+    @classmethod
+    def _not_too_many(cls, v: int | None) -> int | None:
+        if v is not None and v > MAX_CASES:
+            raise ValueError(f"{v:,} cases: a run has at most {MAX_CASES:,} (see docs/limits.md)")
         return v
 
     @model_validator(mode="after")
@@ -101,7 +113,9 @@ def _offset(d: dt.timedelta | None) -> str:
     total = int((d or dt.timedelta()).total_seconds())
     sign = "-" if total < 0 else "+"
     total = abs(total)
-    return f"{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"
+    # local mean time offsets have seconds (Berlin was +00:53:28): show them, or two offsets look equal
+    secs = f":{total % 60:02d}" if total % 60 else ""
+    return f"{sign}{total // 3600:02d}:{total % 3600 // 60:02d}{secs}"
 
 
 class CalendarSpec(Strict):
@@ -202,7 +216,7 @@ class RoleSpec(Strict):
     """A pool of people who can do the same work; each does one thing at a time (across all their roles:
     the same name in several roles is one person)."""
 
-    members: Annotated[int, Field(gt=0)] | list[str] | dict[str, MemberSpec]
+    members: int | list[str] | dict[str, MemberSpec]
     calendar: str | None = None
     cost_per_hour: Annotated[float, Field(ge=0)] = 0.0
     description: str = ""
@@ -243,6 +257,13 @@ class RoleSpec(Strict):
     def _unique(cls, v: int | list[str] | dict[str, MemberSpec]) -> int | list[str] | dict[str, MemberSpec]:
         if isinstance(v, dict) and not v:
             raise ValueError("a role needs at least one member")
+        if isinstance(v, int) and not 0 < v <= MAX_MEMBERS:
+            # checked here, not with Field(gt=0): in the union pydantic would report the list form and its own
+            # type names ("constrained-int") too
+            raise ValueError(f"members must be 1 to {MAX_MEMBERS:,} people, not {v}" if v > 0 else
+                             "a role needs at least one member")
+        if isinstance(v, (list, dict)) and len(v) > MAX_MEMBERS:
+            raise ValueError(f"members lists {len(v):,} people; a role has at most {MAX_MEMBERS:,}")
         if isinstance(v, list):
             if not v:
                 raise ValueError("a role needs at least one member")
