@@ -1,4 +1,4 @@
-"""The command line: ``procsim run | validate | graph | explain | schema``.
+"""The command line: ``procsim run | validate | graph | explain | schema | compare | discover | fidelity``.
 
 Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
 as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
@@ -224,6 +224,11 @@ def schema() -> None:
     from procsim.spec.schema import process_json_schema
 
     typer.echo(json.dumps(process_json_schema(), indent=2))
+
+
+from procsim.cli_grounding import register as _register_grounding  # noqa: E402 - compare, discover, fidelity
+
+_register_grounding(app)
 
 
 def main() -> None:
