@@ -372,8 +372,11 @@ def _attributes(ca: pd.DataFrame, cases: list[str], taken: set[str]) -> list[str
 
 
 def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7,
-             name: str = "Discovered process") -> Discovered:
-    """Discover a process from ``log``; the result's ``yaml`` is a complete process file."""
+             name: str = "Discovered process", start: pd.Timestamp | None = None,
+             cases: int | None = None) -> Discovered:
+    """Discover a process from ``log``; the result's ``yaml`` is a complete process file. ``start`` and ``cases``
+    replace the log's first case start and case count as the simulation's start and size (``fidelity`` simulates
+    the period after the log)."""
     if log.df.empty:
         raise UsageError(f"{log.source or 'log'}: no activity instances to discover from")
     df, estimated = _prepare(log)
@@ -395,7 +398,7 @@ def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7
     wait = (df["start"] - df["enabled"]).dt.total_seconds().to_numpy()
     idx = df.groupby("activity", sort=True).indices
 
-    cases = df.drop_duplicates("case_id")[["case_id", "order_t"]]
+    case_ids = list(df.drop_duplicates("case_id")["case_id"])
     arrivals = df.groupby("case_id", sort=False)["start"].min().sort_values()
     n_cases = len(arrivals)
     t0 = arrivals.iloc[0]
@@ -420,8 +423,9 @@ def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7
           "process:",
           f"  name: {_q(name)}",
           "  timezone: UTC                     # the log's timestamps, read as UTC",
-          f"  start: {t0.strftime('%Y-%m-%dT%H:%M:%S+00:00')}    # the log's first case",
-          f"  cases: {n_cases}",
+          f"  start: {(t0 if start is None else start).strftime('%Y-%m-%dT%H:%M:%S+00:00')}"
+          + ("    # the log's first case" if start is None else "    # the period to simulate"),
+          f"  cases: {n_cases if cases is None else cases}",
           "  case_prefix: C-",
           ""]
 
@@ -459,7 +463,7 @@ def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7
           "  hour: {" + ", ".join(f"{h}: {hr[h]:.3f}" for h in range(24)) + "}",
           ""]
 
-    attr_lines = _attributes(log.case_attributes, list(cases["case_id"]), set(taken))
+    attr_lines = _attributes(log.case_attributes, case_ids, set(taken))
     if attr_lines:
         L += ["attributes:"] + attr_lines + [""]
 
