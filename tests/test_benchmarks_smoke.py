@@ -94,3 +94,13 @@ def test_baseline_keeps_each_branch_bound_when_branches_share_a_target(write_pro
                        "      - {to: decide, probability: 0.1, max: 1}\n      - {to: decide, probability: 0.1, max: 2}")
     nodes = _module("baseline")._compile(load_process(write_process(two)))[0]
     assert [n.bounds for n in nodes if n.bounds] == [(None, 1, 2)]
+
+
+def test_bench_discover_synthetic_log_has_100_plus_activities_and_discovers() -> None:
+    from procsim.discover import discover
+    from procsim.eventlog import ActivityLog
+
+    df = _module("bench_discover").synthetic_log(20_000, 120)
+    assert df["activity"].nunique() >= 100 and abs(len(df) - 20_000) < 2_000
+    d = discover(ActivityLog(df.sort_values(["end_time", "case_id"]).reset_index(drop=True)))
+    assert d.activities == df["activity"].nunique()
