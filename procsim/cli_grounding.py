@@ -65,8 +65,10 @@ def register(app: typer.Typer) -> None:
     def discover(
         log: LogArg,
         out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write process.yaml into")] = Path("mined"),
-        noise: Annotated[float, typer.Option(help="Drop directly-follows arcs rarer than this share of their "
-                                                   "source's outgoing arcs (0-1)")] = 0.05,
+        noise: Annotated[float, typer.Option(help="Filter: drop directly-follows arcs below this share of their "
+                                                   "source's most frequent arc (0-1)")] = 0.2,
+        miner: Annotated[str, typer.Option(help="tree: inductive miner (AND, XOR, loops); dfg: directly-follows "
+                                                "choices only")] = "tree",
         case: CaseOpt = None, activity: ActOpt = None, start: StartOpt = None, end: EndOpt = None,
         resource: ResOpt = None, lifecycle: LifeOpt = None,
     ) -> None:
@@ -76,8 +78,10 @@ def register(app: typer.Typer) -> None:
         try:
             if not 0 <= noise < 1:
                 raise UsageError("--noise: must be at least 0 and below 1")
+            if miner not in ("tree", "dfg"):
+                raise UsageError(f"--miner: '{miner}' is not one of: tree, dfg")
             path = discover_to_dir(log, out, _columns(case, activity, start, end, resource, lifecycle),
-                                   noise=noise)
+                                   noise=noise, miner=miner)
         except ProcsimError as e:
             _fail(e)
             return
@@ -90,6 +94,7 @@ def register(app: typer.Typer) -> None:
         replications: Annotated[int, typer.Option(help="Simulations of the test period")] = 5,
         seed: Annotated[int, typer.Option(help="Root seed of the replications")] = 0,
         train: Annotated[float, typer.Option(help="Share of cases (by start) to discover from")] = 0.8,
+        miner: Annotated[str, typer.Option(help="tree or dfg (see 'procsim discover --help')")] = "tree",
         case: CaseOpt = None, activity: ActOpt = None, start: StartOpt = None, end: EndOpt = None,
         resource: ResOpt = None, lifecycle: LifeOpt = None,
     ) -> None:
@@ -102,8 +107,10 @@ def register(app: typer.Typer) -> None:
                 raise UsageError("--replications: must be at least 1")
             if not 0.1 <= train <= 0.95:
                 raise UsageError("--train: must be between 0.1 and 0.95")
+            if miner not in ("tree", "dfg"):
+                raise UsageError(f"--miner: '{miner}' is not one of: tree, dfg")
             r = do_fidelity(log, _columns(case, activity, start, end, resource, lifecycle),
-                            replications=replications, seed=seed, train=train)
+                            replications=replications, seed=seed, train=train, miner=miner)
         except ProcsimError as e:
             _fail(e)
             return

@@ -30,7 +30,7 @@ import json
 import keyword
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,7 +143,9 @@ def _prepare(log: ActivityLog) -> tuple[pd.DataFrame, bool]:
         prev_res = by_res["end_time"].shift().where(by_res["resource"].eq(by_res["resource"].shift()))
         df["res_free"] = prev_res.reindex(df.index)
         est = df[["enabled", "res_free"]].max(axis=1)
-        est = est.where(est <= df["end_time"], df["end_time"]).fillna(df["end_time"])
+        # a case's first instance has no enablement: its resource's last completion may be yesterday's, which
+        # says nothing about when this work began, so it counts as instantaneous (start = end)
+        est = est.where(df["enabled"].notna() & (est <= df["end_time"]), df["end_time"])
         df["start"] = df["start_time"].where(~missing, est)
     else:
         df["start"] = df["start_time"].fillna(df["end_time"])
@@ -371,7 +373,7 @@ def _attributes(ca: pd.DataFrame, cases: list[str], taken: set[str]) -> list[str
 # -- the whole -----------------------------------------------------------------------------------------------
 
 
-def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7,
+def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7, miner: str = "tree",
              name: str = "Discovered process", start: pd.Timestamp | None = None,
              cases: int | None = None) -> Discovered:
     """Discover a process from ``log``; the result's ``yaml`` is a complete process file. ``start`` and ``cases``
@@ -380,7 +382,7 @@ def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7
     if log.df.empty:
         raise UsageError(f"{log.source or 'log'}: no activity instances to discover from")
     df, estimated = _prepare(log)
-    flow = _flow(df, noise)
+    flow = _flow(df, noise / 4)
     roles, res_role = _roles(df, role_similarity)
     labels = flow.labels
     taken: set[str] = {"start", "end"}
@@ -412,13 +414,12 @@ def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7
           f"# {len(df)} activity instances, {n_cases} cases, {len(labels)} activities, "
           f"{sum(1 for r in df['resource'] if r is not None)} instances with a resource.",
           "#",
-          "# How it was found (docs/discover.md): control flow from the directly-follows graph, arcs rarer than",
-          f"# {noise:g} of their source's outgoing arcs dropped ({flow.dropped} of {flow.dropped + len(flow.arcs)}),",
-          "# each activity followed by an XOR split with the log's frequencies; loops back carry 'max' = the most",
-          "# times one case took them. Durations are processing times (start to end)"
-          + ("; starts the log lacks were estimated" if estimated else "") + ".",
+          "@FLOW@",
+          "# Durations are processing times in working time"
+          + (";\n# starts the log lacks were estimated: the later of the case's previous completion and the"
+             " resource's previous one" if estimated else "") + ".",
           "# Roles are resources that do the same activities; calendars are the hours they were seen working.",
-          "# Parallel work shows as interleaving (XOR); member speeds, waits and month factors are not modelled yet.",
+          "# Not modelled yet: per-member speeds, waits that hold nobody, month factors of arrivals.",
           "",
           "process:",
           f"  name: {_q(name)}",
@@ -491,9 +492,31 @@ def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7
                             + ("; a loop back" if back else ""))
         return gname
 
-    first = split("first_activity", _START, "how cases begin")
-    if first != "first_activity":
-        L[L.index("  start: {type: start, next: first_activity}")] = f"  start: {{type: start, next: {first}}}"
+    next_of: dict[str, str] | None = None
+    if miner == "tree":
+        from procsim.mining import Emitter, inductive
+
+        variants = Counter(tuple(t) for t in df.groupby("case_id", sort=False)["activity"].agg(tuple))
+        em = Emitter({a: node[i] for i, a in enumerate(labels)}, set(gw_taken), noise / 4)
+        entry = em.emit(inductive(variants, noise), "end")
+        if set(em.next_of) == set(labels):
+            next_of, gateways = em.next_of, em.gateways
+            first = entry
+    if next_of is None:
+        first = split("first_activity", _START, "how cases begin")
+        flow_note = ["# Control flow (docs/discover.md): the directly-follows graph, arcs below "
+                     f"{noise / 4:g} of their source's", f"# outgoing arcs dropped ({flow.dropped} of "
+                     f"{flow.dropped + len(flow.arcs)}); each activity is followed by an XOR split with the log's",
+                     "# frequencies; loops back carry 'max' = the most times one case took them; parallel work "
+                     "shows as interleaving."]
+    else:
+        flow_note = ["# Control flow (docs/discover.md): a process tree by the inductive miner (IMf, filter "
+                     f"{noise:g}): XOR", "# probabilities are the shares of cases in each branch, AND blocks "
+                     "where the log shows work in both orders,", "# loops with 'max' = the most repetitions of one "
+                     "case; parts with no block structure are directly-follows choices."]
+    at = L.index("@FLOW@")
+    L[at:at + 1] = flow_note
+    L[L.index("  start: {type: start, next: first_activity}")] = f"  start: {{type: start, next: {first}}}"
 
     L.append("activities:")
     L.append("  # durations: processing time in the role's working time (the engine pauses work outside it)")
@@ -506,7 +529,7 @@ def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7
         else:
             x = whole[rows]
         dur, note = _duration_yaml(x)
-        nxt = split(_ident(f"after_{node[i]}", gw_taken), i, f"after {a}")
+        nxt = next_of[a] if next_of is not None else split(_ident(f"after_{node[i]}", gw_taken), i, f"after {a}")
         w = wait[rows]
         w = w[np.isfinite(w)]
         L.append(f"  {node[i]}:")
@@ -524,11 +547,22 @@ def discover(log: ActivityLog, noise: float = 0.05, role_similarity: float = 0.7
     return Discovered("\n".join(L), len(labels), roles, len(flow.arcs), flow.dropped, estimated)
 
 
-def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noise: float = 0.05) -> Path:
+def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noise: float = 0.2,
+                    miner: str = "tree") -> Path:
     """Read ``path``, discover, write ``out/process.yaml`` and check that it loads; returns the file's path."""
     log = read_log(path, columns)
-    d = discover(log, noise=noise, name=f"Discovered from {Path(path).name}")
-    return write_checked(d, out)
+    return discover_checked(log, out, noise=noise, miner=miner, name=f"Discovered from {Path(path).name}")
+
+
+def discover_checked(log: ActivityLog, out: Path, miner: str = "tree", **kw: object) -> Path:
+    """:func:`discover` and :func:`write_checked`; should the tree miner's model not load (a bug), the
+    directly-follows miner's is written instead, so a user always gets a runnable file."""
+    if miner == "tree":
+        try:
+            return write_checked(discover(log, miner="tree", **kw), out)  # type: ignore[arg-type]
+        except ProcsimError:
+            pass
+    return write_checked(discover(log, miner="dfg", **kw), out)  # type: ignore[arg-type]
 
 
 def write_checked(d: Discovered, out: Path) -> Path:

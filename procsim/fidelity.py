@@ -106,9 +106,9 @@ def split_by_start(log: ActivityLog, train: float) -> tuple[ActivityLog, Activit
 
 
 def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: float = 0.8,
-                 noise: float = 0.05) -> FidelityResult:
+                 noise: float = 0.2, miner: str = "tree") -> FidelityResult:
     """Run the protocol on a log already read (see the module docstring)."""
-    from procsim.discover import discover, write_checked
+    from procsim.discover import discover_checked
     from procsim.run import run
 
     tr, te, starts = split_by_start(log, train)
@@ -118,14 +118,14 @@ def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: 
     train_ids = tr.df["case_id"].unique()
     tail = starts.loc[train_ids].sort_values(kind="stable")
     tail_log = _subset(log, pd.Index(tail.index[-max(2, int(round(0.2 * len(tail)))):]))
-    t0 = time.perf_counter()
-    d = discover(tr, noise=noise, name=f"Discovered from {Path(log.source).name or 'log'} (training part)",
-                 start=first_test, cases=n_test)
-    t_disc = time.perf_counter() - t0
     values: dict[str, list[float]] = {k.key: [] for k in DISTANCES}
     t_sim = 0.0
     with tempfile.TemporaryDirectory(prefix="procsim-fidelity-") as tmp:
-        path = write_checked(d, Path(tmp) / "model")
+        t0 = time.perf_counter()
+        path = discover_checked(tr, Path(tmp) / "model", miner=miner, noise=noise,
+                                name=f"Discovered from {Path(log.source).name or 'log'} (training part)",
+                                start=first_test, cases=n_test)
+        t_disc = time.perf_counter() - t0
         ss = np.random.SeedSequence(seed)
         for i, child in enumerate(ss.spawn(replications)):
             t1 = time.perf_counter()
@@ -144,6 +144,6 @@ def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: 
 
 
 def fidelity(path: Path, columns: ColumnMap | None = None, replications: int = 5, seed: int = 0,
-             train: float = 0.8) -> FidelityResult:
+             train: float = 0.8, miner: str = "tree") -> FidelityResult:
     """Read ``path`` and run the protocol on it."""
-    return fidelity_log(read_log(path, columns), replications=replications, seed=seed, train=train)
+    return fidelity_log(read_log(path, columns), replications=replications, seed=seed, train=train, miner=miner)

@@ -63,8 +63,12 @@ def test_roles_are_the_source_roles_with_their_members(p2p: tuple[ActivityLog, A
     assert len(members) == len(set(members)) == src.df["resource"].dropna().nunique()
 
 
-@pytest.mark.parametrize("name", ["running-example.xes", "receipt.xes.gz"])
-def test_real_logs_discovered_validate_and_run(name: str, tmp_path: Path) -> None:
+# bounds: the figures measured when this was written, with room for the random streams (the running example has
+# 6 cases, so one odd trace moves its distances a lot)
+@pytest.mark.parametrize(("name", "max_ngd_2", "max_cfld"), [("running-example.xes", 0.45, 0.55),
+                                                          ("receipt.xes.gz", 0.1, 0.3)])
+def test_real_logs_discovered_validate_and_run(name: str, max_ngd_2: float, max_cfld: float,
+                                               tmp_path: Path) -> None:
     p = SHARED / "data" / "logs" / name
     if not p.is_file():
         pytest.skip(f"{p} is absent")
@@ -78,7 +82,7 @@ def test_real_logs_discovered_validate_and_run(name: str, tmp_path: Path) -> Non
     common = set(common[common >= 0.01 * len(real.df)].index)
     assert common <= set(sim.df["activity"])
     d = all_distances(real, sim)
-    assert d["ngd_2"] < 0.3 and d["cfld"] < 0.4
+    assert d["ngd_2"] < max_ngd_2 and d["cfld"] < max_cfld, d
 
 
 def _log(rows: list[tuple[str, str, str | None, str, str | None]]) -> ActivityLog:
@@ -95,10 +99,11 @@ def test_loop_bound_is_the_most_repetitions_seen(tmp_path: Path) -> None:
         seq = ["a"] + ["b"] * reps + ["c"]
         for i, x in enumerate(seq):
             rows.append((str(c), x, None, str(t + pd.Timedelta(minutes=5 * (i + 1))), None))
-    d = discover(_log(rows))
-    data = YAML(typ="safe").load(d.yaml)
-    loop = [b for b in data["gateways"]["after_b"]["branches"] if b["to"] == "b"]
-    assert loop and loop[0]["max"] == 2  # three b in a row: the arc b->b taken twice
+    for miner in ("dfg", "tree"):
+        d = discover(_log(rows), miner=miner)
+        data = YAML(typ="safe").load(d.yaml)
+        loop = [b for g in data["gateways"].values() for b in g["branches"] if "max" in b]
+        assert len(loop) == 1 and loop[0]["max"] == 2  # three b in a row: the arc b->b taken twice
     path = write_checked(d, tmp_path / "m")
     run(path, tmp_path / "s", seed=1, cases=200)
     sim = read_log(tmp_path / "s").df
@@ -139,3 +144,40 @@ def test_cli_writes_process_yaml_and_refuses_bad_input(tmp_path: Path) -> None:
     assert r.returncode == 2 and "nope.csv: no such file or folder" in r.stderr
     r = cli("discover", str(p), "--noise", "1.5")
     assert r.returncode == 2 and "--noise" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_tree_miner_finds_parallel_blocks_loops_and_choices(tmp_path: Path) -> None:
+    # a, then b and c in either order (parallel), then d or e, with d sometimes repeated through f
+    rows = []
+    rng = np.random.default_rng(4)
+    for c in range(120):
+        t = pd.Timestamp("2026-03-02 09:00", tz="UTC") + pd.Timedelta(hours=c)
+        mid = ["b", "c"] if rng.random() < 0.5 else ["c", "b"]
+        tail = ["d"] if rng.random() < 0.7 else ["e"]
+        if tail == ["d"] and rng.random() < 0.3:
+            tail = ["d", "f", "d"]
+        for i, x in enumerate(["a", *mid, *tail]):
+            rows.append((str(c), x, None, str(t + pd.Timedelta(minutes=5 * (i + 1))), None))
+    d = discover(_log(rows))
+    data = YAML(typ="safe").load(d.yaml)
+    gws = data["gateways"]
+    ands = [g for g in gws.values() if g["type"] == "and" and "to" in g]
+    assert len(ands) == 1 and sorted(ands[0]["to"]) == ["b", "c"]
+    loops = [b for g in gws.values() for b in g.get("branches", []) if "max" in b]
+    assert len(loops) == 1 and loops[0]["max"] == 1 and loops[0]["to"] == "f"
+    path = write_checked(d, tmp_path / "m")
+    run(path, tmp_path / "s", seed=2, cases=300)
+    sim = read_log(tmp_path / "s")
+    traces = sim.df.sort_values(["case_id", "start_time"]).groupby("case_id")["activity"].agg("".join)
+    assert traces.str.match(r"^a(bc|cb)(e|d(fd)?)$").all()
+    assert {"abcd", "abce", "abcdfd"} <= set(traces.str.replace("cb", "bc"))
+    # b and c really run side by side: each starts before the other ends
+    bc = sim.df[sim.df["activity"].isin(["b", "c"])].pivot(index="case_id", columns="activity",
+                                                            values=["start_time", "end_time"])
+    assert ((bc["start_time"]["b"] < bc["end_time"]["c"]) & (bc["start_time"]["c"] < bc["end_time"]["b"])).all()
+
+
+def test_dfg_miner_is_kept_as_an_option(p2p: tuple[ActivityLog, ActivityLog], tmp_path: Path) -> None:
+    d = discover(p2p[0], miner="dfg")
+    assert "type: and" not in d.yaml
+    run(write_checked(d, tmp_path / "m"), tmp_path / "s", seed=1, cases=50)
