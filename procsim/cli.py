@@ -154,8 +154,8 @@ def validate(processes: Annotated[list[Path], typer.Argument(help="Process files
 def graph(
     process: ProcessArg,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write: .dot, .svg, .png"
-                                                   " (.pnml with --format pnml); stdout when left out")] = None,
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png or pnml "
+                                                   " (.pnml, .bpmn with --format); stdout when left out")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png, pnml or bpmn "
                                                   "(default: from the output's suffix, else dot)")] = None,
 ) -> None:
     """Draw the process: DOT text always; SVG/PNG through Graphviz when it is installed."""
@@ -164,16 +164,20 @@ def graph(
 
     try:
         fmt = (format or (output.suffix.lstrip(".") if output else "dot")).lower()
-        if fmt not in ("dot", "svg", "png", "pnml"):
-            raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml)")
+        if fmt not in ("dot", "svg", "png", "pnml", "bpmn"):
+            raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml, bpmn)")
         loaded = load_process(process)
         if fmt == "pnml":
             from procsim.export import to_pnml
 
             text = to_pnml(loaded)
+        elif fmt == "bpmn":
+            from procsim.bpmn import to_bpmn
+
+            text = to_bpmn(loaded)
         else:
             text = to_dot(loaded)
-        if fmt in ("dot", "pnml"):
+        if fmt in ("dot", "pnml", "bpmn"):
             if output is None:
                 typer.echo(text, nl=False)
             else:

@@ -457,7 +457,8 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         L += ["roles: {}    # the log names no resources: every activity is automatic", ""]
 
     L += ["arrivals:",
-          f"  # {n_cases} cases between {t0:%Y-%m-%d} and {arrivals.iloc[-1]:%Y-%m-%d}: one every {_dur(gap)} on average",
+          f"  # {n_cases} cases between {t0:%Y-%m-%d} and {arrivals.iloc[-1]:%Y-%m-%d}: "
+          f"one every {_dur(gap)} on average",
           f"  interarrival: {{kind: exponential, mean: {_dur(max(gap, 1))}}}",
           "  # relative intensity (1 = average) from the share of cases that started on each weekday / in each hour",
           "  weekday: {" + ", ".join(f"{d}: {wd[i]:.3f}" for i, d in enumerate(_WEEKDAYS)) + "}",

@@ -32,7 +32,7 @@ def test_split_is_by_case_start(p2p_log) -> None:  # type: ignore[no-untyped-def
     assert starts.loc[list(a)].max() <= starts.loc[list(b)].min()
 
 
-def test_protocol_on_a_simulated_log_reports_every_distance_and_repeats(p2p_log) -> None:  # type: ignore[no-untyped-def]
+def test_protocol_on_a_simulated_log_reports_every_distance_and_repeats(p2p_log) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
     r = fidelity_log(p2p_log, replications=2, seed=1)
     assert (r.train_cases, r.test_cases) == (200, 50)
     for d in DISTANCES:
