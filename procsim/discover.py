@@ -268,11 +268,11 @@ def _flow(df: pd.DataFrame, noise: float) -> _Flow:
     per_case = pairs.groupby(["case", "a", "b"], sort=False).size()
     full = per_case.groupby(level=["a", "b"]).sum()
     max_rep = per_case.groupby(level=["a", "b"]).max()
-    arcs_all = {(int(a), int(b)): float(v) for (a, b), v in full.items()}
+    arcs_all = {(int(a), int(b)): float(v) for (a, b), v in full.items()}  # type: ignore[misc, call-overload, has-type]
     # rank: mean position of an activity's first occurrence in its traces
     pos = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
     firsts = pd.DataFrame({"case": case, "a": acts, "pos": pos}).drop_duplicates(["case", "a"])
-    rank = {int(a): float(p) for a, p in firsts.groupby("a")["pos"].mean().items()}
+    rank = {int(a): float(p) for a, p in firsts.groupby("a")["pos"].mean().items()}  # type: ignore[call-overload]
     rank[_START], rank[_END] = -math.inf, math.inf
 
     out_tot: dict[int, float] = defaultdict(float)
@@ -393,7 +393,7 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
     act_role: dict[str, str | None] = {}
     for a, g in df.groupby("activity", sort=True):
         r = g["resource"].dropna().astype(str).map(res_role)
-        act_role[str(a)] = r.value_counts().idxmax() if len(r) > 0.5 * len(g) else None
+        act_role[str(a)] = str(r.value_counts().idxmax()) if len(r) > 0.5 * len(g) else None
 
     # durations: processing (start to end) for work a role does; enablement to end for automatic activities
     whole = (df["end_time"] - df["enabled"].fillna(df["start"])).dt.total_seconds().to_numpy()
@@ -523,10 +523,10 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
     L.append("  # durations: processing time in the role's working time (the engine pauses work outside it)")
     for i, a in enumerate(labels):
         rows = idx[a]
-        role = act_role[a]
-        if role is not None:
+        arole = act_role[a]
+        if arole is not None:
             sub = df.iloc[rows]
-            x = _working_seconds(sub["start"], sub["end_time"], role_cal.get(role))
+            x = _working_seconds(sub["start"], sub["end_time"], role_cal.get(arole))
         else:
             x = whole[rows]
         dur, note = _duration_yaml(x)
@@ -535,8 +535,8 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         w = w[np.isfinite(w)]
         L.append(f"  {node[i]}:")
         L.append(f"    name: {_q(a)}")
-        if role is not None:
-            L.append(f"    role: {role}")
+        if arole is not None:
+            L.append(f"    role: {arole}")
             L.append(f"    duration: {dur}    # processing time: {note}"
                      + (f"; waited {_dur(float(np.median(w)))} (median) before it" if len(w) else ""))
         else:

@@ -96,8 +96,8 @@ def _subset(log: ActivityLog, cases: pd.Index) -> ActivityLog:
 def split_by_start(log: ActivityLog, train: float) -> tuple[ActivityLog, ActivityLog, pd.Series]:
     """The first ``train`` share of cases by start (ties by case id), the rest, and every case's start."""
     t = log.df["start_time"].fillna(log.df["end_time"])
-    starts = t.groupby(log.df["case_id"]).min()
-    order = starts.reset_index().sort_values([starts.name or "start_time", "case_id"], kind="stable")
+    starts = t.groupby(log.df["case_id"]).min().rename("first")
+    order = starts.reset_index().sort_values(["first", "case_id"], kind="stable")
     ids = pd.Index(order["case_id"])
     n_train = int(math.floor(train * len(ids)))
     if n_train < 2 or len(ids) - n_train < 2:

@@ -308,9 +308,9 @@ def dfg_fragment(log: Variants, noise: float) -> tuple[dict[tuple[str, str], flo
         if b and c > best_in.get(b, (-1.0, ""))[0]:
             best_in[b] = (c, a)
     keep = {(a, b): float(c) for (a, b), c in arcs.items() if c >= noise * out_tot[a]}
-    for a, (c, b) in best_out.items():
+    for a, (_, b) in best_out.items():
         keep[(a, b)] = float(arcs[(a, b)])
-    for b, (c, a) in best_in.items():
+    for b, (_, a) in best_in.items():
         keep[(a, b)] = float(arcs[(a, b)])
 
     def r(x: str, entry: bool) -> float:
@@ -398,7 +398,8 @@ class Emitter:
             return nxt
         if t.op == "xor":
             name = self._name("choice")
-            entries = [(self.emit(c, nxt), w, None) for c, w in zip(t.children, t.weights)]
+            entries: list[tuple[str, float, int | None]] = [(self.emit(c, nxt), w, None)
+                                                             for c, w in zip(t.children, t.weights)]
             if len({e for e, _, _ in entries}) == 1:
                 self.taken.discard(name)
                 return entries[0][0]
@@ -408,13 +409,13 @@ class Emitter:
             if len(kids) < 2:
                 return self.emit(Node("seq", kids), nxt)
             split, join = self._name("parallel"), self._name("parallel_join")
-            entries = [self.emit(c, join) for c in kids]
-            if join in entries:
+            heads = [self.emit(c, join) for c in kids]
+            if join in heads:
                 # a branch that can be skipped entirely: let it run one branch fewer, in sequence with the rest
                 return self.emit(Node("seq", kids), nxt)
             self.gateways.append(f"  {split}:    # parallel: the log shows these in both orders")
             self.gateways.append("    type: and")
-            self.gateways.append(f"    to: [{', '.join(entries)}]")
+            self.gateways.append(f"    to: [{', '.join(heads)}]")
             self.gateways.append(f"  {join}:")
             self.gateways.append("    type: and")
             self.gateways.append(f"    next: {nxt}")
