@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,17 @@ def test_dfg_miner_is_kept_as_an_option(p2p: tuple[ActivityLog, ActivityLog], tm
     d = discover(p2p[0], miner="dfg")
     assert "type: and" not in d.yaml
     run(write_checked(d, tmp_path / "m"), tmp_path / "s", seed=1, cases=50)
+
+
+def test_same_log_same_file_whatever_the_hash_seed(tmp_path: Path) -> None:
+    p = SHARED / "data" / "logs" / "receipt.xes.gz"
+    if not p.is_file():
+        pytest.skip(f"{p} is absent")
+    texts = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        r = subprocess.run([sys.executable, "-m", "procsim", "discover", str(p), "-o", str(out)], capture_output=True,
+                           text=True, check=False, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert r.returncode == 0, r.stderr
+        texts.append((out / "process.yaml").read_bytes())
+    assert texts[0] == texts[1]
