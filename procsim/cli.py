@@ -1,4 +1,5 @@
-"""The command line: ``procsim run | validate | graph | explain | schema | init | profile | report``.
+"""The command line: ``procsim run | validate | graph | explain | schema | init | profile | report | compare |
+discover | fidelity``.
 
 Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
 as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
@@ -209,8 +210,8 @@ def validate(processes: Annotated[list[Path], typer.Argument(help="Process files
 def graph(
     process: ProcessArg,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write: .dot, .svg, .png"
-                                                   " (.pnml with --format pnml); stdout when left out")] = None,
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png or pnml "
+                                                   " (.pnml, .bpmn with --format); stdout when left out")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png, pnml or bpmn "
                                                   "(default: from the output's suffix, else dot)")] = None,
     root: RootOpt = None,
 ) -> None:
@@ -222,16 +223,20 @@ def graph(
         if output is not None and output.is_dir():
             raise UsageError(f"--output {output}: is a folder; give a file, like {output / 'process.svg'}")
         fmt = (format or (output.suffix.lstrip(".") if output else "dot")).lower()
-        if fmt not in ("dot", "svg", "png", "pnml"):
-            raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml)")
+        if fmt not in ("dot", "svg", "png", "pnml", "bpmn"):
+            raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml, bpmn)")
         loaded = load_process(process, root)
         if fmt == "pnml":
             from procsim.export import to_pnml
 
             text = to_pnml(loaded)
+        elif fmt == "bpmn":
+            from procsim.bpmn import to_bpmn
+
+            text = to_bpmn(loaded)
         else:
             text = to_dot(loaded)
-        if fmt in ("dot", "pnml"):
+        if fmt in ("dot", "pnml", "bpmn"):
             if output is None:
                 typer.echo(text, nl=False)
             else:
@@ -334,6 +339,10 @@ from procsim.profile_cli import profile_command, report_command  # noqa: E402 - 
 
 app.command("profile")(profile_command)
 app.command("report")(report_command)
+
+from procsim.cli_grounding import register as _register_grounding  # noqa: E402 - compare, discover, fidelity
+
+_register_grounding(app, _fail)
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ Only reads logs and output folders: the simulator is never imported here.
 
 from __future__ import annotations
 
+import os
+
 import json
 import math
 from dataclasses import dataclass, field
@@ -589,4 +591,22 @@ def write_report(run_dir: Path, out: Path | None = None, *, seed: int = 0) -> Pa
     tmp = out.with_name(f".{out.name}.part")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
+    return out
+
+
+def save_comparison(logs: list[ActivityLog], sources: list[Path], distances: dict[str, float], out: Path,
+                    *, seed: int = 0) -> Path:
+    """``procsim compare REAL SIM --report OUT``: both logs side by side with the distances, written to ``out``
+    (a temporary name first, renamed when complete, so a page that exists is whole)."""
+    extras = [load_extras(p) if p.is_dir() else None for p in sources]
+    html = build_report(logs, extras, names=["real", "simulated"], distances=distances,
+                        title=f"{sources[0].name} vs {sources[1].name}", seed=seed)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            f.write(html)
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"--report {out}: cannot write ({e.strerror})") from None
     return out

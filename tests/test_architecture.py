@@ -30,9 +30,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                  "procsim.outdir")),
     # reading logs back (any log, not only ours): profile, report and the SVG drawing they share
     ("log analysis", ("procsim.eventlog", "procsim.profile", "procsim.layout", "procsim.charts", "procsim.graph_svg",
-                      "procsim.report", "procsim.profile_cli")),
+                      "procsim.report", "procsim.profile_cli", "procsim.distances", "procsim.compare",
+                      "procsim.mining", "procsim.bpmn")),
     ("run", ("procsim=", "procsim.run", "procsim.init")),
-    ("cli", ("procsim.cli", "procsim.__main__")),
+    # from a log back to a process: discover writes a process file and loads it, fidelity runs it
+    ("grounding", ("procsim.discover", "procsim.fidelity")),
+    ("cli", ("procsim.cli", "procsim.__main__", "procsim.cli_grounding")),
 ]
 
 
