@@ -33,9 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 P2P_TEXT = (REPO / "processes" / "procure_to_pay.yaml").read_text(encoding="utf-8")
 
 
-def cli(*args: str | Path, cwd: Path | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+def cli(*args: str | Path, cwd: Path | None = None, timeout: float = 300,
+        **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "procsim", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300, check=False, **kw)  # type: ignore[call-overload]
+                          cwd=cwd, timeout=timeout, check=False, **kw)  # type: ignore[call-overload]
 
 
 @pytest.fixture
@@ -375,20 +376,22 @@ def wait_for(cond, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-d
 def test_a_second_run_into_a_locked_folder_exits_2_at_once(write_process, tmp_path: Path) -> None:
     proc = write_process(MINI)
     out = tmp_path / "o"
-    first = subprocess.Popen([sys.executable, "-m", "procsim", "run", str(proc), "--out", str(out), "--cases",
-                              "20000", "--seed", "1", "-q"], stderr=subprocess.PIPE, text=True)
+    run(proc, out, seed=1, cases=50)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # a run in progress, as the run holds it: the folder's lock, taken by the real RunFolder (deterministic,
+    # where a second process racing a fast first run would not be)
+    holder = RunFolder(out, ["events.csv", "cases.csv"])
     try:
-        wait_for(lambda: (out / ".procsim.lock").exists() and parts(out))
-        second = cli("run", proc, "--out", out, "--cases", "100", "--seed", "2", "-q")
+        second = cli("run", proc, "--out", out, "--cases", "100", "--seed", "2", "-q", timeout=60)
         assert second.returncode == 2
         assert second.stderr == (f"--out {out}: another procsim run is writing into this folder; wait for it to "
                                  "finish or choose another --out\n")
-        assert first.poll() is None  # still running: the second did not wait for it
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".procsim.lock"} == before
     finally:
-        _, err = first.communicate(timeout=300)
-    assert first.returncode == 0, err
+        holder.release()
+    assert cli("run", proc, "--out", out, "--cases", "100", "--seed", "2", "-q").returncode == 0  # free again
     m = check_manifest(out)
-    assert m["seed"] == 1 and m["counts"]["cases"] == 20000
+    assert m["seed"] == 2 and m["counts"]["cases"] == 100
 
 
 def test_concurrent_runs_never_leave_a_manifest_that_disagrees(write_process, tmp_path: Path) -> None:
