@@ -55,6 +55,15 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
     report: Annotated[bool, typer.Option("--report", help="Also write OUT/report.html (see 'procsim report')")]
     = False,
+    to: Annotated[Optional[list[str]], typer.Option("--to", help="Also deliver events to a target while running "
+                                                    "(repeatable): jsonl:-, jsonl:FILE, http(s)://..., "
+                                                    "postgresql://... (docs/streaming.md)")] = None,
+    pace: Annotated[str, typer.Option(help="max, realtime or a speed-up like 3600x")] = "max",
+    start: Annotated[Optional[str], typer.Option(help="Shift the calendar: 'now' or an ISO time with offset")]
+    = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue delivery where the targets left off")] = False,
+    secret_env: Annotated[Optional[str], typer.Option(help="Environment variable holding the HMAC secret for "
+                                                      "http targets")] = None,
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -71,10 +80,14 @@ def run(
                 raise UsageError(f"--horizon: {e}") from None
         if cases is not None and h is not None:
             raise UsageError("give --cases or --horizon, not both")
+        from procsim.targets.stream import StreamOptions
+
+        stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, out)
+                  if to or pace != "max" or start or resume else None)
         progress = _Progress(quiet)
         try:
             result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
-                            labels_in_log=labels_in_log, on_progress=progress.update)
+                            labels_in_log=labels_in_log, on_progress=progress.update, stream=stream)
         finally:
             progress.close()
     except ProcsimError as e:

@@ -24,6 +24,7 @@ from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
+from procsim.targets.stream import StreamOptions
 from procsim.timebase import TimeBase
 from procsim.writer import Writer
 
@@ -68,10 +69,14 @@ def has_exceptions(loaded: LoadedProcess) -> bool:
 
 def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, cases: int | None = None,
         horizon: float | None = None, formats: Sequence[str] = ("csv",), labels_in_log: bool = True,
-        on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000) -> RunResult:
-    """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``."""
+        on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000,
+        stream: StreamOptions | None = None) -> RunResult:
+    """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``;
+    ``stream`` also delivers the events to targets while the run goes (procsim.targets.stream)."""
     t0 = time.perf_counter()
     loaded = process if isinstance(process, LoadedProcess) else load_process(process)
+    if stream is not None:
+        loaded, flush_every = stream.prepare(loaded, flush_every)
     formats = parse_formats(formats)
     spec = loaded.spec
     if cases is None and horizon is None:
@@ -120,8 +125,12 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         try:
             for f in [*formats, "cases", *(["labels"] if labels else [])]:
                 sinks.append(writer.call(REGISTRY[f], ctx))
+            if stream is not None:
+                sinks += stream.open(ctx, loaded, seed, cases, horizon)
             progress = (lambda done: on_progress(done, cases)) if on_progress else None
             sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress)
+            if stream is not None:
+                stream.pace.attach(sim.env, rec, writer.drain)
             sim.run()
             files: list[Path] = writer.call(_close, sinks)
         except BaseException:
@@ -160,7 +169,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         },
         "files": {p.name: {"sha256": digests.get(p.name) or _sha(p), "bytes": p.stat().st_size} for p in files},
         "wall_time_s": round(wall, 3),
-    }
+    } | (stream.manifest() if stream is not None else {})
     tmp = out_dir / ".manifest.json.part"
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, manifest_path)
