@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import MINI, REPO
 from procsim.run import run
@@ -127,3 +129,20 @@ def test_start_now_puts_the_first_event_near_the_wall_clock(tmp_path):
     first = dt.datetime.fromisoformat(result.manifest["simulated_period"]["origin"])
     assert abs((first - before).total_seconds()) < 5
     assert result.manifest["stream"]["start"] == first.isoformat()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.text()), st.one_of(st.none(), st.floats(allow_nan=False,
+                                                                                       allow_infinity=False)),
+                          st.one_of(st.none(), st.integers(-2**62, 2**62)), st.one_of(st.none(), st.booleans())),
+                min_size=1, max_size=20))
+def test_json_lines_round_trip_any_text_and_numbers(rows):
+    import pyarrow as pa
+
+    from procsim.targets.base import json_lines
+
+    names = ["s", "f", "i", "b"]
+    table = pa.table({n: list(col) for n, col in zip(names, zip(*rows))},
+                     schema=pa.schema([("s", pa.string()), ("f", pa.float64()), ("i", pa.int64()),
+                                       ("b", pa.bool_())]))
+    assert [json.loads(x) for x in json_lines(table)] == table.to_pylist()

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from procsim.errors import UsageError
 from procsim.records import CaseBatch, EventBatch
@@ -179,13 +180,38 @@ def event_table(batch: EventBatch, labels_in_log: bool) -> pa.Table:
 
 def json_lines(table: pa.Table) -> list[bytes]:
     """One compact JSON object per event, keys in column order (numbers stay numbers, nulls null)."""
-    names = table.column_names
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode
-    cols = [c.to_pylist() for c in table.columns]
-    out = []
-    for row in zip(*cols):
-        out.append(dumps(dict(zip(names, row))).encode())
-    return out
+    return [x.encode() for x in json_text(table).to_pylist()]
+
+
+def json_text(table: pa.Table) -> pa.Array:
+    """The rows as JSON object text, built column-wise with Arrow kernels (several times faster than
+    ``json.dumps`` per row, which matters at 100,000 events/s)."""
+    if table.num_rows == 0:
+        return pa.array([], pa.string())
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    parts: list[Any] = []
+    for i, (name, col) in enumerate(zip(table.column_names, table.columns)):
+        parts.append(("{" if i == 0 else ",") + dumps(name) + ":")
+        parts.append(_json_values(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col, dumps))
+    parts.append("}")
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _json_values(arr: pa.Array, dumps: Any) -> pa.Array:
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        if pc.any(pc.match_substring_regex(arr, r"[\x00-\x1f]")).as_py():
+            # rare control characters: the encoder's own escaping
+            return pa.array(["null" if v is None else dumps(v) for v in arr.to_pylist()], pa.string())
+        text = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
+        return pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null")
+    if pa.types.is_boolean(t) or pa.types.is_integer(t):
+        return pc.fill_null(pc.cast(arr, pa.string()), "null")
+    if pa.types.is_floating(t):
+        finite = pc.is_finite(arr)  # NaN and infinities are not JSON: null
+        return pc.fill_null(pc.if_else(finite, pc.cast(arr, pa.string()), pa.scalar(None, pa.string())), "null")
+    return pa.array(["null" if v is None else dumps(v if isinstance(v, (str, int, float, bool)) else str(v))
+                     for v in arr.to_pylist()], pa.string())
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:

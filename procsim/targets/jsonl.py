@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from procsim.errors import UsageError
 from procsim.sinks.base import SinkContext
-from procsim.targets.base import Options, Target, TargetContext, json_lines
+from procsim.targets.base import Options, Target, TargetContext, json_text
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,10 @@ class JsonlTarget(Target):
         self._own = True
 
     def deliver(self, table: pa.Table) -> None:
-        lines = json_lines(table)
-        if not lines:
+        if not table.num_rows:
             return
-        self._file.write(b"\n".join(lines) + b"\n")
+        lines = json_text(table).to_pylist()
+        self._file.write(("\n".join(lines) + "\n").encode())
         self._file.flush()  # a consumer at the other end of a pipe sees the batch now
         self.delivered += len(lines)
 
