@@ -10,7 +10,7 @@ timestamps' ISO text is made once in the recording run, as the file sinks share 
 receiver is a ThreadingHTTPServer in a child process (it would otherwise compete for this process's GIL).
 Baseline: the same batches into ``events.csv`` (the CSV sink), in the same process: the ratio says what a
 target costs against the file format everyone already uses. Targets (issue #15): jsonl >= 100,000 events/s,
-http (batched) >= 5,000, PostgreSQL >= 50,000. The script prints PASS/MISS and always exits 0.
+http (batched) >= 5,000, PostgreSQL >= 50,000, Kafka (librdkafka's mock cluster, in this process) >= 100,000. The script prints PASS/MISS and always exits 0.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from procsim.targets.base import Options, Target, TargetContext
 from procsim.targets.stream import StreamOptions
 
 HERE = Path(__file__).resolve().parent
-GOALS = {"jsonl": 100_000.0, "http": 5_000.0, "postgresql": 50_000.0}
+GOALS = {"jsonl": 100_000.0, "http": 5_000.0, "postgresql": 50_000.0, "kafka": 100_000.0}
 
 SERVER = """
 import sys
@@ -108,6 +108,16 @@ def main() -> None:
     assert server.stdout is not None
     server.stdout.readline()
     urls = {"jsonl": f"jsonl:{tmp / 'events.jsonl'}", "http": f"http://127.0.0.1:{port}/hook?batch=500"}
+    holder = None
+    try:
+        import confluent_kafka as ck
+
+        # librdkafka's in-process mock cluster (3 brokers); the target connects to it like to a real one
+        holder = ck.Producer({"test.mock.num.brokers": 3, "logger": lambda *a: None})
+        brokers = ",".join(f"{b.host}:{b.port}" for b in holder.list_topics(timeout=10).brokers.values())
+        urls["kafka"] = f"kafka://{brokers}/bench"
+    except ImportError:
+        print("confluent-kafka not installed: no kafka row")
     if args.pg:
         import psycopg
 

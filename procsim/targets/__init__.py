@@ -22,7 +22,7 @@ from procsim.targets.base import SCHEMES, Options, Target, TargetContext, public
 __all__ = ["SCHEMES", "Target", "TargetContext", "Options", "check_urls", "open_targets", "run_key",
            "public_url"]
 
-_LAZY = {"http": "http", "https": "http", "postgresql": "postgres", "postgres": "postgres"}
+_LAZY = {"http": "http", "https": "http", "postgresql": "postgres", "postgres": "postgres", "kafka": "kafka"}
 
 
 def _scheme(url: str) -> str:
