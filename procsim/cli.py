@@ -57,13 +57,15 @@ def run(
     = False,
     to: Annotated[Optional[list[str]], typer.Option("--to", help="Also deliver events to a target while running "
                                                     "(repeatable): jsonl:-, jsonl:FILE, http(s)://..., "
-                                                    "postgresql://... (docs/streaming.md)")] = None,
+                                                    "postgresql://..., kafka://..., smtp://... "
+                                                    "(docs/streaming.md)")] = None,
     pace: Annotated[str, typer.Option(help="max, realtime or a speed-up like 3600x")] = "max",
     start: Annotated[Optional[str], typer.Option(help="Shift the calendar: 'now' or an ISO time with offset")]
     = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue delivery where the targets left off")] = False,
     secret_env: Annotated[Optional[str], typer.Option(help="Environment variable holding the HMAC secret for "
                                                       "http targets")] = None,
+    mail_to: Annotated[Optional[str], typer.Option(help="Who gets the e-mails of smtp:// targets")] = None,
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -82,7 +84,7 @@ def run(
             raise UsageError("give --cases or --horizon, not both")
         from procsim.targets.stream import StreamOptions
 
-        stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, out)
+        stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, out, mail_to)
                   if to or pace != "max" or start or resume else None)
         progress = _Progress(quiet)
         try:

@@ -22,7 +22,7 @@ from procsim.targets.base import SCHEMES, Options, Target, TargetContext, public
 __all__ = ["SCHEMES", "Target", "TargetContext", "Options", "check_urls", "open_targets", "run_key",
            "public_url"]
 
-_LAZY = {"http": "http", "https": "http", "postgresql": "postgres", "postgres": "postgres", "kafka": "kafka"}
+_LAZY = {"http": "http", "https": "http", "postgresql": "postgres", "postgres": "postgres", "kafka": "kafka", "smtp": "smtp"}
 
 
 def _scheme(url: str) -> str:
@@ -70,7 +70,7 @@ def run_key(inputs: dict[str, str], seed: int, cases: int | None, horizon: float
 
 
 def open_targets(urls: Sequence[str], ctx: SinkContext, key: str, *, resume: bool = False,
-                 secret_env: str | None = None) -> list[Target]:
+                 secret_env: str | None = None, mail_to: str | None = None) -> list[Target]:
     """Make the targets (on the calling thread: connection errors surface before the simulation starts)."""
     parsed = check_urls(urls)
     secret = None
@@ -85,7 +85,8 @@ def open_targets(urls: Sequence[str], ctx: SinkContext, key: str, *, resume: boo
             slug = re.sub(r"[^A-Za-z0-9]+", "-", public_url(url).split("?", 1)[0]).strip("-")[:60]
             state = Path(ctx.out_dir) / ".targets" / f"{i}-{slug}"
             state.mkdir(parents=True, exist_ok=True)
-            targets.append(cls(ctx, TargetContext(url, key, state, resume, secret), options))
+            env = {"mail_to": mail_to} if mail_to else {}
+            targets.append(cls(ctx, TargetContext(url, key, state, resume, secret, env), options))
     except BaseException:
         for t in targets:
             t.abort()

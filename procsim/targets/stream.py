@@ -31,10 +31,11 @@ class StreamOptions:
     out_dir: Path | None = None  # where --resume finds the recorded start
     targets: list[Target] = field(default_factory=list)
     _start_iso: str = ""
+    mail_to: str | None = None  # envelope recipient of smtp targets
 
     @classmethod
     def from_flags(cls, urls: Sequence[str], pace: str, start: str | None, resume: bool,
-                   secret_env: str | None, out_dir: Path) -> StreamOptions:
+                   secret_env: str | None, out_dir: Path, mail_to: str | None = None) -> StreamOptions:
         from procsim.targets import check_urls
 
         bad = []
@@ -45,7 +46,7 @@ class StreamOptions:
                 bad.append(str(e))
         if bad:
             raise UsageError("\n".join(bad))
-        return cls(list(urls), parse_pace(pace), start, resume, secret_env, Path(out_dir))
+        return cls(list(urls), parse_pace(pace), start, resume, secret_env, Path(out_dir), mail_to=mail_to)
 
     def prepare(self, loaded: LoadedProcess, flush_every: int) -> tuple[LoadedProcess, int]:
         """Shift the calendar for --start; smaller hand-overs when events go to targets."""
@@ -86,7 +87,8 @@ class StreamOptions:
         from procsim.targets import open_targets, run_key
 
         key = run_key(loaded.inputs, seed, cases, horizon, self._start_iso)
-        self.targets = open_targets(self.urls, ctx, key, resume=self.resume, secret_env=self.secret_env)
+        self.targets = open_targets(self.urls, ctx, key, resume=self.resume, secret_env=self.secret_env,
+                                    mail_to=self.mail_to)
         return list(self.targets)
 
     def manifest(self) -> dict[str, Any]:
