@@ -28,10 +28,11 @@ import pyarrow.csv as pacsv
 from procsim.errors import ProcsimError, UsageError
 from procsim.records import CaseBatch
 from procsim.sinks.base import SinkContext
-from procsim.targets.base import Options, Target, TargetContext, json_lines, public_url
+from procsim.targets.base import Options, Target, TargetContext, json_text, public_url
 
 try:
     import psycopg
+    import psycopg.errors
 except ImportError as e:  # reported by check_urls as a missing package
     raise ImportError("psycopg is not installed", name="psycopg") from e
 
@@ -85,7 +86,7 @@ class PostgresTarget(Target):
         self.dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self.labels = ctx.labels_in_log if not options.labels else options.labels == "true"
         self.p = options.prefix
-        self.rows_cases = 0
+        self.resent = 0  # batches that held rows the table had already (went through the staging table)
         self.conn: Any = None
         self._retry(self._setup)
         self.attr_names = list(ctx.attr_names)
@@ -144,17 +145,28 @@ class PostgresTarget(Target):
         pacsv.write_csv(data, buf, write_options=_CSV)
         p = self.p
         names = ", ".join(cols)
+        data_bytes = buf.getvalue().to_pybytes()
+        try:
+            # the common case, rows the table has never seen: COPY straight in (about twice as fast); the key
+            # rejects the whole batch if any row is there already, and the staging path below takes it
+            with self.conn.transaction():
+                with self.conn.cursor() as cur:
+                    with cur.copy(f"COPY {p}{table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+                        copy.write(data_bytes)
+            return
+        except psycopg.errors.UniqueViolation:
+            self.resent += 1
         with self.conn.transaction():
             with self.conn.cursor() as cur:
                 with cur.copy(f"COPY stage_{table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
-                    copy.write(buf.getvalue().to_pybytes())
+                    copy.write(data_bytes)
                 cur.execute(f"INSERT INTO {p}{table} ({names}) SELECT {names} FROM stage_{table} "
                             "ON CONFLICT DO NOTHING")
 
     def _attributes(self, table: pa.Table) -> pa.Array:
         if not self.attr_names:
             return pa.nulls(table.num_rows, pa.string())
-        return pa.array([b.decode() for b in json_lines(table.select(self.attr_names))], pa.string())
+        return json_text(table.select(self.attr_names))
 
     def deliver(self, table: pa.Table) -> None:
         n = table.num_rows
@@ -188,6 +200,9 @@ class PostgresTarget(Target):
             ldata = pa.table({"run": pa.array([self.tctx.run_key] * lab.num_rows, pa.string()),
                               **{c: lab.column(c) for c in lab.column_names}})
             self._retry(self._copy, "labels", tuple(ldata.column_names), ldata)
+
+    def report(self) -> dict[str, Any]:
+        return super().report() | {"batches_with_rows_already_there": self.resent}
 
     def _finish(self) -> None:
         if self.conn is not None:
