@@ -58,7 +58,7 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, receiver: Receiver) -> None:
+    def __init__(self, port: int, receiver: Receiver, delay: float = 0.0) -> None:
         self.receiver = receiver
         self.conns: list[socket.socket] = []
 
@@ -67,6 +67,7 @@ class Server(ThreadingHTTPServer):
 
             def do_POST(self) -> None:  # noqa: N802 - the standard library's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(delay)  # a slow system under test
                 status = receiver.take(self.headers, body)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -182,3 +183,24 @@ def test_single_events_carry_the_event_id_as_idempotency_key(tmp_path, monkeypat
     assert len(keys) == result.events
     assert keys == [f"{rid}:{e}" for rid, e in receiver.order]
     assert run_id["requests"] == result.events
+
+
+def test_a_slow_target_slows_the_run_within_the_spool_bound(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROCSIM_TEST_SECRET", SECRET)
+    port = free_port()
+    receiver = Receiver()
+    server = Server(port, receiver, delay=0.01)
+    out = tmp_path / "out"
+    bound = int(0.05 * (1 << 20))
+    try:
+        result = run(O2C, out, cases=60, stream=StreamOptions.from_flags(
+            [f"http://127.0.0.1:{port}/hook?batch=10&queue=2&spool_mb=0.05"], "max", None, False,
+            "PROCSIM_TEST_SECRET", out))
+    finally:
+        server.stop()
+    (entry,) = result.manifest["stream"]["targets"]
+    assert entry["spooled_to_disk"] > 0  # the target fell behind
+    assert 0 < entry["spool_peak_bytes"] <= bound  # ... and the queue stayed inside its bound (back-pressure)
+    rows = csv_rows(out / "events.csv")
+    assert [e for _, e in receiver.order] == [r["event_id"] for r in rows]  # nothing lost, in order
+    assert receiver.duplicates == 0 and receiver.bad_signatures == 0

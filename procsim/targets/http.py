@@ -39,14 +39,14 @@ class HttpOptions(Options):
     timeout: float = 10.0
     max_backoff: float = 5.0
     give_up: float = 300.0
-    spool_mb: int = 256
+    spool_mb: float = 256.0
     queue: int = 8
 
     def __post_init__(self) -> None:
         if self.batch < 1:
             raise ValueError("option 'batch' must be at least 1")
-        if self.spool_mb < 1 or self.queue < 1:
-            raise ValueError("options 'spool_mb' and 'queue' must be at least 1")
+        if self.spool_mb <= 0 or self.queue < 1:
+            raise ValueError("option 'spool_mb' must be positive and 'queue' at least 1")
 
 
 class HttpTarget(Target):
@@ -75,7 +75,7 @@ class HttpTarget(Target):
             self.skip = int(old.get("events", 0))
         self.acked = self.skip
         write_state(self.state, {"run": tctx.run_key, "events": self.acked})
-        self.spool = Spool(tctx.state_dir, options.queue, options.spool_mb << 20)
+        self.spool = Spool(tctx.state_dir, options.queue, int(options.spool_mb * (1 << 20)))
         self.error: str | None = None
         self.last_error: str | None = None
         self.requests = 0
