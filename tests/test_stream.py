@@ -146,3 +146,12 @@ def test_json_lines_round_trip_any_text_and_numbers(rows):
                      schema=pa.schema([("s", pa.string()), ("f", pa.float64()), ("i", pa.int64()),
                                        ("b", pa.bool_())]))
     assert [json.loads(x) for x in json_lines(table)] == table.to_pylist()
+
+
+def test_bench_stream_runs_and_reports_every_target():
+    """Keeps benchmarks/bench_stream.py from rotting (no timing asserted)."""
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_stream.py"), "--cases", "20",
+                           "--repeat", "1"], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    for name in ("events.csv (baseline)", "jsonl", "http"):
+        assert any(line.startswith(name) for line in done.stdout.splitlines()), done.stdout
