@@ -155,3 +155,15 @@ def test_bench_stream_runs_and_reports_every_target():
     assert done.returncode == 0, done.stderr
     for name in ("events.csv (baseline)", "jsonl", "http"):
         assert any(line.startswith(name) for line in done.stdout.splitlines()), done.stdout
+
+
+def test_a_reader_closing_the_pipe_ends_the_run_with_a_message(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "procsim", "run", str(O2C), "-o", str(tmp_path), "-q",
+                             "--cases", "2000", "--to", "jsonl:-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["event_id"] == "E1"
+    proc.stdout.close()  # like '| head -1'
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "--to jsonl:-: the reader closed the pipe after" in err and "Traceback" not in err
+    assert not (tmp_path / "manifest.json").exists()

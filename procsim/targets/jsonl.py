@@ -6,6 +6,7 @@ while the simulation runs. A file target appends on ``--resume``, after the comp
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
-from procsim.errors import UsageError
+from procsim.errors import ProcsimError, UsageError
 from procsim.sinks.base import SinkContext
 from procsim.targets.base import Options, Target, TargetContext, json_text
 
@@ -59,8 +60,16 @@ class JsonlTarget(Target):
         if not table.num_rows:
             return
         lines = json_text(table).to_pylist()
-        self._file.write(("\n".join(lines) + "\n").encode())
-        self._file.flush()  # a consumer at the other end of a pipe sees the batch now
+        try:
+            self._file.write(("\n".join(lines) + "\n").encode())
+            self._file.flush()  # a consumer at the other end of a pipe sees the batch now
+        except OSError as e:
+            if self.stdout:
+                # the reader went away (| head): point stdout at /dev/null so that Python's own flush at exit
+                # does not fail a second time, and say what happened
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            what = "the reader closed the pipe" if isinstance(e, BrokenPipeError) else f"cannot write ({e.strerror})"
+            raise ProcsimError(f"--to {self.tctx.url}: {what} after {self.delivered} events") from None
         self.delivered += len(lines)
 
     def _finish(self) -> None:
