@@ -46,7 +46,7 @@ class Pace:
             t = env.peek()
             if t >= boundary:
                 rec.flush(final=True)  # every event up to now is final; finished cases with them
-                if not warm and rec.n_events:
+                if not warm and drain is not None and rec.n_events:
                     # the first hand-over pays one-off costs (tables, connections): start the clock after it,
                     # or the first events would reach the target late and the rest bunched
                     drain()

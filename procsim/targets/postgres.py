@@ -94,20 +94,22 @@ class PostgresTarget(Target):
     def _connect(self) -> None:
         if self.conn is not None and not self.conn.closed:
             return
-        kw = {"sslmode": self.opt.sslmode} if self.opt.sslmode else {}
-        # autocommit: each transaction() block is a real transaction that commits (not a savepoint in an
-        # implicit one that a lost connection would roll back)
-        self.conn = psycopg.connect(self.dsn, connect_timeout=10, autocommit=True, **kw)
+        self.conn = self._open()
         p = self.p
         with self.conn.transaction():
             for t in ("events", "cases", "labels"):
                 self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{t} "
                                   f"(LIKE {p}{t}) ON COMMIT DELETE ROWS")
 
+    def _open(self) -> Any:
+        kw: dict[str, Any] = {"sslmode": self.opt.sslmode} if self.opt.sslmode else {}
+        # autocommit: each transaction() block is a real transaction that commits (not a savepoint in an
+        # implicit one that a lost connection would roll back)
+        return psycopg.connect(self.dsn, connect_timeout=10, autocommit=True, **kw)
+
     def _setup(self) -> None:
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self.dsn, connect_timeout=10, autocommit=True,
-                                        **({"sslmode": self.opt.sslmode} if self.opt.sslmode else {}))
+            self.conn = self._open()
         with self.conn.transaction():
             self.conn.execute(_ddl(self.p))
         self.conn.close()
