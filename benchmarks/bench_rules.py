@@ -82,17 +82,20 @@ def write_without_rules(process: str | Path, dest: str | Path) -> tuple[Path, li
     from procsim.errors import SpecError
     from procsim.spec import load_process
 
+    import shutil
+
     src = Path(process).resolve()
-    # the copy sits in a folder like the original's, beside links to its sibling folders, so the relative
-    # paths a process names (../templates/..., ../rules/...) still resolve
+    original = src.read_text(encoding="utf-8")
+    # the copy sits in a folder like the original's, beside copies of the sibling folders it names, so the
+    # relative paths (../templates/..., ../rules/...) still resolve, inside the copy's project (a link out of
+    # it would be refused: procsim.spec.paths)
     home = Path(dest) / src.parent.name
     home.mkdir(parents=True, exist_ok=True)
     for sibling in src.parent.parent.iterdir():
-        link = Path(dest) / sibling.name
-        if sibling.is_dir() and sibling != src.parent and not link.exists():
-            link.symlink_to(sibling, target_is_directory=True)
+        if sibling.is_dir() and sibling != src.parent and f"../{sibling.name}/" in original:
+            shutil.copytree(sibling, Path(dest) / sibling.name, dirs_exist_ok=True)
     out = home / f"{src.stem}.norules{src.suffix}"
-    text = strip_rules(src.read_text(encoding="utf-8"))
+    text = strip_rules(original)
     removed: list[str] = []
     for _ in range(20):  # each pass removes what became unreachable; a chain needs a few
         out.write_text(text, encoding="utf-8")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from procsim.errors import ProcsimError, SpecError  # noqa: E402
+from procsim.errors import ProcsimError, SpecError
+from procsim.version import __version__
 
 __all__ = ["__version__", "ProcsimError", "SpecError", "load_process", "run"]
 

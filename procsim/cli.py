@@ -1,4 +1,4 @@
-"""The command line: ``procsim run | validate | graph | explain | schema | profile | report``.
+"""The command line: ``procsim run | validate | graph | explain | schema | init | profile | report``.
 
 Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
 as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
@@ -12,7 +12,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -28,6 +30,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 ProcessArg = Annotated[Path, typer.Argument(help="A process file, e.g. processes/procure_to_pay.yaml",
                                             show_default=False)]
+RootOpt = Annotated[Optional[Path], typer.Option(help="Project folder the process may read rule files and "
+                                                 "templates from (default: the process file's folder, or its "
+                                                 "parent when that is 'processes/')", show_default=False)]
 
 
 def _fail(e: ProcsimError) -> None:
@@ -55,6 +60,9 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
     report: Annotated[bool, typer.Option("--report", help="Also write OUT/report.html (see 'procsim report')")]
     = False,
+    root: RootOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder procsim did not make "
+                                        "(files procsim did not write are never replaced or removed)")] = False,
     to: Annotated[Optional[list[str]], typer.Option("--to", help="Also deliver events to a target while running "
                                                     "(repeatable): jsonl:-, jsonl:FILE, http(s)://..., "
                                                     "postgresql://..., kafka://..., smtp://... "
@@ -87,17 +95,21 @@ def run(
         stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, out, mail_to)
                   if to or pace != "max" or start or resume else None)
         progress = _Progress(quiet)
+        restore = _on_sigterm()
         try:
             result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
-                            labels_in_log=labels_in_log, on_progress=progress.update, stream=stream)
+                            labels_in_log=labels_in_log, on_progress=progress.update, root=root, force=force,
+                            stream=stream)
         finally:
             progress.close()
+            restore()
     except ProcsimError as e:
         _fail(e)
         return
-    except KeyboardInterrupt:
-        typer.echo("interrupted: no output was completed", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, _Terminated)
+        typer.echo(f"{'terminated' if terminated else 'interrupted'}: no output was completed", err=True)
+        raise typer.Exit(143 if terminated else 130) from None
     if not quiet:
         rate = result.events / result.wall_time_s if result.wall_time_s else 0.0
         typer.echo(f"{result.cases} cases, {result.events} events in {result.wall_time_s:.2f} s "
@@ -113,6 +125,28 @@ def run(
             _fail(e)
         if not quiet:
             typer.echo(str(path))
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that a run cleans up its temporaries the same way."""
+
+
+def _on_sigterm() -> Callable[[], None]:
+    """Turn SIGTERM into ``_Terminated`` for the run; returns the function that puts the old handler back."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the clean-up short
+        raise _Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers belong to the main thread (an embedding application's choice)
+    old = signal.signal(signal.SIGTERM, handler)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, old)
+
+    return restore
 
 
 class _Progress:
@@ -145,7 +179,8 @@ class _Progress:
 
 
 @app.command()
-def validate(processes: Annotated[list[Path], typer.Argument(help="Process files", show_default=False)]) -> None:
+def validate(processes: Annotated[list[Path], typer.Argument(help="Process files", show_default=False)],
+             root: RootOpt = None) -> None:
     """Check process files (schema, references, structure, expressions); print every problem."""
     from procsim.errors import SpecError
     from procsim.spec import load_process
@@ -153,7 +188,7 @@ def validate(processes: Annotated[list[Path], typer.Argument(help="Process files
     problems: list[str] = []
     for p in processes:
         try:
-            loaded = load_process(p)
+            loaded = load_process(p, root)
         except SpecError as e:
             problems.append(str(e))
             continue
@@ -183,6 +218,7 @@ def graph(
                                                    " (.pnml with --format pnml); stdout when left out")] = None,
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png or pnml "
                                                   "(default: from the output's suffix, else dot)")] = None,
+    root: RootOpt = None,
 ) -> None:
     """Draw the process: DOT text; SVG from procsim's own layout; PNG through Graphviz when it is installed."""
     from procsim.export import to_dot
@@ -192,7 +228,7 @@ def graph(
         fmt = (format or (output.suffix.lstrip(".") if output else "dot")).lower()
         if fmt not in ("dot", "svg", "png", "pnml"):
             raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml)")
-        loaded = load_process(process)
+        loaded = load_process(process, root)
         if fmt == "pnml":
             from procsim.export import to_pnml
 
@@ -229,10 +265,20 @@ def graph(
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    import secrets
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    # unique and created exclusively ("x": O_EXCL): a file or link planted under the name is never written through
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        from procsim.outdir import os_error
+
+        raise os_error(e, path) from None
 
 
 @app.command()
@@ -255,6 +301,37 @@ def schema() -> None:
     from procsim.spec.schema import process_json_schema
 
     typer.echo(json.dumps(process_json_schema(), indent=2))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from procsim.version import __version__
+
+        typer.echo(f"procsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="Show the version and exit")] = False) -> None:
+    """Generate realistic enterprise process data from YAML processes."""
+
+
+@app.command()
+def init(args: Annotated[list[str], typer.Argument(metavar="[EXAMPLE] DIR", show_default=False,
+                                                   help="An example (p2p, o2c, loan, p2p-exceptions; all when left "
+                                                        "out) and the folder to write the project into")]) -> None:
+    """Write a ready project (processes, rules, templates) from a bundled example."""
+    from procsim.init import init_project
+
+    try:
+        if len(args) > 2:
+            raise UsageError(f"init takes [EXAMPLE] DIR, got {len(args)} arguments")
+        files = init_project(None if len(args) == 1 else args[0], Path(args[-1]))
+    except ProcsimError as e:
+        _fail(e)
+    for f in files:
+        typer.echo(f"wrote {f}")
 
 
 from procsim.profile_cli import profile_command, report_command  # noqa: E402 - logic in its own module

@@ -6,6 +6,8 @@ everything here is a Python error whose ``str()`` is the message a user should r
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -62,3 +64,13 @@ class SimulationError(ProcsimError):
     """A failure while running a valid spec (a rule that fails on a value at run time, ...)."""
 
     exit_code = 1
+
+
+def suggest(word: str, options: Iterable[str], otherwise: str = "") -> str:
+    """``"; did you mean 'x'?"`` for the option most like ``word`` (difflib ratio >= 0.6), else ``otherwise``.
+
+    The one did-you-mean of procsim: every message naming an unknown key, name, node, format ... ends with it.
+    The result does not depend on the order of ``options`` (difflib breaks ties by the text).
+    """
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else otherwise

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from procsim.errors import UsageError
+from procsim.errors import UsageError, suggest
 from procsim.spec.units import format_duration
 
 _CORE = {"event_id", "case_id", "activity", "lifecycle", "timestamp", "resource", "role", "cost", "rules",
@@ -43,10 +43,7 @@ def explain(run_dir: str | Path, case_id: str) -> str:
     cases = pd.read_csv(d / "cases.csv", dtype=str, keep_default_na=False)
     row = cases[cases["case_id"] == case_id]
     if row.empty:
-        import difflib
-
-        close = difflib.get_close_matches(case_id, cases["case_id"].tolist(), n=1)
-        raise UsageError(f"no case '{case_id}' in {d}" + (f"; did you mean '{close[0]}'?" if close else ""))
+        raise UsageError(f"no case '{case_id}' in {d}" + suggest(case_id, cases["case_id"].tolist()))
     case = row.iloc[0].to_dict()
     events = _read_events(d, case_id, manifest.get("files", {}))
     used: list[str] = []

@@ -13,7 +13,8 @@ def _q(text: str) -> str:
 
 
 def to_dot(loaded: LoadedProcess) -> str:
-    """BPMN-like DOT: events as circles, activities as rounded boxes (with role), gateways as diamonds."""
+    """BPMN-like DOT: events as circles, activities as rounded boxes (with role), gateways as diamonds, waits as
+    double circles (BPMN's intermediate timer event) labelled with what they wait for."""
     spec = loaded.spec
     lines = [f"digraph {_q(spec.process.name)} {{", "  rankdir=LR;",
              '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];']
@@ -32,6 +33,8 @@ def to_dot(loaded: LoadedProcess) -> str:
         label = act.name or name
         if act.role:
             label += f"\n[{act.role}]"
+        if act.batch is not None:
+            label += "\n(batch)"
         put(name, f"  {_q(name)} [shape=box, style=rounded, label={_q(label)}];")
     for name, gw in spec.gateways.items():
         if name in calls:
@@ -43,6 +46,11 @@ def to_dot(loaded: LoadedProcess) -> str:
             continue
         mark = "X" if gw.type == "xor" else "+"
         put(name, f"  {_q(name)} [shape=diamond, label={_q(mark)}, xlabel={_q(name)}];")
+    for name, w in spec.waits.items():
+        what = "until a moment" if w.until is not None else (f"timer in {w.calendar}" if w.calendar else "timer")
+        style = "" if w.log else ", style=dashed"
+        put(name, f"  {_q(name)} [shape=doublecircle, label={_q('wait')}, xlabel={_q((w.name or name) + ': ' + what)}"
+                  f"{style}];")
     # a call inside a sub-process ('c.n') is drawn inside its caller's box
     parent = {c: max((p for p in calls if c.startswith(p + ".")), key=len, default=None) for c in calls}
 

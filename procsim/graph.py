@@ -6,7 +6,6 @@ Each problem is positioned through the source map. Nothing here samples or simul
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import networkx as nx
 
 from procsim.errors import Problem
+from procsim.errors import suggest as _suggest  # the one did-you-mean
 from procsim.spec.loader import Loc, SourceMap
 from procsim.spec.models import ProcessSpec
 
@@ -31,15 +31,10 @@ class Block:
 
 
 def node_loc(spec: ProcessSpec, node: str) -> Loc:
-    for section in ("events", "activities", "gateways"):
-        if node in getattr(spec, section):
+    for section in ("events", "activities", "gateways", "waits"):
+        if node in getattr(spec, section, {}):
             return (section, node)
     return ()
-
-
-def _suggest(name: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def build_graph(spec: ProcessSpec, smap: SourceMap, escalations: list[tuple[str, str]] = ()  # type: ignore[assignment]
@@ -51,8 +46,9 @@ def build_graph(spec: ProcessSpec, smap: SourceMap, escalations: list[tuple[str,
     g: nx.DiGraph = nx.DiGraph()
     problems: list[Problem] = []
     seen: dict[str, str] = {}
-    for section in ("events", "activities", "gateways"):
-        for name in getattr(spec, section):
+    waits = getattr(spec, "waits", {})  # a sub-process checked alone has none
+    for section in ("events", "activities", "gateways", "waits"):
+        for name in getattr(spec, section, {}):
             if name in seen:
                 problems.append(smap.problem((section, name), f"node '{name}' is already defined in {seen[name]}",
                                              "duplicate_node", at_key=True))
@@ -63,6 +59,8 @@ def build_graph(spec: ProcessSpec, smap: SourceMap, escalations: list[tuple[str,
         g.add_node(name, kind="activity")
     for name, gw in spec.gateways.items():
         g.add_node(name, kind=gw.type)
+    for name in waits:
+        g.add_node(name, kind="wait")
 
     def edge(src: str, dst: str, loc: Loc, **data: object) -> None:
         if dst not in g:
@@ -97,6 +95,9 @@ def build_graph(spec: ProcessSpec, smap: SourceMap, escalations: list[tuple[str,
                     data["max"] = None
                 continue
             edge(name, b.to, ("gateways", name, "branches", i, "to"), branch=i, branches=[i], max=b.max)
+    for name, w in waits.items():
+        edge(name, w.next, ("waits", name, "next"))
+    problems += _check_flow_extras(spec, g, smap)
     for src, dst in escalations:
         if src in g and dst in g and not g.has_edge(src, dst):
             g.add_edge(src, dst, escalation=True)
@@ -116,6 +117,31 @@ def build_graph(spec: ProcessSpec, smap: SourceMap, escalations: list[tuple[str,
     return g, problems
 
 
+def _check_flow_extras(spec: ProcessSpec, g: nx.DiGraph, smap: SourceMap) -> list[Problem]:
+    """The names waits and batches refer to: calendars, and the previous activities of ``duration_after``."""
+    problems: list[Problem] = []
+    cals = getattr(spec, "calendars", {})
+
+    def calendar(name: str | None, loc: Loc) -> None:
+        if name is not None and name not in cals:
+            problems.append(smap.problem(loc, f"unknown calendar '{name}'{_suggest(name, cals)}", "unknown_calendar"))
+
+    for name, w in getattr(spec, "waits", {}).items():
+        calendar(w.calendar, ("waits", name, "calendar"))
+        if w.until is not None:
+            calendar(w.until.next_working_day, ("waits", name, "until", "next_working_day"))
+    for name, act in spec.activities.items():
+        b = getattr(act, "batch", None)
+        if b is not None and b.schedule is not None:
+            calendar(b.schedule.next_working_day, ("activities", name, "batch", "schedule", "next_working_day"))
+        for prev in getattr(act, "duration_after", {}):
+            if prev not in spec.activities:
+                problems.append(smap.problem(("activities", name, "duration_after", prev), f"unknown activity "
+                                             f"'{prev}'{_suggest(prev, spec.activities)}", "unknown_activity",
+                                             at_key=True))
+    return problems
+
+
 def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None:
     """The flow of a process file whose schema check failed, read from its raw YAML for ``build_graph``.
 
@@ -129,7 +155,7 @@ def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None
         parts = tuple(re.findall(r"[^.\[\]]+", p.loc))  # 'activities.a.next', 'roles[7]' (a key that is no name)
         if p.code == "missing":  # reported at the mapping that lacks the key: "required key 'next' is missing"
             parts += (p.msg.split("'")[1],)
-        if not parts or parts[0] in ("events", "gateways", "calls") or (
+        if not parts or parts[0] in ("events", "gateways", "calls", "waits") or (
                 parts[0] == "activities" and (len(parts) < 3 or parts[2] == "next")):
             return None
         bad.add(parts[:3])
@@ -144,7 +170,7 @@ def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None
 
     ns = SimpleNamespace
     acts, gws, roles, arr = section("activities"), section("gateways"), section("roles"), data.get("arrivals")
-    calls = section("calls")
+    calls, waits = section("calls"), section("waits")
     if any(c in acts or c in gws or c in section("events") for c in calls):
         return None  # a call named like another node: which one an edge means is anyone's guess
     return ns(
@@ -155,6 +181,7 @@ def raw_flow(data: Mapping[str, Any], problems: Iterable[Problem]) -> Any | None
                         if g.get("branches") is not None else None) for n, g in gws.items()}
         # a call leads on to its 'next' (its sub-process is checked when the schema passes)
         | {n: ns(type="xor", next=c.get("next"), to=None, branches=None) for n, c in calls.items()},
+        waits={n: ns(next=w.get("next"), calendar=None, until=None) for n, w in waits.items()},
         roles={n: ns(calendar=text(r, "calendar", ("roles", n))) for n, r in roles.items()},
         calendars=dict.fromkeys(k for k in data["calendars"] if isinstance(k, str))
         if isinstance(data.get("calendars"), dict) else {},

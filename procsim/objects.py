@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from procsim.errors import Problem
-from procsim.rules.expr import Compiled, ExprRuntimeError, compile_expr, describe_error
+from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, compile_expr, describe_error
+from procsim.spec.paths import number_problem
 from procsim.timebase import TimeBase
 
 if TYPE_CHECKING:
@@ -33,6 +34,12 @@ MAX_LINES = 1000
 # expression type -> OCEL 2.0 attribute type
 OCEL_TYPES = {"number": "float", "integer": "integer", "string": "string", "bool": "boolean", "datetime": "time"}
 EVENT_ATTRIBUTES = (("lifecycle", "string"), ("resource", "string"), ("role", "string"), ("cost", "float"))
+BATCH_ATTRIBUTE = ("batch", "string")  # an event attribute too when the process has batched activities
+
+
+def event_attributes(batches: bool) -> tuple[tuple[str, str], ...]:
+    """The OCEL attributes of every event type: with the batch id when the run has batched activities."""
+    return EVENT_ATTRIBUTES + (BATCH_ATTRIBUTE,) if batches else EVENT_ATTRIBUTES
 
 
 def object_names(loaded: LoadedProcess, types: dict[str, str]) -> dict[str, Any]:
@@ -62,8 +69,7 @@ def _pattern_prefix(pattern: str) -> str | None:
 
 def check_objects(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
     """Names (activities, objects) with did-you-mean, number patterns, field expressions with carets."""
-    from procsim.rules.engine import _suggest
-    from procsim.sim.build import compile_at
+    from procsim.errors import suggest as _suggest
 
     spec, smap = loaded.spec, loaded.smap
     problems: list[Problem] = []
@@ -89,8 +95,11 @@ def check_objects(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]
             if r not in spec.objects:
                 problems.append(smap.problem(loc + ("refers_to", i), f"unknown object '{r}'"
                                              f"{_suggest(r, spec.objects)}", "unknown_object"))
-        prefix = _pattern_prefix(o.number)
-        if prefix is None:
+        unsafe = number_problem(o.number)  # before formatting: a huge width would be built
+        prefix = _pattern_prefix(o.number) if unsafe is None else ""
+        if unsafe is not None:
+            problems.append(smap.problem(loc + ("number",), unsafe, "unsafe_number"))
+        elif prefix is None:
             problems.append(smap.problem(loc + ("number",), f"number pattern {o.number!r} needs exactly one field "
                                          "'{n...}', like 'PO-{n:06d}'", "bad_number"))
         elif not prefix:

@@ -6,6 +6,8 @@ Owns the translation of the process graph into a Petri net and the PNML text; re
 The net:
 - one visible transition per activity, labelled with its display label (``name`` or id): the value of the
   ``activity`` column and of XES ``concept:name``;
+- a wait with ``log: true`` is a visible transition labelled like its events; any other wait a silent one
+  (``tau.<wait>``): it is not in the log;
 - xor gateways, pass-through joins and events are places; an edge between two of them is a silent (tau)
   transition, except where the two places can be fused without changing the net's language (one side has
   no other choice); so most gateways cost no silent transition at all;
@@ -72,7 +74,7 @@ class WorkflowNet:
 def process_net(loaded: LoadedProcess) -> WorkflowNet:
     """Translate the process graph into a workflow net (see the module docstring for the construction)."""
     spec, g = loaded.spec, loaded.graph
-    order = list(spec.events) + list(spec.activities) + list(spec.gateways)
+    order = list(spec.events) + list(spec.activities) + list(spec.gateways) + list(spec.waits)
     ends = [n for n, e in spec.events.items() if e.type == "end"]
     start = start_node(spec)
     escalations = _escalations(loaded)
@@ -120,6 +122,11 @@ def process_net(loaded: LoadedProcess) -> WorkflowNet:
         if kind == "activity":
             act = spec.activities[n]
             trans.append((f"t.{n}", act.name or n, [(f"p.{n}", 1)], [entry(n, act.next)]))
+        elif kind == "wait":
+            # a logged wait is in the log like an activity; an unlogged one is silent
+            wait = spec.waits[n]
+            trans.append((f"t.{n}" if wait.log else f"tau.{n}", (wait.name or n) if wait.log else None,
+                          [(f"p.{n}", 1)], [entry(n, wait.next)]))
         elif kind == "and":
             trans.append((f"tau.{n}", None, [(f"p.{n}", 1)], [entry(n, t) for t in flow[n]]))
         else:  # start, end, xor (split or pass-through): a place with silent edges onwards

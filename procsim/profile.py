@@ -72,6 +72,13 @@ METRICS: list[Metric] = [
 # -- statistics (numpy only; tests check them against scipy) ------------------------------------------------
 
 
+def format_value(value: float, fmt: str) -> str:
+    """A metric as people read it; ``n/a`` when the log cannot tell (``nan``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return format(value, fmt)
+
+
 def kruskal_h(groups: list[np.ndarray]) -> float:
     """Kruskal-Wallis H with the tie correction (as scipy.stats.kruskal); 0 when every value is equal."""
     sizes = np.array([len(g) for g in groups], dtype=float)

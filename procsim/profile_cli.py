@@ -16,7 +16,7 @@ import typer
 
 from procsim.errors import ProcsimError, UsageError
 
-__all__ = ["profile_command", "report_command", "write_run_report", "format_value", "profile_json"]
+__all__ = ["profile_command", "report_command", "write_run_report", "profile_json"]
 
 LogArg = Annotated[Path, typer.Argument(help="A procsim output folder or an event log (.xes, .xes.gz, .csv, "
                                               ".csv.gz, .parquet)", show_default=False)]
@@ -27,13 +27,6 @@ def _fail(e: ProcsimError) -> None:
     if isinstance(e, UsageError):
         typer.echo("Try 'procsim --help' for help.", err=True)
     raise typer.Exit(e.exit_code)
-
-
-def format_value(value: float, fmt: str) -> str:
-    """A metric as people read it; ``n/a`` when the log cannot tell (``nan``)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return format(value, fmt)
 
 
 def profile_json(sources: list[str], profiles: list[dict[str, float]]) -> str:
@@ -60,7 +53,7 @@ def profile_command(
 ) -> None:
     """Print the realism profile of a log (or two side by side): variants, spread, drift, people, time."""
     from procsim.eventlog import ColumnMap, read_log
-    from procsim.profile import METRICS, profile
+    from procsim.profile import METRICS, format_value, profile
 
     cm = ColumnMap(case=case, activity=activity, start=start, end=end, resource=resource, lifecycle=lifecycle)
     try:

@@ -44,7 +44,7 @@ class Case:
     """A running case: its id, attributes (copy-on-write snapshots for event rows) and bookkeeping."""
 
     __slots__ = ("idx", "id", "attrs", "_snap", "names", "start", "end", "cost", "events", "status", "end_event",
-                 "history", "visits", "rng", "rules_fired", "exceptions", "exc", "routed")
+                 "history", "visits", "rng", "rules_fired", "exceptions", "exc", "routed", "last")
 
     def __init__(self, idx: int, case_id: str, names: Sequence[str], attrs: dict[str, Any], start: float) -> None:
         self.idx = idx
@@ -64,6 +64,7 @@ class Case:
         self.rules_fired: list[str] = []  # case-level rules (set/raise at the start), for cases.csv and explain
         self.exceptions: list[tuple[str, str]] = []  # (business exception, rule or injector that raised it)
         self.exc: Any = None  # procsim.exceptions.CaseExc when the process injects exceptions
+        self.last = ""  # the activity the case completed last (for durations that depend on it)
 
     def snapshot(self) -> tuple[Any, ...]:
         snap = self._snap
@@ -135,7 +136,8 @@ class Recorder:
 
     def __init__(self, timebase: TimeBase, attr_names: Sequence[str], attr_types: Sequence[str],
                  emit_events: Callable[[EventBatch], None], emit_cases: Callable[[CaseBatch], None],
-                 flush_every: int = 50_000, labels: bool = False, objects: ObjectModel | None = None) -> None:
+                 flush_every: int = 50_000, labels: bool = False, objects: ObjectModel | None = None,
+                 batches: bool = False) -> None:
         self.timebase = timebase
         self.attr_names = list(attr_names)
         self.attr_types = [ARROW_TYPES[t] for t in attr_types]
@@ -159,7 +161,10 @@ class Recorder:
              ("lifecycle", pa.string()), ("timestamp", pa.timestamp("ms", tz=timebase.tz.key)),
              ("resource", pa.string()), ("role", pa.string()), ("cost", pa.float64()),
              ("rules", pa.string()), ("exception", pa.string())]
+            # the batch id, only for a process with batched activities: other logs keep their columns
+            + ([("batch", pa.string())] if batches else [])
             + list(zip(self.attr_names, self.attr_types)))
+        self.batches = batches
         self.case_schema = pa.schema(
             [("case_id", pa.string()), ("status", pa.string()),
              ("start", pa.timestamp("ms", tz=timebase.tz.key)), ("end", pa.timestamp("ms", tz=timebase.tz.key)),
@@ -246,6 +251,8 @@ class Recorder:
             pa.array(cols[7], pa.string()),
             pa.array(cols[8], pa.string()),
         ]
+        if self.batches:
+            arrays.append(pa.array([getattr(a, "batch_id", None) for a in cols[2]], pa.string()))
         if self.attr_types:
             # events of a case share one snapshot object until a rule changes the data: convert each distinct
             # snapshot once and gather the rows with take() instead of converting every cell of every event

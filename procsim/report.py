@@ -26,7 +26,7 @@ from procsim.charts import Marker, bar_chart, hbar_chart, line_chart, spread_cha
 from procsim.errors import UsageError
 from procsim.eventlog import ActivityLog, read_log
 from procsim.layout import Edge, Node, to_svg
-from procsim.profile import METRICS, profile, variants
+from procsim.profile import METRICS, format_value, profile, variants
 
 __all__ = ["RunExtras", "load_extras", "build_report", "write_report", "dfg"]
 
@@ -400,7 +400,6 @@ def _exceptions(log: ActivityLog, extras: RunExtras | None, key: str) -> str:
 
 
 def _profile_table(names: list[str], profiles: list[dict[str, float]], distances: dict[str, float] | None) -> str:
-    from procsim.profile_cli import format_value
 
     head = "".join(f"<th>{escape(n)}</th>" for n in names)
     rows = []

@@ -7,8 +7,6 @@ the whole run succeeded; the manifest is written last, so its presence means the
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +14,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from procsim import __version__
-from procsim.errors import ProcsimError, UsageError
+from procsim.version import __version__, output_versions
+from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
+from procsim.outdir import RunFolder, os_error
 from procsim.records import CaseBatch, EventBatch, Recorder
 from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
@@ -44,16 +43,12 @@ class RunResult:
 
 def parse_formats(text: str | Sequence[str]) -> list[str]:
     """``"csv,parquet"`` -> ['csv', 'parquet'], checked against the sink registry (did-you-mean on typos)."""
-    import difflib
-
     items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
     known = sorted(f for f in REGISTRY if f not in ("cases", "labels"))
     bad = []
     for f in items:
         if f not in known:
-            close = difflib.get_close_matches(f, known, n=1, cutoff=0.6)
-            bad.append(f"unknown format '{f}'" + (f"; did you mean '{close[0]}'?" if close else "")
-                       + f" (choose from: {', '.join(known)})")
+            bad.append(f"unknown format '{f}'" + suggest(f, known) + f" (choose from: {', '.join(known)})")
     if bad:
         raise UsageError("\n".join(bad))
     if not items:
@@ -70,11 +65,14 @@ def has_exceptions(loaded: LoadedProcess) -> bool:
 def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, cases: int | None = None,
         horizon: float | None = None, formats: Sequence[str] = ("csv",), labels_in_log: bool = True,
         on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000,
-        stream: StreamOptions | None = None) -> RunResult:
-    """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``;
-    ``stream`` also delivers the events to targets while the run goes (procsim.targets.stream)."""
+        root: str | Path | None = None, force: bool = False, stream: StreamOptions | None = None) -> RunResult:
+    """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``.
+
+    ``root`` is the project folder the process may read from (``procsim.spec.paths``); ``force`` lets a run
+    add its files to a non-empty folder procsim did not make (``procsim.outdir``); ``stream`` also delivers the
+    events to targets while the run goes (``procsim.targets.stream``)."""
     t0 = time.perf_counter()
-    loaded = process if isinstance(process, LoadedProcess) else load_process(process)
+    loaded = process if isinstance(process, LoadedProcess) else load_process(process, root)
     if stream is not None:
         loaded, flush_every = stream.prepare(loaded, flush_every)
     formats = parse_formats(formats)
@@ -87,17 +85,30 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         raise UsageError("--cases must be a positive number")
     if seed < 0:
         raise UsageError("--seed must be zero or a positive number")
+    labels = has_exceptions(loaded)
     out_dir = Path(out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir}: a file is in the way; give a folder")
+    kinds = [*formats, "cases", *(["labels"] if labels else [])]
+    # locked, its ownership read and stale temporaries cleared before anything is simulated or written
+    folder = RunFolder(out_dir, [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds], force=force)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"--out {out_dir}: cannot create the folder ({e.strerror})") from None
-    manifest_path = out_dir / "manifest.json"
-    # an old manifest would vouch for files this run is about to replace
-    manifest_path.unlink(missing_ok=True)
+        return _run(loaded, folder, seed=seed, cases=cases, horizon=horizon, formats=formats, kinds=kinds,
+                    labels=labels, labels_in_log=labels_in_log, on_progress=on_progress, flush_every=flush_every,
+                    t0=t0, stream=stream)
+    except BaseException as e:
+        folder.discard_temporaries()
+        if isinstance(e, OSError):  # the file-level handlers name the file; this names at least the folder
+            raise os_error(e, out_dir) from None
+        raise
+    finally:
+        folder.release()
 
+
+def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | None, horizon: float | None,
+         formats: list[str], kinds: list[str], labels: bool, labels_in_log: bool,
+         on_progress: Callable[[int, int | None], None] | None, flush_every: int, t0: float,
+         stream: StreamOptions | None = None) -> RunResult:
+    spec = loaded.spec
+    out_dir = folder.out
     model = build_model(loaded, seed)
     tb = TimeBase(spec.process.start, ZoneInfo(spec.process.timezone))
     types = attribute_types(spec)
@@ -111,20 +122,19 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     def emit_cases(batch: CaseBatch) -> None:
         writer.submit(_write_cases, sinks, batch)
 
-    labels = has_exceptions(loaded)
     # objects are derived only for the formats that write them: other runs pay nothing for them
     objects = ObjectModel(loaded, types) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
-                   labels=labels or "labels-parquet" in formats, objects=objects)
+                   labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches))
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
-                             "objects": objects})
+                             "objects": objects, "batches": rec.batches}, temp_tag=folder.tag)
     with writer:
         # sinks are made, fed and closed on the writer thread (procsim.writer): output overlaps the simulation
         try:
-            for f in [*formats, "cases", *(["labels"] if labels else [])]:
-                sinks.append(writer.call(REGISTRY[f], ctx))
+            for f in kinds:
+                sinks.append(writer.call(_make, REGISTRY[f], ctx))
             if stream is not None:
                 sinks += stream.open(ctx, loaded, seed, cases, horizon)
             progress = (lambda done: on_progress(done, cases)) if on_progress else None
@@ -132,21 +142,19 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
             if stream is not None:
                 stream.pace.attach(sim.env, rec, writer.drain)
             sim.run()
+            writer.drain()
+            # from here the files change: the old manifest goes first, so none ever vouches for other bytes
+            folder.begin_commit(s.entry or s.filename for s in sinks if s.filename)  # targets have no file
             files: list[Path] = writer.call(_close, sinks)
         except BaseException:
             writer.settle()
             writer.call(_abort, sinks)
             raise
-    # an earlier run's output of another format would look like part of this run: remove it
-    written = {p.name for p in files}
-    for name in sorted(_outputs() - written):
-        (out_dir / name).unlink(missing_ok=True)
-    if "documents" not in formats and (out_dir / "documents" / "index.csv").is_file():
-        shutil.rmtree(out_dir / "documents")  # an earlier run's documents (their index says they are ours)
     digests = {name: h for s in sinks for name, h in s.digests.items()}
     wall = time.perf_counter() - t0
     manifest = {
         "procsim_version": __version__,
+        "output_versions": output_versions(),
         "process": spec.process.name,
         "process_version": spec.process.version,
         "seed": seed,
@@ -170,24 +178,46 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         "files": {p.name: {"sha256": digests.get(p.name) or _sha(p), "bytes": p.stat().st_size} for p in files},
         "wall_time_s": round(wall, 3),
     } | (stream.manifest() if stream is not None else {})
-    tmp = out_dir / ".manifest.json.part"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, manifest_path)
+    # earlier runs' files of other formats go, then the manifest: it lists exactly what is in the folder
+    manifest_path = folder.finish_commit(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return RunResult(out_dir, files + [manifest_path], rec.n_cases, rec.n_events, wall, manifest)
 
 
 def _write_events(sinks: list[Sink], batch: EventBatch) -> None:
     for s in sinks:
-        s.write_events(batch)
+        try:
+            s.write_events(batch)
+        except OSError as e:  # a full disk, a size limit: the machine's failure, named with its file
+            raise os_error(e, _name(s)) from None
 
 
 def _write_cases(sinks: list[Sink], batch: CaseBatch) -> None:
     for s in sinks:
-        s.write_cases(batch)
+        try:
+            s.write_cases(batch)
+        except OSError as e:
+            raise os_error(e, _name(s)) from None
+
+
+def _make(cls: type[Sink], ctx: SinkContext) -> Sink:
+    try:
+        return cls(ctx)
+    except OSError as e:
+        raise os_error(e, ctx.out_dir / (cls.entry or cls.filename)) from None
 
 
 def _close(sinks: list[Sink]) -> list[Path]:
-    return [p for s in sinks for p in s.close()]
+    out = []
+    for s in sinks:
+        try:
+            out += s.close()
+        except OSError as e:
+            raise os_error(e, _name(s)) from None
+    return out
+
+
+def _name(s: Sink) -> Path:
+    return s.ctx.out_dir / (s.entry or s.filename)
 
 
 def _abort(sinks: list[Sink]) -> None:
@@ -196,10 +226,6 @@ def _abort(sinks: list[Sink]) -> None:
             s.abort()
         except Exception:  # noqa: BLE001 - cleaning up after a failure; the first error is what matters
             pass
-
-
-def _outputs() -> frozenset[str]:
-    return frozenset(cls.filename for cls in REGISTRY.values())
 
 
 def _sha(path: Path) -> str:

@@ -117,8 +117,8 @@ def test_formatting_per_locale() -> None:
     assert Formatter("en_GB").money(0.5) == "£0.50"
     assert Formatter("en_US").money(10, "EUR") == "€10.00"
     when = dt.datetime(2026, 3, 9, 14, 5)
-    assert [Formatter(x).date(when) for x in ("de_DE", "en_US", "en_GB")] == ["09.03.2026", "03/09/2026",
-                                                                             "09/03/2026"]
+    assert [Formatter(x).date(when) for x in ("de_DE", "en_US", "en_GB")] == ["09.03.2026", "Mar 9, 2026",
+                                                                             "9 Mar 2026"]
     assert Formatter("de_DE").percent(0.19) == "19\u00a0%"
 
 
@@ -238,8 +238,8 @@ def test_unknown_object_and_missing_template(tmp_path: Path, monkeypatch: pytest
                              "mean 'purchase_order'? [unknown_object]")
     p.write_text(text.replace("purchase_ordr", "purchase_order").replace("t.html.j2", "nope.html.j2"),
                  encoding="utf-8")
-    assert load_error(p) == (f"p.yaml:{line + 1}:15: documents.doc.template: template file not found: "
-                             "nope.html.j2 [template_not_found]")
+    assert load_error(p) == (f"p.yaml:{line + 1}:15: documents.doc.template: template 'nope.html.j2' not "
+                             "found (paths are relative to the process file) [template_not_found]")
 
 
 @pytest.mark.parametrize("attack", ["{{ ''.__class__ }}", "{{ cycler.__init__.__globals__ }}",
@@ -272,10 +272,12 @@ def test_rerun_replaces_documents(tmp_path: Path) -> None:
     out = tmp_path / "o"
     run(lp, out, seed=1, cases=40, formats=["documents"])
     first = len(index(out))
-    (out / "documents" / "stale.html").write_text("old", encoding="utf-8")
     run(lp, out, seed=1, cases=10, formats=["documents"])
-    assert not (out / "documents" / "stale.html").exists()
-    assert len(index(out)) < first
+    # the first run's documents are gone: the folder holds the second run's files only
+    rows = index(out)
+    assert len(rows) < first
+    assert {p.name for p in (out / "documents").iterdir()} == (
+        {"index.csv"} | {r["path"].removeprefix("documents/") for r in rows} | {r["document_id"] + ".json" for r in rows})
     shutil.rmtree(out)
 
 
@@ -330,4 +332,5 @@ def test_benchmark_runs() -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     docs, sink_s, render_s, run_s = mod.bench("procure_to_pay", 30, 1)
-    assert docs > 0 and 0 < render_s <= sink_s <= run_s
+    # figures only: how long things took is measured by the benchmark, never asserted by a test
+    assert docs > 0 and all(isinstance(x, float) and x > 0 for x in (render_s, sink_s, run_s))

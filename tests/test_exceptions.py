@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -371,7 +372,8 @@ def test_p2p_duplicate_payment_pays_the_same_amount_to_the_same_supplier(tmp_pat
     (tmp_path / "rules").mkdir()  # the process names its rule file relative to itself
     rules = path.parents[1] / "rules" / "procure_to_pay.yaml"
     (tmp_path / "rules" / rules.name).write_text(rules.read_text())
-    (tmp_path / "templates").symlink_to(path.parents[1] / "templates", target_is_directory=True)
+    # a copy, not a link: a link out of the project folder is refused (procsim.spec.paths)
+    shutil.copytree(path.parents[1] / "templates", tmp_path / "templates")
     p = tmp_path / "processes" / "p2p.yaml"
     p.write_text(text)
     run(p, tmp_path / "o", seed=2, cases=300, formats=["csv"])

@@ -55,7 +55,13 @@ def test_unreachable_and_dead_end_nodes(write_process):
     loop_only = MINI.replace("{to: done, probability: 0.8}", "{to: register, probability: 0.8}")
     lines = problems(write_process, loop_only)
     assert "p.yaml:26:3: events.done: 'done' cannot be reached from the start event 'start' [unreachable]" in lines
-    assert any("[dead_end]" in line for line in lines) or any("[unbounded_loop]" in line for line in lines)
+    # nothing after 'ok' leads to the end any more: every node is a dead end, and the loop back has no bound
+    assert "p.yaml:25:3: events.start: no path leads from 'start' to an end event [dead_end]" in lines
+    assert "p.yaml:51:3: gateways.ok: no path leads from 'ok' to an end event [dead_end]" in lines
+    assert sum("[dead_end]" in line for line in lines) == 8
+    assert [line for line in lines if "[unbounded_loop]" in line] == [
+        "p.yaml:32:3: activities.check_a: unbounded loop check_a -> join -> decide -> ok -> register -> split -> "
+        "check_a: give the branch that goes back a 'max' [unbounded_loop]"]
 
 
 def test_start_and_end_events(write_process):

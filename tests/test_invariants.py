@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections import defaultdict, deque
 from pathlib import Path
@@ -95,4 +96,8 @@ def test_timestamps_are_local_with_offset(write_process, tmp_path):
     parquet = pd.read_parquet(tmp_path / "o" / "events.parquet")
     assert str(parquet["timestamp"].dt.tz) == "Europe/Berlin"
     assert (pd.to_datetime(csv["timestamp"], format="ISO8601") == parquet["timestamp"]).all()
-    assert ZoneInfo("Europe/Berlin")
+    # the offset written is Berlin's at that instant (CET in March until the 29th, then CEST)
+    berlin = ZoneInfo("Europe/Berlin")
+    for text in csv["timestamp"]:
+        t = dt.datetime.fromisoformat(text)
+        assert t.utcoffset() == t.astimezone(berlin).utcoffset()

@@ -296,3 +296,25 @@ def test_a_condition_in_a_sub_process_is_checked_once_at_its_line(write_process)
         "    amout > 5",
         "    ^",
     ]
+
+
+def test_expansion_leaves_the_written_spec_as_the_user_wrote_it(write_process):
+    from ruamel.yaml import YAML
+
+    path = write_process(SUB)
+    raw = YAML(typ="safe").load(path.read_text())
+    loaded = load_process(path)
+    written = loaded.written
+    assert written is not None and written is not loaded.spec
+    # exactly the YAML's nodes: the calls are calls, no copies anywhere
+    assert sorted(written.activities) == sorted(raw["activities"])
+    assert sorted(written.gateways) == sorted(raw["gateways"])
+    assert sorted(written.calls) == ["review_a", "review_b"]
+    assert written._calls == {}
+    # the spec that runs has the copies, and says what each call became
+    assert set(loaded.spec.activities) == set(raw["activities"]) | {
+        f"{c}.{n}" for c in ("review_a", "review_b") for n in ("read", "fix")}
+    assert {"review_a", "review_b", "review_a.verdict", "review_b.finished"} <= set(loaded.spec.gateways)
+    assert sorted(loaded.spec._calls) == ["review_a", "review_b"]
+    # what both share is the same frozen models: nothing was copied that did not need to be
+    assert loaded.spec.activities["register"] is written.activities["register"]

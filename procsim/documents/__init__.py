@@ -25,6 +25,7 @@ import jinja2.nodes
 
 from procsim.documents.render import CENT, RenderError, cents, environment, render
 from procsim.errors import Problem
+from procsim.spec.paths import TEMPLATE_SUFFIX, check_input, project_root
 
 if TYPE_CHECKING:
     from procsim.objects import ObjectRecord
@@ -134,13 +135,14 @@ def check_documents(loaded: LoadedProcess, types: dict[str, str]) -> list[Proble
     """Check the ``documents:`` section (objects, template files, syntax, fields used) and attach the compiled
     set to the spec (``spec._documents``), for the ``documents`` sink."""
     from procsim.objects import CASE_TYPE, ObjectModel
-    from procsim.rules.engine import _suggest
+    from procsim.errors import suggest as _suggest
 
     spec, smap = loaded.spec, loaded.smap
     problems: list[Problem] = []
     if not spec.documents:
         return problems
     base = loaded.path.resolve().parent
+    root = loaded.root or project_root(loaded.path)
     env = environment(spec.process.locale)
     try:
         otypes = dict(ObjectModel(loaded, types).object_types)
@@ -166,10 +168,10 @@ def check_documents(loaded: LoadedProcess, types: dict[str, str]) -> list[Proble
         if d.tax_rate is not None and d.tax_rate not in fnames:
             problems.append(smap.problem(loc + ("tax_rate",), f"'{d.tax_rate}' is not a field of {d.object}"
                                          f"{_suggest(d.tax_rate, fnames)}", "unknown_field"))
-        tpath = (base / d.template).resolve()
-        if not tpath.is_file():
-            problems.append(smap.problem(loc + ("template",), f"template file not found: {d.template}",
-                                         "template_not_found"))
+        tpath, why, code = check_input(base, d.template, root, what="template", suffix=TEMPLATE_SUFFIX)
+        if tpath is None:
+            problems.append(smap.problem(loc + ("template",), why,
+                                         "template_not_found" if code == "not_found" else code))
             continue
         display = _display(tpath)
         try:

@@ -4,17 +4,23 @@ Templates are user input: they run in an ``ImmutableSandboxedEnvironment`` (no a
 no mutation of the data), with ``StrictUndefined`` (a missing field is an error, never an empty string in a
 document), autoescaping for HTML, and caps on output size and render time. Multiplying strings or lists and
 powers are capped too, so a one-line template cannot allocate gigabytes before the size check sees it.
-Formatting is written here for the locales the examples use (babel is used when it is installed).
+Money, numbers, percentages and dates follow the process locale through babel (CLDR data), for every locale
+Faker has; babel is a pinned dependency because its data decides the bytes of every document.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from copy import copy
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 import jinja2
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency, get_territory_currencies
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -25,22 +31,31 @@ MAX_SECONDS = 2.0  # render time of one document
 _MAX_REPEAT = 100_000  # the longest string or list a template may build with '*'
 CENT = Decimal("0.01")
 
-try:  # optional: full CLDR formatting when babel is installed
-    import babel.dates as _bdates  # type: ignore[import-not-found, unused-ignore]
-    import babel.numbers as _bnumbers  # type: ignore[import-not-found, unused-ignore]
-except ImportError:  # pragma: no cover - depends on the environment
-    _bnumbers = _bdates = None
+# Faker locales CLDR does not know under that name: the CLDR locale that formats as they would
+_CLDR_NAMES = {"ar_AA": "ar", "dk_DK": "da_DK", "es_CA": "es_ES", "fr_QC": "fr_CA", "ng_NG": "en_NG",
+               "no_NO": "nb_NO"}
+# the currency a locale's documents use by default is its country's on this day: fixed, so that the bytes do not
+# depend on the day procsim runs (a country that changes its currency would change them)
+_CURRENCY_DAY = dt.date(2026, 1, 1)
 
-# locale -> (thousands separator, decimal mark, symbol after the amount, date pattern)
-_LOCALES: dict[str, tuple[str, str, bool, str]] = {
-    "de_DE": (".", ",", True, "%d.%m.%Y"),
-    "de_AT": (".", ",", True, "%d.%m.%Y"),
-    "fr_FR": ("\u202f", ",", True, "%d/%m/%Y"),
-    "en_US": (",", ".", False, "%m/%d/%Y"),
-    "en_GB": (",", ".", False, "%d/%m/%Y"),
-}
-_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF"}
-_DEFAULT_CURRENCY = {"de_DE": "EUR", "de_AT": "EUR", "fr_FR": "EUR", "en_US": "USD", "en_GB": "GBP"}
+
+@lru_cache(maxsize=None)
+def cldr_locale(name: str) -> Locale:
+    """The babel locale for a Faker locale: itself, its CLDR name, else its language, else en_US."""
+    for candidate in (_CLDR_NAMES.get(name, name), name.split("_")[0], "en_US"):
+        try:
+            return Locale.parse(candidate)
+        except (UnknownLocaleError, ValueError):
+            continue
+    raise AssertionError("en_US is always known")  # pragma: no cover
+
+
+def default_currency(name: str) -> str:
+    """The currency of the locale's country (ISO 4217), EUR when the locale names no country."""
+    loc = cldr_locale(name)
+    territory = loc.territory or (name.split("_")[1] if "_" in name else None)
+    found = get_territory_currencies(territory, start_date=_CURRENCY_DAY) if territory else []
+    return found[0] if found else "EUR"
 
 
 class RenderError(ProcsimError):
@@ -58,46 +73,34 @@ class Formatter:
 
     def __init__(self, locale: str) -> None:
         self.locale = locale
-        self.currency = _DEFAULT_CURRENCY.get(locale, "EUR")
-        self.sep, self.dec, self.after, self.datefmt = _LOCALES.get(locale, _LOCALES["en_US"])
+        self.cldr = cldr_locale(locale)
+        self.currency = default_currency(locale)
+
+    def _fixed(self, pattern: Any, x: Decimal, digits: int) -> str:
+        # the locale's pattern (grouping, symbols, sign, where '%' goes) with exactly ``digits`` decimals, rounded
+        # half up here (a percent pattern multiplies by 100 after: round two places further)
+        p = copy(pattern)
+        p.frac_prec = (digits, digits)
+        places = digits + (2 if p.scale == 2 else 0)
+        return str(p.apply(x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), self.cldr))
 
     def number(self, x: Any, digits: int = 2) -> str:
-        d = Decimal(str(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-        sign = "-" if d < 0 else ""
-        whole, _, frac = f"{abs(d):f}".partition(".")
-        groups = []
-        while len(whole) > 3:
-            groups.append(whole[-3:])
-            whole = whole[:-3]
-        groups.append(whole)
-        out = self.sep.join(reversed(groups))
-        return sign + (out + self.dec + frac if frac else out)
+        return self._fixed(self.cldr.decimal_formats[None], Decimal(str(x)), digits)
 
     def money(self, x: Any, currency: str | None = None) -> str:
-        cur = currency or self.currency
-        if _bnumbers is not None:
-            return str(_bnumbers.format_currency(cents(x), cur, locale=self.locale))
-        sym = _SYMBOLS.get(cur, cur)
-        text = self.number(cents(x))
-        if self.after:
-            return f"{text}\u00a0{sym}"
-        neg = text.startswith("-")
-        body = text[1:] if neg else text
-        return ("-" if neg else "") + (sym + body if len(sym) == 1 else f"{sym}\u00a0{body}")
+        """The amount rounded half up to cents, in the currency's own digits (JPY has none) and place."""
+        return str(format_currency(cents(x), currency or self.currency, locale=self.cldr))
 
     def date(self, d: Any) -> str:
-        when = _as_datetime(d)
-        if _bdates is not None:
-            return str(_bdates.format_date(when.date(), format="short" if self.locale == "en_US" else "medium",
-                                           locale=self.locale))
-        return when.strftime(self.datefmt)
+        """CLDR's medium date: unambiguous in every locale (``09.03.2026``, ``Mar 9, 2026``, ``9 mars 2026``)."""
+        return str(format_date(_as_datetime(d).date(), format="medium", locale=self.cldr))
 
     def datetime(self, d: Any) -> str:
-        when = _as_datetime(d)
-        return f"{when.strftime(self.datefmt)} {when.strftime('%H:%M')}"
+        when = _as_datetime(d)  # the wall-clock time written, as for the date: no conversion
+        return f"{self.date(when)} {format_time(when.time(), format='short', locale=self.cldr)}"
 
     def percent(self, x: Any, digits: int = 0) -> str:
-        return self.number(Decimal(str(x)) * 100, digits) + ("\u00a0%" if self.after else "%")
+        return self._fixed(self.cldr.percent_formats[None], Decimal(str(x)), digits)
 
 
 def _as_datetime(d: Any) -> dt.datetime:

@@ -3,11 +3,11 @@ time, data, business) and builds the YAML union ``ExceptionSpec`` (discriminated
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BeforeValidator, Field
 
+from procsim.errors import suggest
 from procsim.exceptions import control  # noqa: F401, I001 - imported for registration, in catalogue order
 from procsim.exceptions import timing  # noqa: F401
 from procsim.exceptions import data  # noqa: F401
@@ -18,9 +18,8 @@ from procsim.exceptions.base import INJECTED, REGISTRY, CaseExc, Effect, Excepti
 def _known_type(v: Any) -> Any:
     """An unknown ``type`` gets a did-you-mean instead of pydantic's list of every tag."""
     if isinstance(v, dict) and isinstance(v.get("type"), str) and v["type"] not in REGISTRY:
-        close = difflib.get_close_matches(v["type"], sorted(REGISTRY), n=1, cutoff=0.6)
-        raise ValueError(f"unknown exception type '{v['type']}'" + (
-            f"; did you mean '{close[0]}'?" if close else f" (choose from: {', '.join(REGISTRY)})"))
+        raise ValueError(f"unknown exception type '{v['type']}'"
+                         + suggest(v["type"], REGISTRY, f" (choose from: {', '.join(REGISTRY)})"))
     return v
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args, g
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from procsim.sim.streams import CaseStreams, stream
+from procsim.sim.streams import STREAM_EXC, STREAM_EXC_PICK, CaseStreams, stream
 
 if TYPE_CHECKING:
     from procsim.records import Case
@@ -162,8 +162,9 @@ class Plan:
 
     def __init__(self, entries: list[ExceptionType], conds: list[Callable[[Any], Any] | None],
                  acts: dict[str, Activity], role_index: dict[str, int], pool_members: dict[str, list[str]],
-                 types: dict[str, str]) -> None:
+                 types: dict[str, str], *, new_activity: Callable[..., Activity] | None = None) -> None:
         self.entries = entries
+        self.new_activity = new_activity  # the engine's Activity class, for the activities an exception inserts
         self.conds = conds
         self.acts = acts
         self.role_index = role_index
@@ -185,7 +186,6 @@ class Plan:
 
     def bind(self, seed: int, n_cases: int | None) -> None:
         from procsim.errors import UsageError
-        from procsim.sim.engine import STREAM_EXC, STREAM_EXC_PICK
 
         self.seed = seed
         self.streams = CaseStreams(seed, STREAM_EXC)

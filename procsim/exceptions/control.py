@@ -44,11 +44,10 @@ class InsertActivity(ExceptionType):
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
         act = plan.cache.get(id(self))
         if act is None:
-            from procsim.sim.engine import Activity
-
+            assert plan.new_activity is not None  # set by procsim.sim.build.build_exceptions
             pool = plan.role_index[self.role] if self.role else -1
-            act = plan.cache[id(self)] = Activity(f"{self.activity}>{self.insert}", self.insert, pool,
-                                                  self.duration.sampler(), -1, 0.0, 0.0, True, 0, self.role)
+            act = plan.cache[id(self)] = plan.new_activity(f"{self.activity}>{self.insert}", self.insert, pool,
+                                                           self.duration.sampler(), -1, 0.0, 0.0, True, 0, self.role)
         eff.inserts.append((act, self.label))
         return True
 

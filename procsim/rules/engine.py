@@ -8,7 +8,6 @@ exception (raise) — each answer carrying the ids of the rules that gave it, fo
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from procsim.errors import Problem, SimulationError
-from procsim.rules.expr import Compiled, ExprError, ExprRuntimeError, compile_expr, describe_error
+from procsim.errors import suggest as _suggest  # the one did-you-mean
+from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, describe_error
 from procsim.rules.models import Rule, RuleFile, Table
 from procsim.rules.tables import DecisionTable, TableError, compile_table
 from procsim.spec.loader import SourceMap, read_yaml, validate
@@ -49,20 +49,23 @@ class RuleSource:
 
 def read_rule_files(loaded: LoadedProcess, data: Mapping[str, Any]) -> tuple[list[RuleSource], list[Problem]]:
     """Read every rule file a process names (relative to the process file)."""
-    from procsim.spec import display_path, sha256
+    from procsim.spec.loaded import display_path, sha256
 
     out: list[RuleSource] = []
     problems: list[Problem] = []
+    from procsim.spec.paths import check_input, project_root
+
+    root = loaded.root or project_root(loaded.path)
     for i, rel in enumerate(loaded.spec.rules):
-        path = (loaded.path.parent / rel)
-        if not path.is_file():
-            problems.append(loaded.smap.problem(("rules", i), f"rule file '{rel}' not found (paths are relative "
-                                                "to the process file)", "not_found"))
+        real, why, code = check_input(loaded.path.parent, rel, root, what="rule file")
+        if real is None:
+            problems.append(loaded.smap.problem(("rules", i), why, code))
             continue
+        path = loaded.path.parent / rel  # messages show it as the user wrote it; it resolves to `real`
         from procsim.errors import SpecError
 
         try:
-            raw, smap = read_yaml(path, display_path(path))
+            raw, smap = read_yaml(real, display_path(path))
         except SpecError as e:
             problems += e.problems
             continue
@@ -71,7 +74,7 @@ def read_rule_files(loaded: LoadedProcess, data: Mapping[str, Any]) -> tuple[lis
         if content is not None:
             assert isinstance(content, RuleFile)
             out.append(RuleSource(path, content, smap))
-            loaded.inputs[smap.file] = sha256(path)
+            loaded.inputs[smap.file] = sha256(real)
     return out, problems
 
 
@@ -364,14 +367,13 @@ def expression_names(loaded: LoadedProcess, types: Mapping[str, str]) -> dict[st
     return names
 
 
-def _suggest(word: str, options: Collection[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mapping[str, str], *,
+                  samples: Callable[[int], list[dict[str, Any]]]) -> tuple[RuleSet, list[Problem]]:
+    """Check and compile every rule and table; returns the rule set and all problems found.
 
-
-def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mapping[str, str]
-                  ) -> tuple[RuleSet, list[Problem]]:
-    """Check and compile every rule and table; returns the rule set and all problems found."""
+    ``samples(n)`` draws ``n`` cases' attributes as the simulation would (``procsim.sim.build.sample_cases``),
+    to search for conflicting route rules; passed in because the simulation sits above the rules.
+    """
     spec, g = loaded.spec, loaded.graph
     names = expression_names(loaded, types)
     problems: list[Problem] = []
@@ -441,10 +443,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
 
             def expr(text: str, where: tuple[Any, ...], expect: str | None = None,
                      extra: Mapping[str, Any] | None = None) -> Compiled | None:
-                try:
-                    c = compile_expr(text, {**names, **(extra or {})}, expect=expect)
-                except ExprError as e:
-                    problems.append(sm.problem(where, e.msg, e.code, offset=e.offset))
+                c = compile_at(sm, where, text, {**names, **(extra or {})}, problems, expect=expect)
+                if c is None:
                     return None
                 rs.note_reads([c])
                 return c
@@ -571,7 +571,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
     for _, _, item, _, _ in route_items:
         gw = item.rule.route.gateway if isinstance(item, CRule) else item.gateway  # type: ignore[union-attr]
         rs.routes.setdefault(gw, []).append(item)
-    problems += _route_conflicts(loaded, route_items)
+    problems += _route_conflicts(route_items, samples)
     rs.by_activity = frozenset(set(rs.durations) | set(rs.assigns) | set(rs.deadlines) | set(rs.raises_at)
                                | (set(acts) if None in rs.queues else cast("set[str]", set(rs.queues))))
     return rs, problems
@@ -611,8 +611,8 @@ def _cell_text(t: Table, row: int | None, col: int | None) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def _route_conflicts(loaded: LoadedProcess, items: list[tuple[int, int, Any, SourceMap, tuple[Any, ...]]]
-                     ) -> list[Problem]:
+def _route_conflicts(items: list[tuple[int, int, Any, SourceMap, tuple[Any, ...]]],
+                     sample: Callable[[int], list[dict[str, Any]]]) -> list[Problem]:
     """Two route rules of equal priority sending one gateway to different branches, for the same case.
 
     Overlap of arbitrary conditions is undecidable in general, so it is searched for on 2,000 sample cases
@@ -622,9 +622,7 @@ def _route_conflicts(loaded: LoadedProcess, items: list[tuple[int, int, Any, Sou
     rules = [(p, it, sm, loc) for p, _, it, sm, loc in items if isinstance(it, CRule)]
     if len(rules) < 2:
         return []
-    from procsim.sim.build import sample_cases
-
-    samples = sample_cases(loaded, 2000)
+    samples = sample(2000)
     problems = []
     for a in range(len(rules)):
         for b in range(a + 1, len(rules)):

@@ -29,15 +29,15 @@ loop should wrap the loop once with :func:`describe_error`.
 from __future__ import annotations
 
 import ast
-import difflib
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime
 from typing import Any, Final, TypeAlias
 
-from procsim.errors import ProcsimError, SimulationError
+from procsim.errors import ProcsimError
+from procsim.errors import suggest as _suggest  # the one did-you-mean
+from procsim.rules.kinds import MAX_SEQUENCE, TYPES, ExprRuntimeError, runtime_kind
 
 __all__ = [
     "MAX_DEPTH",
@@ -57,8 +57,6 @@ __all__ = [
 Type: TypeAlias = str | Mapping[str, "Type"]
 """A declared type: a name from :data:`TYPES`, or a Mapping of field name -> Type (a record)."""
 
-TYPES: Final = frozenset({"number", "string", "bool", "datetime", "duration", "list", "record", "any"})
-MAX_SEQUENCE: Final = 100_000  # longest string/list that + and * may build
 MAX_DEPTH: Final = 200  # nesting limit: keeps compile (2 frames a level) below Python's recursion limit
 _MAX_POW_BITS: Final = 1 << 16  # ``b ** e`` on ints refuses results over ~65k bits (``(9**8)**8...``)
 
@@ -82,18 +80,6 @@ class ExprError(ProcsimError):
 
     def __str__(self) -> str:
         return self.msg
-
-
-class ExprRuntimeError(SimulationError):
-    """An expression failed on the values it was given. ``msg`` says what, ``where`` in which expression."""
-
-    def __init__(self, msg: str, source: str | None = None, where: str | None = None) -> None:
-        super().__init__(msg, source, where)
-        self.msg, self.source = msg, source
-        self.where = where if where is not None else (None if source is None else f"expression: {source}")
-
-    def __str__(self) -> str:
-        return self.msg if self.where is None else f"{self.msg} (in {self.where})"
 
 
 def describe_error(exc: BaseException) -> str:
@@ -170,25 +156,6 @@ def _common(types: Sequence[Type]) -> Type:
     if all(type_name(t) in _NUMERIC for t in types):
         return "number"
     return "any"
-
-
-def runtime_kind(v: Any) -> str:
-    """The language's name for the kind of a run-time value, for error messages."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, (list, tuple)):
-        return "list"
-    if isinstance(v, Mapping):
-        return "record"
-    if isinstance(v, datetime):
-        return "datetime"
-    return type(v).__name__
 
 
 # ------------------------------------------------------------------------------- guarded operators
@@ -405,11 +372,6 @@ _FORBIDDEN: Final[dict[type[ast.AST], str]] = {
     ast.Yield: "yield is not allowed",
     ast.YieldFrom: "yield is not allowed",
 }
-
-
-def _suggest(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _dotted(node: ast.expr) -> str:
@@ -810,3 +772,17 @@ def compile_expr(source: str, names: Mapping[str, Type], *, expect: str | None =
             raise ExprError(f"expected a {expect} expression, got {got}", shift, "type_error")
     result_type = type_name(node.type)
     return Compiled(source, node.fn, frozenset(comp.read), result_type, comp.only_fields())
+
+
+def compile_at(smap: Any, loc: tuple[Any, ...], source: str, names: Mapping[str, Any], problems: list[Any],
+               expect: str | None = None) -> Compiled | None:
+    """Compile one expression, turning its error into a positioned problem with a caret.
+
+    ``smap`` is the source map of the file the expression is in (``procsim.spec.loader.SourceMap``), ``loc`` its
+    key path; the problem is appended to ``problems`` and None returned.
+    """
+    try:
+        return compile_expr(source, names, expect=expect)
+    except ExprError as e:
+        problems.append(smap.problem(loc, e.msg, e.code, offset=e.offset))
+        return None

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Final
 
-from procsim.rules.expr import MAX_SEQUENCE, TYPES, ExprRuntimeError, runtime_kind
+from procsim.rules.kinds import MAX_SEQUENCE, TYPES, ExprRuntimeError, runtime_kind
 
 __all__ = ["FUNCTIONS", "Function", "Param"]
 

@@ -29,7 +29,6 @@ inside the cell's string (0 for non-string cells), or inside the input expressio
 
 from __future__ import annotations
 
-import difflib
 import math
 import operator
 import re
@@ -37,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias, cast
 
-from procsim.errors import ProcsimError
+from procsim.errors import ProcsimError, suggest
 from procsim.rules.expr import Compiled, ExprError, ExprRuntimeError, Type, compare_problem, compile_expr, describe_error
 
 __all__ = ["AGGREGATES", "HIT_POLICIES", "Aggregate", "DecisionTable", "HitPolicy", "TableError", "compile_table"]
@@ -364,8 +363,7 @@ class _CellCompiler:
 
 
 def _choice(word: Any, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else f" (one of: {', '.join(choices)})"
+    return suggest(str(word), choices, f" (one of: {', '.join(choices)})")
 
 
 def compile_table(

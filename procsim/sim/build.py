@@ -1,7 +1,7 @@
 """Compiling a validated spec into the simulation's ``Model``: samplers, pools, calendars, attribute makers.
 
-Everything that can fail on the user's input is checked by ``check_model`` at load, with positions;
-``build_model`` then only assembles trusted pieces.
+Everything that can fail on the user's input is checked at load, with positions, by
+``procsim.spec.checks.check_model``; ``build_model`` then only assembles trusted pieces.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from procsim.errors import Problem
 from procsim.graph import and_blocks, start_node
-from procsim.rules.engine import RESERVED, compile_rules
-from procsim.rules.expr import Compiled, ExprError, compile_expr
+from procsim.rules.expr import ExprError, compile_at, compile_expr  # noqa: F401 - compile_at: re-exported (it lived here)
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
-from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
-                                STREAM_SAMPLES, XOR, Activity, Gateway, Model, Node)
-from procsim.sim.streams import CaseStreams, stream
-from procsim.spec.models import WEEKDAYS, AttributeSpec, ProcessSpec
+from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, WAIT, XOR, Activity, Gateway, Model,
+                                Node)
+from procsim.sim.streams import (STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS, STREAM_SAMPLES, CaseStreams,
+                                 stream)
+from procsim.spec.models import WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
 
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
@@ -53,16 +52,6 @@ def expr_names(types: dict[str, str]) -> dict[str, str]:
     return {**CONTEXT_NAMES, **{k: ("number" if v == "integer" else v) for k, v in types.items()}}
 
 
-def compile_at(smap: Any, loc: tuple[Any, ...], source: str, names: dict[str, Any], problems: list[Problem],
-               expect: str | None = None) -> Compiled | None:
-    """Compile one expression, turning its error into a positioned problem with a caret."""
-    try:
-        return compile_expr(source, names, expect=expect)
-    except ExprError as e:
-        problems.append(smap.problem(loc, e.msg, e.code, offset=e.offset))
-        return None
-
-
 _FAKERS: dict[str, Any] = {}
 
 
@@ -74,134 +63,18 @@ def faker_for(locale: str) -> Any:
     return _FAKERS[locale]
 
 
-def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
-    """Checks that need more than the schema: faker providers, expressions, calendars, locale; then
-    (with ``rules``, once the graph is sound) compiles the rule files into ``loaded.rules``."""
-    spec, smap = loaded.spec, loaded.smap
-    problems: list[Problem] = []
-    try:
-        fake = faker_for(spec.process.locale)
-    except AttributeError:
-        problems.append(smap.problem(("process", "locale"), f"unknown locale '{spec.process.locale}'",
-                                     "unknown_locale"))
-        fake = None
-    types: dict[str, str] = {}
-    for name, a in spec.attributes.items():
-        if a.faker is not None and fake is not None:
-            provider = getattr(fake, a.faker, None) if not a.faker.startswith("_") else None
-            if provider is None or not callable(provider) or a.faker in ("seed", "seed_instance", "seed_locale"):
-                problems.append(smap.problem(("attributes", name, "faker"),
-                                             f"unknown faker provider '{a.faker}'", "unknown_provider"))
-            else:
-                try:
-                    provider(**a.args)
-                except Exception as e:  # noqa: BLE001 - any failure here is the user's arguments
-                    problems.append(smap.problem(("attributes", name, "args"),
-                                                 f"faker '{a.faker}' rejects these args: {e}", "bad_args"))
-        if a.expr is not None:
-            c = compile_at(smap, ("attributes", name, "expr"), a.expr, expr_names(types), problems)
-            types[name] = c.type if c is not None else "any"
-        else:
-            types[name] = a.kind()
-    from procsim.records import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS
+def moments(spec: ProcessSpec, m: MomentSpec, cals: dict[str, WorkCalendar]) -> Any:
+    from procsim.sim.waits import Moments
 
-    for name in spec.attributes:
-        if name in RESERVED:
-            problems.append(smap.problem(("attributes", name), f"'{name}' is a name the simulation provides to "
-                                         "rules; call the attribute something else", "reserved_name", at_key=True))
-        elif name in CORE_EVENT_COLUMNS or name in CORE_CASE_COLUMNS:
-            problems.append(smap.problem(("attributes", name), f"'{name}' is a column procsim writes itself; call "
-                                         "the attribute something else", "reserved_name", at_key=True))
-    names = expr_names(attribute_types(spec))
-    # a sub-process's conditions once, at its own lines, not once per copy
-    copies = {n for x in spec._calls.values() for n in x.nodes}
-    flows = [(("gateways",), {g: gw for g, gw in spec.gateways.items() if g not in copies})] + [
-        (("subprocesses", s, "gateways"), sub.gateways) for s, sub in spec.subprocesses.items()]
-    for where, gateways in flows:
-        for gname, gw in gateways.items():
-            for i, b in enumerate(gw.branches or []):
-                if b.when is not None:
-                    compile_at(smap, where + (gname, "branches", i, "when"), b.when, names, problems, expect="bool")
-    tz = ZoneInfo(spec.process.timezone)
-    origin = spec.process.start
-    for cname, cspec in spec.calendars.items():
-        try:
-            cal = WorkCalendar(cspec.week(), cspec.holidays, tz=tz, origin=origin,
-                               holiday_country=cspec.holiday_country, holiday_subdiv=cspec.holiday_subdiv, name=cname)
-            cal.next_working(0.0)
-        except ValueError as e:
-            problems.append(smap.problem(("calendars", cname), str(e), "bad_calendar", at_key=True))
-    arr = spec.arrivals
-    if arr.weekday is not None or arr.hour is not None:
-        try:
-            _rate(spec, {})
-        except ValueError as e:
-            problems.append(smap.problem(("arrivals",), str(e), "bad_intensity", at_key=True))
-    if rules and not problems:
-        loaded.rules, rproblems = compile_rules(loaded, loaded.rule_sources, attribute_types(spec))
-        problems += rproblems
-    if spec.exceptions:
-        problems += check_exceptions(loaded, attribute_types(spec))
-    if spec.objects:
-        from procsim.objects import check_objects
-
-        problems += check_objects(loaded, attribute_types(spec))
-    if spec.documents:
-        from procsim.documents import check_documents
-
-        problems += check_documents(loaded, attribute_types(spec))
-    return problems
+    return Moments(tz=ZoneInfo(spec.process.timezone), origin=spec.process.start,
+                   weekdays={WEEKDAYS.index(d) for d in m.weekdays} if m.weekdays is not None else None,
+                   day=m.day, times=list(m.time),
+                   working=cals[m.next_working_day] if m.next_working_day is not None else None)
 
 
 def exception_names(types: dict[str, str]) -> dict[str, str]:
     """Names an exception's 'when' may use: the attributes, case_id, the activity and the elapsed time."""
     return {**expr_names(types), "activity": "string", "elapsed": "duration"}
-
-
-def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
-    """Names (activities, roles, attributes) with did-you-mean, conditions, and each type's own checks."""
-    from procsim.distributions import check_units
-    from procsim.rules.engine import _suggest
-
-    spec, smap = loaded.spec, loaded.smap
-    problems: list[Problem] = []
-    names = exception_names(types)
-    seen: dict[str, int] = {}
-    for i, x in enumerate(spec.exceptions):
-        loc = ("exceptions", i)
-        prev = seen.setdefault(x.label, i)
-        if prev != i:
-            problems.append(smap.problem(loc + (("name",) if x.name else ("type",)), f"exception name '{x.label}' "
-                                         f"is used twice (also exceptions[{prev}]); give each a 'name'",
-                                         "duplicate_name"))
-        for f in x.activity_fields:
-            a = getattr(x, f)
-            if a not in spec.activities:
-                problems.append(smap.problem(loc + (f,), f"unknown activity '{a}'{_suggest(a, spec.activities)}",
-                                             "unknown_activity"))
-        for f in x.role_fields:
-            r = getattr(x, f)
-            if r is not None and r not in spec.roles:
-                problems.append(smap.problem(loc + (f,), f"unknown role '{r}'{_suggest(r, spec.roles)}",
-                                             "unknown_role"))
-        for f in x.attribute_fields:
-            a = getattr(x, f)
-            if a not in types:
-                problems.append(smap.problem(loc + (f,), f"unknown attribute '{a}'{_suggest(a, types)}",
-                                             "unknown_attribute"))
-            elif f in x.number_fields and types[a] not in ("number", "integer"):
-                problems.append(smap.problem(loc + (f,), f"'{a}' is a {types[a]} attribute; '{x.type}' needs a "
-                                             "number", "not_a_number"))
-        if x.when is not None:
-            compile_at(smap, loc + ("when",), x.when, names, problems, expect="bool")
-        duration = getattr(x, "duration", None)
-        if duration is not None and not isinstance(duration, float) and "duration" in x.model_fields_set:
-            for msg in check_units(duration, need_units=True):
-                problems.append(smap.problem(loc + ("duration",), msg, "unit_missing"))
-        if not problems:
-            for where, msg, code in x.check(spec, types):
-                problems.append(smap.problem(loc + where, msg, code))
-    return problems
 
 
 def build_exceptions(loaded: LoadedProcess, acts: dict[str, Activity], role_index: dict[str, int],
@@ -212,7 +85,7 @@ def build_exceptions(loaded: LoadedProcess, acts: dict[str, Activity], role_inde
     types = attribute_types(spec)
     enames = exception_names(types)
     conds = [compile_expr(x.when, enames, expect="bool").fn if x.when else None for x in spec.exceptions]
-    return Plan(list(spec.exceptions), conds, acts, role_index, names, types)
+    return Plan(list(spec.exceptions), conds, acts, role_index, names, types, new_activity=Activity)
 
 
 def sample_cases(loaded: LoadedProcess, n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -389,13 +262,14 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
     names = member_names(spec, seed)
     role_index = {role: i for i, role in enumerate(spec.roles)}
     pools = [(role, names[role], cals[r.calendar] if r.calendar else None) for role, r in spec.roles.items()]
-    order = list(spec.events) + list(spec.activities) + list(spec.gateways)
+    order = list(spec.events) + list(spec.activities) + list(spec.gateways) + list(spec.waits)
     index = {n: i for i, n in enumerate(order)}
     ends = [n for n, e in spec.events.items() if e.type == "end"]
     blocks = and_blocks(g, ends)
     types = attribute_types(spec)
     enames = expr_names(types)
     nodes: list[Node] = []
+    batches: list[Any] = []
     for n in order:
         if n in spec.events:
             ev = spec.events[n]
@@ -404,9 +278,18 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
             a = spec.activities[n]
             rate = a.cost.per_hour if a.cost.per_hour is not None else (
                 spec.roles[a.role].cost_per_hour if a.role else 0.0)
-            act = Activity(n, a.name or n, role_index[a.role] if a.role else -1, a.duration.sampler(), index[a.next],
+            act = Activity(n, a.name or n, role_index[a.role] if a.role else -1,
+                           _immediate(a.duration.sampler(), a.immediate), index[a.next],
                            a.cost.fixed, rate / 3600.0, a.on_shift_end == "pause", a.priority, a.role)
+            if a.duration_after:
+                act.after = {prev: _immediate(d.sampler(), a.immediate) for prev, d in a.duration_after.items()}
+            if a.batch is not None:
+                act.batch = len(batches)
+                batches.append(_batch_plan(spec, act, a.batch, cals, seed, len(batches)))
             nodes.append(Node(ACT, n, index[a.next], act=act))
+        elif n in spec.waits:
+            w = spec.waits[n]
+            nodes.append(Node(WAIT, n, index[w.next], wait=_wait(spec, n, w, index[w.next], cals)))
         else:
             gw = spec.gateways[n]
             if gw.branches is not None:
@@ -435,7 +318,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                  interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
-                 exceptions=xplan)
+                 exceptions=xplan, batches=batches)
 
 
 def _skip_passes(nodes: list[Node]) -> None:
@@ -453,8 +336,35 @@ def _skip_passes(nodes: list[Node]) -> None:
             node.next = through(node.next)
         if node.act is not None:
             node.act.next = through(node.act.next)
+        if node.wait is not None:
+            node.wait.next = through(node.wait.next)
         if node.gw is not None:
             node.gw.targets = [through(t) for t in node.gw.targets]
+
+
+def _immediate(sample: Callable[[np.random.Generator], float], share: float
+               ) -> Callable[[np.random.Generator], float]:
+    """A sampler that is 0 for a ``share`` of the draws (work done at once), else ``sample``'s value."""
+    if share <= 0.0:
+        return sample  # no extra draw: processes without 'immediate' keep their streams
+    return lambda rng: 0.0 if rng.random() < share else sample(rng)
+
+
+def _wait(spec: ProcessSpec, name: str, w: Any, nxt: int, cals: dict[str, WorkCalendar]) -> Any:
+    from procsim.sim.waits import Wait, moment, timer
+
+    if w.until is not None:
+        until = moment(moments(spec, w.until, cals))
+    else:
+        until = timer(w.duration.sampler(), cals[w.calendar] if w.calendar is not None else None)
+    return Wait(name, w.name or name, nxt, until, w.log)
+
+
+def _batch_plan(spec: ProcessSpec, act: Activity, b: Any, cals: dict[str, WorkCalendar], seed: int, k: int) -> Any:
+    from procsim.sim.batching import BatchPlan
+
+    return BatchPlan(act, b.size, b.timeout, moments(spec, b.schedule, cals) if b.schedule is not None else None,
+                     stream(seed, STREAM_BATCH, k))
 
 
 def _has_rules(rs: Any) -> bool:

@@ -29,14 +29,12 @@ from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.kernel import Kernel
 from procsim.sim.resources import Pool
-from procsim.sim.streams import CaseStreams, stream
+from procsim.sim.streams import (STREAM_ARRIVALS, STREAM_DATA, STREAM_EXC, STREAM_EXC_PICK,  # noqa: F401 - re-exported
+                                  STREAM_FLOW, STREAM_NAMES, STREAM_POOLS, STREAM_SAMPLES, CaseStreams, stream)
 from procsim.sim.task import Task
 
 # node kinds, as small ints for the walk's dispatch
-ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END = range(6)
-
-STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES, STREAM_EXC, STREAM_EXC_PICK = range(7)
-STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build.sample_cases)
+ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END, WAIT = range(7)
 
 
 @dataclass(eq=False)
@@ -51,6 +49,9 @@ class Activity:
     pause: bool
     priority: int
     role: str | None
+    # the case's previous activity (id) -> the duration sampler after it (duration_after); None: no such durations
+    after: dict[str, Callable[[np.random.Generator], float]] | None = None
+    batch: int = -1  # index into Simulation.batchers for a batched activity
 
 
 @dataclass(eq=False)
@@ -85,6 +86,7 @@ class Node:
     next: int = -1
     act: Activity | None = None
     gw: Gateway | None = None
+    wait: Any = None  # procsim.sim.waits.Wait
 
 
 @dataclass(eq=False)
@@ -104,6 +106,7 @@ class Model:
     history_keys: list[str] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     exceptions: Any = None  # procsim.exceptions.Plan (or None): injected rare exceptions
+    batches: list[Any] = field(default_factory=list)  # procsim.sim.batching.BatchPlan per batched activity
 
 
 class Simulation:
@@ -137,6 +140,7 @@ class Simulation:
         # the span all outages cover: outside it no event needs looking at them
         self._o_lo = min((o[0] for o in self.outages), default=0.0)
         self._o_hi = max((o[1] for o in self.outages), default=0.0)
+        self.batchers = [plan.start(self) for plan in model.batches]
 
     def run(self) -> None:
         self.env.process(self._arrivals())
@@ -236,6 +240,8 @@ class Simulation:
                     if task.callbacks is not None:  # still running
                         yield task
                 i = nodes[gw.join].next
+            elif kind == WAIT:
+                i = yield from self._wait(case, node.wait)
             elif kind == AND_JOIN:
                 if i == stop:
                     return i
@@ -285,6 +291,25 @@ class Simulation:
             key = (gw.id, k)
             case.visits[key] = case.visits.get(key, 0) + 1
         return gw.targets[k]
+
+    def _wait(self, case: Case, w: Any) -> Generator[Event, Any, int]:
+        """Wait without holding anyone; logged (no resource, no cost) if the wait says so. The rules that routed
+        the case here stay for the next activity."""
+        env = self.env
+        now = env._now
+        end = w.until(case.rng, now)
+        if w.log:
+            exc = self._exception_label(case, w) if case.exceptions else ""
+            if case.exc is not None and case.exc.sticky:
+                exc = _union(exc, case.exc.sticky)
+            self.rec.rows.append((now, case.idx, w, 0, None, None, None, "", exc, case._snap or case.snapshot()))
+        if end > now:
+            yield env.sleep(end - now)
+        if w.log:
+            case.events += 2
+            self.rec.rows.append((env._now, case.idx, w, 1, None, None, None, "", exc,
+                                  case._snap or case.snapshot()))
+        return w.next  # type: ignore[no-any-return]
 
     def _activity_x(self, case: Case, act: Activity, routed: str) -> Generator[Event, Any, int]:
         """An activity in a process with exceptions: skipped, deferred, delayed, repeated, followed by others."""
@@ -350,6 +375,8 @@ class Simulation:
         The hot path of a run (once per activity instance): the clock is read as ``env._now`` (the property
         costs a call each time) and work is a ``Kernel.sleep``.
         """
+        if act.batch >= 0:
+            return (yield from self._batched(case, act, routed, eff))
         env = self.env
         rec = self.rec
         rows = rec.rows
@@ -368,6 +395,8 @@ class Simulation:
                 deadline = None
             if ruled:
                 fired = f"{fired};{ruled}" if fired else ruled
+        if act.after is not None and sample is act.sample:  # a rule that sets the duration wins
+            sample = act.after.get(case.last, sample)
         if case.exceptions:
             exc = self._exception_label(case, act)
         st = case.exc
@@ -396,6 +425,7 @@ class Simulation:
             cost = round(act.cost_fixed + act.cost_rate * work, 2)
             case.cost += cost
             case.events += 2
+            case.last = act.id
             now = env._now
             if after_sets:
                 fired = _join(fired, hooks.after_activity(case, act.id, now))
@@ -454,6 +484,7 @@ class Simulation:
         cost = round(act.cost_fixed + act.cost_rate * work, 2)
         case.cost += cost
         case.events += 2
+        case.last = act.id
         if case.history is not None:
             done = case.history.get(act.id)  # an inserted (unexpected) activity has no history of its own
             if done is not None:
@@ -472,6 +503,26 @@ class Simulation:
         if len(rows) >= rec.flush_every:
             rec.flush(final=False)
         return act.next
+
+    def _batched(self, case: Case, act: Activity, routed: str, eff: Effect | None) -> Generator[Event, Any, int]:
+        """A batched activity: the case's labels as ``_activity`` makes them, then it waits in the batch.
+
+        Rules and exceptions that would change one case's duration, member, priority or deadline are refused at
+        load (procsim.sim.build): a batch's are the batch's. Rules that raise a business exception at the
+        activity still do (so their labels reach the case's events)."""
+        hooks = self.model.hooks
+        if hooks is not None and act.id in hooks.by_activity:
+            ruled = hooks.plan(case, act, self.env._now)[5]
+            if ruled:
+                routed = f"{routed};{ruled}" if routed else ruled
+        exc = self._exception_label(case, act) if case.exceptions else ""
+        st = case.exc
+        if st is not None:
+            if st.sticky:
+                exc = _union(exc, st.sticky)
+            if eff is not None and eff.label:
+                exc = _union(exc, eff.label)
+        return (yield from self.batchers[act.batch].join(case, act, routed, exc, eff))
 
     @staticmethod
     def _exception_label(case: Case, act: Activity) -> str:

@@ -17,6 +17,12 @@ import numpy as np
 
 __all__ = ["stream", "CaseStreams"]
 
+# The purposes (spawn keys) of the run's streams. Here, not in the engine, because the exception catalogue
+# draws from them too and sits below the engine.
+STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES, STREAM_EXC, STREAM_EXC_PICK = range(7)
+STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build.sample_cases)
+STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
+
 
 def stream(seed: int, *key: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))

@@ -30,11 +30,13 @@ class SinkContext:
     attr_types: tuple[str, ...]
     labels_in_log: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    temp_tag: str = ""  # makes temporary names unique per run (procsim.outdir); "" for the fixed old names
 
 
 class Sink(ABC):
     format: ClassVar[str]
     filename: ClassVar[str]
+    entry: ClassVar[str | None] = None  # the top-level name in the folder, when not ``filename`` (a folder)
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -47,8 +49,32 @@ class Sink(ABC):
     def __init__(self, ctx: SinkContext) -> None:
         self.ctx = ctx
         self.final = ctx.out_dir / self.filename
-        self.temp = ctx.out_dir / f".{self.filename}.part"
+        if self.entry is None:
+            self.temp = self.claim(self.filename)
         self.digests: dict[str, str] = {}  # file name -> sha256, for files a sink hashed as it wrote them
+
+    def part(self, label: str) -> Path:
+        """The temporary name for ``label`` in the output folder: ``.label.<run tag>.part``."""
+        tag = f".{self.ctx.temp_tag}" if self.ctx.temp_tag else ""
+        return self.ctx.out_dir / f".{label}{tag}.part"
+
+    def claim(self, label: str, folder: bool = False) -> Path:
+        """Create this run's temporary for ``label`` exclusively (``O_EXCL``: an existing file or a planted
+        symlink under that name is an error, never written through) and return its path."""
+        path = self.part(label)
+        if not self.ctx.temp_tag:
+            # fixed names (sinks used directly, without procsim.outdir): an older leftover is replaced
+            if path.is_dir() and not path.is_symlink():
+                import shutil
+
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        if folder:
+            path.mkdir()
+        else:
+            open(path, "xb").close()
+        return path
 
     def write_events(self, batch: EventBatch) -> None:  # noqa: B027 - optional hook
         """Called with events in output order."""

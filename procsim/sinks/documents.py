@@ -36,7 +36,8 @@ def _json_default(v: Any) -> Any:
 
 # one line, by the C encoder (an indent would switch to the pure-Python one, at twice the cost of a render)
 _dumps = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
-_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+# O_EXCL: every file is new in this run's own folder, so one that exists (or a link) is never written through
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
 def _write(path: Path, text: str) -> None:
@@ -51,6 +52,7 @@ def _write(path: Path, text: str) -> None:
 class DocumentsSink(Sink):
     format = "documents"
     filename = "index.csv"
+    entry = FOLDER
 
     def __init__(self, ctx: SinkContext) -> None:
         super().__init__(ctx)
@@ -61,10 +63,8 @@ class DocumentsSink(Sink):
                                "(procsim.documents.check_documents)")
         self.docs = docs if isinstance(docs, DocumentSet) else DocumentSet("en_US", {})
         self.folder = ctx.out_dir / FOLDER
-        self.temp = ctx.out_dir / f".{FOLDER}.part"
-        shutil.rmtree(self.temp, ignore_errors=True)
-        self.temp.mkdir(parents=True)
-        self._index: IO[str] = (self.temp / "index.csv").open("w", encoding="utf-8", newline="")
+        self.temp = self.claim(FOLDER, folder=True)  # a new, empty folder of this run's: nothing planted in it
+        self._index: IO[str] = (self.temp / "index.csv").open("x", encoding="utf-8", newline="")
         self._csv = csv.writer(self._index, lineterminator="\n")
         self._csv.writerow(INDEX_COLUMNS)
         self.n_documents = 0
@@ -85,6 +85,8 @@ class DocumentsSink(Sink):
                 text = self.docs.render(doc, ctx)
                 stem = obj.id + doc.stem_suffix
                 name = f"{stem}.{doc.ext}"
+                if not _safe_name(name):  # numbers are checked at load; this guards every path written
+                    raise ProcsimError(f"documents.{doc.name}: {name!r} is not a safe file name")
                 data = {"document_id": stem, "type": doc.name, "object_type": obj.type, "template": doc.path,
                         "case_id": obj.case_id, "event_id": obj.event_id, "created_at": obj.time,
                         "fields": {k: v for k, v in ctx.items() if k not in _NOT_FIELDS}, "items": ctx["items"],
@@ -103,14 +105,23 @@ class DocumentsSink(Sink):
 
     def close(self) -> list[Path]:
         self._finish()
+        if self.folder.is_symlink():
+            raise ProcsimError(f"{self.folder}: is a symbolic link; procsim did not make it")
         if self.folder.exists():
-            shutil.rmtree(self.folder)  # an earlier run's documents: replaced whole, never mixed
+            # an earlier run's documents (procsim.outdir checked at the start that it holds only those):
+            # replaced whole, never mixed
+            shutil.rmtree(self.folder)
         os.replace(self.temp, self.folder)
         return [self.folder / "index.csv"]
 
     def abort(self) -> None:
         self._finish()
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def _safe_name(name: str) -> bool:
+    return (0 < len(name) <= 255 and not name.startswith(".") and "/" not in name and "\\" not in name
+            and not any(ord(c) < 32 or ord(c) == 127 for c in name))
 
 
 _NOT_FIELDS = frozenset(("number", "document", "object_type", "case_id", "event_id", "created_at", "updated_at",

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import IO, Any
 
-from procsim.objects import EVENT_ATTRIBUTES, ObjectModel, ObjectRecord, text
+from procsim.objects import ObjectModel, ObjectRecord, event_attributes, text
 from procsim.records import CaseBatch, EventBatch
 from procsim.sinks.base import Sink, SinkContext
 
@@ -27,20 +27,20 @@ EventRows = list[tuple[str, str, str, list[tuple[str, str]], list[tuple[str, str
 _last: list[tuple[EventBatch, EventRows]] = []
 
 
-def event_rows(batch: EventBatch) -> EventRows:
+def event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...]) -> EventRows:
     """(id, type, time, attributes as text, relationships) per event of a batch, in output order."""
     if _last and _last[0][0] is batch:
         return _last[0][1]
-    rows = _event_rows(batch)
+    rows = _event_rows(batch, attributes)
     _last[:] = [(batch, rows)]
     return rows
 
 
-def _event_rows(batch: EventBatch) -> EventRows:
+def _event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...]) -> EventRows:
     t = batch.table
     ids = t.column("event_id").to_pylist()
     acts = t.column("activity").to_pylist()
-    cols = [(name, t.column(name).to_pylist()) for name, _ in EVENT_ATTRIBUTES]
+    cols = [(name, t.column(name).to_pylist()) for name, _ in attributes]
     rels: dict[str, list[tuple[str, str]]] = {}
     for eid, oid, q in batch.links or ():
         rels.setdefault(eid, []).append((oid, q))
@@ -60,8 +60,9 @@ class OcelJsonSink(Sink):
         model = ctx.extra.get("objects")
         assert isinstance(model, ObjectModel), "run() passes the object model to OCEL sinks"
         self.model = model
+        self.attributes = event_attributes(bool(ctx.extra.get("batches")))
         self.event_types: dict[str, None] = {}
-        self._spools = [ctx.out_dir / f".{self.filename}.objects.part", ctx.out_dir / f".{self.filename}.events.part"]
+        self._spools = [self.claim(f"{self.filename}.objects"), self.claim(f"{self.filename}.events")]
         self._objects: IO[str] = self._spools[0].open("w", encoding="utf-8")
         self._events: IO[str] = self._spools[1].open("w", encoding="utf-8")
         self._first = [True, True]
@@ -69,7 +70,7 @@ class OcelJsonSink(Sink):
     def write_events(self, batch: EventBatch) -> None:
         parts = []
         types = self.event_types
-        for eid, typ, time, attrs, rels in event_rows(batch):
+        for eid, typ, time, attrs, rels in event_rows(batch, self.attributes):
             if typ not in types:
                 types[typ] = None
             parts.append(_dumps({"id": eid, "type": typ, "time": time,
@@ -93,7 +94,7 @@ class OcelJsonSink(Sink):
                 f.close()
         if not self._spools[0].exists():
             return  # finished already
-        attrs = [{"name": n, "type": t} for n, t in EVENT_ATTRIBUTES]
+        attrs = [{"name": n, "type": t} for n, t in self.attributes]
         otypes = [_dumps({"name": name, "attributes": [{"name": n, "type": t} for n, t in fields]})
                   for name, fields in self.model.object_types]
         etypes = [_dumps({"name": name, "attributes": attrs}) for name in self.event_types]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from procsim.objects import EVENT_ATTRIBUTES, ObjectModel, text
+from procsim.objects import ObjectModel, event_attributes, text
 from procsim.records import CaseBatch, EventBatch
 from procsim.sinks.base import Sink, SinkContext
 from procsim.sinks.ocel_json import event_rows
@@ -58,13 +58,14 @@ class OcelSqliteSink(Sink):
         super().__init__(ctx)
         model = ctx.extra.get("objects")
         assert isinstance(model, ObjectModel), "run() passes the object model to OCEL sinks"
-        self.temp.unlink(missing_ok=True)
+        # the empty file Sink.claim made exclusively: SQLite takes an empty file as a new database
         self.db: sqlite3.Connection | None = sqlite3.connect(self.temp)
         self.db.executescript(_CORE)
         self.event_tables: dict[str, str] = {}
         self.object_tables: dict[str, str] = {}
         self.object_fields: dict[str, list[str]] = {}
-        ev_cols = ", ".join(f"{_q(n)} {_SQL_TYPES[t]}" for n, t in EVENT_ATTRIBUTES)
+        self.attributes = event_attributes(bool(ctx.extra.get("batches")))
+        ev_cols = ", ".join(f"{_q(n)} {_SQL_TYPES[t]}" for n, t in self.attributes)
         self._event_cols = ev_cols
         for name, fields in model.object_types:
             suffix = table_suffix(name, self.object_tables)
@@ -77,10 +78,10 @@ class OcelSqliteSink(Sink):
     def write_events(self, batch: EventBatch) -> None:
         db = self.db
         assert db is not None
-        names = [n for n, _ in EVENT_ATTRIBUTES]
+        names = [n for n, _ in self.attributes]
         by_type: dict[str, list[tuple[object, ...]]] = {}
         events = []
-        for eid, typ, time, attrs, _rels in event_rows(batch):
+        for eid, typ, time, attrs, _rels in event_rows(batch, self.attributes):
             if typ not in self.event_tables:
                 suffix = table_suffix(typ, self.event_tables)
                 db.execute(f"CREATE TABLE {_q('event_' + suffix)} (ocel_id TEXT, ocel_time TEXT, "

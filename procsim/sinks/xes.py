@@ -10,7 +10,8 @@ A trace holds ``concept:name`` (the case id), ``status``, ``cost:total``, the ca
 ``exceptions`` when non-empty, and the case attributes typed as declared. An event holds ``concept:name``,
 ``lifecycle:transition``, ``time:timestamp`` (local time with its offset), ``org:resource`` and ``org:role``
 and ``cost:total`` when known, ``procsim:event_id`` (joins with the flat logs), and ``rules`` and
-``exception`` when non-empty. With ``labels_in_log`` off no exception attribute is written at all.
+``exception`` when non-empty, and ``procsim:batch`` (the batch id) on the events of a batched activity. With
+``labels_in_log`` off no exception attribute is written at all.
 
 Output is valid against the IEEE 1849-2016 XSD once the ``http://www.xes-standard.org/`` namespace is
 stripped (the XSD has no target namespace). ``xes.version`` is ``1.0`` because the XSD types it as a
@@ -123,6 +124,7 @@ class XesSink(Sink):
         case_schema = ctx.extra.get("case_schema")
         cols = case_schema.names if case_schema is not None else []
         # case-level rules and business exceptions, when the recorder has them (written only when non-empty)
+        self._batch = bool(ctx.extra.get("batches"))  # the events table has procsim's 'batch' column
         self._case_labels = [k for k in ("rules", "exceptions")
                              if k in cols and k not in names and (k != "exceptions" or ctx.labels_in_log)]
 
@@ -151,6 +153,8 @@ class XesSink(Sink):
         if self.ctx.labels_in_log:
             pieces.append(_piece('\t\t\t<string key="exception" value="',
                                  _escape_array(_nonempty(t.column("exception")))))
+        if self._batch:  # a process with batched activities: the batch id, where there is one
+            pieces.append(_piece('\t\t\t<string key="procsim:batch" value="', _escape_array(t.column("batch"))))
         pieces.append("\t\t</event>\n")
         texts = pc.binary_join_element_wise(*pieces, "")
         if isinstance(texts, pa.ChunkedArray):

@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING, Any
-
-import networkx as nx
-
 from procsim.errors import Problem, SpecError
-from procsim.spec.loader import SourceMap, read_yaml, register_union_tags, validate
+from procsim.spec.loaded import LoadedProcess, display_path, sha256
+from procsim.spec.loader import read_yaml, register_union_tags, validate
 
-if TYPE_CHECKING:
-    from procsim.spec.models import ProcessSpec
-
-
-
-@dataclass
-class LoadedProcess:
-    """A validated process and everything later stages need to point back at the user's files."""
-
-    path: Path
-    spec: "ProcessSpec"
-    smap: SourceMap
-    graph: nx.DiGraph
-    inputs: dict[str, str] = field(default_factory=dict)  # display path -> sha256 of every file read
-    rule_sources: list[Any] = field(default_factory=list)  # procsim.rules.engine.RuleSource
-    rules: Any = None  # the compiled procsim.rules.engine.RuleSet, set by check_model
+__all__ = ["LoadedProcess", "display_path", "load_process", "sha256"]
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProcess:
+    """Read, validate and check a process file (and the rule files it names). Raises SpecError.
 
-
-def display_path(path: Path) -> str:
-    """Paths in messages as the user would type them: relative to the working directory when possible."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def load_process(path: str | Path) -> LoadedProcess:
-    """Read, validate and check a process file (and the rule files it names). Raises SpecError."""
+    Rule files and templates must lie inside ``root`` (default: the project folder, ``procsim.spec.paths``)."""
     # imported here: procsim.distributions imports procsim.spec.units, which runs this package first
     from procsim.distributions import REGISTRY as DIST_REGISTRY
     from procsim.distributions import check_units
@@ -84,14 +54,34 @@ def load_process(path: str | Path) -> LoadedProcess:
                 if short and "needs a unit" in msg:
                     msg = "durations need a unit, like '15m' or '2h'"
                 problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
+            for prev, dist in act.duration_after.items():
+                for msg in check_units(dist, need_units=True):
+                    problems.append(smap.problem(where + (name, "duration_after", prev), msg, "unit_missing"))
+    waits = [(("waits",), spec.waits, data.get("waits") or {})] + [
+        (("subprocesses", s, "waits"), sub.waits, data["subprocesses"][s].get("waits") or {})
+        for s, sub in spec.subprocesses.items()]
+    for where, ws, raw in waits:
+        for name, w in ws.items():
+            if w.duration is not None:
+                short = not isinstance(raw[name].get("duration"), dict)
+                for msg in check_units(w.duration, need_units=True):
+                    if short and "needs a unit" in msg:
+                        msg = "durations need a unit, like '15m' or '2h'"
+                    problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
     for msg in check_units(spec.arrivals.interarrival, need_units=True):
         problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
     # calls become copies of their sub-processes: everything below sees ordinary nodes
-    problems += expand_calls(spec, smap)
+    written = spec  # kept as the user wrote it; the expanded copy is what runs
+    spec, found = expand_calls(written, smap)
+    problems += found
     from procsim.rules.engine import read_rule_files
 
     # the graph is set below (the ignore matters only when networkx stubs are installed)
     loaded = LoadedProcess(p, spec, smap, None, {smap.file: sha256(p)})  # type: ignore[arg-type, unused-ignore]
+    from procsim.spec.paths import project_root
+
+    loaded.root = project_root(p, Path(root) if root is not None else None)
+    loaded.written = written
     sources, rproblems = read_rule_files(loaded, data)
     problems += rproblems
     escalations = [(r.deadline.activity, r.deadline.escalate_to) for src in sources for r in src.content.rules
@@ -100,7 +90,7 @@ def load_process(path: str | Path) -> LoadedProcess:
     problems += gproblems
     loaded.graph = graph
     loaded.rule_sources = sources
-    from procsim.sim.build import check_model
+    from procsim.spec.checks import check_model
 
     problems += check_model(loaded, rules=not gproblems)
     if problems:

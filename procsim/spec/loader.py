@@ -7,7 +7,6 @@ into ``Problem``s that name ``file:line:col`` and the key path. Nothing past the
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from procsim.errors import Problem, SpecError
+from procsim.errors import Problem, SpecError, suggest
 
 Loc = tuple[str | int, ...]
 
@@ -234,13 +233,13 @@ def problems_from_validation(err: ValidationError, smap: SourceMap, model: type[
             msg = msg[len("Assertion failed, "):]
         if code == "extra_forbidden":
             known = _known_fields(model, data, loc, raw_loc) if model is not None else []
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            close = suggest(str(loc[-1]), known)
             if any(ch in str(loc[-1]) for ch in "()[]*/+<>=!'\""):
                 # YAML split an unquoted expression at a comma inside {...}: the tail became a key
                 msg += "; it looks like part of an expression: inside {...} a comma ends the value, so put the " \
                        "expression in quotes"
             elif close:
-                msg += f"; did you mean '{close[0]}'?"
+                msg += close
             elif known:
                 msg += f" (expected one of: {', '.join(known)})"
             out.append(smap.problem(full, msg, code, at_key=True))

@@ -11,11 +11,12 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator,
+from pydantic import (BeforeValidator, Field, PrivateAttr, WithJsonSchema, field_validator,
                       model_validator)
 
 from procsim.distributions import DistributionSpec, DurationDistribution
 from procsim.exceptions import ExceptionSpec
+from procsim.spec.base import Strict
 from procsim.spec.units import Duration
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -49,10 +50,6 @@ def parse_time_range(v: Any) -> tuple[float, float]:
 TimeRange = Annotated[tuple[float, float], BeforeValidator(parse_time_range),
                       WithJsonSchema({"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
                                       "examples": ["08:00-12:00"]})]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ProcessMeta(Strict):
@@ -239,6 +236,68 @@ def _kind_of(values: list[Any]) -> str:
     return "any"
 
 
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_clock(v: Any) -> float:
+    """``"10:00"`` -> seconds of the day; ``24:00`` is the end of the day."""
+    m = _CLOCK.match(v) if isinstance(v, str) else None
+    if not m:
+        raise ValueError(f"expected a time of day like '10:00', got {v!r}")
+    h, mi = int(m.group(1)), int(m.group(2))
+    if h > 24 or mi > 59 or (h == 24 and mi):
+        raise ValueError(f"invalid time of day {v!r}: hours 0-24, minutes 0-59")
+    return float(h * 3600 + mi * 60)
+
+
+_CLOCK_SCHEMA = {"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*$", "examples": ["10:00"]}
+ClockTime = Annotated[float, BeforeValidator(parse_clock), WithJsonSchema(_CLOCK_SCHEMA)]
+
+
+class MomentSpec(Strict):
+    """Calendar moments in the process's time zone (a wait's ``until``, a batch's ``schedule``): the dates that
+    match ``weekdays`` and ``day`` (of the month; ``last`` is its last day) at each of ``time``; or, with
+    ``next_working_day``, the start of that calendar's next working day."""
+
+    weekdays: list[Weekday] | None = None
+    day: Annotated[int, Field(ge=1, le=31)] | Literal["last"] | None = None
+    time: Annotated[list[ClockTime], WithJsonSchema(  # one time, or a list of them
+        {"anyOf": [_CLOCK_SCHEMA, {"type": "array", "items": _CLOCK_SCHEMA}], "default": "00:00"})] = [0.0]
+    next_working_day: Identifier | None = None
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _one_or_more(cls, v: Any) -> Any:
+        return [v] if isinstance(v, (str, int, float)) else v
+
+    @model_validator(mode="after")
+    def _form(self) -> MomentSpec:
+        if self.next_working_day is not None and (self.weekdays is not None or self.day is not None
+                                                  or "time" in self.model_fields_set):
+            raise ValueError("'next_working_day' stands alone: it is the start of the calendar's next working day")
+        if not self.time:
+            raise ValueError("'time' needs at least one time of day")
+        if self.weekdays is not None and not self.weekdays:
+            raise ValueError("'weekdays' needs at least one day")
+        return self
+
+
+class BatchSpec(Strict):
+    """An activity that processes the cases waiting for it together: the batch starts when ``size`` cases wait,
+    when the first of them has waited ``timeout``, or at the next ``schedule`` moment, whichever comes first."""
+
+    size: Annotated[int, Field(ge=1)] | None = None
+    timeout: Duration | None = None
+    schedule: MomentSpec | None = None
+
+    @model_validator(mode="after")
+    def _trigger(self) -> BatchSpec:
+        if self.timeout is None and self.schedule is None:
+            raise ValueError("a batch needs a 'timeout' or a 'schedule' (with 'size' alone the last cases of a run "
+                             "would wait forever)")
+        return self
+
+
 class CostSpec(Strict):
     fixed: Annotated[float, Field(ge=0)] = 0.0
     per_hour: Annotated[float, Field(ge=0)] | None = None
@@ -255,6 +314,32 @@ class ActivitySpec(Strict):
     on_shift_end: Literal["pause", "continue"] = "pause"
     priority: int = 0
     next: str
+    # the duration when the case's previous activity was the key (the last activity it completed)
+    duration_after: dict[NodeRef, DurationDistribution] = {}
+    immediate: Annotated[float, Field(ge=0, le=1)] = 0.0  # share of instances done in no time (auto-complete)
+    batch: BatchSpec | None = None  # cases processed together (procsim.sim.batching)
+
+
+class WaitSpec(Strict):
+    """Time a case waits without anyone working on it: a ``duration`` (a timer, or an external party's response
+    time, counted in ``calendar``'s working time if given) or ``until`` a calendar moment. ``log`` writes start
+    and complete events (no resource) under ``name``."""
+
+    name: str | None = None
+    description: str = ""
+    duration: DurationDistribution | None = None
+    calendar: Identifier | None = None
+    until: MomentSpec | None = None
+    log: bool = False
+    next: str
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> WaitSpec:
+        if (self.duration is None) == (self.until is None):
+            raise ValueError("a wait needs exactly one of 'duration' (how long) and 'until' (a calendar moment)")
+        if self.calendar is not None and self.duration is None:
+            raise ValueError("'calendar' goes with 'duration': the wait counts that calendar's working time")
+        return self
 
 
 class Branch(Strict):
@@ -384,6 +469,7 @@ class SubprocessSpec(Strict):
     activities: dict[Identifier, ActivitySpec] = {}
     gateways: dict[Identifier, GatewaySpec] = {}
     calls: dict[Identifier, CallSpec] = {}
+    waits: dict[Identifier, WaitSpec] = {}
 
 
 class ProcessSpec(Strict):
@@ -397,6 +483,7 @@ class ProcessSpec(Strict):
     events: dict[Identifier, EventSpec]
     activities: dict[Identifier, ActivitySpec]
     gateways: dict[Identifier, GatewaySpec] = {}
+    waits: dict[Identifier, WaitSpec] = {}  # waits that hold nobody (timers, external parties, calendar moments)
     subprocesses: dict[Identifier, SubprocessSpec] = {}
     calls: dict[Identifier, CallSpec] = {}  # expanded into the sections above at load (procsim.spec.subprocesses)
     rules: list[str] = []

@@ -18,13 +18,13 @@ at the fragment's line.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
 from procsim.errors import Problem
+from procsim.errors import suggest as _suggest  # the one did-you-mean
 from procsim.spec.loader import Loc, SourceMap
 from procsim.spec.models import GatewaySpec, ProcessSpec, SubprocessSpec
 
@@ -41,11 +41,6 @@ class Expansion:
     # both empty when the call was not expanded (a problem in it or its sub-process): it only leads on
 
 
-def _suggest(name: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def _references(sub: SubprocessSpec) -> list[tuple[Loc, str]]:
     """Every node name the fragment's flow refers to, with where (relative to the fragment)."""
     refs: list[tuple[Loc, str]] = []
@@ -60,6 +55,7 @@ def _references(sub: SubprocessSpec) -> list[tuple[Loc, str]]:
         refs += [(("gateways", n, "to", i), t) for i, t in enumerate(gw.to or [])]
         refs += [(("gateways", n, "branches", i, "to"), b.to) for i, b in enumerate(gw.branches or [])]
     refs += [(("calls", n, "next"), call.next) for n, call in sub.calls.items()]
+    refs += [(("waits", n, "next"), w.next) for n, w in sub.waits.items()]
     return refs
 
 
@@ -84,7 +80,7 @@ def _check_fragment(name: str, sub: SubprocessSpec, spec: ProcessSpec, smap: Sou
         problems.append(smap.problem(here + ("events",), "a sub-process needs at least one end event", "end_events",
                                      at_key=True))
     own: dict[str, str] = {}
-    for section in ("events", "activities", "gateways", "calls"):
+    for section in ("events", "activities", "gateways", "calls", "waits"):
         for n in getattr(sub, section):
             if n in own:
                 problems.append(smap.problem(here + (section, n), f"node '{n}' is already defined in {own[n]} of "
@@ -110,7 +106,7 @@ def _check_fragment(name: str, sub: SubprocessSpec, spec: ProcessSpec, smap: Sou
     alone = SimpleNamespace(events=sub.events, activities=sub.activities, roles=spec.roles,
                             gateways={**sub.gateways, **{c: GatewaySpec(type="xor", next=call.next)
                                                          for c, call in sub.calls.items()}},
-                            calendars=spec.calendars, arrivals=SimpleNamespace(calendar=None))
+                            calendars=spec.calendars, arrivals=SimpleNamespace(calendar=None), waits=sub.waits)
     found = build_graph(alone, _Within(smap, here))[1]  # type: ignore[arg-type]
     # a call is a gateway in that check: name its problems by the key the user wrote
     calls = {f"subprocesses.{name}.gateways.{c}": f"subprocesses.{name}.calls.{c}" for c in sub.calls}
@@ -173,8 +169,15 @@ def alias(smap: SourceMap, src: Loc, dst: Loc) -> None:
                 table.setdefault(dst + loc[n:], pos)
 
 
-def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
-    """Check the sub-processes and calls of ``spec`` and expand each call into ``spec``'s node sections."""
+def expand_calls(written: ProcessSpec, smap: SourceMap) -> tuple[ProcessSpec, list[Problem]]:
+    """Check the sub-processes and calls of ``written`` and expand each call: returns a new spec whose node
+    sections hold the copies (and whose ``_calls`` says what each call became), with the problems found.
+
+    ``written`` is not changed: it keeps what the user wrote (a spec -> YAML writer must not emit the copies).
+    """
+    # new dicts for the sections the copies go into; the models in them are frozen and shared
+    spec = written.model_copy(update={"activities": dict(written.activities), "gateways": dict(written.gateways)})
+    spec._calls = {}
     broken, problems = _cycles(spec, smap)
     for name, sub in spec.subprocesses.items():
         if name in broken:
@@ -183,7 +186,7 @@ def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
         if found:
             broken.add(name)
             problems += found
-    taken = {n: section for section in ("events", "activities", "gateways") for n in getattr(spec, section)}
+    taken = {n: section for section in ("events", "activities", "gateways", "waits") for n in getattr(spec, section)}
     known = set(taken) | set(spec.calls)
     for c, call in spec.calls.items():
         if c in taken:
@@ -201,13 +204,14 @@ def expand_calls(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
             spec._calls[c] = Expansion(call.subprocess)
             continue
         spec._calls[c] = _expand(spec, smap, c, call.subprocess, sub, call.next, broken)
-    return problems
+    return spec, problems
 
 
 def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: SubprocessSpec, after: str,
             broken: set[str]) -> Expansion:
     start = next(n for n, e in sub.events.items() if e.type == "start")
-    ren = {n: f"{c}.{n}" for section in ("events", "activities", "gateways", "calls") for n in getattr(sub, section)}
+    ren = {n: f"{c}.{n}" for section in ("events", "activities", "gateways", "calls", "waits")
+           for n in getattr(sub, section)}
     ren[start] = c  # the call node is where the copy starts (a bounded loop back to the start comes here)
     here: Loc = ("subprocesses", name)
     first = sub.events[start].next
@@ -222,7 +226,10 @@ def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: Subproce
             nodes.append(ren[n])
             exits.append(ren[n])
     for n, act in sub.activities.items():
-        spec.activities[ren[n]] = act.model_copy(update={"next": ren[act.next], "name": act.name or n})
+        changes: dict[str, object] = {"next": ren[act.next], "name": act.name or n}
+        if act.duration_after:  # a previous activity of the fragment is its copy in this call
+            changes["duration_after"] = {ren.get(k, k): d for k, d in act.duration_after.items()}
+        spec.activities[ren[n]] = act.model_copy(update=changes)
         alias(smap, here + ("activities", n), ("activities", ren[n]))
         nodes.append(ren[n])
     for n, gw in sub.gateways.items():
@@ -235,6 +242,10 @@ def _expand(spec: ProcessSpec, smap: SourceMap, c: str, name: str, sub: Subproce
             update["branches"] = [b.model_copy(update={"to": ren[b.to]}) for b in gw.branches]
         spec.gateways[ren[n]] = gw.model_copy(update=update)
         alias(smap, here + ("gateways", n), ("gateways", ren[n]))
+        nodes.append(ren[n])
+    for n, w in sub.waits.items():
+        spec.waits[ren[n]] = w.model_copy(update={"next": ren[w.next], "name": w.name or n})
+        alias(smap, here + ("waits", n), ("waits", ren[n]))
         nodes.append(ren[n])
     for n, call in sub.calls.items():
         # a call inside the sub-process: a copy of what it runs, nested in this copy's names ('c.n.<node>')

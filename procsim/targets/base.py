@@ -109,6 +109,8 @@ class Target(Sink):
 
     schemes: ClassVar[tuple[str, ...]] = ()
     options_type: ClassVar[type[Options]] = Options
+    filename: ClassVar[str] = ""  # no file: the run's folder bookkeeping (procsim.outdir) leaves targets out
+    entry: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)

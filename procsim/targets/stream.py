@@ -32,6 +32,7 @@ class StreamOptions:
     targets: list[Target] = field(default_factory=list)
     _start_iso: str = ""
     mail_to: str | None = None  # envelope recipient of smtp targets
+    _record_start: bool = False
 
     @classmethod
     def from_flags(cls, urls: Sequence[str], pace: str, start: str | None, resume: bool,
@@ -77,9 +78,7 @@ class StreamOptions:
             if start.tzinfo is None:
                 raise UsageError(f"--start '{self.start}': needs a UTC offset, like 2026-01-05T08:00:00+01:00")
             start = start.astimezone(zone)
-        if state is not None:
-            state.parent.mkdir(parents=True, exist_ok=True)
-            write_state(state, {"start": start.isoformat()})
+        self._record_start = True  # written by open(): the output folder is not ours to write before the run has it
         return start
 
     def open(self, ctx: SinkContext, loaded: LoadedProcess, seed: int, cases: int | None,
@@ -87,6 +86,10 @@ class StreamOptions:
         from procsim.targets import open_targets, run_key
 
         key = run_key(loaded.inputs, seed, cases, horizon, self._start_iso)
+        if self._record_start and self.out_dir is not None:
+            state = self.out_dir / ".targets" / "run.json"
+            state.parent.mkdir(parents=True, exist_ok=True)
+            write_state(state, {"start": self._start_iso})
         self.targets = open_targets(self.urls, ctx, key, resume=self.resume, secret_env=self.secret_env,
                                     mail_to=self.mail_to)
         return list(self.targets)

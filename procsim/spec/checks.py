@@ -1,0 +1,202 @@
+"""Load-time checks that need more than the schema and the graph: faker providers, expressions, calendars,
+the locale, the rule files, the exceptions, objects and documents of a process.
+
+Owns coordinating them: ``procsim.spec.load_process`` calls ``check_model`` once the graph is built. Each
+stage's own checks stay with the stage (``procsim.objects.check_objects``, ``procsim.documents.check_documents``,
+``procsim.rules.engine.compile_rules``); this module sits above all of them, so none of them imports the loader.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from procsim.distributions import check_units
+from procsim.documents import check_documents
+from procsim.errors import Problem
+from procsim.errors import suggest as _suggest
+from procsim.objects import check_objects
+from procsim.records import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS
+from procsim.rules.engine import RESERVED, compile_rules
+from procsim.rules.expr import compile_at
+from procsim.sim.build import (_calendars, _rate, attribute_types, exception_names, expr_names, faker_for, moments,
+                               sample_cases)
+from procsim.sim.calendar import WorkCalendar
+from procsim.spec.loaded import LoadedProcess
+from procsim.spec.models import ProcessSpec
+
+__all__ = ["check_exceptions", "check_model"]
+
+
+def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
+    """Checks that need more than the schema: faker providers, expressions, calendars, locale; then
+    (with ``rules``, once the graph is sound) compiles the rule files into ``loaded.rules``."""
+    spec, smap = loaded.spec, loaded.smap
+    problems: list[Problem] = []
+    try:
+        fake = faker_for(spec.process.locale)
+    except AttributeError:
+        problems.append(smap.problem(("process", "locale"), f"unknown locale '{spec.process.locale}'",
+                                     "unknown_locale"))
+        fake = None
+    types: dict[str, str] = {}
+    for name, a in spec.attributes.items():
+        if a.faker is not None and fake is not None:
+            provider = getattr(fake, a.faker, None) if not a.faker.startswith("_") else None
+            if provider is None or not callable(provider) or a.faker in ("seed", "seed_instance", "seed_locale"):
+                problems.append(smap.problem(("attributes", name, "faker"),
+                                             f"unknown faker provider '{a.faker}'", "unknown_provider"))
+            else:
+                try:
+                    provider(**a.args)
+                except Exception as e:  # noqa: BLE001 - any failure here is the user's arguments
+                    problems.append(smap.problem(("attributes", name, "args"),
+                                                 f"faker '{a.faker}' rejects these args: {e}", "bad_args"))
+        if a.expr is not None:
+            c = compile_at(smap, ("attributes", name, "expr"), a.expr, expr_names(types), problems)
+            types[name] = c.type if c is not None else "any"
+        else:
+            types[name] = a.kind()
+    for name in spec.attributes:
+        if name in RESERVED:
+            problems.append(smap.problem(("attributes", name), f"'{name}' is a name the simulation provides to "
+                                         "rules; call the attribute something else", "reserved_name", at_key=True))
+        elif name in CORE_EVENT_COLUMNS or name in CORE_CASE_COLUMNS or (name == "batch" and _batched(spec)):
+            problems.append(smap.problem(("attributes", name), f"'{name}' is a column procsim writes itself; call "
+                                         "the attribute something else", "reserved_name", at_key=True))
+    names = expr_names(attribute_types(spec))
+    # a sub-process's conditions once, at its own lines, not once per copy
+    copies = {n for x in spec._calls.values() for n in x.nodes}
+    flows = [(("gateways",), {g: gw for g, gw in spec.gateways.items() if g not in copies})] + [
+        (("subprocesses", s, "gateways"), sub.gateways) for s, sub in spec.subprocesses.items()]
+    for where, gateways in flows:
+        for gname, gw in gateways.items():
+            for i, b in enumerate(gw.branches or []):
+                if b.when is not None:
+                    compile_at(smap, where + (gname, "branches", i, "when"), b.when, names, problems, expect="bool")
+    tz = ZoneInfo(spec.process.timezone)
+    origin = spec.process.start
+    for cname, cspec in spec.calendars.items():
+        try:
+            cal = WorkCalendar(cspec.week(), cspec.holidays, tz=tz, origin=origin,
+                               holiday_country=cspec.holiday_country, holiday_subdiv=cspec.holiday_subdiv, name=cname)
+            cal.next_working(0.0)
+        except ValueError as e:
+            problems.append(smap.problem(("calendars", cname), str(e), "bad_calendar", at_key=True))
+    problems += _check_moments(spec, smap)
+    arr = spec.arrivals
+    if arr.weekday is not None or arr.hour is not None:
+        try:
+            _rate(spec, {})
+        except ValueError as e:
+            problems.append(smap.problem(("arrivals",), str(e), "bad_intensity", at_key=True))
+    if rules and not problems:
+        loaded.rules, rproblems = compile_rules(loaded, loaded.rule_sources, attribute_types(spec),
+                                                samples=lambda n: sample_cases(loaded, n))
+        problems += rproblems
+        if _batched(spec):
+            problems += _check_batched_rules(loaded)
+    if spec.exceptions:
+        problems += check_exceptions(loaded, attribute_types(spec))
+    if spec.objects:
+        problems += check_objects(loaded, attribute_types(spec))
+    if spec.documents:
+        problems += check_documents(loaded, attribute_types(spec))
+    return problems
+
+
+def _batched(spec: ProcessSpec) -> bool:
+    """Whether an activity is batched: then the event log has a ``batch`` column."""
+    return any(a.batch is not None for a in spec.activities.values())
+
+
+BATCH_FIXED = "a batched activity's duration, member and start belong to its batch"
+
+
+def _check_batched_rules(loaded: LoadedProcess) -> list[Problem]:
+    """Rules that would change one case's duration, member, priority or deadline cannot act on a batch."""
+    batched = {n for n, a in loaded.spec.activities.items() if a.batch is not None}
+    problems: list[Problem] = []
+    for src in loaded.rule_sources:
+        for i, rule in enumerate(src.content.rules):
+            for action in ("duration", "assign", "queue", "deadline"):
+                a = getattr(rule, action)
+                names = ([a.activity] if isinstance(a.activity, str) else a.activity or []) if a is not None else []
+                for n in names:
+                    if n in batched:
+                        problems.append(src.smap.problem(("rules", i, action, "activity"), f"'{n}' is batched: "
+                                                         f"{BATCH_FIXED}, so a '{action}' rule cannot change them "
+                                                         "for one case", "batched_activity"))
+    return problems
+
+
+def _check_moments(spec: ProcessSpec, smap: Any) -> list[Problem]:
+    """Every wait's ``until`` and batch's ``schedule`` must come round (not 'February 30th on a Monday')."""
+    problems: list[Problem] = []
+    found = [(("waits", n, "until"), w.until) for n, w in spec.waits.items() if w.until is not None] + [
+        (("activities", n, "batch", "schedule"), a.batch.schedule) for n, a in spec.activities.items()
+        if a.batch is not None and a.batch.schedule is not None]
+    if not found:
+        return problems
+    try:
+        cals = _calendars(spec)
+    except ValueError:
+        return problems  # a bad calendar is reported on its own
+    for loc, m in found:
+        if m.next_working_day is not None and m.next_working_day not in cals:
+            continue  # an unknown calendar: reported by the graph checks
+        try:
+            moments(spec, m, cals).next(0.0)
+        except ValueError:
+            problems.append(smap.problem(loc, "this moment does not come in the three years after the start",
+                                         "bad_moment", at_key=True))
+    return problems
+
+
+def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
+    """Names (activities, roles, attributes) with did-you-mean, conditions, and each type's own checks."""
+    spec, smap = loaded.spec, loaded.smap
+    problems: list[Problem] = []
+    names = exception_names(types)
+    seen: dict[str, int] = {}
+    for i, x in enumerate(spec.exceptions):
+        loc = ("exceptions", i)
+        prev = seen.setdefault(x.label, i)
+        if prev != i:
+            problems.append(smap.problem(loc + (("name",) if x.name else ("type",)), f"exception name '{x.label}' "
+                                         f"is used twice (also exceptions[{prev}]); give each a 'name'",
+                                         "duplicate_name"))
+        for f in x.activity_fields:
+            a = getattr(x, f)
+            if a not in spec.activities:
+                problems.append(smap.problem(loc + (f,), f"unknown activity '{a}'{_suggest(a, spec.activities)}",
+                                             "unknown_activity"))
+        for f in x.role_fields:
+            r = getattr(x, f)
+            if r is not None and r not in spec.roles:
+                problems.append(smap.problem(loc + (f,), f"unknown role '{r}'{_suggest(r, spec.roles)}",
+                                             "unknown_role"))
+        for f in x.attribute_fields:
+            a = getattr(x, f)
+            if a not in types:
+                problems.append(smap.problem(loc + (f,), f"unknown attribute '{a}'{_suggest(a, types)}",
+                                             "unknown_attribute"))
+            elif f in x.number_fields and types[a] not in ("number", "integer"):
+                problems.append(smap.problem(loc + (f,), f"'{a}' is a {types[a]} attribute; '{x.type}' needs a "
+                                             "number", "not_a_number"))
+        if x.type in ("sod_violation", "wrong_role", "early_event", "late_event"):
+            target = getattr(x, "activity")  # these four types all name their activity so
+            act = spec.activities.get(target)
+            if act is not None and act.batch is not None:
+                problems.append(smap.problem(loc + ("activity",), f"'{target}' is batched: {BATCH_FIXED}, so "
+                                             f"'{x.type}' cannot change them for one case", "batched_activity"))
+        if x.when is not None:
+            compile_at(smap, loc + ("when",), x.when, names, problems, expect="bool")
+        duration = getattr(x, "duration", None)
+        if duration is not None and not isinstance(duration, float) and "duration" in x.model_fields_set:
+            for msg in check_units(duration, need_units=True):
+                problems.append(smap.problem(loc + ("duration",), msg, "unit_missing"))
+        if not problems:
+            for where, msg, code in x.check(spec, types):
+                problems.append(smap.problem(loc + where, msg, code))
+    return problems
