@@ -58,7 +58,8 @@ VARIANTS: dict[str, list[tuple[str, str]]] = {
 
 
 def variant_text(name: str) -> str:
-    """The procure_to_pay file with the variant's edits, its relative paths made absolute."""
+    """The procure_to_pay file with the variant's edits (its rule and template paths stay relative: the
+    variant is written into a project laid out like this repository, ``write_variants``)."""
     text = P2P.read_text(encoding="utf-8")
     for old, new in VARIANTS[name]:
         if text.count(old) != 1:
@@ -66,13 +67,19 @@ def variant_text(name: str) -> str:
         text = text.replace(old, new)
     if name in ("waits", "all"):
         text += WAITS
-    return text.replace("../rules/", f"{REPO}/rules/").replace("../templates/", f"{REPO}/templates/")
+    return text
 
 
 def write_variants(folder: Path, names: list[str]) -> dict[str, Path]:
+    """The variants as ``folder/processes/p2p_<name>.yaml`` next to copies of the example's rules and templates
+    (a process reads only files inside its project: ``procsim.spec.paths``)."""
+    from procsim.init import init_project
+
+    if not (folder / "processes" / P2P.name).exists():
+        init_project("p2p", folder)
     out = {}
     for name in names:
-        path = folder / f"p2p_{name}.yaml"
+        path = folder / "processes" / f"p2p_{name}.yaml"
         path.write_text(variant_text(name), encoding="utf-8")
         out[name] = path
     return out

@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--pg", help="a PostgreSQL URL to measure too (tables procsim_bench_*; they are emptied)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="procsim-bench-stream-"))
-    result = run(args.process, tmp / "rec", cases=args.cases, stream=StreamOptions(["capture:"]))
+    result = run(args.process, tmp / "rec", cases=args.cases, streaming=StreamOptions(["capture:"]))
     events = result.events
     ctx = Capture.context[0]
     print(f"{args.process.name}: {result.cases} cases, {events} events; best of {args.repeat}")

@@ -1,4 +1,5 @@
-"""The command line: ``procsim run | validate | graph | explain | schema | init | profile | report``.
+"""The command line: ``procsim run | validate | graph | explain | schema | init | profile | report | compare |
+discover | fidelity``.
 
 Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
 as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
@@ -63,6 +64,8 @@ def run(
     root: RootOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder procsim did not make "
                                         "(files procsim did not write are never replaced or removed)")] = False,
+    window: Annotated[Optional[str], typer.Option(help="Extraction window of local dates, e.g. "
+                                                       "2026-03-01..2026-09-30 (the time before is warm-up)")] = None,
     to: Annotated[Optional[list[str]], typer.Option("--to", help="Also deliver events to a target while running "
                                                     "(repeatable): jsonl:-, jsonl:FILE, http(s)://..., "
                                                     "postgresql://..., kafka://..., smtp://... "
@@ -90,6 +93,11 @@ def run(
                 raise UsageError(f"--horizon: {e}") from None
         if cases is not None and h is not None:
             raise UsageError("give --cases or --horizon, not both")
+        from procsim.spec import load_process
+
+        loaded = load_process(process, root)
+        for w in loaded.warnings:  # conditions that always hold: worth a look, not a reason to stop
+            typer.echo(str(w), err=True)
         from procsim.targets.stream import StreamOptions
 
         stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, out, mail_to)
@@ -97,9 +105,9 @@ def run(
         progress = _Progress(quiet)
         restore = _on_sigterm()
         try:
-            result = do_run(process, out, seed=seed, cases=cases, horizon=h, formats=formats,
-                            labels_in_log=labels_in_log, on_progress=progress.update, root=root, force=force,
-                            stream=stream)
+            result = do_run(loaded, out, seed=seed, cases=cases, horizon=h, formats=formats,
+                            labels_in_log=labels_in_log, on_progress=progress.update, force=force,
+                            window=window, on_notice=None if quiet else lambda m: typer.echo(m, err=True), streaming=stream)
         finally:
             progress.close()
             restore()
@@ -194,6 +202,8 @@ def validate(processes: Annotated[list[Path], typer.Argument(help="Process files
             continue
         except ProcsimError as e:
             _fail(e)
+        for w in loaded.warnings:
+            typer.echo(str(w), err=True)
         spec = loaded.spec
         # counted as written: a sub-process's nodes once, however many calls run a copy of them
         copies = {n for x in spec._calls.values() for n in x.nodes}
@@ -215,8 +225,8 @@ def validate(processes: Annotated[list[Path], typer.Argument(help="Process files
 def graph(
     process: ProcessArg,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write: .dot, .svg, .png"
-                                                   " (.pnml with --format pnml); stdout when left out")] = None,
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png or pnml "
+                                                   " (.pnml, .bpmn with --format); stdout when left out")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="dot, svg, png, pnml or bpmn "
                                                   "(default: from the output's suffix, else dot)")] = None,
     root: RootOpt = None,
 ) -> None:
@@ -225,17 +235,23 @@ def graph(
     from procsim.spec import load_process
 
     try:
+        if output is not None and output.is_dir():
+            raise UsageError(f"--output {output}: is a folder; give a file, like {output / 'process.svg'}")
         fmt = (format or (output.suffix.lstrip(".") if output else "dot")).lower()
-        if fmt not in ("dot", "svg", "png", "pnml"):
-            raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml)")
+        if fmt not in ("dot", "svg", "png", "pnml", "bpmn"):
+            raise UsageError(f"unknown graph format '{fmt}' (choose from: dot, svg, png, pnml, bpmn)")
         loaded = load_process(process, root)
         if fmt == "pnml":
             from procsim.export import to_pnml
 
             text = to_pnml(loaded)
+        elif fmt == "bpmn":
+            from procsim.bpmn import to_bpmn
+
+            text = to_bpmn(loaded)
         else:
             text = to_dot(loaded)
-        if fmt in ("dot", "pnml"):
+        if fmt in ("dot", "pnml", "bpmn"):
             if output is None:
                 typer.echo(text, nl=False)
             else:
@@ -338,6 +354,10 @@ from procsim.profile_cli import profile_command, report_command  # noqa: E402 - 
 
 app.command("profile")(profile_command)
 app.command("report")(report_command)
+
+from procsim.cli_grounding import register as _register_grounding  # noqa: E402 - compare, discover, fidelity
+
+_register_grounding(app, _fail)
 
 
 def main() -> None:

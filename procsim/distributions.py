@@ -43,7 +43,10 @@ __all__ = [
     "Fixed",
     "Gamma",
     "Lognormal",
+    "Mixture",
+    "MixtureComponent",
     "Normal",
+    "Quantiles",
     "Sampler",
     "Triangular",
     "Uniform",
@@ -110,6 +113,10 @@ class Distribution(BaseModel):
         if unknown:
             raise TypeError(f"{cls.__name__}.unit_fields names unknown fields: {', '.join(unknown)}")
         REGISTRY[kind] = cls
+
+    def parts(self) -> list[tuple[str, Distribution]]:
+        """Distributions nested in this one, with where they sit (``components[0].distribution``)."""
+        return []
 
     @abstractmethod
     def sampler(self) -> Sampler:
@@ -391,6 +398,99 @@ class Empirical(Distribution):
         return min(float(v) for w, v in zip(weights, self.values) if w > 0)
 
 
+class Quantiles(Distribution):
+    """A continuous empirical distribution: a quantile table, linearly interpolated between its points.
+
+    ``probabilities`` rise strictly from 0 to 1 and ``values`` (one per probability) never fall; a draw is the
+    inverse of the piecewise-linear CDF through the points, so it reproduces the table's quantiles exactly and is
+    uniform between neighbouring points. Read the table off a real log's percentiles to keep its tail.
+    """
+
+    kind: Literal["quantiles"] = "quantiles"
+    probabilities: list[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(min_length=2)
+    values: list[Quantity] = Field(min_length=2)
+    unit_fields: ClassVar[tuple[str, ...]] = ("values",)
+
+    @model_validator(mode="after")
+    def _table(self) -> Quantiles:
+        p, v = self.probabilities, self.values
+        if len(p) != len(v):
+            raise ValueError(f"need one value per probability, got {len(v)} values for {len(p)} probabilities")
+        if p[0] != 0 or p[-1] != 1:
+            raise ValueError(f"probabilities must run from 0 to 1, got {p[0]!r} .. {p[-1]!r}")
+        for i in range(1, len(p)):
+            if not p[i] > p[i - 1]:
+                raise ValueError(f"probabilities must rise strictly: probabilities[{i}] = {p[i]!r} after {p[i - 1]!r}")
+            if not v[i] >= v[i - 1]:
+                raise ValueError(f"values must not fall: values[{i}] = {_show(v[i])} after {_show(v[i - 1])}")
+        return self
+
+    def sampler(self) -> Sampler:
+        ps = [float(x) for x in self.probabilities]
+        vs = [float(x) for x in self.values]
+        hi = len(ps) - 1
+
+        def draw(rng: np.random.Generator) -> float:
+            u = rng.random()
+            k = min(bisect_right(ps, u), hi)  # ps[k-1] <= u < ps[k]
+            p0, v0 = ps[k - 1], vs[k - 1]
+            return v0 + (vs[k] - v0) * (u - p0) / (ps[k] - p0)
+
+        return draw
+
+    def expected_value(self) -> float:
+        p, v = self.probabilities, self.values
+        return math.fsum((p[i] - p[i - 1]) * (v[i] + v[i - 1]) / 2 for i in range(1, len(p)))
+
+    def min_value(self) -> float:
+        return float(self.values[0])
+
+
+class MixtureComponent(BaseModel):
+    """One component of a mixture: a distribution (or a bare duration) and its weight."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: Weight
+    distribution: DurationDistribution
+
+
+class Mixture(Distribution):
+    """A draw from one of ``components``, picked with probability proportional to its weight.
+
+    The usual way to a heavy tail: most cases are routine, a few need a second look (``0.9`` of a 20-minute
+    lognormal, ``0.1`` of a 4-hour one). Components may be any distribution, mixtures included.
+    """
+
+    kind: Literal["mixture"] = "mixture"
+    components: list[MixtureComponent] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _weights(self) -> Mixture:
+        if not sum(c.weight for c in self.components) > 0:
+            raise ValueError("component weights must not all be 0")
+        return self
+
+    def parts(self) -> list[tuple[str, Distribution]]:
+        return [(f"components[{i}].distribution", c.distribution) for i, c in enumerate(self.components)]
+
+    def sampler(self) -> Sampler:
+        samplers = [c.distribution.sampler() for c in self.components]
+        if len(samplers) == 1:
+            return samplers[0]
+        cum = list(accumulate(c.weight for c in self.components))
+        total, hi = cum[-1], len(cum) - 1
+        # as Empirical: bisect the running sums; zero-weight components are never picked
+        return lambda rng: samplers[bisect_right(cum, rng.random() * total, 0, hi)](rng)
+
+    def expected_value(self) -> float:
+        total = math.fsum(c.weight for c in self.components)
+        return math.fsum(c.weight * c.distribution.expected_value() for c in self.components if c.weight > 0) / total
+
+    def min_value(self) -> float:
+        return min(c.distribution.min_value() for c in self.components if c.weight > 0)
+
+
 def _build_union() -> Any:
     members = tuple(REGISTRY.values())
     return Annotated[Union[members], Field(discriminator="kind")]  # noqa: UP007 - a runtime tuple needs Union[]
@@ -441,6 +541,10 @@ else:
     ]
     """A distribution, or a bare duration/number meaning ``fixed``."""
 
+# a mixture's components name DurationDistribution, which exists only now
+MixtureComponent.model_rebuild()
+Mixture.model_rebuild()
+
 
 def check_units(dist: Distribution, *, need_units: bool) -> list[str]:
     """Messages about units in ``dist``'s ``unit_fields`` (empty if all is well).
@@ -450,6 +554,11 @@ def check_units(dist: Distribution, *, need_units: bool) -> list[str]:
     no value may carry a time unit.
     """
     problems: list[str] = []
+    for where, part in dist.parts():
+        problems += [f"'{where}.{msg[1:]}" if msg.startswith("'") else f"{where}: {msg}"
+                     for msg in check_units(part, need_units=need_units)]
+    if problems:
+        return problems
     for name in type(dist).unit_fields:
         value = getattr(dist, name)
         entries = [(f"{name}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, list) else [(name, value)]

@@ -6,6 +6,7 @@ Reads only what a run wrote (events, cases, manifest), so it works on any finish
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +34,55 @@ def _read_events(run_dir: Path, case_id: str, files: dict[str, Any]) -> pd.DataF
     raise UsageError(f"{run_dir}: no events.csv or events.parquet (is this a procsim output folder?)")
 
 
+def _manifest(path: Path) -> dict[str, Any]:
+    """The run's manifest; a damaged one is the folder's fault (exit 2, its position), not a bug."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg}): a damaged manifest") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read the manifest ({e})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a procsim manifest (a JSON object was expected)")
+    return data
+
+
+# C0 and C1 control characters (ESC starts ANSI/OSC sequences that recolour, retitle or rewrite a terminal)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    """Text from the run's files (names from someone's process file) with control characters escaped."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def explain(run_dir: str | Path, case_id: str) -> str:
     """The text ``procsim explain`` prints."""
-    d = Path(run_dir)
+    try:
+        return _explain(Path(run_dir), case_id)
+    except (KeyError, ValueError, TypeError, OSError) as e:
+        # the folder's files are damaged or not procsim's: say which folder, not "a bug in procsim"
+        what = f"column or key {e}" if isinstance(e, KeyError) else str(e)
+        raise UsageError(_safe(f"{run_dir}: not a complete procsim run folder ({type(e).__name__}: {what})")) \
+            from None
+
+
+def _explain(d: Path, case_id: str) -> str:
     if not (d / "manifest.json").exists():
         raise UsageError(f"{d}: no manifest.json: not a complete procsim run")
-    manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    manifest = _manifest(d / "manifest.json")
     catalogue: dict[str, dict[str, str]] = manifest.get("rules", {})
-    cases = pd.read_csv(d / "cases.csv", dtype=str, keep_default_na=False)
+    if not isinstance(catalogue, dict) or not isinstance(manifest.get("files", {}), dict):
+        raise UsageError(f"{d / 'manifest.json'}: not a procsim manifest ('rules' and 'files' are not mappings)")
+    try:
+        cases = pd.read_csv(d / "cases.csv", dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{d / 'cases.csv'}: cannot read the cases: {e}") from None
+    if "case_id" not in cases.columns:
+        raise UsageError(f"{d / 'cases.csv'}: no case_id column (is this a procsim output folder?)")
     row = cases[cases["case_id"] == case_id]
     if row.empty:
-        raise UsageError(f"no case '{case_id}' in {d}" + suggest(case_id, cases["case_id"].tolist()))
+        raise UsageError(_safe(f"no case '{case_id}' in {d}" + suggest(case_id, cases["case_id"].tolist())))
     case = row.iloc[0].to_dict()
     events = _read_events(d, case_id, manifest.get("files", {}))
     used: list[str] = []
@@ -98,4 +137,5 @@ def explain(run_dir: str | Path, case_id: str) -> str:
             where = f"{info['file']}:{info['line']}" if info.get("file") else "?"
             desc = info.get("description") or info.get("when") or ""
             lines.append(f"    {r}  ({where})" + (f": {desc}" if desc else ""))
-    return "\n".join(lines) + "\n"
+    # newlines and tabs of the layout stay; everything else that could drive the terminal is escaped
+    return "\n".join(_safe(line.replace("\n", "\\n")) for line in lines) + "\n"

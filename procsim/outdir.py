@@ -327,6 +327,12 @@ class RunFolder:
             raise os_error(e, self.out / JOURNAL) from None
         return path
 
+    def add_file(self, name: str, text: str) -> Path:
+        """Write a small output of this run's (named in ``begin_commit``) in one piece, exclusively, during the
+        commit."""
+        assert name in self.written, name
+        return self._write(name, text)
+
     def _remove_documents(self, folder: Path) -> None:
         if folder.is_symlink() or not folder.is_dir():
             return

@@ -8,6 +8,8 @@ flush are still ordered by case. A case row is handed on only after all its even
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,6 +24,7 @@ from procsim.timebase import TimeBase
 
 if TYPE_CHECKING:
     from procsim.objects import ObjectModel, ObjectRecord
+    from procsim.recording import Recording
 
 LIFECYCLE = ("start", "complete")
 _LABEL = attrgetter("label")
@@ -137,7 +140,7 @@ class Recorder:
     def __init__(self, timebase: TimeBase, attr_names: Sequence[str], attr_types: Sequence[str],
                  emit_events: Callable[[EventBatch], None], emit_cases: Callable[[CaseBatch], None],
                  flush_every: int = 50_000, labels: bool = False, objects: ObjectModel | None = None,
-                 batches: bool = False) -> None:
+                 batches: bool = False, recording: Recording | None = None) -> None:
         self.timebase = timebase
         self.attr_names = list(attr_names)
         self.attr_types = [ARROW_TYPES[t] for t in attr_types]
@@ -156,6 +159,9 @@ class Recorder:
         self.objects = objects  # derives business objects and event-to-object links (OCEL output only)
         if objects is not None:
             objects.bind(timebase)
+        self.recording = recording  # recorded times and the extraction window (procsim.recording), or None
+        self._pending: list[EventRow] = []  # recorded rows waiting until no later row can be recorded earlier
+        self.n_completed = 0
         self.event_schema = pa.schema(
             [("event_id", pa.string()), ("case_id", pa.string()), ("activity", pa.string()),
              ("lifecycle", pa.string()), ("timestamp", pa.timestamp("ms", tz=timebase.tz.key)),
@@ -170,10 +176,13 @@ class Recorder:
              ("start", pa.timestamp("ms", tz=timebase.tz.key)), ("end", pa.timestamp("ms", tz=timebase.tz.key)),
              ("cycle_time_s", pa.float64()), ("events", pa.int64()), ("cost", pa.float64()),
              ("end_event", pa.string()), ("rules", pa.string()), ("exceptions", pa.string())]
+            + ([("truncated", pa.string())] if recording is not None and recording.window is not None else [])
             + list(zip(self.attr_names, self.attr_types)))
 
     def open_case(self, case: Case) -> None:
         self.case_ids[case.idx] = case.id
+        if self.recording is not None:
+            self.recording.open_case(case.idx, case.start)
         if self.objects is not None:
             self.objects.open_case(case.idx, case.start)
 
@@ -187,6 +196,9 @@ class Recorder:
             self.flush(final=False)
 
     def flush(self, final: bool) -> None:
+        if self.recording is not None:
+            self._flush_recorded(final)
+            return
         rows = self.rows
         if not rows and not (final and self.done):
             return
@@ -211,6 +223,45 @@ class Recorder:
             keep = [c for c in self.done if not (c.end is not None and c.end < horizon)] if not final else []
             self.done = keep
             self._emit_case_batch(ready)
+
+    def _flush_recorded(self, final: bool) -> None:
+        """As ``flush``, for recorded times: a row goes out once no row recorded later can sort before it.
+
+        Later rows are simulated at or after the last row's time ``t``, and recorded no earlier than ``t``
+        minus the coarsest granularity; everything recorded before that bound is final.
+        """
+        rows = self.rows
+        rec = self.recording
+        assert rec is not None
+        bound = math.inf if final or not rows else rows[-1][0] - rec.gmax
+        batch = rows[:]
+        del rows[:]  # in place: the simulation's case processes hold a reference to this very list
+        pending = self._pending
+        pending.extend(rec.transform(batch))
+        # stable: among equal (time, case) the simulated order stays (a start before its completion)
+        pending.sort(key=itemgetter(0, 1))
+        cut = len(pending) if final else bisect_left(pending, bound, key=itemgetter(0))
+        if cut:
+            out = pending[:cut]
+            del pending[:cut]
+            self._emit_event_batch(out)
+        if final:
+            ready, self.done = self.done, []
+        else:
+            ready = [c for c in self.done if rec.case_last(c.idx) < bound]
+            if ready:
+                self.done = [c for c in self.done if not rec.case_last(c.idx) < bound]
+        if ready:
+            shown = rec.finish_cases(ready)
+            seen = {id(c) for c in shown}
+            for c in ready:
+                if id(c) not in seen:
+                    self.case_ids.pop(c.idx, None)
+                    if self.objects is not None:
+                        self.objects.close_case(c.idx)
+                    self.labelled.pop(c.idx, None)
+            if shown:
+                self._emit_case_batch(shown)
 
     def finish(self, running: Sequence[Case]) -> None:
         """Flush everything; cases still running at the end are written with status 'running'."""
@@ -291,6 +342,11 @@ class Recorder:
             pa.array([";".join(r) if r else "" for r in rules], pa.string()),
             pa.array([";".join(dict.fromkeys(e for e, _ in x)) if x else "" for x in excs], pa.string()),
         ]
+        if self.recording is not None:
+            self.n_completed += sum(1 for s in status if s == "completed")
+            if self.recording.window is not None:
+                pop_t = self.recording.truncated.pop
+                arrays.append(pa.array([pop_t(c.idx, "") for c in cases], pa.string()))
         if self.attr_types:
             # the final snapshot holds every attribute's final value (each change goes through Case.set)
             for values, typ in zip(zip(*snaps), self.attr_types):

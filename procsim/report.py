@@ -12,6 +12,8 @@ Only reads logs and output folders: the simulator is never imported here.
 
 from __future__ import annotations
 
+import os
+
 import json
 import math
 from dataclasses import dataclass, field
@@ -202,7 +204,8 @@ def _process_map(log: ActivityLog, key: str) -> str:
 
 
 def _markers(extras: RunExtras | None, day0: pd.Timestamp, per: str) -> list[Marker]:
-    """Drift changes (drift.csv: start, end, type/what) and the extraction window (manifest 'window')."""
+    """Drift changes (drift.csv: start, end, type, target, change) and the extraction window (the manifest's
+    ``recording.window``)."""
     if extras is None:
         return []
     unit = pd.Timedelta(days=1 if per == "day" else 7)
@@ -224,9 +227,10 @@ def _markers(extras: RunExtras | None, day0: pd.Timestamp, per: str) -> list[Mar
             if at is None:
                 continue
             until = pos(r.get("end", "")) if r.get("end", "") else None
-            label = " ".join(str(r[c]) for c in ("type", "name", "what", "change") if c in r and str(r[c]))
+            label = " ".join(str(r[c]) for c in ("type", "target", "change") if c in r and str(r[c]) not in ("", "nan"))
             out.append(Marker(at, f"drift {label}".strip(), until if until != at else None))
-    w = extras.manifest.get("window")
+    # procsim writes the window under 'recording' (procsim.recording); a top-level 'window' is read too
+    w = (extras.manifest.get("recording") or {}).get("window") or extras.manifest.get("window")
     if isinstance(w, dict):
         a, b = pos(w.get("start")), pos(w.get("end"))
         if a is not None:
@@ -587,4 +591,22 @@ def write_report(run_dir: Path, out: Path | None = None, *, seed: int = 0) -> Pa
     tmp = out.with_name(f".{out.name}.part")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
+    return out
+
+
+def save_comparison(logs: list[ActivityLog], sources: list[Path], distances: dict[str, float], out: Path,
+                    *, seed: int = 0) -> Path:
+    """``procsim compare REAL SIM --report OUT``: both logs side by side with the distances, written to ``out``
+    (a temporary name first, renamed when complete, so a page that exists is whole)."""
+    extras = [load_extras(p) if p.is_dir() else None for p in sources]
+    html = build_report(logs, extras, names=["real", "simulated"], distances=distances,
+                        title=f"{sources[0].name} vs {sources[1].name}", seed=seed)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            f.write(html)
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"--report {out}: cannot write ({e.strerror})") from None
     return out

@@ -18,16 +18,21 @@ from procsim.version import __version__, output_versions
 from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
 from procsim.outdir import RunFolder, os_error
+from procsim.recording import Recording, Window, build_recording, parse_window
 from procsim.records import CaseBatch, EventBatch, Recorder
 from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
+from procsim.sim.streams import STREAM_RECORDING
+from procsim.sim.streams import stream
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
 from procsim.targets.stream import StreamOptions
+from procsim.spec.limits import BeyondTimeError, check_run
 from procsim.timebase import TimeBase
 from procsim.writer import Writer
 
 DEFAULT_CASES = 1000
+DRIFT_CSV = "drift.csv"  # the ground truth of a process's drift section (procsim.drift)
 OBJECT_FORMATS = ("ocel-json", "ocel-sqlite", "documents")
 
 
@@ -65,35 +70,60 @@ def has_exceptions(loaded: LoadedProcess) -> bool:
 def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, cases: int | None = None,
         horizon: float | None = None, formats: Sequence[str] = ("csv",), labels_in_log: bool = True,
         on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000,
-        root: str | Path | None = None, force: bool = False, stream: StreamOptions | None = None) -> RunResult:
+        root: str | Path | None = None, force: bool = False, window: str | Window | None = None,
+        on_notice: Callable[[str], None] | None = None, streaming: StreamOptions | None = None) -> RunResult:
     """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``.
 
     ``root`` is the project folder the process may read from (``procsim.spec.paths``); ``force`` lets a run
-    add its files to a non-empty folder procsim did not make (``procsim.outdir``); ``stream`` also delivers the
-    events to targets while the run goes (``procsim.targets.stream``)."""
+    add its files to a non-empty folder procsim did not make (``procsim.outdir``); ``window`` is an extraction
+    window (``procsim.recording``); ``on_notice`` hears about large but legitimate runs before they start;
+    ``streaming`` also delivers the events to targets while the run goes (``procsim.targets.stream``)."""
     t0 = time.perf_counter()
     loaded = process if isinstance(process, LoadedProcess) else load_process(process, root)
-    if stream is not None:
-        loaded, flush_every = stream.prepare(loaded, flush_every)
+    if streaming is not None:
+        loaded, flush_every = streaming.prepare(loaded, flush_every)
     formats = parse_formats(formats)
     spec = loaded.spec
+    if isinstance(window, str):
+        try:
+            window = parse_window(window)
+        except ValueError as e:
+            raise UsageError(f"--window: {e}") from None
+    tz = ZoneInfo(spec.process.timezone)
+    recording = build_recording(spec.recording, window, tz=tz, origin=spec.process.start,
+                                rng=stream(seed, STREAM_RECORDING))
+    until = None
+    if recording is not None and recording.window is not None:
+        # the extract ends at the window's end: arrivals and work stop there, what runs on is cut
+        if cases is not None or horizon is not None:
+            raise UsageError("an extraction window sets how long the simulation runs: give --cases or --horizon "
+                             "without a window, not with one")
+        if recording.we <= 0:
+            raise UsageError(f"the window ends {recording.window.end.isoformat()}, before the simulation starts "
+                             f"({spec.process.start.isoformat()})")
+        until = horizon = recording.we
     if cases is None and horizon is None:
         cases, horizon = spec.process.cases, spec.process.horizon
-        if cases is None and horizon is None:
+        if cases is None and horizon is None and spec.arrivals.replay is None:  # a replay ends with its file
             cases = DEFAULT_CASES
     if cases is not None and cases <= 0:
         raise UsageError("--cases must be a positive number")
     if seed < 0:
         raise UsageError("--seed must be zero or a positive number")
+    notice = check_run(loaded, cases, horizon, from_flags=(cases, horizon) != (spec.process.cases,
+                                                                                 spec.process.horizon))
+    if notice is not None and on_notice is not None:
+        on_notice(notice)
     labels = has_exceptions(loaded)
     out_dir = Path(out)
     kinds = [*formats, "cases", *(["labels"] if labels else [])]
     # locked, its ownership read and stale temporaries cleared before anything is simulated or written
-    folder = RunFolder(out_dir, [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds], force=force)
+    entries = [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds] + ([DRIFT_CSV] if spec.drift else [])
+    folder = RunFolder(out_dir, entries, force=force)
     try:
         return _run(loaded, folder, seed=seed, cases=cases, horizon=horizon, formats=formats, kinds=kinds,
                     labels=labels, labels_in_log=labels_in_log, on_progress=on_progress, flush_every=flush_every,
-                    t0=t0, stream=stream)
+                    t0=t0, tz=tz, recording=recording, until=until, streaming=streaming)
     except BaseException as e:
         folder.discard_temporaries()
         if isinstance(e, OSError):  # the file-level handlers name the file; this names at least the folder
@@ -105,12 +135,12 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
 
 def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | None, horizon: float | None,
          formats: list[str], kinds: list[str], labels: bool, labels_in_log: bool,
-         on_progress: Callable[[int, int | None], None] | None, flush_every: int, t0: float,
-         stream: StreamOptions | None = None) -> RunResult:
+         on_progress: Callable[[int, int | None], None] | None, flush_every: int, t0: float, tz: ZoneInfo,
+         recording: Recording | None, until: float | None, streaming: StreamOptions | None = None) -> RunResult:
     spec = loaded.spec
     out_dir = folder.out
     model = build_model(loaded, seed)
-    tb = TimeBase(spec.process.start, ZoneInfo(spec.process.timezone))
+    tb = TimeBase(spec.process.start, tz)
     types = attribute_types(spec)
     sinks: list[Sink] = []
 
@@ -125,7 +155,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     # objects are derived only for the formats that write them: other runs pay nothing for them
     objects = ObjectModel(loaded, types) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
-                   labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches))
+                   labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches),
+                   recording=recording)
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
@@ -135,22 +166,31 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         try:
             for f in kinds:
                 sinks.append(writer.call(_make, REGISTRY[f], ctx))
-            if stream is not None:
-                sinks += stream.open(ctx, loaded, seed, cases, horizon)
+            if streaming is not None:
+                sinks += streaming.open(ctx, loaded, seed, cases, horizon)
             progress = (lambda done: on_progress(done, cases)) if on_progress else None
-            sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress)
-            if stream is not None:
-                stream.pace.attach(sim.env, rec, writer.drain)
-            sim.run()
+            sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress, until=until)
+            if streaming is not None:
+                streaming.pace.attach(sim.env, rec, writer.drain)
+            try:
+                sim.run()
+            except OverflowError:
+                raise BeyondTimeError() from None
             writer.drain()
             # from here the files change: the old manifest goes first, so none ever vouches for other bytes
-            folder.begin_commit(s.entry or s.filename for s in sinks if s.filename)  # targets have no file
+            folder.begin_commit([*(s.entry or s.filename for s in sinks if s.filename),  # targets have no file
+                                 *([DRIFT_CSV] if model.drift else [])])
             files: list[Path] = writer.call(_close, sinks)
         except BaseException:
             writer.settle()
             writer.call(_abort, sinks)
             raise
+    if model.drift is not None:
+        # the ground truth of every change, for scoring drift detectors (procsim.drift)
+        files.append(folder.add_file(DRIFT_CSV, model.drift.csv_text(tb.iso_one)))
     digests = {name: h for s in sinks for name, h in s.digests.items()}
+    # with recorded times the log shows cases as the extract saw them (a case finished after it: running)
+    completed = rec.n_completed if recording is not None else sim.finished
     wall = time.perf_counter() - t0
     manifest = {
         "procsim_version": __version__,
@@ -167,7 +207,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         "exceptions": [x.model_dump(mode="json", exclude_defaults=True) | {"name": x.label, "type": x.type}
                        for x in spec.exceptions],
         "counts": {"cases": rec.n_cases, "events": rec.n_events,
-                   "cases_completed": sim.finished, "cases_running": rec.n_cases - sim.finished}
+                   "cases_completed": completed, "cases_running": rec.n_cases - completed}
         | ({"objects": objects.n_objects, "event_object_links": objects.n_links,
             "object_object_links": objects.n_object_links} if objects is not None else {}),
         "simulated_period": {
@@ -177,7 +217,15 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         },
         "files": {p.name: {"sha256": digests.get(p.name) or _sha(p), "bytes": p.stat().st_size} for p in files},
         "wall_time_s": round(wall, 3),
-    } | (stream.manifest() if stream is not None else {})
+    } | (streaming.manifest() if streaming is not None else {})
+    if recording is not None:
+        manifest["recording"] = recording.manifest(tb.iso_one)
+    if model.drift is not None:
+        manifest["drift"] = model.drift.rows(tb.iso_one)
+    if model.people is not None:  # what each member was like in this run: the ground truth behind the log
+        from procsim.sim.people import describe
+
+        manifest["people"] = describe(model.pools, model.people)
     # earlier runs' files of other formats go, then the manifest: it lists exactly what is in the folder
     manifest_path = folder.finish_commit(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return RunResult(out_dir, files + [manifest_path], rec.n_cases, rec.n_events, wall, manifest)

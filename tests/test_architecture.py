@@ -14,12 +14,12 @@ import pytest
 # Bottom first. A module belongs to the layer of the longest entry it equals or lies under; an entry for a
 # package's ``__init__`` alone is written with a trailing '='.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundations", ("procsim.errors", "procsim.version", "procsim.spec.units", "procsim.timebase",
+    ("foundations", ("procsim.errors", "procsim.limits", "procsim.version", "procsim.spec.units", "procsim.timebase",
                      "procsim.sim.streams")),
     ("distributions", ("procsim.distributions",)),
-    ("exception catalogue", ("procsim.exceptions",)),
+    ("exception catalogue", ("procsim.exceptions", "procsim.drift", "procsim.recording")),
     ("spec", ("procsim.spec.base", "procsim.spec.loader", "procsim.spec.loaded", "procsim.spec.models", "procsim.spec.schema",
-              "procsim.spec.paths")),
+              "procsim.spec.paths", "procsim.spec.people", "procsim.spec.limits")),
     ("graph", ("procsim.graph",)),
     ("rules", ("procsim.rules",)),
     ("records and objects", ("procsim.records", "procsim.objects")),
@@ -30,9 +30,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                  "procsim.outdir", "procsim.targets")),
     # reading logs back (any log, not only ours): profile, report and the SVG drawing they share
     ("log analysis", ("procsim.eventlog", "procsim.profile", "procsim.layout", "procsim.charts", "procsim.graph_svg",
-                      "procsim.report", "procsim.profile_cli")),
+                      "procsim.report", "procsim.profile_cli", "procsim.distances", "procsim.compare",
+                      "procsim.mining", "procsim.bpmn")),
     ("run", ("procsim=", "procsim.run", "procsim.init")),
-    ("cli", ("procsim.cli", "procsim.__main__")),
+    # from a log back to a process: discover writes a process file and loads it, fidelity runs it
+    ("grounding", ("procsim.discover", "procsim.fidelity")),
+    ("cli", ("procsim.cli", "procsim.__main__", "procsim.cli_grounding")),
 ]
 
 

@@ -103,3 +103,13 @@ def test_bench_report_measures_a_small_run(tmp_path: Path) -> None:
     r = _module("bench_report").measure(tmp_path)
     assert r["events"] > 0 and r["report_s"] > 0 and r["baseline_read_s"] > 0 and 0 < r["mb"] < 10
     assert (tmp_path / "report.html").is_file()
+
+
+def test_bench_discover_synthetic_log_has_100_plus_activities_and_discovers() -> None:
+    from procsim.discover import discover
+    from procsim.eventlog import ActivityLog
+
+    df = _module("bench_discover").synthetic_log(20_000, 120)
+    assert df["activity"].nunique() >= 100 and abs(len(df) - 20_000) < 2_000
+    d = discover(ActivityLog(df.sort_values(["end_time", "case_id"]).reset_index(drop=True)))
+    assert d.activities == df["activity"].nunique()

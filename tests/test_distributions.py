@@ -53,6 +53,10 @@ EXAMPLES: list[dict[str, Any]] = [
     {"kind": "weibull", "shape": 1.5, "scale": "3h"},
     {"kind": "empirical", "values": ["5m", "10m", "1h"], "weights": [5, 0, 2]},
     {"kind": "empirical", "values": ["5m", "10m", "1h"]},
+    {"kind": "quantiles", "probabilities": [0, 0.5, 0.9, 1], "values": ["5m", "20m", "1h", "4h"]},
+    {"kind": "mixture", "components": [{"weight": 9, "distribution": {"kind": "lognormal", "mean": "20m", "sd": "10m"}},
+                                       {"weight": 1, "distribution": {"kind": "exponential", "mean": "4h"}},
+                                       {"weight": 0, "distribution": "1m"}]},
 ]
 
 
@@ -63,7 +67,8 @@ def _draw(dist: Distribution, seed: int = 7, n: int = N) -> np.ndarray:
 
 def test_registry_lists_every_kind_in_order() -> None:
     assert list(REGISTRY) == [
-        "fixed", "uniform", "triangular", "normal", "lognormal", "exponential", "gamma", "weibull", "empirical"
+        "fixed", "uniform", "triangular", "normal", "lognormal", "exponential", "gamma", "weibull", "empirical",
+        "quantiles", "mixture",
     ]
     assert get_args(get_args(DistributionSpec)[0]) == tuple(REGISTRY.values())
     assert {d["kind"] for d in EXAMPLES} == set(REGISTRY)
@@ -228,7 +233,7 @@ def test_unknown_kind_is_pydantic_union_tag_error() -> None:
             "union_tag_invalid",
             (),
             "Input tag 'poisson' found using 'kind' does not match any of the expected tags: 'fixed', 'uniform', "
-            "'triangular', 'normal', 'lognormal', 'exponential', 'gamma', 'weibull', 'empirical'",
+            "'triangular', 'normal', 'lognormal', 'exponential', 'gamma', 'weibull', 'empirical', 'quantiles', 'mixture'",
         )
     ]
     assert _errors(SPEC, {"mean": 3}) == [
@@ -366,3 +371,70 @@ def test_json_schema_requires_kind_and_allows_shorthand() -> None:
 )
 def test_check_units(data: Any, need: bool, messages: list[str]) -> None:
     assert check_units(DURATION.validate_python(data), need_units=need) == messages
+
+
+def test_quantiles_reproduce_their_table_and_interpolate() -> None:
+    q = SPEC.validate_python({"kind": "quantiles", "probabilities": [0, 0.5, 0.9, 1],
+                              "values": ["5m", "20m", "1h", "4h"]})
+    x = _draw(q, n=100_000)
+    assert x.min() >= 300 and x.max() <= 14400
+    assert np.quantile(x, [0.25, 0.5, 0.7, 0.9, 0.95]) == pytest.approx([750, 1200, 2400, 3600, 9000], rel=0.03)
+    # uniform between neighbouring points: half the draws in [5m, 20m) fall below 12.5m
+    low = x[x < 1200]
+    assert (low < 750).mean() == pytest.approx(0.5, abs=0.02)
+
+
+def test_mixture_matches_its_moments_and_has_a_heavy_tail() -> None:
+    m = SPEC.validate_python({"kind": "mixture", "components": [
+        {"weight": 0.9, "distribution": {"kind": "lognormal", "mean": "20m", "sd": "10m"}},
+        {"weight": 0.1, "distribution": {"kind": "lognormal", "mean": "4h", "sd": "2h"}}]})
+    x = _draw(m, n=100_000)
+    # mean 0.9*20m + 0.1*4h; second moment from each component's mean^2 + sd^2
+    mean = 0.9 * 1200 + 0.1 * 14400
+    second = 0.9 * (1200**2 + 600**2) + 0.1 * (14400**2 + 7200**2)
+    assert x.mean() == pytest.approx(mean, rel=0.02)
+    assert x.std() == pytest.approx(math.sqrt(second - mean**2), rel=0.03)
+    assert (x > 3 * 3600).mean() == pytest.approx(0.1 * 0.67, abs=0.01)  # only the slow component gets there
+    assert np.quantile(x, 0.99) / np.median(x) > 10
+
+
+def test_mixture_and_quantile_errors_and_nested_units() -> None:
+    assert _errors(SPEC, {"kind": "quantiles", "probabilities": [0, 0.5], "values": ["1m", "2m", "3m"]}) == [
+        ("value_error", ("quantiles",), "Value error, need one value per probability, got 3 values for 2 probabilities")]
+    assert _errors(SPEC, {"kind": "quantiles", "probabilities": [0.1, 1], "values": ["1m", "2m"]}) == [
+        ("value_error", ("quantiles",), "Value error, probabilities must run from 0 to 1, got 0.1 .. 1.0")]
+    assert _errors(SPEC, {"kind": "quantiles", "probabilities": [0, 1], "values": ["3m", "2m"]}) == [
+        ("value_error", ("quantiles",), "Value error, values must not fall: values[1] = 2m after 3m")]
+    assert _errors(SPEC, {"kind": "mixture", "components": [{"weight": 0, "distribution": "1m"}]}) == [
+        ("value_error", ("mixture",), "Value error, component weights must not all be 0")]
+    m = SPEC.validate_python({"kind": "mixture", "components": [
+        {"weight": 1, "distribution": {"kind": "exponential", "mean": 20}}, {"weight": 1, "distribution": "1h"}]})
+    assert check_units(m, need_units=True) == ["'components[0].distribution.mean' needs a unit, like '15m'"]
+    assert check_units(m, need_units=False) == ["'components[1].distribution.value' has a time unit, but this value "
+                                                "is not a duration"]
+
+
+def test_mixture_and_quantiles_in_a_process(write_process, tmp_path: Path) -> None:
+    from conftest import MINI
+
+    from procsim.run import run
+
+    text = MINI.replace("    distribution: {kind: uniform, low: 10, high: 1000}",
+                        "    distribution: {kind: mixture, components: [{weight: 1, distribution: 5}, "
+                        "{weight: 1, distribution: {kind: quantiles, probabilities: [0, 1], values: [100, 200]}}]}")
+    text = text.replace("    duration: 15m\n", "    duration: {kind: quantiles, probabilities: [0, 0.5, 1], "
+                        "values: [10m, 12m, 20m]}\n")
+    run(write_process(text), tmp_path / "out", seed=1, cases=1000)
+    import pandas as pd
+
+    cases = pd.read_csv(tmp_path / "out" / "cases.csv")
+    amount = cases["amount"]
+    assert ((amount == 5) | amount.between(100, 200)).all()
+    assert (amount == 5).mean() == pytest.approx(0.5, abs=0.08)
+    e = pd.read_csv(tmp_path / "out" / "events.csv")
+    e["ts"] = pd.to_datetime(e["timestamp"], utc=True)
+    a = e[e.activity == "check_a"].pivot_table(index="case_id", columns="lifecycle", values="ts", aggfunc="first")
+    work = (a["complete"] - a["start"]).dt.total_seconds()
+    in_shift = work[work < 3600]  # a check that ran into the lunch break or the evening pauses
+    assert in_shift.between(600 - 1, 1200 + 1).all()
+    assert np.quantile(in_shift, [0.25, 0.5, 0.75]) == pytest.approx([660, 720, 960], rel=0.05)

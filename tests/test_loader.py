@@ -42,7 +42,8 @@ def test_every_schema_problem_at_once_with_positions(write_process):
            .replace("members: 2", "members: two"))
     lines = errors_of(write_process(bad))
     assert lines == [
-        "p.yaml:11:14: roles.clerk.members: members is a number of people or a list of their names, not 'two' "
+        "p.yaml:11:14: roles.clerk.members: members is a number of people, a list of their names, or a mapping of "
+        "names to their own settings, not 'two' "
         "[value_error]",
         "p.yaml:17:43: arrivals.interarrival.mean: negative duration '-5m' [value_error]",
         "p.yaml:28:3: activities.register: required key 'duration' is missing [missing]",

@@ -80,17 +80,23 @@ def test_two_logs_side_by_side_with_distances(p2p: Path) -> None:
     assert "<td>emd</td><td>0.25</td>" in html
 
 
-def test_drift_and_window_are_marked(p2p: Path, tmp_path: Path) -> None:
-    import shutil
+def test_drift_and_window_are_marked(tmp_path: Path) -> None:
+    """A real run with a drift section and an extraction window: the report marks both where they are."""
+    from procsim.init import init_project
+    from procsim.run import run
 
+    init_project("p2p", tmp_path / "proj")
+    path = tmp_path / "proj" / "processes" / "procure_to_pay.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\ndrift:\n  - {name: faster_approval, type: sudden, "
+                    "start: 2026-02-02, changes: [{activity: approve_requisition, scale: 0.5}]}\n",
+                    encoding="utf-8")
     run_dir = tmp_path / "run"
-    shutil.copytree(p2p, run_dir)
-    (run_dir / "drift.csv").write_text("type,start,end,what\nsudden,2026-02-02T00:00:00+00:00,,approval faster\n")
-    m = json.loads((run_dir / "manifest.json").read_text())
-    m["window"] = {"start": "2026-01-12T00:00:00+00:00", "end": "2026-03-01T00:00:00+00:00"}
-    (run_dir / "manifest.json").write_text(json.dumps(m))
+    run(path, run_dir, seed=3, window="2026-01-12..2026-03-01")
+    drift = pd.read_csv(run_dir / "drift.csv", dtype=str, keep_default_na=False)
+    row = drift.iloc[0]
+    label = " ".join(str(row[c]) for c in ("type", "target", "change") if str(row[c]))
     html = build_report(read_log(run_dir), load_extras(run_dir))
-    assert html.count('data-marker="drift sudden approval faster"') >= 4  # a line on each time chart
+    assert html.count(f'data-marker="drift {label}"') >= 4  # a line on each time chart
     assert 'class="band"' in html and 'data-marker="window"' in html
 
 

@@ -39,7 +39,7 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
 def test_jsonl_file_holds_the_event_log_in_order_and_the_manifest_says_so(tmp_path):
     out = tmp_path / "out"
     target = tmp_path / "events.jsonl"
-    result = run(O2C, out, cases=300, stream=stream([f"jsonl:{target}"], out))
+    result = run(O2C, out, cases=300, streaming=stream([f"jsonl:{target}"], out))
     lines = [json.loads(x) for x in target.read_text(encoding="utf-8").splitlines()]
     rows = csv_rows(out / "events.csv")
     assert len(lines) == len(rows) == result.events
@@ -55,7 +55,7 @@ def test_jsonl_file_holds_the_event_log_in_order_and_the_manifest_says_so(tmp_pa
 def test_the_files_are_byte_identical_with_and_without_a_target(tmp_path):
     plain = run(O2C, tmp_path / "a", cases=300, formats=["csv", "parquet"])
     streamed = run(O2C, tmp_path / "b", cases=300, formats=["csv", "parquet"],
-                   stream=stream([f"jsonl:{tmp_path / 'x.jsonl'}"], tmp_path / "b"))
+                   streaming=stream([f"jsonl:{tmp_path / 'x.jsonl'}"], tmp_path / "b"))
     for name in ("events.csv", "cases.csv"):
         assert plain.manifest["files"][name] == streamed.manifest["files"][name]
 
@@ -86,11 +86,11 @@ def test_bad_targets_are_all_reported_with_exit_2(tmp_path):
 def test_jsonl_resume_appends_after_the_complete_lines(tmp_path):
     out = tmp_path / "out"
     target = tmp_path / "events.jsonl"
-    run(O2C, out, cases=200, stream=stream([f"jsonl:{target}"], out))
+    run(O2C, out, cases=200, streaming=stream([f"jsonl:{target}"], out))
     whole = target.read_bytes()
     cut = whole[: len(whole) // 3 + 17]  # a kill mid-line
     target.write_bytes(cut)
-    result = run(O2C, out, cases=200, stream=stream([f"jsonl:{target}"], out, resume=True))
+    result = run(O2C, out, cases=200, streaming=stream([f"jsonl:{target}"], out, resume=True))
     assert target.read_bytes() == whole
     (entry,) = result.manifest["stream"]["targets"]
     assert entry["events_skipped_on_resume"] == cut.count(b"\n")
@@ -125,7 +125,7 @@ def test_start_now_puts_the_first_event_near_the_wall_clock(tmp_path):
     import datetime as dt
 
     before = dt.datetime.now(dt.timezone.utc)
-    result = run(O2C, tmp_path, cases=20, stream=stream([], tmp_path, start="now"))
+    result = run(O2C, tmp_path, cases=20, streaming=stream([], tmp_path, start="now"))
     first = dt.datetime.fromisoformat(result.manifest["simulated_period"]["origin"])
     assert abs((first - before).total_seconds()) < 5
     assert result.manifest["stream"]["start"] == first.isoformat()

@@ -119,7 +119,7 @@ def test_an_outage_mid_run_loses_and_duplicates_nothing(tmp_path, monkeypatch):
 
     def go() -> None:
         try:
-            box["result"] = run(O2C, out, cases=200, stream=opts)
+            box["result"] = run(O2C, out, cases=200, streaming=opts)
         except BaseException as e:  # noqa: BLE001 - handed to the test's thread
             box["error"] = e
 
@@ -175,7 +175,7 @@ def test_single_events_carry_the_event_id_as_idempotency_key(tmp_path, monkeypat
     server = Server(port, receiver)
     out = tmp_path / "out"
     try:
-        result = run(O2C, out, cases=10, stream=StreamOptions.from_flags(
+        result = run(O2C, out, cases=10, streaming=StreamOptions.from_flags(
             [f"http://127.0.0.1:{port}/hook?batch=1"], "max", None, False, "PROCSIM_TEST_SECRET", out))
     finally:
         server.stop()
@@ -193,7 +193,7 @@ def test_a_slow_target_slows_the_run_within_the_spool_bound(tmp_path, monkeypatc
     out = tmp_path / "out"
     bound = int(0.05 * (1 << 20))
     try:
-        result = run(O2C, out, cases=60, stream=StreamOptions.from_flags(
+        result = run(O2C, out, cases=60, streaming=StreamOptions.from_flags(
             [f"http://127.0.0.1:{port}/hook?batch=10&queue=2&spool_mb=0.05"], "max", None, False,
             "PROCSIM_TEST_SECRET", out))
     finally:

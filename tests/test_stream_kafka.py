@@ -21,7 +21,7 @@ def test_every_event_arrives_once_keyed_by_case_in_case_order(tmp_path):
     holder = ck.Producer({"test.mock.num.brokers": 3, "logger": lambda *a: None})  # the mock creates topics
     brokers = ",".join(f"{b.host}:{b.port}" for b in holder.list_topics(timeout=10).brokers.values())
     out = tmp_path / "out"
-    result = run(O2C, out, cases=150, stream=StreamOptions.from_flags([f"kafka://{brokers}/o2c"], "max", None,
+    result = run(O2C, out, cases=150, streaming=StreamOptions.from_flags([f"kafka://{brokers}/o2c"], "max", None,
                                                                        False, None, out))
     consumer = ck.Consumer({"bootstrap.servers": brokers, "group.id": "t", "auto.offset.reset": "earliest"})
     consumer.subscribe(["o2c"])

@@ -86,10 +86,10 @@ class ResourceAbsence(ExceptionType):
     def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
         r = spec.roles.get(self.role)
         if self.member is not None and r is not None:
-            if not isinstance(r.members, list):
+            if r.names() is None:
                 return [(("member",), f"role '{self.role}' has generated members; leave 'member' out (the first "
                          "member is away) or list the names in the role", "unnamed_members")]
-            if self.member not in r.members:
+            if self.member not in (r.names() or []):
                 return [(("member",), f"'{self.member}' is not a member of role '{self.role}'", "unknown_member")]
         return []
 

@@ -20,6 +20,7 @@ from procsim.errors import Problem, SimulationError
 from procsim.errors import suggest as _suggest  # the one did-you-mean
 from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, describe_error
 from procsim.rules.models import Rule, RuleFile, Table
+from procsim.rules.reach import Point, decide
 from procsim.rules.tables import DecisionTable, TableError, compile_table
 from procsim.spec.loader import SourceMap, read_yaml, validate
 
@@ -138,6 +139,7 @@ class RuleSet:
         self.raises_start: list[CRule] = []
         self.raises_at: dict[str, list[CRule]] = {}
         self.by_activity: frozenset[str] = frozenset()
+        self.warnings: list[Problem] = []  # conditions that always hold: printed, not refused
         self.tz: ZoneInfo | None = None
         self.origin: Any = None
         self.uses_now = False
@@ -217,6 +219,10 @@ class RuleSet:
                         value = fn(env)
                     except Exception as e:  # noqa: BLE001
                         raise ExprRuntimeError(describe_error(e), where=f"rule '{item.id}': set {name}") from e
+                    if type(value) is int and not -(2**63) <= value < 2**63:
+                        # the logs' integer columns are 64-bit: say so here, not as an Arrow error when writing
+                        raise ExprRuntimeError(f"{value} does not fit a 64-bit integer",
+                                               where=f"rule '{item.id}': set {name}")
                     case.set(name, value)
                 fired.append(item.id)
         return fired
@@ -263,25 +269,24 @@ class RuleSet:
                     return k, item.id
         return None
 
-    def plan(self, case: Case, act: Activity, now: float
-             ) -> tuple[Callable[[np.random.Generator], float], float, int, Collection[int] | None, int, str,
-                        tuple[float, int, str] | None]:
-        """(sampler, scale, priority, allowed members, pool, fired rule ids, deadline (within, target, rule id)).
+    def durations_at(self, case: Case, act: Activity, now: float, resource: str | None, role: str | None
+                     ) -> tuple[Callable[[np.random.Generator], float], float, str]:
+        """(sampler, scale, fired rule ids): the duration rules of ``act``, asked when the work starts.
 
-        Rules that raise a business exception are not listed in the fired ids: the ``exception`` column
-        carries them, and ``--no-labels-in-log`` must be able to leave them out entirely.
+        They run once the member is known (after the queue and any wait for the shift), so their conditions
+        see ``resource`` (null for automatic work) and ``role`` as the role the member works in.
         """
-        env = self._env(case, now, act.id)
-        fired: list[str] = []
         sample, scale, add = act.sample, 1.0, 0.0
-        parts = self._parts.get(act.id)
-        if parts is None:
-            parts = self._parts[act.id] = (self.durations.get(act.id, []),
-                                           self.queues.get(act.id, []) + self.queues.get(None, []),
-                                           self.assigns.get(act.id, []), self.deadlines.get(act.id),
-                                           self.raises_at.get(act.id, []))
-        durations, queues, assigns, dl, raises = parts
-        for r in durations:
+        rules = self.durations.get(act.id)
+        if not rules:
+            return sample, scale, ""
+        env = self._env(case, now, act.id)
+        if "resource" in self.context:
+            env["resource"] = resource
+        if "role" in self.context:
+            env["role"] = role
+        fired: list[str] = []
+        for r in rules:
             if r.holds(env):
                 d = r.rule.duration
                 assert d is not None
@@ -292,9 +297,30 @@ class RuleSet:
                 else:
                     add += d.add or 0.0
                 fired.append(r.id)
+        if "resource" in self.context:
+            env["resource"] = None
         if add:
             base, extra = sample, add
             sample = lambda rng: base(rng) + extra / scale  # noqa: E731 - scale applies to the total below
+        return sample, scale, SEP.join(fired)
+
+    def plan(self, case: Case, act: Activity, now: float
+             ) -> tuple[int, Collection[int] | None, int, str, tuple[float, int, str] | None]:
+        """(priority, allowed members, pool, fired rule ids, deadline (within, target, rule id)), asked when the
+        case reaches ``act``, before it queues. Duration rules run later: ``durations_at``.
+
+        Rules that raise a business exception are not listed in the fired ids: the ``exception`` column
+        carries them, and ``--no-labels-in-log`` must be able to leave them out entirely.
+        """
+        env = self._env(case, now, act.id)
+        fired: list[str] = []
+        parts = self._parts.get(act.id)
+        if parts is None:
+            parts = self._parts[act.id] = (self.durations.get(act.id, []),
+                                           self.queues.get(act.id, []) + self.queues.get(None, []),
+                                           self.assigns.get(act.id, []), self.deadlines.get(act.id),
+                                           self.raises_at.get(act.id, []))
+        _, queues, assigns, dl, raises = parts
         priority = act.priority
         for r in queues:
             if r.holds(env):
@@ -337,7 +363,7 @@ class RuleSet:
         for r in raises:
             if r.holds(env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
-        return sample, scale, priority, allowed, pool, SEP.join(fired), deadline
+        return priority, allowed, pool, SEP.join(fired), deadline
 
 
 def _branch_to(targets: list[str], target: str, allowed: Collection[int]) -> int:
@@ -456,6 +482,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                 return True
 
             when = expr(rule.when, loc + ("when",), "bool") if rule.when else None
+            if when is not None:
+                _check_points(rule, acts, sm, loc + ("when",), problems, rs.warnings)
             cr = CRule(rule.id, when.fn if when else None, rule.when or "", rule,
                        names=when.names if when else frozenset())
             if rule.route is not None:
@@ -503,7 +531,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                     from procsim.distributions import check_units
 
                     for msg in check_units(d.distribution, need_units=True):
-                        problems.append(sm.problem(loc + ("duration", "distribution"), msg, "unit_missing"))
+                        problems.append(sm.problem(loc + ("duration", "distribution"), msg,
+                                                     "negative_duration" if "negative" in msg else "unit_missing"))
                     cr.sample = d.distribution.sampler()
                 for j, act_id in enumerate(d.activity):
                     if check_act(act_id, loc + ("duration", "activity", j) if len(d.activity) > 1 else
@@ -524,8 +553,8 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                             problems.append(sm.problem(loc + ("assign", "activity"), f"'{act}' has no role: "
                                                        "nobody to choose from (give 'role')", "no_role"))
                             continue
-                        fixed = spec.roles[role].members if role in spec.roles else None
-                        if a.members is not None and isinstance(fixed, list):
+                        fixed = spec.roles[role].names() if role in spec.roles else None
+                        if a.members is not None and fixed is not None:
                             for m in a.members:
                                 if m not in fixed:
                                     problems.append(sm.problem(loc + ("assign", "members"), f"'{m}' is not a "
@@ -572,9 +601,75 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
         gw = item.rule.route.gateway if isinstance(item, CRule) else item.gateway  # type: ignore[union-attr]
         rs.routes.setdefault(gw, []).append(item)
     problems += _route_conflicts(route_items, samples)
-    rs.by_activity = frozenset(set(rs.durations) | set(rs.assigns) | set(rs.deadlines) | set(rs.raises_at)
+    rs.by_activity = frozenset(set(rs.assigns) | set(rs.deadlines) | set(rs.raises_at)
                                | (set(acts) if None in rs.queues else cast("set[str]", set(rs.queues))))
     return rs, problems
+
+
+_NO_RESOURCE = "it is set only in assign.allow and in duration rules"
+
+
+def rule_points(rule: Rule, acts: Mapping[str, Any]) -> list[tuple[str, Point]]:
+    """Where a rule's condition is evaluated: (action, point) for each, with the names each point fixes.
+
+    The table of docs/rules.md ("Order of evaluation") as data: null names, and names known to be a constant
+    there (``activity`` at an activity's own rules, ``role`` when the activity's role is fixed).
+    """
+    nothing = (("activity", None), ("role", None), ("resource", None))
+    start = Point("when the case starts", nothing, (("resource", _NO_RESOURCE),))
+
+    def at_act(a: str, what: str, resource: bool) -> Point:
+        role = acts[a].role if a in acts else None
+        fixed: list[tuple[str, Any]] = [("activity", a), ("role", role)]
+        why = [("role", f"'{a}' has no role")] if role is None else []
+        if not resource:
+            fixed.append(("resource", None))
+            why.append(("resource", _NO_RESOURCE))
+        elif role is None:
+            fixed.append(("resource", None))
+            why.append(("resource", f"'{a}' has no role: nobody does the work"))
+        return Point(what, tuple(fixed), tuple(why))
+
+    def reach(action: str, a: str) -> Point:
+        return at_act(a, f"when {action} rules run for '{a}' (the case reaches it, before it queues)", False)
+
+    out: list[tuple[str, Point]] = []
+    if rule.route is not None:
+        out.append(("route", Point(f"at gateway '{rule.route.gateway}'", nothing,
+                                   (("resource", _NO_RESOURCE),))))
+    if rule.set is not None:
+        out.append(("set", start if rule.at is None else
+                    at_act(rule.at, f"when '{rule.at}' completes (set rules with 'at' run then)", False)))
+    if rule.duration is not None:
+        for a in rule.duration.activity:
+            out.append(("duration", at_act(a, f"when duration rules run for '{a}' (its work starts)", True)))
+    if rule.assign is not None:
+        out += [("assign", reach("assign", a)) for a in rule.assign.activity]
+    if rule.queue is not None:
+        if rule.queue.activity is None:  # every activity: only `resource` is fixed
+            out.append(("queue", Point("when queue rules run (the case reaches an activity, before it queues)",
+                                       (("resource", None),), (("resource", _NO_RESOURCE),))))
+        else:
+            out += [("queue", reach("queue", a)) for a in rule.queue.activity]
+    if rule.deadline is not None:
+        out.append(("deadline", reach("deadline", rule.deadline.activity)))
+    if rule.raise_ is not None:
+        out.append(("raise", start if rule.raise_.at is None else reach("raise", rule.raise_.at)))
+    return out
+
+
+def _check_points(rule: Rule, acts: Mapping[str, Any], sm: SourceMap, where: tuple[Any, ...],
+                  problems: list[Problem], warnings: list[Problem]) -> None:
+    """A condition that never holds where it is evaluated is an error; one that always holds, a warning."""
+    assert rule.when is not None
+    for action, point in rule_points(rule, acts):
+        holds, names = decide(rule.when, point)
+        if holds is False:
+            problems.append(sm.problem(where, f"this condition never holds for the {action} action: "
+                                       f"{point.reason(names)}", "never_holds"))
+        elif holds is True:
+            warnings.append(sm.problem(where, f"warning: this condition always holds for the {action} action: "
+                                       f"{point.reason(names)}; leave out 'when'", "always_holds"))
 
 
 def _constant(v: Any) -> Callable[[Mapping[str, Any]], Any]:

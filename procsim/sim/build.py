@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
+from pathlib import Path
 from collections.abc import Callable
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
@@ -15,15 +16,17 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from procsim.errors import SimulationError
 from procsim.graph import and_blocks, start_node
 from procsim.rules.expr import ExprError, compile_at, compile_expr  # noqa: F401 - compile_at: re-exported (it lived here)
-from procsim.sim.arrivals import RateProfile
+from procsim.sim.arrivals import Burst, DayFactors, RateProfile, Replay, read_replay
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, WAIT, XOR, Activity, Gateway, Model,
                                 Node)
-from procsim.sim.streams import (STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS, STREAM_SAMPLES, CaseStreams,
-                                 stream)
-from procsim.spec.models import WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
+from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
+                                 STREAM_SAMPLES, CaseStreams, stream)
+from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
+from procsim.sim.people import member_weights, people_setup, policy_code
 
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
@@ -90,7 +93,7 @@ def build_exceptions(loaded: LoadedProcess, acts: dict[str, Activity], role_inde
 
 def sample_cases(loaded: LoadedProcess, n: int, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` cases' attributes as the simulation would draw them (for load-time checks of rules)."""
-    make = AttributeMaker(loaded.spec, seed, STREAM_SAMPLES)
+    make = AttributeMaker(loaded.spec, seed, STREAM_SAMPLES, expr_positions(loaded))
     out = []
     history: dict[str, list[Any]] = {a: [] for a in loaded.spec.activities}
     for i in range(n):
@@ -108,13 +111,37 @@ def _calendars(spec: ProcessSpec) -> dict[str, WorkCalendar]:
             for name, c in spec.calendars.items()}
 
 
-def _rate(spec: ProcessSpec, cals: dict[str, WorkCalendar]) -> RateProfile | None:
+def _rate(spec: ProcessSpec, cals: dict[str, WorkCalendar], seed: int = 0,
+          extra: list[Callable[[dt.date], float]] | None = None) -> RateProfile | None:
     a = spec.arrivals
-    if a.weekday is None and a.hour is None and a.calendar is None:
+    if a.weekday is None and a.hour is None and a.calendar is None and not a.moves() and not extra:
         return None
     return RateProfile(tz=ZoneInfo(spec.process.timezone), origin=spec.process.start,
                        weekday={WEEKDAYS.index(d): f for d, f in (a.weekday or {}).items()},
-                       hour=dict(a.hour or {}), calendar=cals.get(a.calendar) if a.calendar else None)
+                       hour=dict(a.hour or {}), calendar=cals.get(a.calendar) if a.calendar else None,
+                       day=_day_factors(spec, cals, seed, extra or []) if a.moves() or extra else None)
+
+
+def _day_factors(spec: ProcessSpec, cals: dict[str, WorkCalendar], seed: int,
+                 extra: list[Callable[[dt.date], float]]) -> DayFactors:
+    a = spec.arrivals
+    month = [1.0] * 12
+    for m, f in (a.month or {}).items():
+        month[MONTHS.index(m)] *= f
+    for s, f in (a.season or {}).items():
+        for m in SEASONS[s]:
+            month[m - 1] *= f
+    holiday = None
+    if a.holidays is not None:
+        cname = a.holidays.calendar or a.calendar
+        cal = cals.get(cname) if cname else None
+        holiday = (a.holidays.factor, cal.is_holiday if cal is not None else (lambda d: False))
+    origin = spec.process.start.astimezone(ZoneInfo(spec.process.timezone)).date()
+    return DayFactors(origin=origin, month=month, trend=a.trend,
+                      month_end=(a.month_end.days, a.month_end.factor) if a.month_end else None,
+                      quarter_end=(a.quarter_end.days, a.quarter_end.factor) if a.quarter_end else None,
+                      holiday=holiday, bursts=[Burst(b.start, b.end, b.factor, b.name) for b in a.bursts],
+                      noise=a.noise, noise_seed=int(stream(seed, STREAM_ARRIVAL_DAYS).integers(2**63)), extra=extra)
 
 
 def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
@@ -124,9 +151,10 @@ def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
     taken: set[str] = set()
     out: dict[str, list[str]] = {}
     for role, r in spec.roles.items():
-        if isinstance(r.members, list):
-            out[role] = list(r.members)
-            taken.update(r.members)
+        listed = r.names()
+        if listed is not None:
+            out[role] = listed
+            taken.update(listed)
     for role, r in spec.roles.items():
         if isinstance(r.members, int):
             names = []
@@ -144,6 +172,16 @@ def member_names(spec: ProcessSpec, seed: int) -> dict[str, list[str]]:
 ATTRIBUTE_BLOCK = 256  # cases whose attributes are drawn together, a column at a time
 
 
+class AttributeValueError(SimulationError):
+    """A derived attribute's expression failed on a case's values (division by zero, a number too large for a
+    log column): the process file is at fault, so exit code 2, with the attribute's position and the case."""
+
+    exit_code = 2
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 class AttributeMaker:
     """Case attributes, drawn ``ATTRIBUTE_BLOCK`` cases at a time: ``maker(case index, case id) -> attrs``.
 
@@ -154,7 +192,8 @@ class AttributeMaker:
     Derived (``expr``) attributes are computed per case from the attributes above them.
     """
 
-    def __init__(self, spec: ProcessSpec, seed: int, purpose: int) -> None:
+    def __init__(self, spec: ProcessSpec, seed: int, purpose: int, where: dict[str, str] | None = None) -> None:
+        self.where = where or {}  # attribute -> "file:line:col" of its expr, for messages
         # per attribute: ("col", draw a block) | ("expr", fn(attrs)) | ("const", value); then its post-processing
         self.steps: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
         types: dict[str, str] = {}
@@ -195,9 +234,31 @@ class AttributeMaker:
             self._draw_block(block)
         attrs = {"case_id": case_id, **self._rows[j]}
         for name, fn, post in self._exprs:
-            v = fn(attrs)
-            attrs[name] = post(v) if post is not None else v
+            try:
+                v = fn(attrs)
+                v = post(v) if post is not None else v
+            except Exception as e:  # noqa: BLE001 - the expression is the user's: name it and the case
+                from procsim.rules.expr import describe_error
+
+                raise self._error(name, case_id, describe_error(e)) from None
+            if type(v) is int and not _INT64[0] <= v <= _INT64[1]:
+                raise self._error(name, case_id, f"{v} does not fit a 64-bit integer (the logs' integer columns)")
+            attrs[name] = v
         return attrs
+
+    def _error(self, name: str, case_id: str, msg: str) -> AttributeValueError:
+        where = self.where.get(name)
+        return AttributeValueError(f"{where + ': ' if where else ''}attributes.{name}.expr: {msg} in case {case_id}")
+
+
+def expr_positions(loaded: LoadedProcess) -> dict[str, str]:
+    """``file:line:col`` of every derived attribute's expression."""
+    out = {}
+    for name, a in loaded.spec.attributes.items():
+        if a.expr is not None:
+            line, col = loaded.smap.value_pos(("attributes", name, "expr"))
+            out[name] = f"{loaded.smap.file}:{line}:{col}"
+    return out
 
 
 def _attribute_draw(spec: ProcessSpec, a: AttributeSpec, seed: int, k: int,
@@ -286,6 +347,11 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
             if a.batch is not None:
                 act.batch = len(batches)
                 batches.append(_batch_plan(spec, act, a.batch, cals, seed, len(batches)))
+            if a.assignment is not None and a.role is not None:
+                code, given = policy_code(a.assignment)
+                r, members = spec.roles[a.role], names[a.role]
+                weights = member_weights(r, members, [r.settings(m) for m in members], seed, role_index[a.role])
+                act.policy = (code, [given.get(m, w) for m, w in zip(members, weights)])
             nodes.append(Node(ACT, n, index[a.next], act=act))
         elif n in spec.waits:
             w = spec.waits[n]
@@ -306,6 +372,13 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                 kind = AND_JOIN if gw.type == "and" else PASS
                 nodes.append(Node(kind, n, index[gw.next]))
     _skip_passes(nodes)
+    drifts = None
+    if spec.drift:
+        from procsim.drift import Drifts
+
+        drifts = Drifts(list(spec.drift), ZoneInfo(spec.process.timezone), spec.process.start, seed, spec)
+        drifts.apply(nodes, list(spec.roles), lambda x: compile_expr(x, enames, expect="bool").fn)
+    rate = _rate(spec, cals, seed, drifts.day_factors() if drifts is not None else None)
     xplan = None
     if spec.exceptions:
         xplan = build_exceptions(loaded, {n.id: n.act for n in nodes if n.act is not None}, role_index, names)
@@ -315,10 +388,26 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         keys = rules.history_keys
         history = [a for a in spec.activities if keys is None or a in keys]
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
-                 interarrival=spec.arrivals.interarrival.sampler(), rate=_rate(spec, cals),
-                 make_attributes=AttributeMaker(spec, seed, STREAM_DATA), attr_names=list(spec.attributes),
+                 interarrival=spec.arrivals.interarrival.sampler() if spec.arrivals.interarrival else _no_gap,
+                 rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
+                 make_attributes=AttributeMaker(spec, seed, STREAM_DATA, expr_positions(loaded)), attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
-                 exceptions=xplan, batches=batches)
+                 exceptions=xplan, batches=batches, drift=drifts, people=people_setup(spec, names, seed))
+
+
+def _no_gap(rng: np.random.Generator) -> float:
+    raise AssertionError("replayed arrivals draw no gaps")
+
+
+def replay_path(loaded: LoadedProcess) -> Path:
+    assert loaded.spec.arrivals.replay is not None
+    return loaded.path.parent / loaded.spec.arrivals.replay
+
+
+def _replay(loaded: LoadedProcess, rate: RateProfile | None) -> Replay:
+    spec = loaded.spec
+    periods = read_replay(str(replay_path(loaded)), ZoneInfo(spec.process.timezone), spec.process.start)
+    return Replay(periods, rate)
 
 
 def _skip_passes(nodes: list[Node]) -> None:
@@ -368,7 +457,7 @@ def _batch_plan(spec: ProcessSpec, act: Activity, b: Any, cals: dict[str, WorkCa
 
 
 def _has_rules(rs: Any) -> bool:
-    return rs is not None and bool(rs.start_sets or rs.after_sets or rs.routes or rs.by_activity
+    return rs is not None and bool(rs.start_sets or rs.after_sets or rs.routes or rs.by_activity or rs.durations
                                    or rs.raises_start)
 
 

@@ -163,6 +163,10 @@ class WorkCalendar:
             self._years[year] = got
         return got
 
+    def is_holiday(self, d: date) -> bool:
+        """Whether local date ``d`` is a holiday of this calendar (explicit or public)."""
+        return d in self._explicit or (self._country is not None and d in self._holidays_of(d.year))
+
     def _grow(self) -> None:
         """Append the next chunk of local days; only the last interval may still be extended later."""
         tz, ou = self.tz, self._origin_utc

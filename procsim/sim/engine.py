@@ -52,6 +52,8 @@ class Activity:
     # the case's previous activity (id) -> the duration sampler after it (duration_after); None: no such durations
     after: dict[str, Callable[[np.random.Generator], float]] | None = None
     batch: int = -1  # index into Simulation.batchers for a batched activity
+    skip: Callable[[Any, float], bool] | None = None  # (case, now) -> True: a drift removed it (procsim.drift)
+    policy: tuple[int, list[float]] | None = None  # the activity's own assignment policy (procsim.sim.people)
 
 
 @dataclass(eq=False)
@@ -64,6 +66,7 @@ class Gateway:
     target_ids: list[str] = field(default_factory=list)
     join: int = -1  # for AND splits: the join that closes the block
     next: int = -1
+    drift: Callable[[Any, float], None] | None = None  # (case, now): sets probs/cum for this decision
 
     bounded: bool = field(init=False)  # a loop branch has a 'max': visits are counted
     every: list[int] = field(init=False)  # every branch index, the choice when nothing is bounded
@@ -107,20 +110,27 @@ class Model:
     extras: dict[str, Any] = field(default_factory=dict)
     exceptions: Any = None  # procsim.exceptions.Plan (or None): injected rare exceptions
     batches: list[Any] = field(default_factory=list)  # procsim.sim.batching.BatchPlan per batched activity
+    drift: Any = None  # procsim.drift.Drifts (or None): the process changing over time
+    replay: Any = None  # procsim.sim.arrivals.Replay (or None): arrival counts replayed instead of gaps
+    people: Any = None  # per pool: procsim.sim.people.PoolPeople or None (None overall: nobody differs)
 
 
 class Simulation:
     """Runs a compiled model for ``n_cases`` arrivals or until ``horizon`` seconds, recording into a Recorder."""
 
     def __init__(self, model: Model, seed: int, recorder: Recorder, *, n_cases: int | None,
-                 horizon: float | None, on_case_done: Callable[[int], None] | None = None) -> None:
+                 horizon: float | None, on_case_done: Callable[[int], None] | None = None,
+                 until: float | None = None) -> None:
         self.model = model
         self.seed = seed
         self.rec = recorder
         self.n_cases = n_cases
         self.horizon = horizon
+        self.until = until  # stop the clock here (an extraction window's end): what runs on is cut
         self.env = Kernel()
         self.pools = [Pool(self.env, name, members, cal) for name, members, cal in model.pools]
+        if model.people is not None:
+            _seat_people(self.pools, model.people)
         if model.hooks is not None:
             model.hooks.bind(model.pools, {n.id: i for i, n in enumerate(model.nodes)})
         self.running: dict[int, Case] = {}
@@ -141,11 +151,13 @@ class Simulation:
         self._o_lo = min((o[0] for o in self.outages), default=0.0)
         self._o_hi = max((o[1] for o in self.outages), default=0.0)
         self.batchers = [plan.start(self) for plan in model.batches]
+        if model.drift is not None:
+            model.drift.bind(self)
 
     def run(self) -> None:
         self.env.process(self._arrivals())
         with fewer_collections():
-            self.env.run()
+            self.env.run(until=self.until)
             self.rec.finish(list(self.running.values()))
 
     # -- arrivals ------------------------------------------------------------------------------
@@ -158,6 +170,15 @@ class Simulation:
         n, horizon = self.n_cases, self.horizon
         t = 0.0
         idx = 0
+        if self.model.replay is not None:
+            for t in self.model.replay.times(rng):
+                if (horizon is not None and t > horizon) or (n is not None and idx >= n):
+                    return
+                if t > env._now:
+                    yield env.sleep(t - env._now)
+                self._start_case(idx)
+                idx += 1
+            return
         while True:
             if idx > 0 or rate is not None:
                 # the first case arrives at the origin unless arrivals are shaped by a calendar or intensity
@@ -177,6 +198,8 @@ class Simulation:
         case = Case(idx, case_id, m.attr_names, m.make_attributes(idx, case_id), self.env._now)
         case.rng = self._flow_streams.get(idx)
         case.history = {a: [] for a in m.history_keys} if m.history_keys is not None else None
+        if m.drift is not None:
+            m.drift.case_started(case, self.env._now)
         if m.hooks is not None:
             m.hooks.case_started(case, self.env.now)
         if self.xplan is not None:
@@ -218,6 +241,9 @@ class Simulation:
             node = nodes[i]
             kind = node.kind
             if kind == ACT:
+                if node.act.skip is not None and node.act.skip(case, env._now):  # type: ignore[union-attr]
+                    i = node.act.next  # type: ignore[union-attr]
+                    continue
                 if case.exc is None:
                     i = yield from self._activity(case, node.act, routed)  # type: ignore[arg-type]
                 else:
@@ -256,6 +282,8 @@ class Simulation:
             allowed = [k for k, b in enumerate(gw.bounds) if b is None or case.visits.get((gw.id, k), 0) < b]
         else:
             allowed = gw.every
+        if gw.drift is not None:
+            gw.drift(case, self.env._now)
         hooks = self.model.hooks
         if hooks is not None and gw.id in hooks.routes:
             # a rule cannot take a loop branch past its 'max': that is what keeps every case finite
@@ -389,13 +417,16 @@ class Simulation:
         deadline = None
         exc = ""
         priority = act.priority
+        ruled = ""
         if hooks is not None and act.id in hooks.by_activity:
-            sample, scale, priority, allowed, pool_i, ruled, deadline = hooks.plan(case, act, env._now)
+            priority, allowed, pool_i, ruled, deadline = hooks.plan(case, act, env._now)
             if not escalate:
                 deadline = None
-            if ruled:
-                fired = f"{fired};{ruled}" if fired else ruled
-        if act.after is not None and sample is act.sample:  # a rule that sets the duration wins
+        # duration rules run when the work starts (they may read who does it); their ids come first
+        timed = hooks is not None and act.id in hooks.durations
+        if ruled and not timed:
+            fired = f"{fired};{ruled}" if fired else ruled
+        if act.after is not None:  # the duration after the case's previous activity; a rule that sets one wins
             sample = act.after.get(case.last, sample)
         if case.exceptions:
             exc = self._exception_label(case, act)
@@ -412,6 +443,12 @@ class Simulation:
                     pool_i, allowed = eff.pool, eff.allowed
         after_sets = hooks is not None and act.id in hooks.after_sets
         if pool_i < 0:
+            if timed:
+                ruled_sample, dscale, dfired = hooks.durations_at(case, act, env._now, None, None)
+                if ruled_sample is not act.sample:
+                    sample = ruled_sample
+                scale *= dscale
+                fired = _join(fired, _join(dfired, ruled))
             if st is None:
                 rows.append((env._now, case.idx, act, 0, None, None, None, fired, exc,
                              case._snap or case.snapshot()))
@@ -441,15 +478,22 @@ class Simulation:
             return act.next
         pool = self.pools[pool_i]
         cal = pool.calendar
+        people = pool.people
         # most requests find someone free: no event needed
-        member = pool.free.pop(0) if (allowed is None and pool.free) else pool.acquire_now(allowed)
+        if people is None:
+            member = pool.free.pop(0) if (allowed is None and pool.free) else pool.acquire_now(allowed)
+        else:
+            allowed = pool.worklist(allowed, case.rng, act.policy)
+            member = pool.pick(allowed, case.rng, act.policy)
+            if member >= 0 and people.calendars is not None:
+                cal = people.calendars[member]  # the member's own: part-time, absences
         if member < 0:
             if st is not None and self.xplan.absent.get(pool_i):
                 # queued while a member of the role is away: the absence is part of why it waits
                 absent = self.xplan.absent[pool_i]
                 exc = _union(exc, absent)
                 case.raise_exception(absent, INJECTED)
-            req = pool.request(priority, allowed)
+            req = pool.request(priority, allowed) if people is None else pool.queue(priority, allowed)
             if deadline is not None:
                 yield req | env.timeout(deadline[0])
                 if not req.triggered:
@@ -458,6 +502,8 @@ class Simulation:
                     case.routed = deadline[2]
                     return deadline[1]
             member = yield req
+            if people is not None and people.calendars is not None:
+                cal = people.calendars[member]
         elif deadline is not None and cal is not None and cal.next_working(env._now) > env._now + deadline[0]:
             # a member is free but off shift until after the deadline (a Friday evening request): escalate
             pool.release(member)
@@ -470,6 +516,12 @@ class Simulation:
                 yield env.sleep(nw - start)
                 start = env._now
         name = pool.members[member]
+        if timed:
+            ruled_sample, dscale, dfired = hooks.durations_at(case, act, start, name, pool.name)
+            if ruled_sample is not act.sample:
+                sample = ruled_sample
+            scale *= dscale
+            fired = _join(fired, _join(dfired, ruled))
         if st is None:
             rows.append((start, case.idx, act, 0, name, pool.name, None, fired, exc,
                          case._snap or case.snapshot()))
@@ -480,6 +532,11 @@ class Simulation:
                       eff, START)
             start = env._now
         work = sample(case.rng) * scale + add
+        if people is not None:
+            if people.speeds is not None:
+                work /= people.speeds[member]  # speed 1.5: the same work in 1/1.5 of the time
+            if people.learning is not None:
+                work *= people.learned(member, act.id)
         yield env.sleep(cal.add_working(start, work) - start if (cal is not None and act.pause) else work)
         cost = round(act.cost_fixed + act.cost_rate * work, 2)
         case.cost += cost
@@ -512,7 +569,7 @@ class Simulation:
         activity still do (so their labels reach the case's events)."""
         hooks = self.model.hooks
         if hooks is not None and act.id in hooks.by_activity:
-            ruled = hooks.plan(case, act, self.env._now)[5]
+            ruled = hooks.plan(case, act, self.env._now)[3]
             if ruled:
                 routed = f"{routed};{ruled}" if routed else ruled
         exc = self._exception_label(case, act) if case.exceptions else ""
@@ -566,3 +623,22 @@ def _union(a: str, b: str) -> str:
     if not a:
         return b
     return ";".join(dict.fromkeys(a.split(";") + b.split(";")))
+
+
+def _seat_people(pools: list[Pool], people: list[Any]) -> None:
+    """Give each pool its members' setup; join the pools of people who are in several roles into one group."""
+    from procsim.sim.resources import Group
+
+    seats: dict[int, list[tuple[Pool, int]]] = {}
+    for pool, pp in zip(pools, people):
+        pool.people = pp
+        if pp is not None:
+            pp.done = None  # learning starts afresh with every run of the model
+        if pp is not None and pp.persons is not None:
+            for j, person in enumerate(pp.persons):
+                seats.setdefault(person, []).append((pool, j))
+    if seats:
+        group = Group([seats.get(i, []) for i in range(max(seats) + 1)])
+        for pool, pp in zip(pools, people):
+            if pp is not None and pp.persons is not None:
+                pool.group = group

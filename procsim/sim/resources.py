@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Collection
+from typing import Any
 
 import simpy
 from simpy.events import Event
@@ -17,7 +18,8 @@ from simpy.events import Event
 class Pool:
     """The members of one role. ``request`` returns an event whose value is the member index."""
 
-    __slots__ = ("env", "name", "members", "free", "waiting", "_seq", "calendar", "busy_since", "busy_time")
+    __slots__ = ("env", "name", "members", "free", "waiting", "_seq", "calendar", "busy_since", "busy_time",
+                 "people", "group", "_wakes")
 
     def __init__(self, env: simpy.Environment, name: str, members: list[str], calendar: object | None) -> None:
         self.env = env
@@ -31,6 +33,10 @@ class Pool:
         self.calendar = calendar
         self.busy_time = [0.0] * len(members)
         self.busy_since = [0.0] * len(members)
+        # people who differ (procsim.sim.people.PoolPeople): None keeps every path below as it was
+        self.people: Any = None
+        self.group: Group | None = None
+        self._wakes: dict[int, float] = {}
 
     def acquire_now(self, allowed: Collection[int] | None = None) -> int:
         """A free member at once, without an event (the common case: no queue), or -1."""
@@ -48,6 +54,12 @@ class Pool:
     def request(self, priority: int = 0, allowed: Collection[int] | None = None) -> Event:
         ev = Event(self.env)
         free = self.free
+        if self.people is not None:
+            m = self.pick(allowed, None, None)
+            if m >= 0:
+                ev.succeed(m)
+                return ev
+            return self.queue(priority, allowed, ev)
         if free:
             if allowed is None:
                 ev.succeed(free.pop(0))
@@ -71,6 +83,9 @@ class Pool:
         waiter goes on (records its start, schedules its work) inside this call, at the same simulated
         time. That saves a schedule and a step per queued request, the busiest path of a loaded pool.
         """
+        if self.people is not None:
+            self._release_person(member)
+            return
         waiting = self.waiting
         if waiting:
             for i, w in enumerate(waiting):
@@ -92,3 +107,172 @@ class Pool:
             if w[2] is ev:
                 del self.waiting[i]
                 return
+
+    # -- people who differ: per-member calendars, assignment policies, one person in several roles ------------
+
+    def queue(self, priority: int, allowed: Collection[int] | None, ev: Event | None = None) -> Event:
+        """Wait for a member (the caller found nobody on duty with ``pick`` at this instant)."""
+        ev = Event(self.env) if ev is None else ev
+        self._enqueue(priority, ev, allowed)
+        self._wake_free(allowed)
+        return ev
+
+    def _enqueue(self, priority: int, ev: Event, allowed: Collection[int] | None) -> None:
+        # a person in several roles takes the longest-waiting request across them: one sequence for the group
+        if self.group is not None:
+            self.group.seq += 1
+            seq = self.group.seq
+        else:
+            self._seq += 1
+            seq = self._seq
+        insort(self.waiting, (-priority, seq, ev, allowed), key=lambda w: (w[0], w[1]))
+
+    def _on_duty(self, m: int, now: float) -> bool:
+        cals = self.people.calendars
+        return cals is None or cals[m].is_working(now)
+
+    def pick(self, allowed: Collection[int] | None, rng: Any, policy: tuple[int, list[float]] | None) -> int:
+        """A free member by the assignment policy (``policy`` overrides the role's), or -1.
+
+        With per-member calendars only members on duty now count: a free member who is away or off shift
+        does not take work that someone else could start sooner (a wake-up offers them work when they return).
+        """
+        now = self.env._now
+        cals = self.people.calendars
+        code, weights = policy if policy is not None else (self.people.policy, self.people.weights)
+        if code == 0 or code == 3 or rng is None:  # the first one who may and is on duty: no list needed
+            for m in self.free:
+                if (allowed is None or m in allowed) and (cals is None or cals[m].is_working(now)):
+                    self._take(m)
+                    return m
+            return -1
+        cands = [m for m in self.free if (allowed is None or m in allowed) and (cals is None or cals[m].is_working(now))]
+        if not cands:
+            return -1
+        m = cands[0]
+        if len(cands) > 1:
+            if code == 1:  # random
+                m = cands[int(rng.random() * len(cands))]
+            else:  # weighted
+                ws = [weights[c] for c in cands]
+                total = sum(ws)
+                if total > 0:
+                    u, acc = rng.random() * total, 0.0
+                    for c, w in zip(cands, ws):
+                        acc += w
+                        if u < acc:
+                            m = c
+                            break
+        self._take(m)
+        return m
+
+    def worklist(self, allowed: Collection[int] | None, rng: Any, policy: tuple[int, list[float]] | None
+                 ) -> Collection[int] | None:
+        """With policy ``worklist``: the one member (drawn by weight among ``allowed``) who alone may do the task."""
+        code, weights = policy if policy is not None else (self.people.policy, self.people.weights)
+        if code != 3:
+            return allowed
+        cands = [m for m in range(len(self.members)) if allowed is None or m in allowed]
+        ws = [weights[c] for c in cands]
+        total = sum(ws)
+        if total <= 0:
+            return allowed
+        u, acc = rng.random() * total, 0.0
+        for c, w in zip(cands, ws):
+            acc += w
+            if u < acc:
+                return (c,)
+        return (cands[-1],)
+
+    def _take(self, m: int) -> None:
+        self.free.remove(m)
+        if self.group is not None:
+            for pool, j in self.group.seats[self.people.persons[m]]:
+                if pool is not self and j in pool.free:
+                    pool.free.remove(j)
+
+    def _seats(self, m: int) -> list[tuple[Pool, int]]:
+        return self.group.seats[self.people.persons[m]] if self.group is not None else [(self, m)]
+
+    def _hand(self, m: int) -> bool:
+        """Give person ``m`` the most urgent request waiting for them in any of their roles, if on duty."""
+        now = self.env._now
+        if self.group is None:  # the common case: one role, so the first request that accepts them
+            waiting = self.waiting
+            if not waiting or not self._on_duty(m, now):
+                return False
+            for i, w in enumerate(waiting):
+                if w[3] is None or m in w[3]:
+                    if m in self.free:
+                        self.free.remove(m)
+                    self._trigger(waiting.pop(i)[2], m)
+                    return True
+            return False
+        best = None
+        for pool, j in self._seats(m):
+            if not pool.waiting or (pool.people is not None and not pool._on_duty(j, now)):
+                continue
+            for i, w in enumerate(pool.waiting):
+                if w[3] is None or j in w[3]:
+                    if best is None or (w[0], w[1]) < best[0]:
+                        best = ((w[0], w[1]), pool, i, j)
+                    break
+        if best is None:
+            return False
+        _, pool, i, j = best
+        for p2, j2 in self._seats(m):
+            if j2 in p2.free:
+                p2.free.remove(j2)
+        self._trigger(pool.waiting.pop(i)[2], j)
+        return True
+
+    @staticmethod
+    def _trigger(ev: Event, member: int) -> None:
+        """Succeed a waiting request at once, as ``release`` does (see there)."""
+        ev._ok = True
+        ev._value = member
+        callbacks, ev.callbacks = ev.callbacks, None
+        for callback in callbacks:
+            callback(ev)
+
+    def _release_person(self, m: int) -> None:
+        if self._hand(m):
+            return
+        now = self.env._now
+        for pool, j in self._seats(m):
+            pool.free.append(j)
+            if pool.waiting and pool.people is not None and not pool._on_duty(j, now):
+                pool._wake(j)
+
+    def _wake_free(self, allowed: Collection[int] | None) -> None:
+        """A request had to wait: free members off duty who may take it are woken when their duty starts."""
+        if self.people.calendars is None:
+            return
+        now = self.env._now
+        wakes = self._wakes
+        for m in self.free:
+            if m not in wakes and (allowed is None or m in allowed) and not self._on_duty(m, now):
+                self._wake(m)
+
+    def _wake(self, m: int) -> None:
+        if m in self._wakes:  # already due when their duty starts (a wake is dropped once it has fired)
+            return
+        t = self.people.calendars[m].next_working(self.env._now)
+        self._wakes[m] = t
+        ev = self.env.sleep(t - self.env._now)  # type: ignore[attr-defined]
+        ev.callbacks.append(lambda _ev: self._woken(m, t))
+
+    def _woken(self, m: int, t: float) -> None:
+        self._wakes.pop(m, None)
+        if m in self.free:
+            self._hand(m)
+
+
+class Group:
+    """The pools of people who are in several roles: where each person sits (pool, index), one sequence."""
+
+    __slots__ = ("seats", "seq")
+
+    def __init__(self, seats: list[list[tuple[Pool, int]]]) -> None:
+        self.seats = seats  # person id -> [(pool, member index in it)]
+        self.seq = 0

@@ -21,6 +21,9 @@ __all__ = ["stream", "CaseStreams"]
 # draws from them too and sits below the engine.
 STREAM_DATA, STREAM_FLOW, STREAM_ARRIVALS, STREAM_POOLS, STREAM_NAMES, STREAM_EXC, STREAM_EXC_PICK = range(7)
 STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build.sample_cases)
+STREAM_ARRIVAL_DAYS = 101  # day-to-day arrival noise (procsim.sim.arrivals.DayFactors)
+STREAM_RECORDING = 102  # recording delays (procsim.recording)
+STREAM_DRIFT = 103  # gradual drift's case versions, incremental removals (procsim.drift)
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 
 

@@ -11,6 +11,11 @@ from procsim.spec.loader import read_yaml, register_union_tags, validate
 __all__ = ["LoadedProcess", "display_path", "load_process", "sha256"]
 
 
+def _units_code(msg: str) -> str:
+    # check_units also refuses distributions that can draw negative durations: not a missing unit
+    return "negative_duration" if "negative" in msg else "unit_missing"
+
+
 def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProcess:
     """Read, validate and check a process file (and the rule files it names). Raises SpecError.
 
@@ -53,10 +58,10 @@ def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProc
             for msg in check_units(act.duration, need_units=True):
                 if short and "needs a unit" in msg:
                     msg = "durations need a unit, like '15m' or '2h'"
-                problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
+                problems.append(smap.problem(where + (name, "duration"), msg, _units_code(msg)))
             for prev, dist in act.duration_after.items():
                 for msg in check_units(dist, need_units=True):
-                    problems.append(smap.problem(where + (name, "duration_after", prev), msg, "unit_missing"))
+                    problems.append(smap.problem(where + (name, "duration_after", prev), msg, _units_code(msg)))
     waits = [(("waits",), spec.waits, data.get("waits") or {})] + [
         (("subprocesses", s, "waits"), sub.waits, data["subprocesses"][s].get("waits") or {})
         for s, sub in spec.subprocesses.items()]
@@ -67,9 +72,15 @@ def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProc
                 for msg in check_units(w.duration, need_units=True):
                     if short and "needs a unit" in msg:
                         msg = "durations need a unit, like '15m' or '2h'"
-                    problems.append(smap.problem(where + (name, "duration"), msg, "unit_missing"))
-    for msg in check_units(spec.arrivals.interarrival, need_units=True):
-        problems.append(smap.problem(("arrivals", "interarrival"), msg, "unit_missing"))
+                    problems.append(smap.problem(where + (name, "duration"), msg, _units_code(msg)))
+    for msg in check_units(spec.arrivals.interarrival, need_units=True) if spec.arrivals.interarrival else ():
+        problems.append(smap.problem(("arrivals", "interarrival"), msg, _units_code(msg)))
+    from procsim.spec.limits import check_limits
+
+    limits = check_limits(spec, smap)
+    if limits:
+        # values no later check is built for (a 200-million-digit number width, ...): stop before them
+        raise SpecError(problems + limits)
     # calls become copies of their sub-processes: everything below sees ordinary nodes
     written = spec  # kept as the user wrote it; the expanded copy is what runs
     spec, found = expand_calls(written, smap)
@@ -95,4 +106,6 @@ def load_process(path: str | Path, root: str | Path | None = None) -> LoadedProc
     problems += check_model(loaded, rules=not gproblems)
     if problems:
         raise SpecError(as_calls(problems, spec._calls, (n for x in spec._calls.values() for n in x.nodes)))
+    if loaded.rules is not None:
+        loaded.warnings = sorted(set(loaded.rules.warnings))
     return loaded

@@ -19,10 +19,12 @@ from procsim.objects import check_objects
 from procsim.records import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS
 from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import compile_at
-from procsim.sim.build import (_calendars, _rate, attribute_types, exception_names, expr_names, faker_for, moments,
-                               sample_cases)
+from procsim.sim.arrivals import read_replay
+from procsim.sim.build import (_calendars, _rate, attribute_types, exception_names, expr_names,
+                               faker_for, moments, replay_path, sample_cases)
 from procsim.sim.calendar import WorkCalendar
-from procsim.spec.loaded import LoadedProcess
+from procsim.spec.loaded import LoadedProcess, display_path, sha256
+from procsim.spec.people import check_people
 from procsim.spec.models import ProcessSpec
 
 __all__ = ["check_exceptions", "check_model"]
@@ -74,6 +76,7 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             for i, b in enumerate(gw.branches or []):
                 if b.when is not None:
                     compile_at(smap, where + (gname, "branches", i, "when"), b.when, names, problems, expect="bool")
+    problems += check_people(spec, smap)
     tz = ZoneInfo(spec.process.timezone)
     origin = spec.process.start
     for cname, cspec in spec.calendars.items():
@@ -85,6 +88,29 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             problems.append(smap.problem(("calendars", cname), str(e), "bad_calendar", at_key=True))
     problems += _check_moments(spec, smap)
     arr = spec.arrivals
+    if arr.holidays is not None:
+        hname = arr.holidays.calendar or arr.calendar
+        if hname is None:
+            problems.append(smap.problem(("arrivals", "holidays"), "a holiday dip needs a calendar whose holidays "
+                                         "it follows: give 'calendar' here or in 'arrivals'", "no_calendar",
+                                         at_key=True))
+        elif arr.holidays.calendar is not None and hname not in spec.calendars:  # arrivals.calendar: graph checks
+            problems.append(smap.problem(("arrivals", "holidays", "calendar"), f"unknown calendar '{hname}'"
+                                         f"{_suggest(hname, spec.calendars)}", "unknown_calendar"))
+    if arr.replay is not None:
+        path = replay_path(loaded)
+        try:
+            read_replay(str(path), tz, origin)
+            loaded.inputs[display_path(path)] = sha256(path)
+        except OSError as e:
+            problems.append(smap.problem(("arrivals", "replay"), f"cannot read {display_path(path)} ({e.strerror}; "
+                                         "paths are relative to the process file)", "not_found"))
+        except (ValueError, UnicodeDecodeError) as e:
+            problems.append(smap.problem(("arrivals", "replay"), f"{display_path(path)}: {e}", "bad_replay"))
+    if spec.recording is not None:
+        problems += check_recording(loaded)
+    if spec.drift:
+        problems += check_drift(loaded)
     if arr.weekday is not None or arr.hour is not None:
         try:
             _rate(spec, {})
@@ -153,6 +179,83 @@ def _check_moments(spec: ProcessSpec, smap: Any) -> list[Problem]:
     return problems
 
 
+def check_recording(loaded: LoadedProcess) -> list[Problem]:
+    """The activities a recording setting names, and the units of its delays."""
+    spec, smap = loaded.spec, loaded.smap
+    rs = spec.recording
+    assert rs is not None
+    problems: list[Problem] = []
+    for where, r in [(("recording",), rs), *((("recording", "activities", a), r) for a, r in rs.activities.items())]:
+        if len(where) == 3 and where[2] not in spec.activities:
+            problems.append(smap.problem(where, f"unknown activity '{where[2]}'{_suggest(where[2], spec.activities)}",
+                                         "unknown_activity", at_key=True))
+        if r.delay is not None:
+            for msg in check_units(r.delay, need_units=True):
+                problems.append(smap.problem(where + ("delay",), msg, "unit_missing"))
+    return problems
+
+
+def check_drift(loaded: LoadedProcess) -> list[Problem]:
+    """Names (activities, gateways and their branches, roles) and units, with positions."""
+    spec, smap = loaded.spec, loaded.smap
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, d in enumerate(spec.drift):
+        if d.name in seen:
+            problems.append(smap.problem(("drift", i, "name"), f"drift name '{d.name}' is used twice",
+                                         "duplicate_name"))
+        seen.add(d.name)
+        for j, c in enumerate(d.changes):
+            loc = ("drift", i, "changes", j)
+            if c.activity is not None and c.activity not in spec.activities:
+                problems.append(smap.problem(loc + ("activity",), f"unknown activity '{c.activity}'"
+                                             f"{_suggest(c.activity, spec.activities)}", "unknown_activity"))
+            if c.role is not None:
+                role = spec.roles.get(c.role)
+                if role is None:
+                    problems.append(smap.problem(loc + ("role",), f"unknown role '{c.role}'"
+                                                 f"{_suggest(c.role, spec.roles)}", "unknown_role"))
+                else:
+                    n = role.members if isinstance(role.members, int) else len(role.members)
+                    if c.members is not None and c.members > n:
+                        problems.append(smap.problem(loc + ("members",), f"role '{c.role}' has {n} members; a drift "
+                                                     "can only hold some of them away: declare the larger team in "
+                                                     "the role and let a drift ending at the date shrink it before",
+                                                     "too_many_members"))
+                    if d.type == "recurring" and d.end is None:
+                        problems.append(smap.problem(("drift", i, "type"), "a recurring change of staffing needs "
+                                                     "an 'end'", "no_end"))
+            if c.gateway is not None:
+                gw = spec.gateways.get(c.gateway)
+                if gw is None or gw.branches is None:
+                    problems.append(smap.problem(loc + ("gateway",), f"unknown xor split '{c.gateway}'"
+                                                 f"{_suggest(c.gateway, spec.gateways)}", "unknown_gateway"))
+                elif c.probabilities is not None:
+                    rest = [b.to for b in gw.branches if b.when is None]
+                    extra = [t for t in c.probabilities if t not in rest]
+                    missing = [t for t in rest if t not in c.probabilities]
+                    if extra or missing:
+                        problems.append(smap.problem(loc + ("probabilities",), "give a probability for each branch "
+                                                     f"without 'when' of '{c.gateway}': {', '.join(rest)}",
+                                                     "bad_branches"))
+                elif c.conditions is not None:
+                    names = expr_names(attribute_types(spec))
+                    with_when = [b.to for b in gw.branches if b.when is not None]
+                    for to, expr in c.conditions.items():
+                        if to not in with_when:
+                            problems.append(smap.problem(loc + ("conditions", to), f"'{to}' is not a branch of "
+                                                         f"'{c.gateway}' with a 'when'; a drift changes existing "
+                                                         "conditions" + (f" ({', '.join(with_when)})"
+                                                                         if with_when else ""),
+                                                         "bad_branches", at_key=True))
+                        else:
+                            compile_at(smap, loc + ("conditions", to), expr, names, problems, expect="bool")
+            if c.duration is not None:
+                for msg in check_units(c.duration, need_units=True):
+                    problems.append(smap.problem(loc + ("duration",), msg, "unit_missing"))
+    return problems
+
+
 def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
     """Names (activities, roles, attributes) with did-you-mean, conditions, and each type's own checks."""
     spec, smap = loaded.spec, loaded.smap
@@ -195,7 +298,8 @@ def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Probl
         duration = getattr(x, "duration", None)
         if duration is not None and not isinstance(duration, float) and "duration" in x.model_fields_set:
             for msg in check_units(duration, need_units=True):
-                problems.append(smap.problem(loc + ("duration",), msg, "unit_missing"))
+                problems.append(smap.problem(loc + ("duration",), msg,
+                                             "negative_duration" if "negative" in msg else "unit_missing"))
         if not problems:
             for where, msg, code in x.check(spec, types):
                 problems.append(smap.problem(loc + where, msg, code))

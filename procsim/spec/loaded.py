@@ -6,6 +6,8 @@ simulation, the sinks) can name it without importing the loader, which runs ever
 
 from __future__ import annotations
 
+from procsim.errors import Problem
+
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,7 @@ class LoadedProcess:
     rules: Any = None  # the compiled procsim.rules.engine.RuleSet, set by check_model
     written: "ProcessSpec | None" = None  # as the user wrote it; None only for a LoadedProcess built by hand
     root: Path | None = None  # the project folder rule files and templates must lie in (procsim.spec.paths)
+    warnings: list[Problem] = field(default_factory=list)  # printed by validate and run, not refused
 
 
 def sha256(path: Path) -> str:

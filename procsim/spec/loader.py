@@ -15,9 +15,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from procsim.errors import Problem, SpecError, suggest
+from procsim.limits import YAML_MAX_ALIASES, YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_NODES
 
 Loc = tuple[str | int, ...]
 
@@ -95,8 +100,12 @@ def _plain(node: Any, loc: Loc, smap: SourceMap) -> Any:
         for k in node:
             key = _plain_scalar(k)
             kloc = loc + (key if isinstance(key, (str, int)) else str(key),)
-            kl, kc = node.lc.key(k)
-            vl, vc = node.lc.value(k)
+            try:
+                kl, kc = node.lc.key(k)
+                vl, vc = node.lc.value(k)
+            except (KeyError, TypeError):
+                # a key merged in with '<<: *anchor' has no position of its own here: point at the mapping
+                kl, kc = vl, vc = node.lc.line, node.lc.col
             smap.keys[kloc] = (kl + 1, kc + 1)
             smap.values[kloc] = (vl + 1, vc + 1)
             out[key] = _plain(node[k], kloc, smap)
@@ -127,18 +136,116 @@ def _plain_scalar(v: Any) -> Any:
     return v
 
 
+class _LimitError(ComposerError):
+    """A YAML document beyond one of the bounds in ``procsim.limits``."""
+
+
+class _BoundedComposer(Composer):
+    """ruamel's composer with a budget: nodes after alias expansion, alias uses and depth.
+
+    An alias is a reference, so a few hundred bytes of nested anchors ("billion laughs") describe billions of
+    nodes; converting them to plain data (or validating them) would take minutes and gigabytes. Each composed
+    node's expanded size and height are memoised, so the check costs one addition per node and refuses the
+    alias that crosses a bound at its own line, before anything is expanded.
+    """
+
+    def compose_document(self) -> Any:
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, expanded height)
+        self._total = 0
+        self._aliases = 0
+        return super().compose_document()
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.parser.check_event(AliasEvent):
+            event = self.parser.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                self._aliases += 1
+                size, height = self._sizes.get(id(target), (-1, 0))
+                why = None
+                if size < 0:
+                    why = f"alias *{event.anchor} refers to a node that contains it (a recursive structure)"
+                elif self._aliases > YAML_MAX_ALIASES:
+                    why = f"more than {YAML_MAX_ALIASES:,} aliases in one file"
+                elif self._total + size > YAML_MAX_NODES:
+                    why = (f"alias *{event.anchor} would expand the file beyond {YAML_MAX_NODES:,} values "
+                           "(nested aliases multiply)")
+                elif self.depth + height > YAML_MAX_DEPTH:
+                    why = f"alias *{event.anchor} would nest values deeper than {YAML_MAX_DEPTH} levels"
+                if why is not None:
+                    raise _LimitError(None, None, why, event.start_mark)
+                self._total += size
+            return super().compose_node(parent, index)
+        node = super().compose_node(parent, index)
+        self._total += 1
+        if self._total > YAML_MAX_NODES:
+            raise _LimitError(None, None, f"more than {YAML_MAX_NODES:,} values in one file", node.start_mark)
+        self._sizes[id(node)] = _expanded(node, self._sizes)
+        return node
+
+
+def _expanded(node: Node, sizes: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(expanded nodes, height) of a just-composed node; its children are composed, hence memoised."""
+    if isinstance(node, MappingNode):
+        children = [c for pair in node.value for c in pair]
+    elif isinstance(node, SequenceNode):
+        children = list(node.value)
+    else:
+        return 1, 1
+    size, height = 1, 0
+    for c in children:
+        # a child still missing is an ancestor reached through an alias: the alias check refused it already
+        s, h = sizes.get(id(c), (1, 1))
+        size += s
+        height = max(height, h)
+    return size, height + 1
+
+
+class _Constructor(RoundTripConstructor):
+    """Round-trip construction whose value errors (``2026-02-30``) name the value's position."""
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except (ValueError, OverflowError) as e:
+            raise ConstructorError(None, None, f"invalid date or time {node.value!r}: {e}",
+                                   node.start_mark) from None
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
+def _decode_problem(name: str, data: bytes, e: UnicodeDecodeError) -> Problem:
+    """A non-UTF-8 byte, at its line and column."""
+    before = data[:e.start]
+    line = before.count(b"\n") + 1
+    col = len(before) - (before.rfind(b"\n") + 1) + 1
+    return Problem(name, line, col, "", f"not UTF-8 text: byte 0x{data[e.start]:02x} cannot be decoded "
+                   "(save the file as UTF-8)", "not_utf8")
+
+
 def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
     """Parse one YAML 1.2 file. Syntax errors (and duplicate keys) raise SpecError with a position."""
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            data = fh.read(YAML_MAX_BYTES + 1)
     except FileNotFoundError:
         raise SpecError([Problem(name, 1, 1, "", "file not found", "not_found")]) from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
         raise SpecError([Problem(name, 1, 1, "", f"cannot read file: {e}", "unreadable")]) from None
+    if len(data) > YAML_MAX_BYTES:
+        raise SpecError([Problem(name, 1, 1, "", f"file larger than {YAML_MAX_BYTES:,} bytes", "too_large")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError([_decode_problem(name, data, e)]) from None
     smap = SourceMap(name, text)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
+    yaml.Composer = _BoundedComposer
+    yaml.Constructor = _Constructor
+    yaml.max_depth = YAML_MAX_DEPTH
     try:
         raw = yaml.load(text)
     except MarkedYAMLError as e:
@@ -148,7 +255,10 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
         if "duplicate key" in msg:
             # ruamel quotes both values in full; the key is what the user needs
             msg = msg.replace("found ", "").split(" with value")[0]
-        raise SpecError([Problem(name, line, col, "", f"YAML: {msg}", "yaml_syntax")]) from None
+        elif isinstance(e, MaxDepthExceededError):
+            msg = f"values nested deeper than {YAML_MAX_DEPTH} levels"
+        code = "yaml_limit" if isinstance(e, (_LimitError, MaxDepthExceededError)) else "yaml_syntax"
+        raise SpecError([Problem(name, line, col, "", f"YAML: {msg}", code)]) from None
     except Exception as e:  # ruamel raises a few unmarked errors (e.g. bad tags); still the user's input
         raise SpecError([Problem(name, 1, 1, "", f"YAML: {e}", "yaml_syntax")]) from None
     smap.values[()] = (1, 1)

@@ -15,7 +15,9 @@ from pydantic import (BeforeValidator, Field, PrivateAttr, WithJsonSchema, field
                       model_validator)
 
 from procsim.distributions import DistributionSpec, DurationDistribution
+from procsim.drift import DriftSpec
 from procsim.exceptions import ExceptionSpec
+from procsim.limits import MAX_CASES, MAX_MEMBERS, MAX_YEAR, MIN_YEAR
 from procsim.spec.base import Strict
 from procsim.spec.units import Duration
 
@@ -79,6 +81,17 @@ class ProcessMeta(Strict):
     def _aware(cls, v: dt.datetime) -> dt.datetime:
         if v.tzinfo is None:
             raise ValueError("start needs a UTC offset, like 2026-01-05T08:00:00+01:00")
+        if not MIN_YEAR <= v.year <= MAX_YEAR:
+            # calendars, holidays and timestamps are computed around the start: keep them far from datetime's
+            # limits (year 1 and 9999), where date arithmetic overflows
+            raise ValueError(f"start in year {v.year}: the start must lie in the years {MIN_YEAR} to {MAX_YEAR}")
+        return v
+
+    @field_validator("cases")
+    @classmethod
+    def _not_too_many(cls, v: int | None) -> int | None:
+        if v is not None and v > MAX_CASES:
+            raise ValueError(f"{v:,} cases: a run has at most {MAX_CASES:,} (see docs/limits.md)")
         return v
 
     @model_validator(mode="after")
@@ -100,7 +113,9 @@ def _offset(d: dt.timedelta | None) -> str:
     total = int((d or dt.timedelta()).total_seconds())
     sign = "-" if total < 0 else "+"
     total = abs(total)
-    return f"{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"
+    # local mean time offsets have seconds (Berlin was +00:53:28): show them, or two offsets look equal
+    secs = f":{total % 60:02d}" if total % 60 else ""
+    return f"{sign}{total // 3600:02d}:{total % 3600 // 60:02d}{secs}"
 
 
 class CalendarSpec(Strict):
@@ -140,26 +155,115 @@ class CalendarSpec(Strict):
         return {WEEKDAYS.index(d): list(self.hours) for d in self.days}
 
 
-class RoleSpec(Strict):
-    """A pool of people who can do the same work; each does one thing at a time."""
+class AbsenceSpec(Strict):
+    """Time a member is away, drawn per member and year of the run (seeded): vacation in ``vacation_blocks``
+    blocks of working days, sick spells of ``sick_spell`` working days on average."""
 
-    members: Annotated[int, Field(gt=0)] | list[str]
+    vacation: Annotated[float, Field(ge=0, le=200)] = 0.0  # working days a year
+    vacation_blocks: Annotated[int, Field(ge=1, le=50)] = 2
+    sick: Annotated[float, Field(ge=0, le=200)] = 0.0  # working days a year, on average
+    sick_spell: Annotated[float, Field(ge=1, le=60)] = 2.0  # working days per sick spell, on average
+
+
+ASSIGNMENT_POLICIES = ("idle_longest", "random", "weighted", "worklist")
+
+
+class AssignmentSpec(Strict):
+    """Which member takes a task: ``idle_longest`` (the default), ``random``, or ``weighted`` (by ``weights``, a
+    member's share when several are free; members not listed weigh their ``weight``, else 1) among the free
+    members; ``worklist``: a member drawn by weight when the task arrives, who alone may do it (it waits for them)."""
+
+    policy: Literal["idle_longest", "random", "weighted", "worklist"] = "idle_longest"
+    weights: dict[str, Annotated[float, Field(ge=0)]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return {"policy": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _weights_need_weighted(self) -> AssignmentSpec:
+        if self.weights and self.policy not in ("weighted", "worklist"):
+            raise ValueError("'weights' goes with policy: weighted or worklist")
+        return self
+
+
+class LearningSpec(Strict):
+    """A learning curve: a member's first execution of an activity takes ``initial`` times as long; the extra
+    time halves with every ``tasks`` executions of that activity by that member."""
+
+    initial: Annotated[float, Field(ge=1, le=100)]
+    tasks: Annotated[float, Field(gt=0)]
+
+
+class MemberSpec(Strict):
+    """One named member's own settings: all optional, the role's apply otherwise."""
+
+    speed: Annotated[float, Field(gt=0)] | None = None  # work takes (drawn duration) / speed
+    calendar: str | None = None
+    absences: AbsenceSpec | None = None
+    weight: Annotated[float, Field(ge=0)] | None = None  # for assignment: weighted
+    learning: LearningSpec | None = None
+    description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+
+class RoleSpec(Strict):
+    """A pool of people who can do the same work; each does one thing at a time (across all their roles:
+    the same name in several roles is one person)."""
+
+    members: int | list[str] | dict[str, MemberSpec]
     calendar: str | None = None
     cost_per_hour: Annotated[float, Field(ge=0)] = 0.0
     description: str = ""
+    speed: Annotated[float, Field(gt=0)] | DistributionSpec | None = None  # per member, drawn once per run
+    weight: Annotated[float, Field(ge=0)] | DistributionSpec | None = None  # for weighted/worklist, likewise
+    absences: AbsenceSpec | None = None
+    assignment: AssignmentSpec | None = None
+    learning: LearningSpec | None = None
 
     @field_validator("members", mode="before")
     @classmethod
     def _form(cls, v: Any) -> Any:
         ok = (isinstance(v, int) and not isinstance(v, bool)) or (
-            isinstance(v, list) and all(isinstance(m, str) for m in v))
+            isinstance(v, list) and all(isinstance(m, str) for m in v)) or (
+            isinstance(v, dict) and all(isinstance(m, str) for m in v))
         if not ok:
-            raise ValueError(f"members is a number of people or a list of their names, not {v!r}")
+            raise ValueError(f"members is a number of people, a list of their names, or a mapping of names to "
+                             f"their own settings, not {v!r}")
         return v
+
+    def names(self) -> list[str] | None:
+        """The named members (None: generated ones)."""
+        if isinstance(self.members, int):
+            return None
+        return list(self.members)
+
+    def settings(self, name: str) -> MemberSpec | None:
+        return self.members.get(name) if isinstance(self.members, dict) else None
+
+    def has_people_settings(self) -> bool:
+        """Whether the role uses a feature of people who differ (else it runs exactly as before them)."""
+        return (isinstance(self.members, dict) and any(m != MemberSpec() for m in self.members.values())) or (
+            self.speed is not None or self.weight is not None or self.absences is not None
+            or self.assignment is not None or self.learning is not None)
 
     @field_validator("members")
     @classmethod
-    def _unique(cls, v: int | list[str]) -> int | list[str]:
+    def _unique(cls, v: int | list[str] | dict[str, MemberSpec]) -> int | list[str] | dict[str, MemberSpec]:
+        if isinstance(v, dict) and not v:
+            raise ValueError("a role needs at least one member")
+        if isinstance(v, int) and not 0 < v <= MAX_MEMBERS:
+            # checked here, not with Field(gt=0): in the union pydantic would report the list form and its own
+            # type names ("constrained-int") too
+            raise ValueError(f"members must be 1 to {MAX_MEMBERS:,} people, not {v}" if v > 0 else
+                             "a role needs at least one member")
+        if isinstance(v, (list, dict)) and len(v) > MAX_MEMBERS:
+            raise ValueError(f"members lists {len(v):,} people; a role has at most {MAX_MEMBERS:,}")
         if isinstance(v, list):
             if not v:
                 raise ValueError("a role needs at least one member")
@@ -169,13 +273,76 @@ class RoleSpec(Strict):
         return v
 
 
-class ArrivalSpec(Strict):
-    """When new cases arrive: gaps drawn from ``interarrival``, shaped by calendar and intensity."""
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+Month = Literal["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+# meteorological seasons of the northern hemisphere: winter is December to February
+SEASONS = {"winter": (12, 1, 2), "spring": (3, 4, 5), "summer": (6, 7, 8), "autumn": (9, 10, 11)}
+Season = Literal["winter", "spring", "summer", "autumn"]
+Factor = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
-    interarrival: DurationDistribution
+
+class PeakSpec(Strict):
+    """The last ``days`` calendar days of a month (or quarter) get ``factor`` times the arrivals."""
+
+    days: Annotated[int, Field(ge=1, le=28)]
+    factor: Factor
+
+
+class HolidayDipSpec(Strict):
+    """Arrivals times ``factor`` on the holidays of ``calendar`` (default: the arrival calendar)."""
+
+    factor: Factor
+    calendar: str | None = None
+
+
+class BurstSpec(Strict):
+    """A campaign: arrivals times ``factor`` from local date ``start`` to ``end`` (both included)."""
+
+    name: str = ""
+    start: dt.date
+    end: dt.date
+    factor: Factor
+
+    @model_validator(mode="after")
+    def _order(self) -> BurstSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end.isoformat()} is before start {self.start.isoformat()}")
+        return self
+
+
+class ArrivalSpec(Strict):
+    """When new cases arrive: gaps drawn from ``interarrival``, shaped by calendar and intensity.
+
+    Over the year: ``month`` and ``season`` factors, a ``trend`` (growth per year), ``month_end`` and
+    ``quarter_end`` peaks, a dip on ``holidays``, ``bursts`` (campaigns) and day-to-day ``noise`` (the
+    coefficient of variation of a random factor per day). All multiply (procsim.sim.arrivals.DayFactors).
+    """
+
+    interarrival: DurationDistribution | None = None
+    replay: str | None = None  # a CSV of arrival counts per day or hour, relative to the process file
     calendar: str | None = None
     weekday: dict[Weekday, Annotated[float, Field(ge=0)]] | None = None
     hour: dict[Annotated[int, Field(ge=0, le=23)], Annotated[float, Field(ge=0)]] | None = None
+    month: dict[Month, Factor] | None = None
+    season: dict[Season, Factor] | None = None
+    trend: Annotated[float, Field(gt=-1, le=10, allow_inf_nan=False)] = 0.0
+    month_end: PeakSpec | None = None
+    quarter_end: PeakSpec | None = None
+    holidays: HolidayDipSpec | None = None
+    bursts: list[BurstSpec] = []
+    noise: Annotated[float, Field(ge=0, le=3, allow_inf_nan=False)] = 0.0
+
+    @model_validator(mode="after")
+    def _source(self) -> ArrivalSpec:
+        if (self.interarrival is None) == (self.replay is None):
+            raise ValueError("arrivals need exactly one of 'interarrival' (gaps drawn from a distribution) and "
+                             "'replay' (counts per day or hour from a CSV file)")
+        return self
+
+    def moves(self) -> bool:
+        """Whether any factor over the year is set (then arrivals go through ``DayFactors``)."""
+        return bool(self.month or self.season or self.trend or self.month_end or self.quarter_end
+                    or self.holidays or self.bursts or self.noise)
 
 
 class AttributeSpec(Strict):
@@ -313,6 +480,7 @@ class ActivitySpec(Strict):
     cost: CostSpec = CostSpec()
     on_shift_end: Literal["pause", "continue"] = "pause"
     priority: int = 0
+    assignment: AssignmentSpec | None = None  # overrides the role's
     next: str
     # the duration when the case's previous activity was the key (the last activity it completed)
     duration_after: dict[NodeRef, DurationDistribution] = {}
@@ -472,6 +640,59 @@ class SubprocessSpec(Strict):
     waits: dict[Identifier, WaitSpec] = {}
 
 
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_clock(v: Any) -> float:
+    """``"18:00"`` -> seconds after local midnight."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    m = _CLOCK.match(v) if isinstance(v, str) else None
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"expected a local time like '18:00', got {v!r}")
+    return float(int(m.group(1)) * 3600 + int(m.group(2)) * 60)
+
+
+ClockTime = Annotated[float, BeforeValidator(parse_clock),
+                      WithJsonSchema({"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*$", "examples": ["18:00"]})]
+Granularity = Annotated[Duration, Field(gt=0, le=86400)]
+
+
+class RecordSpec(Strict):
+    """How a system records an activity's events: timestamps cut to ``granularity`` (1s, 1m, 1h, 1d), and
+    completions entered ``delay`` later and/or at the next of the local ``batch`` times (an end-of-day run)."""
+
+    granularity: Granularity | None = None
+    delay: DurationDistribution | None = None
+    batch: Annotated[list[ClockTime], Field(min_length=1)] | None = None
+
+
+class WindowSpec(Strict):
+    """An extraction window of local dates (both included): what a log extracted on ``end`` shows.
+
+    Cases still running at the end are cut; cases begun before ``start`` keep their events inside the window
+    (``started_before: partial``) or are left out (``drop``). The time before ``start`` is the warm-up.
+    """
+
+    start: dt.date
+    end: dt.date
+    started_before: Literal["partial", "drop"] = "partial"
+
+    @model_validator(mode="after")
+    def _order(self) -> WindowSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end.isoformat()} is before start {self.start.isoformat()}")
+        return self
+
+
+class RecordingSpec(RecordSpec):
+    """Logs as systems record them (procsim.recording): system-wide settings, per-activity ones that replace
+    them, and an extraction window."""
+
+    activities: dict[NodeRef, RecordSpec] = {}
+    window: WindowSpec | None = None
+
+
 class ProcessSpec(Strict):
     """A whole process file."""
 
@@ -490,6 +711,8 @@ class ProcessSpec(Strict):
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
+    recording: RecordingSpec | None = None  # granularity, recording delays, extraction window (procsim.recording)
+    drift: list[DriftSpec] = []  # the process changing over time, with ground truth (procsim.drift)
     # the compiled documents, set by procsim.documents.check_documents at load (templates need the file's folder)
     _documents: Any = PrivateAttr(None)
     # call node -> procsim.spec.subprocesses.Expansion, set when the calls are expanded at load

@@ -25,6 +25,8 @@ from pydantic import GetJsonSchemaHandler, PlainSerializer, ValidatorFunctionWra
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from procsim.limits import MAX_DURATION_S
+
 __all__ = [
     "Duration",
     "Quantity",
@@ -102,6 +104,10 @@ def parse_duration(value: str | int | float) -> float:
         pos = part.end()
     if negative and total:
         raise ValueError(f"negative duration {value!r}")
+    if total > MAX_DURATION_S:
+        # nothing a process does lasts a century; beyond that, dates overflow and runs never end
+        raise ValueError(f"duration {value!r} is longer than {MAX_DURATION_S // (365 * 86_400)} years, the longest "
+                         "procsim accepts")
     try:
         return float(total)
     except OverflowError:

@@ -1,0 +1,583 @@
+"""``procsim discover LOG -o DIR``: a runnable, commented process file from an event log.
+
+Owns turning an :class:`~procsim.eventlog.ActivityLog` into procsim's language (see docs/discover.md for the method
+and its justification):
+
+- **control flow**: a filtered directly-follows graph in the heuristics-miner / split-miner family. Arcs rarer
+  than ``noise`` of their source's outgoing arcs are dropped, except each activity's most frequent incoming and
+  outgoing arc (split-miner's filter), and arcs needed so every activity is reachable and can finish. Activities
+  are ranked by their mean position in the traces; an arc to an activity of equal or lower rank is a loop back and
+  gets ``max`` = the most times one case took it in the log, so every cycle is bounded as the language requires.
+  Every activity is followed by an XOR split whose branch probabilities are the arcs' relative frequencies.
+  Concurrency is written as interleaving (XOR), not as AND blocks: a documented gap.
+- **time**: processing time per activity (start to end); when the log has completions only, a start is estimated
+  as the later of the case's previous completion (enablement) and the resource's previous completion (its
+  availability), the estimator of Martin, Depaire & Caris (2016). An activity without a resource is automatic, and
+  its duration is the whole time from enablement to completion (it holds nobody, so that is where the wait goes).
+- **resources**: roles by clustering resources on the activities they do (cosine similarity of activity counts,
+  single linkage at ``role_similarity``), with the resources as named members; each activity goes to the role that
+  did most of it; a weekly calendar per role from the hours its members were seen working.
+- **arrivals**: exponential gaps with the log's mean rate, shaped by weekday and hour-of-day factors.
+- **case attributes**: from the trace attributes: numbers as clamped lognormal/normal distributions, few values
+  as choices.
+
+Times are UTC (the process's timezone), like the :class:`ActivityLog`. Pure numpy/pandas; no pm4py.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from procsim.errors import ProcsimError, UsageError
+from procsim.eventlog import ActivityLog, ColumnMap, read_log
+
+__all__ = ["discover", "discover_to_dir", "Discovered"]
+
+_START, _END = -1, -2
+_WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# columns of procsim's own cases.csv that are bookkeeping, not case attributes
+_PROCSIM_CASE_COLUMNS = {"status", "start", "end", "cycle_time_s", "events", "cost", "end_event", "rules",
+                         "exceptions", "truncated"}
+_RESERVED = {"case_id", "activity", "resource", "role", "now", "elapsed", "history", "true", "false", "none",
+             "and", "or", "not", "in", "is", "if", "else"}
+
+
+@dataclass
+class Discovered:
+    """The process file's text and what discovery measured (for tests and the fidelity report)."""
+
+    yaml: str
+    activities: int
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    arcs: int = 0
+    dropped_arcs: int = 0
+    estimated_starts: bool = False
+
+
+# -- helpers -----------------------------------------------------------------------------------------------------
+
+
+def _ident(label: str, taken: set[str]) -> str:
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", label.strip().lower()).strip("_") or "x"
+    if s[0].isdigit():
+        s = "a_" + s
+    if keyword.iskeyword(s) or s in _RESERVED:
+        s = s + "_"
+    base, i = s, 2
+    while s in taken:
+        s = f"{base}_{i}"
+        i += 1
+    taken.add(s)
+    return s
+
+
+def _q(s: str) -> str:
+    """A YAML 1.2 double-quoted scalar (JSON's string syntax is a subset of it)."""
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _dur(seconds: float) -> str:
+    """Seconds as procsim writes durations: ``2h 5m 30s``; ``0s`` for zero."""
+    s = int(round(max(seconds, 0.0)))
+    if s == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if s >= size:
+            parts.append(f"{s // size}{unit}")
+            s %= size
+    return " ".join(parts)
+
+
+def _probs(counts: list[float]) -> list[float]:
+    """Probabilities with 6 decimals that sum to 1 within the loader's tolerance."""
+    total = sum(counts)
+    p = [round(c / total, 6) for c in counts]
+    big = max(range(len(p)), key=lambda i: p[i])
+    p[big] = round(1.0 - sum(p[i] for i in range(len(p)) if i != big), 6)
+    return p
+
+
+def _duration_yaml(x: np.ndarray) -> tuple[str, str]:
+    """A duration distribution for samples ``x`` (seconds) and a comment with what it was fitted to."""
+    x = x[np.isfinite(x)]
+    x = np.clip(x, 0, None)
+    if len(x) == 0:
+        return "0s", "no measured instance"
+    hi = np.quantile(x, 0.995)
+    x = x[x <= hi]  # one forgotten case left open over a holiday must not set the mean
+    mean, sd = float(x.mean()), float(x.std())
+    med = float(np.median(x))
+    note = f"n={len(x)}, median {_dur(med)}, mean {_dur(mean)}"
+    if mean < 1:
+        return "0s", note
+    if sd < 0.01 * mean or sd < 1:
+        return f"{_dur(mean)}", note
+    return f"{{kind: lognormal, mean: {_dur(mean)}, sd: {_dur(max(sd, 1))}}}", note
+
+
+# -- the pieces --------------------------------------------------------------------------------------------------
+
+
+def _prepare(log: ActivityLog) -> tuple[pd.DataFrame, bool]:
+    """Instances ordered within each case, with ``enabled`` and an estimated ``start`` where the log has none."""
+    df = log.df[["case_id", "activity", "start_time", "end_time", "resource"]].copy()
+    df["order_t"] = df["start_time"].fillna(df["end_time"])
+    df = df.sort_values(["case_id", "order_t", "end_time"], kind="stable").reset_index(drop=True)
+    same = df["case_id"].eq(df["case_id"].shift())
+    df["enabled"] = df["end_time"].shift().where(same)
+    missing = df["start_time"].isna()
+    estimated = bool(missing.any())
+    if estimated:
+        # the resource's previous completion: when it became free for this instance
+        by_res = df[df["resource"].notna()].sort_values(["resource", "end_time"], kind="stable")
+        prev_res = by_res["end_time"].shift().where(by_res["resource"].eq(by_res["resource"].shift()))
+        df["res_free"] = prev_res.reindex(df.index)
+        est = df[["enabled", "res_free"]].max(axis=1)
+        # a case's first instance has no enablement: its resource's last completion may be yesterday's, which
+        # says nothing about when this work began, so it counts as instantaneous (start = end)
+        est = est.where(df["enabled"].notna() & (est <= df["end_time"]), df["end_time"])
+        df["start"] = df["start_time"].where(~missing, est)
+    else:
+        df["start"] = df["start_time"].fillna(df["end_time"])
+    return df, estimated
+
+
+def _roles(df: pd.DataFrame, similarity: float) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Resources clustered by the activities they do; returns role -> members and resource -> role."""
+    have = df[df["resource"].notna()]
+    if have.empty:
+        return {}, {}
+    counts = pd.crosstab(have["resource"].astype(str), have["activity"])
+    m = counts.to_numpy(dtype=np.float64)
+    m = m / np.linalg.norm(m, axis=1, keepdims=True)
+    sim = m @ m.T
+    n = len(counts)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    ii, jj = np.nonzero(np.triu(sim, 1) >= similarity)
+    for i, j in zip(ii.tolist(), jj.tolist()):
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[str]] = defaultdict(list)
+    names = [str(r) for r in counts.index]
+    for i, r in enumerate(names):
+        groups[find(i)].append(r)
+    # a role is named after the activity its members do most
+    taken: set[str] = set()
+    roles: dict[str, list[str]] = {}
+    res_role: dict[str, str] = {}
+    for _, members in sorted(groups.items(), key=lambda kv: (-counts.loc[kv[1]].to_numpy().sum(), kv[1][0])):
+        top = counts.loc[members].sum(axis=0).idxmax()
+        role = _ident(f"{top} team", taken)
+        roles[role] = sorted(members)
+        for r in members:
+            res_role[r] = role
+    return roles, res_role
+
+
+def _calendar(ts: pd.Series) -> tuple[list[int], list[int]] | None:
+    """Working days and hours from the instants members were seen working: a weekday (an hour of the day) is
+    working when it has at least 5% of the busiest weekday's (hour's) events. None: around the clock."""
+    if len(ts) < 30:
+        return None  # too little evidence for a calendar of its own
+    days = np.bincount(ts.dt.dayofweek.to_numpy(), minlength=7).astype(np.float64)
+    hours = np.bincount(ts.dt.hour.to_numpy(), minlength=24).astype(np.float64)
+    wd = [d for d in range(7) if days[d] >= 0.05 * days.max()]
+    wh = [h for h in range(24) if hours[h] >= 0.05 * hours.max()]
+    if len(wd) == 7 and len(wh) >= 22:
+        return None
+    return wd, wh
+
+
+def _ranges(hours: list[int]) -> list[str]:
+    out, i = [], 0
+    while i < len(hours):
+        j = i
+        while j + 1 < len(hours) and hours[j + 1] == hours[j] + 1:
+            j += 1
+        out.append(f"{hours[i]:02d}:00-{hours[j] + 1:02d}:00")
+        i = j + 1
+    return out
+
+
+def _working_seconds(start: pd.Series, end: pd.Series, cal: tuple[list[int], list[int]] | None) -> np.ndarray:
+    """Seconds of working time between ``start`` and ``end`` (clock time without a calendar): the engine pauses
+    work outside the calendar, so processing time must be measured the same way."""
+    a = start.astype("int64").to_numpy() // 1_000_000_000
+    b = end.astype("int64").to_numpy() // 1_000_000_000
+    if cal is None:
+        return (b - a).astype(np.float64)
+    work = np.zeros(168, dtype=np.float64)
+    for d in cal[0]:
+        for h in cal[1]:
+            work[d * 24 + h] = 3600.0
+    cum = np.concatenate([[0.0], np.cumsum(work)])
+    week = 7 * 86400
+    shift = 3 * 86400  # 1970-01-01 was a Thursday: shift so weeks start on Monday
+
+    def w(t: np.ndarray) -> np.ndarray:
+        u = t + shift
+        k, off = np.divmod(u, week)
+        h, sec = np.divmod(off, 3600)
+        return k * cum[-1] + cum[h] + np.where(work[h] > 0, sec, 0)
+
+    return (w(b) - w(a)).astype(np.float64)
+
+
+@dataclass
+class _Flow:
+    labels: list[str]
+    arcs: dict[tuple[int, int], float]
+    max_repeat: dict[tuple[int, int], int]
+    rank: dict[int, float]
+    dropped: int
+
+
+def _flow(df: pd.DataFrame, noise: float) -> _Flow:
+    """Filtered directly-follows graph with loop bounds (see the module docstring)."""
+    labels = sorted(df["activity"].unique())
+    code = {a: i for i, a in enumerate(labels)}
+    acts = df["activity"].map(code).to_numpy()
+    case = pd.factorize(df["case_id"])[0]
+    n = len(acts)
+    first = np.ones(n, dtype=bool)
+    first[1:] = case[1:] != case[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = case[1:] != case[:-1]
+    src = np.where(first, _START, np.roll(acts, 1))
+    pairs = pd.DataFrame({"case": np.concatenate([case, case[last]]),
+                          "a": np.concatenate([src, acts[last]]),
+                          "b": np.concatenate([acts, np.full(int(last.sum()), _END)])})
+    per_case = pairs.groupby(["case", "a", "b"], sort=False).size()
+    full = per_case.groupby(level=["a", "b"]).sum()
+    max_rep = per_case.groupby(level=["a", "b"]).max()
+    arcs_all = {(int(a), int(b)): float(v) for (a, b), v in full.items()}  # type: ignore[misc, call-overload, has-type]
+    # rank: mean position of an activity's first occurrence in its traces
+    pos = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    firsts = pd.DataFrame({"case": case, "a": acts, "pos": pos}).drop_duplicates(["case", "a"])
+    rank = {int(a): float(p) for a, p in firsts.groupby("a")["pos"].mean().items()}  # type: ignore[call-overload]
+    rank[_START], rank[_END] = -math.inf, math.inf
+
+    out_tot: dict[int, float] = defaultdict(float)
+    best_out: dict[int, tuple[float, int]] = {}
+    best_in: dict[int, tuple[float, int]] = {}
+    for (a, b), c in arcs_all.items():
+        out_tot[a] += c
+        if c > best_out.get(a, (-1, 0))[0]:
+            best_out[a] = (c, b)
+        if c > best_in.get(b, (-1, 0))[0]:
+            best_in[b] = (c, a)
+    keep = {(a, b): c for (a, b), c in arcs_all.items() if c >= noise * out_tot[a]}
+    for a, (c, b) in best_out.items():
+        keep[(a, b)] = arcs_all[(a, b)]
+    for b, (c, a) in best_in.items():
+        keep[(a, b)] = arcs_all[(a, b)]
+
+    def fwd(a: int, b: int) -> bool:
+        return rank[b] > rank[a] or (rank[b] == rank[a] and b != a and b > a)
+
+    # every activity can finish through forward arcs: from the last-ranked backwards, add the most frequent
+    # forward arc of the log (or one to the end) where none is kept
+    order = sorted(range(len(labels)), key=lambda a: (rank[a], a), reverse=True)
+    for a in order:
+        if not any(fwd(a, b) for (x, b) in keep if x == a):
+            cands = [(c, b) for (x, b), c in arcs_all.items() if x == a and fwd(a, b)]
+            if cands:
+                c, b = max(cands)
+                keep[(a, b)] = c
+            else:
+                keep[(a, _END)] = max(1.0, 0.01 * out_tot[a])
+    # every activity is reachable from the start (in rank order, so its sources are already reachable)
+    reach = {_START}
+    changed = True
+    while changed:
+        changed = False
+        for (a, b) in list(keep):
+            if a in reach and b not in reach:
+                reach.add(b)
+                changed = True
+        for b in sorted(range(len(labels)), key=lambda x: (rank[x], x)):
+            if b in reach:
+                continue
+            cands = [(c, a) for (a, y), c in arcs_all.items() if y == b and a in reach]
+            if cands:
+                c, a = max(cands)
+                keep[(a, b)] = c
+            else:
+                keep[(_START, b)] = 1.0
+            reach.add(b)
+            changed = True
+            break
+    rep = {k: int(max_rep.get(k, 1)) for k in keep}
+    return _Flow(labels, keep, rep, rank, len(arcs_all) - len(keep))
+
+
+def _attributes(ca: pd.DataFrame, cases: list[str], taken: set[str]) -> list[str]:
+    """YAML lines for the case attributes found in the trace attributes."""
+    lines: list[str] = []
+    if ca is None or ca.empty:
+        return lines
+    ca = ca.reindex([c for c in cases if c in ca.index])
+    for col in ca.columns:
+        if str(col).lower() in _PROCSIM_CASE_COLUMNS or str(col).startswith(("concept:", "case:", "time:")):
+            continue
+        s = ca[col].dropna()
+        s = s[s.astype(str) != ""]
+        if len(s) < max(2, 0.5 * len(ca)):
+            continue
+        name = _ident(str(col), taken)
+        num = pd.to_numeric(s, errors="coerce")
+        if isinstance(s.iloc[0], (bool, np.bool_)) or set(s.astype(str).str.lower()) <= {"true", "false"}:
+            b = s.astype(str).str.lower().eq("true")
+            p = _probs([float(b.sum()), float((~b).sum())])
+            lines += [f"  {name}:    # from {_q(str(col))}",
+                      f"    choice: {{true: {p[0]}, false: {p[1]}}}"]
+        elif num.notna().all() and num.nunique() > 20:
+            x = num.to_numpy(dtype=np.float64)
+            integer = bool(np.all(np.equal(np.mod(x, 1), 0)))
+            mean, sd = float(x.mean()), float(x.std())
+            kind = "lognormal" if x.min() > 0 and sd > 0 else "normal"
+            lines += [f"  {name}:    # from {_q(str(col))}: mean {mean:.4g}, sd {sd:.4g}, {len(x)} cases",
+                      f"    distribution: {{kind: {kind}, mean: {mean:.6g}, sd: {max(sd, 0.0):.6g}}}",
+                      f"    min: {x.min():.6g}", f"    max: {x.max():.6g}",
+                      f"    round: {0 if integer else 2}"]
+        elif s.astype(str).nunique() <= 30:
+            vc = s.astype(str).value_counts()
+            p = _probs([float(v) for v in vc.to_numpy()])
+            numeric = pd.to_numeric(pd.Series(vc.index), errors="coerce").notna().all()
+            body = ", ".join(f"{k if numeric else _q(k)}: {pk}" for k, pk in zip(vc.index, p))
+            lines += [f"  {name}:    # from {_q(str(col))}", f"    choice: {{{body}}}"]
+        else:
+            lines.append(f"  # {_q(str(col))}: {s.astype(str).nunique()} distinct values, not modelled "
+                         "(give it a faker provider or a pool)")
+    return lines
+
+
+# -- the whole -----------------------------------------------------------------------------------------------
+
+
+def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7, miner: str = "tree",
+             name: str = "Discovered process", start: pd.Timestamp | None = None,
+             cases: int | None = None) -> Discovered:
+    """Discover a process from ``log``; the result's ``yaml`` is a complete process file. ``start`` and ``cases``
+    replace the log's first case start and case count as the simulation's start and size (``fidelity`` simulates
+    the period after the log)."""
+    if log.df.empty:
+        raise UsageError(f"{log.source or 'log'}: no activity instances to discover from")
+    df, estimated = _prepare(log)
+    flow = _flow(df, noise / 4)
+    roles, res_role = _roles(df, role_similarity)
+    labels = flow.labels
+    taken: set[str] = {"start", "end"}
+    node = {i: _ident(a, taken) for i, a in enumerate(labels)}
+    node[_END] = "end"
+
+    # role per activity: the role that did most of its instances; none when most instances have no resource
+    act_role: dict[str, str | None] = {}
+    for a, g in df.groupby("activity", sort=True):
+        r = g["resource"].dropna().astype(str).map(res_role)
+        act_role[str(a)] = str(r.value_counts().idxmax()) if len(r) > 0.5 * len(g) else None
+
+    # durations: processing (start to end) for work a role does; enablement to end for automatic activities
+    whole = (df["end_time"] - df["enabled"].fillna(df["start"])).dt.total_seconds().to_numpy()
+    wait = (df["start"] - df["enabled"]).dt.total_seconds().to_numpy()
+    idx = df.groupby("activity", sort=True).indices
+
+    case_ids = list(df.drop_duplicates("case_id")["case_id"])
+    arrivals = df.groupby("case_id", sort=False)["start"].min().sort_values()
+    n_cases = len(arrivals)
+    t0 = arrivals.iloc[0]
+    span = (arrivals.iloc[-1] - t0).total_seconds()
+    gap = span / max(n_cases - 1, 1) if n_cases > 1 else 3600.0
+    wd = np.bincount(arrivals.dt.dayofweek.to_numpy(), minlength=7) / n_cases * 7
+    hr = np.bincount(arrivals.dt.hour.to_numpy(), minlength=24) / n_cases * 24
+
+    L: list[str] = []
+    L += [f"# {name}: discovered by 'procsim discover' from {log.source or 'an event log'}",
+          f"# {len(df)} activity instances, {n_cases} cases, {len(labels)} activities, "
+          f"{sum(1 for r in df['resource'] if r is not None)} instances with a resource.",
+          "#",
+          "@FLOW@",
+          "# Durations are processing times in working time"
+          + (";\n# starts the log lacks were estimated: the later of the case's previous completion and the"
+             " resource's previous one" if estimated else "") + ".",
+          "# Roles are resources that do the same activities; calendars are the hours they were seen working.",
+          "# Not modelled yet: per-member speeds, waits that hold nobody, month factors of arrivals.",
+          "",
+          "process:",
+          f"  name: {_q(name)}",
+          "  timezone: UTC                     # the log's timestamps, read as UTC",
+          f"  start: {(t0 if start is None else start).strftime('%Y-%m-%dT%H:%M:%S+00:00')}"
+          + ("    # the log's first case" if start is None else "    # the period to simulate"),
+          f"  cases: {n_cases if cases is None else cases}",
+          "  case_prefix: C-",
+          ""]
+
+    cal_lines: list[str] = []
+    role_lines: list[str] = []
+    role_cal: dict[str, tuple[list[int], list[int]] | None] = {}
+    everyone = _calendar(pd.concat([df.loc[df["resource"].notna(), "start"],
+                                    df.loc[df["resource"].notna(), "end_time"]]))
+    for role, members in roles.items():
+        mine = df[df["resource"].isin(members)]
+        ts = pd.concat([mine["start"], mine["end_time"]])
+        week = _calendar(ts) if len(ts) >= 30 else everyone
+        role_cal[role] = week
+        acts = sorted(mine["activity"].value_counts().index[:3])
+        role_lines.append(f"  {role}:    # does {', '.join(_q(a) for a in acts)}")
+        role_lines.append(f"    members: [{', '.join(_q(m) for m in members)}]")
+        if week is not None:
+            cname = _ident(f"{role}_hours", taken)
+            cal_lines.append(f"  {cname}:    # days and hours with at least 5% of the busiest one's events")
+            cal_lines.append(f"    days: [{', '.join(_WEEKDAYS[d] for d in week[0])}]")
+            cal_lines.append(f"    hours: [{', '.join(_q(r) for r in _ranges(week[1]))}]")
+            role_lines.append(f"    calendar: {cname}")
+    if cal_lines:
+        L += ["calendars:"] + cal_lines + [""]
+    if role_lines:
+        L += ["roles:"] + role_lines + [""]
+    else:
+        L += ["roles: {}    # the log names no resources: every activity is automatic", ""]
+
+    L += ["arrivals:",
+          f"  # {n_cases} cases between {t0:%Y-%m-%d} and {arrivals.iloc[-1]:%Y-%m-%d}: "
+          f"one every {_dur(gap)} on average",
+          f"  interarrival: {{kind: exponential, mean: {_dur(max(gap, 1))}}}",
+          "  # relative intensity (1 = average) from the share of cases that started on each weekday / in each hour",
+          "  weekday: {" + ", ".join(f"{d}: {wd[i]:.3f}" for i, d in enumerate(_WEEKDAYS)) + "}",
+          "  hour: {" + ", ".join(f"{h}: {hr[h]:.3f}" for h in range(24)) + "}",
+          ""]
+
+    attr_lines = _attributes(log.case_attributes, case_ids, set(taken))
+    if attr_lines:
+        L += ["attributes:"] + attr_lines + [""]
+
+    L += ["events:", "  start: {type: start, next: %s}" % "first_activity", "  end: {type: end}", ""]
+    gw_taken = taken | {"first_activity"}
+
+    def successors(a: int) -> list[tuple[int, float]]:
+        return sorted(((b, c) for (x, b), c in flow.arcs.items() if x == a), key=lambda t: (-t[1], t[0]))
+
+    gateways: list[str] = []
+
+    def split(gname: str, a: int, desc: str) -> str:
+        succ = successors(a)
+        if len(succ) == 1:
+            return node[succ[0][0]]
+        probs = _probs([c for _, c in succ])
+        gateways.append(f"  {gname}:    # {desc}")
+        gateways.append("    type: xor")
+        gateways.append("    branches:")
+        for (b, c), p in zip(succ, probs):
+            back = b != _END and a != _START and not (flow.rank[b] > flow.rank[a] or
+                                                      (flow.rank[b] == flow.rank[a] and b > a and b != a))
+            mx = f", max: {flow.max_repeat.get((a, b), 1)}" if back else ""
+            gateways.append(f"      - {{to: {node[b]}, probability: {p}{mx}}}    # {int(c)} times"
+                            + ("; a loop back" if back else ""))
+        return gname
+
+    next_of: dict[str, str] | None = None
+    if miner == "tree":
+        from procsim.mining import Emitter, inductive
+
+        variants = Counter(tuple(t) for t in df.groupby("case_id", sort=False)["activity"].agg(tuple))
+        em = Emitter({a: node[i] for i, a in enumerate(labels)}, set(gw_taken), noise / 4)
+        entry = em.emit(inductive(variants, noise), "end")
+        if set(em.next_of) == set(labels):
+            next_of, gateways = em.next_of, em.gateways
+            first = entry
+    if next_of is None:
+        first = split("first_activity", _START, "how cases begin")
+        flow_note = ["# Control flow (docs/discover.md): the directly-follows graph, arcs below "
+                     f"{noise / 4:g} of their source's", f"# outgoing arcs dropped ({flow.dropped} of "
+                     f"{flow.dropped + len(flow.arcs)}); each activity is followed by an XOR split with the log's",
+                     "# frequencies; loops back carry 'max' = the most times one case took them; parallel work "
+                     "shows as interleaving."]
+    else:
+        flow_note = ["# Control flow (docs/discover.md): a process tree by the inductive miner (IMf, filter "
+                     f"{noise:g}): XOR", "# probabilities are the shares of cases in each branch, AND blocks "
+                     "where the log shows work in both orders,", "# loops with 'max' = the most repetitions of one "
+                     "case; parts with no block structure are directly-follows choices."]
+    at = L.index("@FLOW@")
+    L[at:at + 1] = flow_note
+    L[L.index("  start: {type: start, next: first_activity}")] = f"  start: {{type: start, next: {first}}}"
+
+    L.append("activities:")
+    L.append("  # durations: processing time in the role's working time (the engine pauses work outside it)")
+    for i, a in enumerate(labels):
+        rows = idx[a]
+        arole = act_role[a]
+        if arole is not None:
+            sub = df.iloc[rows]
+            x = _working_seconds(sub["start"], sub["end_time"], role_cal.get(arole))
+        else:
+            x = whole[rows]
+        dur, note = _duration_yaml(x)
+        nxt = next_of[a] if next_of is not None else split(_ident(f"after_{node[i]}", gw_taken), i, f"after {a}")
+        w = wait[rows]
+        w = w[np.isfinite(w)]
+        L.append(f"  {node[i]}:")
+        L.append(f"    name: {_q(a)}")
+        if arole is not None:
+            L.append(f"    role: {arole}")
+            L.append(f"    duration: {dur}    # processing time: {note}"
+                     + (f"; waited {_dur(float(np.median(w)))} (median) before it" if len(w) else ""))
+        else:
+            L.append(f"    duration: {dur}    # no resource: the whole time from enablement, {note}")
+        L.append(f"    next: {nxt}")
+    L.append("")
+    if gateways:
+        L += ["gateways:"] + gateways + [""]
+    return Discovered("\n".join(L), len(labels), roles, len(flow.arcs), flow.dropped, estimated)
+
+
+def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noise: float = 0.2,
+                    miner: str = "tree") -> Path:
+    """Read ``path``, discover, write ``out/process.yaml`` and check that it loads; returns the file's path."""
+    log = read_log(path, columns)
+    return discover_checked(log, out, noise=noise, miner=miner, name=f"Discovered from {Path(path).name}")
+
+
+def discover_checked(log: ActivityLog, out: Path, miner: str = "tree", **kw: object) -> Path:
+    """:func:`discover` and :func:`write_checked`; should the tree miner's model not load (a bug), the
+    directly-follows miner's is written instead, so a user always gets a runnable file."""
+    if miner == "tree":
+        try:
+            return write_checked(discover(log, miner="tree", **kw), out)  # type: ignore[arg-type]
+        except ProcsimError:
+            pass
+    return write_checked(discover(log, miner="dfg", **kw), out)  # type: ignore[arg-type]
+
+
+def write_checked(d: Discovered, out: Path) -> Path:
+    """Write ``d`` to ``out/process.yaml`` and load it with the loader's own validation."""
+    from procsim.errors import SpecError
+    from procsim.spec import load_process
+
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "process.yaml"
+    tmp = out / ".process.yaml.part"
+    tmp.write_text(d.yaml, encoding="utf-8")
+    try:
+        load_process(tmp)
+    except SpecError as e:
+        raise ProcsimError(f"discover wrote a process file that does not load (a bug in procsim; kept as {tmp}):\n{e}")
+    tmp.replace(target)
+    return target

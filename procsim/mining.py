@@ -1,0 +1,460 @@
+"""Control-flow discovery for ``procsim discover``: a process tree by an inductive miner, written as procsim nodes.
+
+Owns the algorithm (see docs/discover.md): the inductive miner with infrequent-behaviour filtering (IMf; Leemans,
+Fahland & van der Aalst 2013), written from the paper over a multiset of variants. At each step it looks, on the
+directly-follows graph filtered at ``noise``, for an exclusive-choice cut (connected components), a sequence cut
+(strongly connected components in order), a parallel cut (activities that follow each other both ways) or a
+loop cut (a body through the start and end activities, redo parts between them), splits the log accordingly
+and recurses. Empty sub-traces become a skip; when no cut applies, the sub-log becomes a directly-follows
+fragment (bounded loops; see :func:`dfg_fragment`) instead of IM's "flower", which would lose all order.
+
+The tree then becomes procsim's language: a sequence chains ``next``; an exclusive choice is an XOR split whose
+probabilities are the shares of sub-traces that took each child; a parallel block is an AND split and join; a
+loop is the body followed by an XOR split back through the redo part, with ``max`` = the most redo iterations
+one case made in the log. Each activity appears once in a tree, so each is one node.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+Variants = Counter  # Counter[tuple[str, ...]]: trace -> number of cases
+
+__all__ = ["Node", "inductive", "Emitter", "dfg_fragment"]
+
+
+@dataclass
+class Node:
+    """A process-tree node: ``act`` (label), ``tau``, ``seq``, ``xor`` (weights), ``and``, ``loop`` (children
+    [body, redo], ``max_redo``, ``weights`` = [exits, redos]) or ``dfg`` (a fragment for a sub-log no cut fits)."""
+
+    op: str
+    children: list[Node] = field(default_factory=list)
+    label: str = ""
+    weights: list[float] = field(default_factory=list)
+    max_redo: int = 1
+    log: Variants | None = None
+
+
+def _dfg(log: Variants) -> tuple[Counter[tuple[str, str]], Counter[str], Counter[str]]:
+    df: Counter[tuple[str, str]] = Counter()
+    starts: Counter[str] = Counter()
+    ends: Counter[str] = Counter()
+    for t, n in log.items():
+        if not t:
+            continue
+        starts[t[0]] += n
+        ends[t[-1]] += n
+        for a, b in zip(t, t[1:]):
+            df[(a, b)] += n
+    return df, starts, ends
+
+
+def _filter(df: Counter[tuple[str, str]], noise: float) -> set[tuple[str, str]]:
+    """IMf's filter: keep an arc when it has at least ``noise`` of its source's most frequent outgoing arc; and,
+    as split miner does, every activity's most frequent incoming and outgoing arc, so a rare activity stays
+    connected where it happens instead of floating free of every order."""
+    best: dict[str, int] = defaultdict(int)
+    best_in: dict[str, tuple[int, str]] = {}
+    best_out: dict[str, tuple[int, str]] = {}
+    for (a, b), c in sorted(df.items()):
+        best[a] = max(best[a], c)
+        if c > best_in.get(b, (0, ""))[0]:
+            best_in[b] = (c, a)
+        if c > best_out.get(a, (0, ""))[0]:
+            best_out[a] = (c, b)
+    keep = {(a, b) for (a, b), c in df.items() if c >= noise * best[a]}
+    keep |= {(a, b) for b, (_, a) in best_in.items()} | {(a, b) for a, (_, b) in best_out.items()}
+    return keep
+
+
+def _project(log: Variants, keep: set[str]) -> Variants:
+    out: Variants = Counter()
+    for t, n in log.items():
+        out[tuple(x for x in t if x in keep)] += n
+    return out
+
+
+def _xor_cut(acts: list[str], arcs: set[tuple[str, str]]) -> list[set[str]] | None:
+    g = nx.Graph()
+    g.add_nodes_from(acts)
+    g.add_edges_from((a, b) for a, b in arcs if a != b)
+    comps = [set(c) for c in nx.connected_components(g)]
+    return comps if len(comps) > 1 else None
+
+
+def _seq_cut(acts: list[str], arcs: set[tuple[str, str]]) -> list[set[str]] | None:
+    g = nx.DiGraph()
+    g.add_nodes_from(acts)
+    g.add_edges_from(arcs)
+    cond = nx.condensation(g)
+    if cond.number_of_nodes() < 2:
+        return None
+    members = cond.graph["mapping"]
+    reach = {n: nx.descendants(cond, n) for n in cond.nodes}
+    # strongly connected components that cannot reach each other belong to the same group
+    u = nx.Graph()
+    u.add_nodes_from(cond.nodes)
+    nodes = sorted(cond.nodes)
+    for i, x in enumerate(nodes):
+        for y in nodes[i + 1:]:
+            if y not in reach[x] and x not in reach[y]:
+                u.add_edge(x, y)
+    groups = [set(c) for c in nx.connected_components(u)]
+    if len(groups) < 2:
+        return None
+    topo = {n: i for i, n in enumerate(nx.topological_sort(cond))}
+    groups.sort(key=lambda gr: min(topo[n] for n in gr))
+    # the groups must be totally ordered: every earlier group reaches every later one
+    for i in range(len(groups) - 1):
+        if not all(any(y in reach[x] for x in groups[i]) for y in groups[i + 1]):
+            return None
+    inv: dict[int, set[str]] = defaultdict(set)
+    for a, c in members.items():
+        inv[c].add(a)
+    return [set().union(*(inv[n] for n in gr)) for gr in groups]
+
+
+def _and_cut(acts: list[str], arcs: set[tuple[str, str]], starts: set[str], ends: set[str]) -> list[set[str]] | None:
+    g = nx.Graph()
+    g.add_nodes_from(acts)
+    for i, a in enumerate(acts):
+        for b in acts[i + 1:]:
+            if not ((a, b) in arcs and (b, a) in arcs):
+                g.add_edge(a, b)  # not both ways: not parallel, same branch
+    comps = [set(c) for c in nx.connected_components(g)]
+    if len(comps) < 2 or not all(c & starts and c & ends for c in comps):
+        return None
+    return comps
+
+
+def _loop_cut(acts: list[str], arcs: set[tuple[str, str]], starts: set[str], ends: set[str]) -> list[set[str]] | None:
+    body = set(starts) | set(ends)
+    g = nx.Graph()
+    rest = [a for a in acts if a not in body]
+    g.add_nodes_from(rest)
+    g.add_edges_from((a, b) for a, b in arcs if a in g and b in g)
+    redo: list[set[str]] = []
+    for comp in (set(c) for c in nx.connected_components(g)):
+        ins = {a for a, b in arcs if b in comp and a not in comp}
+        outs = {b for a, b in arcs if a in comp and b not in comp}
+        if ins and outs and ins <= ends and outs <= starts and not (ins & starts - ends):
+            redo.append(comp)
+        else:
+            body |= comp
+    # a start activity must not be entered from inside the body except from its ends (else it is not a loop)
+    if not redo:
+        # a loop with an empty redo part: the body's ends lead straight back to its starts
+        back = {(a, b) for a, b in arcs if a in ends and b in starts}
+        if back and len(acts) > 1 and set(acts) == body:
+            return [body, set()]
+        return None
+    return [body] + redo
+
+
+def _split_loop(log: Variants, body: set[str]) -> tuple[Variants, Variants, int, int, int]:
+    """Cut each trace into body and redo segments; returns both sub-logs, exits, redos and the most redos."""
+    do_log: Variants = Counter()
+    redo_log: Variants = Counter()
+    exits = redos = most = 0
+    for t, n in log.items():
+        segs: list[tuple[bool, list[str]]] = []
+        for x in t:
+            inb = x in body
+            if segs and segs[-1][0] == inb:
+                segs[-1][1].append(x)
+            else:
+                segs.append((inb, [x]))
+        if segs and not segs[0][0]:
+            segs.insert(0, (True, []))
+        if segs and not segs[-1][0]:
+            segs.append((True, []))
+        k = 0
+        for i, (inb, s) in enumerate(segs):
+            if inb:
+                if i > 0 and segs[i - 1][0]:
+                    # two body segments in a row: the redo part was skipped between them
+                    redo_log[()] += n
+                    k += 1
+                do_log[tuple(s)] += n
+            else:
+                redo_log[tuple(s)] += n
+                k += 1
+        exits += n
+        redos += k * n
+        most = max(most, k)
+    return do_log, redo_log, exits, redos, most
+
+
+def inductive(log: Variants, noise: float = 0.2, depth: int = 0) -> Node:
+    """The process tree of ``log`` (see the module docstring)."""
+    total = sum(log.values())
+    empty = log.get((), 0)
+    if empty and total:
+        rest = Counter({t: n for t, n in log.items() if t})
+        if not rest:
+            return Node("tau")
+        if empty >= 0.01 * total:  # a skip one case in a hundred takes is kept
+            return Node("xor", [inductive(rest, noise, depth + 1), Node("tau")], weights=[total - empty, empty])
+        log = rest
+        total -= empty
+    acts = sorted({a for t in log for a in t})
+    if len(acts) == 1:
+        a = acts[0]
+        reps = [len(t) for t in log]
+        if max(reps) == 1:
+            return Node("act", label=a)
+        n_redo = sum((len(t) - 1) * n for t, n in log.items())
+        return Node("loop", [Node("act", label=a), Node("tau")], weights=[total, n_redo], max_redo=max(reps) - 1)
+    if depth > 60:
+        return Node("dfg", log=log)
+    df, st, en = _dfg(log)
+    arcs = _filter(df, noise)
+    starts, ends = set(st), set(en)
+    cut = _xor_cut(acts, arcs)
+    if cut:
+        subs: list[Variants] = [Counter() for _ in cut]
+        where = {a: i for i, c in enumerate(cut) for a in c}
+        for t, n in log.items():
+            votes = Counter(where[x] for x in t)
+            i = max(votes, key=lambda k: (votes[k], -k))
+            subs[i][tuple(x for x in t if where[x] == i)] += n
+        for i, c in enumerate(cut):
+            if not subs[i] or {a for t in subs[i] for a in t} != c:
+                # a rare branch outvoted in every trace: it keeps the traces it occurs in, projected onto it
+                for t, n in log.items():
+                    p = tuple(x for x in t if where[x] == i)
+                    if p and p not in subs[i]:
+                        subs[i][p] += n
+        kids = [(inductive(s, noise, depth + 1), float(sum(s.values()))) for s in subs if sum(s.values())]
+        if len(kids) == 1:
+            return kids[0][0]
+        return Node("xor", [k for k, _ in kids], weights=[w for _, w in kids])
+    cut = _seq_cut(acts, arcs)
+    if cut:
+        return _sequence(log, cut, noise, depth)
+    # concurrency shows as arcs both ways, the rarer way often below the filter: judged on a lighter filter
+    cut = _and_cut(acts, _filter(df, noise / 4), starts, ends)
+    if cut:
+        return Node("and", [inductive(_project(log, c), noise, depth + 1) for c in cut])
+    cut = _loop_cut(acts, arcs, starts, ends)
+    if cut and cut[1:] and any(cut[1:]):
+        body = cut[0]
+        do_log, redo_log, exits, redos, most = _split_loop(log, body)
+        if redos and do_log != log:
+            redo_acts = set().union(*cut[1:])
+            redo_tree = inductive(redo_log, noise, depth + 1) if redo_acts else Node("tau")
+            return Node("loop", [inductive(do_log, noise, depth + 1), redo_tree], weights=[exits, redos],
+                        max_redo=max(most, 1))
+    return Node("dfg", log=log)
+
+
+def _sequence(log: Variants, groups: list[set[str]], noise: float, depth: int, i: int = 0) -> Node:
+    """Groups ``i``.. in sequence; where at least 1% of the cases stop after a group (a rejection, a cancellation),
+    the rest becomes an optional block, so the cases that stop skip all of it together, not step by step."""
+    where = {a: k for k, g in enumerate(groups) for a in g}
+    child = inductive(_project(log, groups[i]), noise, depth + 1)
+    if i == len(groups) - 1:
+        return child
+    total = sum(log.values())
+    on: Variants = Counter()
+    stop = 0
+    for t, n in log.items():
+        if t and max(where[x] for x in t) <= i:
+            stop += n
+        else:
+            on[t] += n
+    if stop >= 0.01 * total and on:
+        rest = _sequence(on, groups, noise, depth, i + 1)
+        return Node("seq", [child, Node("xor", [rest, Node("tau")], weights=[float(sum(on.values())), float(stop)])])
+    return Node("seq", [child, _sequence(log, groups, noise, depth, i + 1)])
+
+
+# -- from a tree to procsim nodes ------------------------------------------------------------------------------
+
+
+def dfg_fragment(log: Variants, noise: float) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], int],
+                                                         dict[str, float]]:
+    """A directly-follows fragment with '' as its entry and exit: arcs (filtered, every activity reachable and
+    able to finish by arcs forward in rank), the most times one case took each arc, and each activity's rank
+    (mean position of its first occurrence)."""
+    arcs: Counter[tuple[str, str]] = Counter()
+    most: dict[tuple[str, str], int] = defaultdict(int)
+    pos: dict[str, list[float]] = defaultdict(list)
+    for t, n in log.items():
+        seq = ("",) + t + ("",)
+        here = Counter(zip(seq, seq[1:]))
+        for k, c in here.items():
+            arcs[k] += c * n
+            most[k] = max(most[k], c)
+        seen: set[str] = set()
+        for i, a in enumerate(t):
+            if a not in seen:
+                seen.add(a)
+                pos[a].extend([float(i)] * 1)
+    acts = sorted(pos)
+    rank = {a: sum(p) / len(p) for a, p in pos.items()}
+    out_tot: dict[str, float] = defaultdict(float)
+    best_out: dict[str, tuple[float, str]] = {}
+    best_in: dict[str, tuple[float, str]] = {}
+    for (a, b), c in sorted(arcs.items()):
+        out_tot[a] += c
+        if c > best_out.get(a, (-1.0, ""))[0]:
+            best_out[a] = (c, b)
+        if b and c > best_in.get(b, (-1.0, ""))[0]:
+            best_in[b] = (c, a)
+    keep = {(a, b): float(c) for (a, b), c in arcs.items() if c >= noise * out_tot[a]}
+    for a, (_, b) in best_out.items():
+        keep[(a, b)] = float(arcs[(a, b)])
+    for b, (_, a) in best_in.items():
+        keep[(a, b)] = float(arcs[(a, b)])
+
+    def r(x: str, entry: bool) -> float:
+        return (-math.inf if entry else math.inf) if x == "" else rank[x]
+
+    def fwd(a: str, b: str) -> bool:
+        ra, rb = r(a, True), r(b, False)
+        return rb > ra or (rb == ra and b > a)
+
+    for a in sorted(acts, key=lambda x: (rank[x], x), reverse=True):
+        if not any(fwd(a, b) for (x, b) in keep if x == a):
+            cands = [(c, b) for (x, b), c in arcs.items() if x == a and fwd(a, b)]
+            if cands:
+                c, b = max(cands)
+                keep[(a, b)] = float(c)
+            else:
+                keep[(a, "")] = max(1.0, 0.01 * out_tot[a])
+    reach = {""}
+    frontier = [""]
+    for b in sorted(acts, key=lambda x: (rank[x], x)):
+        while frontier:
+            x = frontier.pop()
+            for (a, y) in keep:
+                if a == x and y and y not in reach:
+                    reach.add(y)
+                    frontier.append(y)
+        if b not in reach:
+            cands = [(c, a) for (a, y), c in arcs.items() if y == b and a in reach]
+            a = max(cands)[1] if cands else ""
+            keep[(a, b)] = float(arcs.get((a, b), 1))
+            reach.add(b)
+            frontier.append(b)
+    return keep, {k: max(most.get(k, 1), 1) for k in keep}, rank
+
+
+class Emitter:
+    """Writes a tree as procsim activities' ``next`` and gateways; ``node_of`` names each activity's node."""
+
+    def __init__(self, node_of: dict[str, str], taken: set[str], noise: float) -> None:
+        self.node_of = node_of
+        self.taken = taken
+        self.noise = noise
+        self.next_of: dict[str, str] = {}
+        self.gateways: list[str] = []
+
+    def _name(self, base: str) -> str:
+        s, i = base, 2
+        while s in self.taken:
+            s = f"{base}_{i}"
+            i += 1
+        self.taken.add(s)
+        return s
+
+    def _xor(self, name: str, branches: list[tuple[str, float, int | None]], desc: str) -> str:
+        merged: dict[tuple[str, int | None], float] = {}
+        for to, w, mx in branches:
+            merged[(to, mx)] = merged.get((to, mx), 0.0) + w
+        if len(merged) == 1:
+            return next(iter(merged))[0]
+        items = sorted(merged.items(), key=lambda kv: -kv[1])
+        total = sum(w for _, w in items)
+        probs = [round(w / total, 6) for _, w in items]
+        big = max(range(len(probs)), key=lambda i: probs[i])
+        probs[big] = round(1.0 - sum(p for i, p in enumerate(probs) if i != big), 6)
+        self.gateways.append(f"  {name}:    # {desc}")
+        self.gateways.append("    type: xor")
+        self.gateways.append("    branches:")
+        for ((to, mx), w), p in zip(items, probs):
+            extra = f", max: {mx}" if mx is not None else ""
+            self.gateways.append(f"      - {{to: {to}, probability: {p}{extra}}}    # {int(w)} times"
+                                 + ("; a loop back" if mx is not None else ""))
+        return name
+
+    def emit(self, t: Node, nxt: str) -> str:
+        """Write ``t`` so that it continues at node ``nxt``; returns the node where ``t`` begins."""
+        if t.op == "tau":
+            return nxt
+        if t.op == "act":
+            node = self.node_of[t.label]
+            self.next_of[t.label] = nxt
+            return node
+        if t.op == "seq":
+            for c in reversed(t.children):
+                nxt = self.emit(c, nxt)
+            return nxt
+        if t.op == "xor":
+            name = self._name("choice")
+            entries: list[tuple[str, float, int | None]] = [(self.emit(c, nxt), w, None)
+                                                             for c, w in zip(t.children, t.weights)]
+            if len({e for e, _, _ in entries}) == 1:
+                self.taken.discard(name)
+                return entries[0][0]
+            return self._xor(name, entries, "exclusive choice; probabilities: the share of cases in each branch")
+        if t.op == "and":
+            kids = [c for c in t.children if c.op != "tau"]
+            if len(kids) < 2:
+                return self.emit(Node("seq", kids), nxt)
+            split, join = self._name("parallel"), self._name("parallel_join")
+            heads = [self.emit(c, join) for c in kids]
+            if join in heads:
+                # a branch that can be skipped entirely: let it run one branch fewer, in sequence with the rest
+                return self.emit(Node("seq", kids), nxt)
+            self.gateways.append(f"  {split}:    # parallel: the log shows these in both orders")
+            self.gateways.append("    type: and")
+            self.gateways.append(f"    to: [{', '.join(heads)}]")
+            self.gateways.append(f"  {join}:")
+            self.gateways.append("    type: and")
+            self.gateways.append(f"    next: {nxt}")
+            return split
+        if t.op == "loop":
+            body, redo = t.children
+            decide = self._name("repeat")
+            start = self.emit(body, decide)
+            back = self.emit(redo, start)
+            exits, redos = t.weights
+            self._xor(decide, [(nxt, exits, None), (back, redos, t.max_redo)],
+                      f"a loop: repeated at most {t.max_redo} times by one case in the log")
+            return start
+        if t.op == "dfg":
+            assert t.log is not None
+            return self._fragment(t.log, nxt)
+        raise ValueError(t.op)
+
+    def _fragment(self, log: Variants, nxt: str) -> str:
+        arcs, most, rank = dfg_fragment(log, self.noise)
+        names: dict[str, str] = {}
+        for a in sorted(rank):
+            names[a] = self._name(f"after_{self.node_of[a]}")
+        entry_name = self._name("fragment")
+
+        def target(b: str) -> str:
+            return nxt if b == "" else self.node_of[b]
+
+        def back(a: str, b: str) -> bool:
+            if a == "" or b == "":
+                return False
+            return not (rank[b] > rank[a] or (rank[b] == rank[a] and b > a))
+
+        succ: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for (a, b), c in sorted(arcs.items()):
+            succ[a].append((b, c))
+        entry = self._xor(entry_name, [(target(b), c, None) for b, c in succ[""]],
+                          "no block structure fits here: directly-follows choices")
+        for a in sorted(rank):
+            self.next_of[a] = self._xor(names[a], [(target(b), c, most[(a, b)] if back(a, b) else None)
+                                                   for b, c in succ[a]], f"after {a}")
+        return entry
