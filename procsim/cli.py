@@ -66,6 +66,17 @@ def run(
                                         "(files procsim did not write are never replaced or removed)")] = False,
     window: Annotated[Optional[str], typer.Option(help="Extraction window of local dates, e.g. "
                                                        "2026-03-01..2026-09-30 (the time before is warm-up)")] = None,
+    to: Annotated[Optional[list[str]], typer.Option("--to", help="Also deliver events to a target while running "
+                                                    "(repeatable): jsonl:-, jsonl:FILE, http(s)://..., "
+                                                    "postgresql://..., kafka://..., smtp://... "
+                                                    "(docs/streaming.md)")] = None,
+    pace: Annotated[str, typer.Option(help="max, realtime or a speed-up like 3600x")] = "max",
+    start: Annotated[Optional[str], typer.Option(help="Shift the calendar: 'now' or an ISO time with offset")]
+    = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue delivery where the targets left off")] = False,
+    secret_env: Annotated[Optional[str], typer.Option(help="Environment variable holding the HMAC secret for "
+                                                      "http targets")] = None,
+    mail_to: Annotated[Optional[str], typer.Option(help="Who gets the e-mails of smtp:// targets")] = None,
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -87,12 +98,16 @@ def run(
         loaded = load_process(process, root)
         for w in loaded.warnings:  # conditions that always hold: worth a look, not a reason to stop
             typer.echo(str(w), err=True)
+        from procsim.targets.stream import StreamOptions
+
+        stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, out, mail_to)
+                  if to or pace != "max" or start or resume else None)
         progress = _Progress(quiet)
         restore = _on_sigterm()
         try:
             result = do_run(loaded, out, seed=seed, cases=cases, horizon=h, formats=formats,
                             labels_in_log=labels_in_log, on_progress=progress.update, force=force,
-                            window=window, on_notice=None if quiet else lambda m: typer.echo(m, err=True))
+                            window=window, on_notice=None if quiet else lambda m: typer.echo(m, err=True), streaming=stream)
         finally:
             progress.close()
             restore()

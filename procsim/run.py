@@ -26,6 +26,7 @@ from procsim.sim.streams import STREAM_RECORDING
 from procsim.sim.streams import stream
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
+from procsim.targets.stream import StreamOptions
 from procsim.spec.limits import BeyondTimeError, check_run
 from procsim.timebase import TimeBase
 from procsim.writer import Writer
@@ -70,14 +71,17 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         horizon: float | None = None, formats: Sequence[str] = ("csv",), labels_in_log: bool = True,
         on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000,
         root: str | Path | None = None, force: bool = False, window: str | Window | None = None,
-        on_notice: Callable[[str], None] | None = None) -> RunResult:
+        on_notice: Callable[[str], None] | None = None, streaming: StreamOptions | None = None) -> RunResult:
     """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``.
 
     ``root`` is the project folder the process may read from (``procsim.spec.paths``); ``force`` lets a run
     add its files to a non-empty folder procsim did not make (``procsim.outdir``); ``window`` is an extraction
-    window (``procsim.recording``); ``on_notice`` hears about large but legitimate runs before they start."""
+    window (``procsim.recording``); ``on_notice`` hears about large but legitimate runs before they start;
+    ``streaming`` also delivers the events to targets while the run goes (``procsim.targets.stream``)."""
     t0 = time.perf_counter()
     loaded = process if isinstance(process, LoadedProcess) else load_process(process, root)
+    if streaming is not None:
+        loaded, flush_every = streaming.prepare(loaded, flush_every)
     formats = parse_formats(formats)
     spec = loaded.spec
     if isinstance(window, str):
@@ -119,7 +123,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     try:
         return _run(loaded, folder, seed=seed, cases=cases, horizon=horizon, formats=formats, kinds=kinds,
                     labels=labels, labels_in_log=labels_in_log, on_progress=on_progress, flush_every=flush_every,
-                    t0=t0, tz=tz, recording=recording, until=until)
+                    t0=t0, tz=tz, recording=recording, until=until, streaming=streaming)
     except BaseException as e:
         folder.discard_temporaries()
         if isinstance(e, OSError):  # the file-level handlers name the file; this names at least the folder
@@ -132,7 +136,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
 def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | None, horizon: float | None,
          formats: list[str], kinds: list[str], labels: bool, labels_in_log: bool,
          on_progress: Callable[[int, int | None], None] | None, flush_every: int, t0: float, tz: ZoneInfo,
-         recording: Recording | None, until: float | None) -> RunResult:
+         recording: Recording | None, until: float | None, streaming: StreamOptions | None = None) -> RunResult:
     spec = loaded.spec
     out_dir = folder.out
     model = build_model(loaded, seed)
@@ -162,15 +166,20 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         try:
             for f in kinds:
                 sinks.append(writer.call(_make, REGISTRY[f], ctx))
+            if streaming is not None:
+                sinks += streaming.open(ctx, loaded, seed, cases, horizon)
             progress = (lambda done: on_progress(done, cases)) if on_progress else None
             sim = Simulation(model, seed, rec, n_cases=cases, horizon=horizon, on_case_done=progress, until=until)
+            if streaming is not None:
+                streaming.pace.attach(sim.env, rec, writer.drain)
             try:
                 sim.run()
             except OverflowError:
                 raise BeyondTimeError() from None
             writer.drain()
             # from here the files change: the old manifest goes first, so none ever vouches for other bytes
-            folder.begin_commit([*(s.entry or s.filename for s in sinks), *([DRIFT_CSV] if model.drift else [])])
+            folder.begin_commit([*(s.entry or s.filename for s in sinks if s.filename),  # targets have no file
+                                 *([DRIFT_CSV] if model.drift else [])])
             files: list[Path] = writer.call(_close, sinks)
         except BaseException:
             writer.settle()
@@ -208,7 +217,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         },
         "files": {p.name: {"sha256": digests.get(p.name) or _sha(p), "bytes": p.stat().st_size} for p in files},
         "wall_time_s": round(wall, 3),
-    }
+    } | (streaming.manifest() if streaming is not None else {})
     if recording is not None:
         manifest["recording"] = recording.manifest(tb.iso_one)
     if model.drift is not None:

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("documents", ("procsim.documents",)),
     ("load", ("procsim.spec=", "procsim.spec.checks", "procsim.spec.subprocesses")),
     ("outputs", ("procsim.sinks", "procsim.writer", "procsim.pnml", "procsim.export", "procsim.explain",
-                 "procsim.outdir")),
+                 "procsim.outdir", "procsim.targets")),
     # reading logs back (any log, not only ours): profile, report and the SVG drawing they share
     ("log analysis", ("procsim.eventlog", "procsim.profile", "procsim.layout", "procsim.charts", "procsim.graph_svg",
                       "procsim.report", "procsim.profile_cli", "procsim.distances", "procsim.compare",

@@ -1,0 +1,147 @@
+"""Events per second into each streaming target (run by hand, not a test).
+
+    python benchmarks/bench_stream.py                         # 2,000 cases of order_to_cash: jsonl, http
+    python benchmarks/bench_stream.py --pg postgresql://postgres@127.0.0.1:5432/postgres
+    python benchmarks/bench_stream.py --cases 500 --repeat 1
+
+One run records its event and case batches (a capturing target); then each target gets those same batches,
+fresh, and the time from the first batch to ``close`` returning (everything acknowledged) is counted. The
+timestamps' ISO text is made once in the recording run, as the file sinks share it in a real run. The HTTP
+receiver is a ThreadingHTTPServer in a child process (it would otherwise compete for this process's GIL).
+Baseline: the same batches into ``events.csv`` (the CSV sink), in the same process: the ratio says what a
+target costs against the file format everyone already uses. Targets (issue #15): jsonl >= 100,000 events/s,
+http (batched) >= 5,000, PostgreSQL >= 50,000, Kafka (librdkafka's mock cluster, in this process) >= 100,000. The script prints PASS/MISS and always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from procsim.records import CaseBatch, EventBatch
+from procsim.run import run
+from procsim.sinks import REGISTRY
+from procsim.sinks.base import SinkContext
+from procsim.targets import open_targets
+from procsim.targets.base import Options, Target, TargetContext
+from procsim.targets.stream import StreamOptions
+
+HERE = Path(__file__).resolve().parent
+GOALS = {"jsonl": 100_000.0, "http": 5_000.0, "postgresql": 50_000.0, "kafka": 100_000.0}
+
+SERVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+s = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+print("ready", flush=True)
+s.serve_forever()
+"""
+
+
+class Capture(Target):
+    """Keeps the batches it is given (for replaying them into the real targets)."""
+
+    schemes = ("capture",)
+    options_type = Options
+    kept: list[tuple[str, Any]] = []
+    context: list[SinkContext] = []
+
+    def __init__(self, ctx: SinkContext, tctx: TargetContext, options: Options) -> None:
+        super().__init__(ctx, tctx, options)
+        Capture.context.append(ctx)
+
+    def write_events(self, batch: EventBatch) -> None:
+        batch.iso_text  # noqa: B018 - made here, once, as in a real run
+        Capture.kept.append(("events", batch))
+
+    def deliver(self, table: Any) -> None:  # pragma: no cover - write_events is overridden
+        pass
+
+    def write_cases(self, batch: CaseBatch) -> None:
+        batch.start_iso, batch.end_iso  # noqa: B018
+        Capture.kept.append(("cases", batch))
+
+
+def replay(make: Any) -> float:
+    t0 = time.perf_counter()
+    sink = make()
+    for kind, batch in Capture.kept:
+        (sink.write_events if kind == "events" else sink.write_cases)(batch)
+    sink.close()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--process", type=Path, default=HERE.parent / "processes" / "order_to_cash.yaml")
+    ap.add_argument("--cases", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pg", help="a PostgreSQL URL to measure too (tables procsim_bench_*; they are emptied)")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="procsim-bench-stream-"))
+    result = run(args.process, tmp / "rec", cases=args.cases, streaming=StreamOptions(["capture:"]))
+    events = result.events
+    ctx = Capture.context[0]
+    print(f"{args.process.name}: {result.cases} cases, {events} events; best of {args.repeat}")
+
+    def best(make: Any) -> float:
+        return min(replay(make) for _ in range(args.repeat))
+
+    base = best(lambda: REGISTRY["csv"](ctx))
+    rows = [("events.csv (baseline)", base, None)]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    server.stdout.readline()
+    urls = {"jsonl": f"jsonl:{tmp / 'events.jsonl'}", "http": f"http://127.0.0.1:{port}/hook?batch=500"}
+    holder = None
+    try:
+        import confluent_kafka as ck
+
+        # librdkafka's in-process mock cluster (3 brokers); the target connects to it like to a real one
+        holder = ck.Producer({"test.mock.num.brokers": 3, "logger": lambda *a: None})
+        brokers = ",".join(f"{b.host}:{b.port}" for b in holder.list_topics(timeout=10).brokers.values())
+        urls["kafka"] = f"kafka://{brokers}/bench"
+    except ImportError:
+        print("confluent-kafka not installed: no kafka row")
+    if args.pg:
+        import psycopg
+
+        urls["postgresql"] = args.pg + ("&" if "?" in args.pg else "?") + "prefix=procsim_bench_"
+    try:
+        for name, url in urls.items():
+            if name == "postgresql":
+                with psycopg.connect(args.pg.split("?")[0], autocommit=True) as c:
+                    c.execute("DROP TABLE IF EXISTS procsim_bench_events, procsim_bench_cases, "
+                              "procsim_bench_labels")
+
+            def make(url: str = url) -> Target:
+                (t,) = open_targets([url], ctx, f"bench{time.perf_counter_ns()}")
+                return t
+
+            rows.append((name, best(make), GOALS[name]))
+    finally:
+        server.terminate()
+    print(f"{'target':<24}{'seconds':>10}{'events/s':>14}{'vs csv':>9}  goal")
+    for name, sec, goal in rows:
+        rate = events / sec
+        verdict = "" if goal is None else f"{goal:>9,.0f} {'PASS' if rate >= goal else 'MISS'}"
+        print(f"{name:<24}{sec:>10.3f}{rate:>14,.0f}{base / sec:>9.2f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""``postgresql://`` targets: events, cases and labels into tables created if missing, idempotently.
+
+Each batch is COPYed (CSV, formatted by Arrow) into a temporary staging table, then moved with
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` in the same transaction: a re-sent batch (a retry after a lost
+connection, a resumed run) never duplicates a row. Rows are keyed by (run, event_id) / (run, case_id), where
+``run`` is the run key (same inputs, seed and size: same key). Core columns are typed; the process's own
+attributes go into one ``attributes jsonb`` column, since every process has different ones.
+
+Batches commit in output order, so ``--resume`` starts after the highest event number the table holds for the
+run. While the server is unreachable the writer thread retries with exponential backoff, which holds up the
+simulation (back-pressure) rather than buffering. Options: ``prefix`` (table names, default ``procsim_``),
+``labels`` (true/false: send the ground truth; default: as --labels-in-log), ``give_up`` (s), ``max_backoff``
+(s), ``sslmode`` (passed to libpq).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from procsim.errors import ProcsimError, UsageError
+from procsim.records import CaseBatch
+from procsim.sinks.base import SinkContext
+from procsim.targets.base import Options, Target, TargetContext, json_text, public_url
+
+try:
+    import psycopg
+    import psycopg.errors
+except ImportError as e:  # reported by check_urls as a missing package
+    raise ImportError("psycopg is not installed", name="psycopg") from e
+
+_CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+EVENT_CORE = ("event_id", "case_id", "activity", "lifecycle", "timestamp", "resource", "role", "cost", "rules",
+              "exception")
+CASE_CORE = ("case_id", "status", "start", "end", "cycle_time_s", "events", "cost", "end_event", "rules",
+             "exceptions")
+
+
+@dataclass(frozen=True)
+class PgOptions(Options):
+    prefix: str = "procsim_"
+    labels: str = ""  # '' = as --labels-in-log
+    give_up: float = 300.0
+    max_backoff: float = 5.0
+    sslmode: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", self.prefix):
+            raise ValueError("option 'prefix' must be lower-case letters, digits and '_'")
+        if self.labels not in ("", "true", "false"):
+            raise ValueError("option 'labels' must be true or false")
+
+
+def _ddl(p: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {p}events (
+  run text NOT NULL, seq bigint NOT NULL, event_id text NOT NULL, case_id text NOT NULL, activity text,
+  lifecycle text, ts timestamptz, resource text, role text, cost double precision, rules text, exception text,
+  attributes jsonb, PRIMARY KEY (run, event_id));
+CREATE TABLE IF NOT EXISTS {p}cases (
+  run text NOT NULL, case_id text NOT NULL, status text, start_ts timestamptz, end_ts timestamptz,
+  cycle_time_s double precision, events bigint, cost double precision, end_event text, rules text,
+  exceptions text, attributes jsonb, PRIMARY KEY (run, case_id));
+CREATE TABLE IF NOT EXISTS {p}labels (
+  run text NOT NULL, case_id text NOT NULL, is_exception boolean, exceptions text, event_ids text, omitted text,
+  PRIMARY KEY (run, case_id));
+"""
+
+
+class PostgresTarget(Target):
+    schemes = ("postgresql", "postgres")
+    options_type = PgOptions
+
+    def __init__(self, ctx: SinkContext, tctx: TargetContext, options: Options) -> None:
+        super().__init__(ctx, tctx, options)
+        assert isinstance(options, PgOptions)
+        self.opt = options
+        parts = urlsplit(tctx.url)
+        self.dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        self.labels = ctx.labels_in_log if not options.labels else options.labels == "true"
+        self.p = options.prefix
+        self.resent = 0  # batches that held rows the table had already (went through the staging table)
+        self.conn: Any = None
+        self._retry(self._setup)
+        self.attr_names = list(ctx.attr_names)
+
+    def _connect(self) -> None:
+        if self.conn is not None and not self.conn.closed:
+            return
+        self.conn = self._open()
+        p = self.p
+        with self.conn.transaction():
+            for t in ("events", "cases", "labels"):
+                self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{t} "
+                                  f"(LIKE {p}{t}) ON COMMIT DELETE ROWS")
+
+    def _open(self) -> Any:
+        kw: dict[str, Any] = {"sslmode": self.opt.sslmode} if self.opt.sslmode else {}
+        # autocommit: each transaction() block is a real transaction that commits (not a savepoint in an
+        # implicit one that a lost connection would roll back)
+        return psycopg.connect(self.dsn, connect_timeout=10, autocommit=True, **kw)
+
+    def _setup(self) -> None:
+        if self.conn is None or self.conn.closed:
+            self.conn = self._open()
+        with self.conn.transaction():
+            self.conn.execute(_ddl(self.p))
+        self.conn.close()
+        self.conn = None
+        self._connect()
+        if self.tctx.resume:
+            row = self.conn.execute(f"SELECT coalesce(max(seq), 0) FROM {self.p}events WHERE run = %s",
+                                    (self.tctx.run_key,)).fetchone()
+            self.skip = int(row[0])
+
+    def _retry(self, fn: Any, *args: Any) -> None:
+        """Run ``fn`` until it works; a lost server is retried with backoff (the simulation waits meanwhile)."""
+        delay, since = 0.05, time.monotonic()
+        while True:
+            try:
+                fn(*args)
+                return
+            except psycopg.OperationalError as e:
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+                problem = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                if time.monotonic() - since > self.opt.give_up:
+                    raise ProcsimError(f"--to {public_url(self.tctx.url)}: no connection for "
+                                       f"{self.opt.give_up:g} s ({problem}); run again with --resume") from None
+                self.retries += 1
+                time.sleep(delay)
+                delay = min(delay * 2, self.opt.max_backoff)
+            except psycopg.Error as e:
+                raise ProcsimError(f"--to {public_url(self.tctx.url)}: {str(e).strip()}") from None
+
+    def _copy(self, table: str, cols: tuple[str, ...], data: pa.Table) -> None:
+        self._connect()
+        buf = pa.BufferOutputStream()
+        pacsv.write_csv(data, buf, write_options=_CSV)
+        p = self.p
+        names = ", ".join(cols)
+        data_bytes = buf.getvalue().to_pybytes()
+        try:
+            # the common case, rows the table has never seen: COPY straight in (about twice as fast); the key
+            # rejects the whole batch if any row is there already, and the staging path below takes it
+            with self.conn.transaction():
+                with self.conn.cursor() as cur:
+                    with cur.copy(f"COPY {p}{table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+                        copy.write(data_bytes)
+            return
+        except psycopg.errors.UniqueViolation:
+            self.resent += 1
+        with self.conn.transaction():
+            with self.conn.cursor() as cur:
+                with cur.copy(f"COPY stage_{table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+                    copy.write(data_bytes)
+                cur.execute(f"INSERT INTO {p}{table} ({names}) SELECT {names} FROM stage_{table} "
+                            "ON CONFLICT DO NOTHING")
+
+    def _attributes(self, table: pa.Table) -> pa.Array:
+        if not self.attr_names:
+            return pa.nulls(table.num_rows, pa.string())
+        return json_text(table.select(self.attr_names))
+
+    def deliver(self, table: pa.Table) -> None:
+        n = table.num_rows
+        first = self.seen - n + 1  # seq of the table's first row (the base class advanced ``seen`` already)
+        data = pa.table({
+            "run": pa.array([self.tctx.run_key] * n, pa.string()),
+            "seq": pa.array(range(first, first + n), pa.int64()),
+            **{("ts" if c == "timestamp" else c): table.column(c) for c in EVENT_CORE if c in table.column_names},
+            "attributes": self._attributes(table),
+        })
+        self._retry(self._copy, "events", tuple(data.column_names), data)
+        self.delivered += n
+
+    def write_cases(self, batch: CaseBatch) -> None:
+        t = batch.table
+        n = t.num_rows
+        cols = {"run": pa.array([self.tctx.run_key] * n, pa.string())}
+        for c in CASE_CORE:
+            if c == "exceptions" and not self.labels:
+                continue
+            name = {"start": "start_ts", "end": "end_ts"}.get(c, c)
+            cols[name] = (batch.start_iso if c == "start" else
+                          pc.if_else(pc.equal(batch.end_iso, ""), pa.scalar(None, pa.string()), batch.end_iso)
+                          if c == "end" else t.column(c))
+        cols["attributes"] = self._attributes(t)
+        data = pa.table(cols)
+        self._retry(self._copy, "cases", tuple(data.column_names), data)
+        self.cases_delivered += n
+        if self.labels and batch.labels is not None and batch.labels.num_rows:
+            lab = batch.labels
+            ldata = pa.table({"run": pa.array([self.tctx.run_key] * lab.num_rows, pa.string()),
+                              **{c: lab.column(c) for c in lab.column_names}})
+            self._retry(self._copy, "labels", tuple(ldata.column_names), ldata)
+
+    def report(self) -> dict[str, Any]:
+        return super().report() | {"batches_with_rows_already_there": self.resent}
+
+    def _finish(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+__all__ = ["PostgresTarget", "PgOptions", "UsageError"]
