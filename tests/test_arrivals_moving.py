@@ -213,3 +213,25 @@ def test_replay_errors_name_the_line(write_process, tmp_path) -> None:
         with pytest.raises(SpecError) as e:
             load_process(path)
         assert str(e.value).startswith(f"p.yaml:10:11: arrivals.replay: {msg}"), str(e.value)
+
+
+def test_a_replay_file_must_lie_inside_the_project(write_process, tmp_path) -> None:
+    """Like rule files and templates: no reading /etc/passwd, no symlink out of the project, no folder."""
+    from procsim.errors import SpecError
+
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.csv"
+    outside.write_text("date,count\n2026-03-23,3\n")
+    (tmp_path / "link.csv").symlink_to(outside)
+    (tmp_path / "folder.csv").mkdir()
+    for name, msg, code in [
+        ("/etc/passwd", "replay file '/etc/passwd' is outside the project folder", "outside_project"),
+        ("link.csv", "replay file 'link.csv' is outside the project folder", "outside_project"),
+        ("folder.csv", "replay file 'folder.csv' is a folder, not a file", "not_a_file"),
+        ("missing.csv", "replay file 'missing.csv' not found", "not_found"),
+    ]:
+        path = write_process(REPLAY.replace("replay: counts.csv", f"replay: {name}"))
+        with pytest.raises(SpecError) as e:
+            load_process(path)
+        text = str(e.value)
+        assert text.startswith(f"p.yaml:10:11: arrivals.replay: {msg}") and text.endswith(f"[{code}]"), text
+        assert "root:" not in text  # nothing of the file is shown

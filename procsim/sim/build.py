@@ -401,7 +401,7 @@ def _no_gap(rng: np.random.Generator) -> float:
 
 def replay_path(loaded: LoadedProcess) -> Path:
     assert loaded.spec.arrivals.replay is not None
-    return loaded.path.parent / loaded.spec.arrivals.replay
+    return (loaded.path.parent / loaded.spec.arrivals.replay).resolve()  # the file the load checks vouched for
 
 
 def _replay(loaded: LoadedProcess, rate: RateProfile | None) -> Replay:

@@ -24,6 +24,7 @@ from procsim.sim.build import (_calendars, _rate, attribute_types, exception_nam
                                faker_for, moments, replay_path, sample_cases)
 from procsim.sim.calendar import WorkCalendar
 from procsim.spec.loaded import LoadedProcess, display_path, sha256
+from procsim.spec.paths import check_input, project_root
 from procsim.spec.people import check_people
 from procsim.spec.models import ProcessSpec
 
@@ -98,15 +99,20 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             problems.append(smap.problem(("arrivals", "holidays", "calendar"), f"unknown calendar '{hname}'"
                                          f"{_suggest(hname, spec.calendars)}", "unknown_calendar"))
     if arr.replay is not None:
-        path = replay_path(loaded)
-        try:
-            read_replay(str(path), tz, origin)
-            loaded.inputs[display_path(path)] = sha256(path)
-        except OSError as e:
-            problems.append(smap.problem(("arrivals", "replay"), f"cannot read {display_path(path)} ({e.strerror}; "
-                                         "paths are relative to the process file)", "not_found"))
-        except (ValueError, UnicodeDecodeError) as e:
-            problems.append(smap.problem(("arrivals", "replay"), f"{display_path(path)}: {e}", "bad_replay"))
+        # like rule files and templates: a regular file inside the project, symlinks resolved (procsim.spec.paths)
+        path, why, code = check_input(loaded.path.parent, arr.replay, loaded.root or project_root(loaded.path),
+                                      what="replay file")
+        if path is None:
+            problems.append(smap.problem(("arrivals", "replay"), why, code))
+        else:
+            try:
+                read_replay(str(path), tz, origin)
+                loaded.inputs[display_path(path)] = sha256(path)
+            except OSError as e:
+                problems.append(smap.problem(("arrivals", "replay"), f"cannot read {display_path(path)} "
+                                             f"({e.strerror})", "unreadable"))
+            except (ValueError, UnicodeDecodeError) as e:
+                problems.append(smap.problem(("arrivals", "replay"), f"{display_path(path)}: {e}", "bad_replay"))
     if spec.recording is not None:
         problems += check_recording(loaded)
     if spec.drift:

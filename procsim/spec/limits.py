@@ -150,6 +150,10 @@ def _counts(spec: ProcessSpec, smap: SourceMap, cases: int, flag: str = "") -> l
 
 
 def _mean_gap(spec: ProcessSpec) -> float:
+    """The mean gap between arrivals. Replayed counts (``arrivals.replay``) have no gap distribution: the counts in
+    the file bound the run, so a day stands in and the checks below stay quiet for them."""
+    if spec.arrivals.interarrival is None:
+        return 86_400.0
     return float(spec.arrivals.interarrival.expected_value())
 
 
