@@ -3,7 +3,9 @@
 An example is the fenced blocks under a code's heading: ``yaml`` lines merged into ``MINI`` (a ``~`` value
 deletes a key), ``yaml raw`` a whole process file, a block with ``file=NAME`` a file next to the process,
 (``encoding=latin-1``: written in that encoding), ``json table`` the arguments of ``procsim.rules.tables.compile_table`` (codes a rule file's schema catches
-first), and ``text`` the problem expected, without its ``file:line:col:`` prefix.
+first), and ``text`` the problem expected, without its ``file:line:col:`` prefix. ``repeat=N`` writes a block's
+text N times (a file over the size limit); ``<folder>`` in the expected text stands for the example's folder (the
+project folder a message names). A process that loads gives its warnings (``always_holds``) instead.
 """
 
 from __future__ import annotations
@@ -40,10 +42,23 @@ def codes_in_source() -> set[str]:
                     args = list(node.args) + [k.value for k in node.keywords if k.arg == "code"]
                     found |= {a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)
                               and CODE.match(a.value)}
+                    # a code chosen by a condition: "negative_duration" if ... else "unit_missing"
+                    found |= {c.value for a in args if isinstance(a, ast.IfExp) for c in (a.body, a.orelse)
+                              if isinstance(c, ast.Constant) and isinstance(c.value, str) and CODE.match(c.value)}
             # an exception type's check(): [(where, message, code)]
             elif (isinstance(node, ast.Tuple) and len(node.elts) == 3 and isinstance(node.elts[0], ast.Tuple)
                   and isinstance(node.elts[2], ast.Constant) and isinstance(node.elts[2].value, str)):
                 found.add(node.elts[2].value)
+            # a path check's refusal: return None, message, code
+            elif (isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) == 3
+                  and isinstance(node.value.elts[0], ast.Constant) and node.value.elts[0].value is None
+                  and isinstance(node.value.elts[2], ast.Constant) and isinstance(node.value.elts[2].value, str)):
+                found.add(node.value.elts[2].value)
+            # a code kept in a variable first: code = "yaml_limit" if ... else "yaml_syntax"
+            elif (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["code"]
+                  and isinstance(node.value, (ast.Constant, ast.IfExp))):
+                found |= {c.value for c in ast.walk(node.value)
+                          if isinstance(c, ast.Constant) and isinstance(c.value, str) and CODE.match(c.value)}
     # the pydantic codes the loader words itself
     from procsim.spec.loader import _MESSAGES
 
@@ -72,7 +87,7 @@ def test_every_code_in_the_source_is_in_the_catalogue():
 def test_the_scan_finds_codes():
     # the scan itself must be able to fail: it finds codes of each kind of emitter
     assert {"unknown_role", "yaml_syntax", "unknown_name", "overlap", "finite_number", "same_role",
-            "extra_forbidden"} <= codes_in_source()
+            "extra_forbidden", "negative_duration", "outside_project", "yaml_limit"} <= codes_in_source()
 
 
 def _merge(base: dict, patch: dict) -> dict:
@@ -98,6 +113,7 @@ def _problems(blocks: list[tuple[str, str]], folder: Path) -> list[str]:
             except TableError as e:
                 return [f"{e.msg} [{e.code}]"]
             return []
+        text *= int(next((w[7:] for w in words if w.startswith("repeat=")), "1"))
         if name is not None:
             encoding = next((w[9:] for w in words if w.startswith("encoding=")), "utf-8")
             (folder / name).write_text(text, encoding=encoding)
@@ -110,10 +126,10 @@ def _problems(blocks: list[tuple[str, str]], folder: Path) -> list[str]:
             process = out.getvalue()
     (folder / "p.yaml").write_text(process, encoding="utf-8")
     try:
-        load_process(folder / "p.yaml")
+        problems = load_process(folder / "p.yaml").warnings
     except SpecError as e:
-        return [re.sub(r"^[^:\n]+:\d+:\d+: ", "", str(p)) for p in e.problems]
-    return []
+        problems = e.problems
+    return [re.sub(r"^[^:\n]+:\d+:\d+: ", "", str(p)) for p in problems]
 
 
 @pytest.mark.parametrize("code", sorted(catalogue()))
@@ -124,4 +140,4 @@ def test_the_example_gives_its_code_and_message(code, tmp_path, monkeypatch):
     assert len(expected) == 1, f"{code}: one 'text' block with the message"
     got = _problems([b for b in blocks if b[0] != "text"], tmp_path)
     assert any(p.endswith(f"[{code}]") or f"[{code}]\n" in p for p in got), f"{code} not among {got}"
-    assert expected[0].rstrip("\n") in got
+    assert expected[0].rstrip("\n").replace("<folder>", str(tmp_path.resolve())) in got
