@@ -21,7 +21,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-P2P = REPO / "processes" / "procure_to_pay.yaml"
+# the example as it was before issue #12 made it realistic: each variant adds one feature to a plain base
+P2P = REPO / "benchmarks" / "procure_to_pay_plain.yaml"
 
 WAIT = (
     "    duration: {kind: uniform, low: 2m, high: 6m}\n    next: fulfil\n",
@@ -75,7 +76,7 @@ def write_variants(folder: Path, names: list[str]) -> dict[str, Path]:
     (a process reads only files inside its project: ``procsim.spec.paths``)."""
     from procsim.init import init_project
 
-    if not (folder / "processes" / P2P.name).exists():
+    if not (folder / "processes" / "procure_to_pay.yaml").exists():
         init_project("p2p", folder)
     out = {}
     for name in names:

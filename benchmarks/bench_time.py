@@ -36,7 +36,8 @@ from typing import Any
 from ruamel.yaml import YAML
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE.parent / "processes" / "procure_to_pay.yaml"
+# the example as it was before issue #12 made it realistic: each variant adds one feature to a plain base
+SOURCE = HERE / "procure_to_pay_plain.yaml"
 
 ARRIVALS: dict[str, Any] = {
     "month": {"jan": 0.9, "jul": 0.7, "aug": 0.6, "dec": 1.2}, "trend": 0.1,

@@ -44,8 +44,10 @@ def test_baseline_walks_every_activity_of_the_spec() -> None:
     assert all(n > 0 for n in r.counts.values())
     assert r.activity_instances == sum(r.counts.values())
     assert r.counts["create_requisition"] == CASES  # the first activity of every case
-    # an and split: both branches run once per case that reaches it
-    assert r.counts["receive_goods"] == r.counts["receive_invoice"] == r.counts["create_purchase_order"]
+    # an and split: both branches run once per case that reaches it (goods more than once when a partial
+    # delivery or a return brings the case back to receive_goods)
+    assert r.counts["receive_invoice"] == r.counts["create_purchase_order"]
+    assert r.counts["receive_goods"] == r.counts["inspect_goods"] > r.counts["receive_invoice"]
     # every match ends in approval or in rework that loops back to the match
     assert r.counts["match_invoice"] == r.counts["clarify_discrepancy"] + r.counts["execute_payment"]
     assert r.sim_time > 0
@@ -68,7 +70,9 @@ def test_bench_child_result_is_well_formed(bench_child: dict) -> None:
 
 def test_baseline_and_procsim_see_the_same_activities(bench_child: dict) -> None:
     rule_only = set(bench_child["baseline_rule_only"])
-    seen = sorted(a for a in bench_child["procsim_counts"] if a not in rule_only)
+    # a logged wait is in procsim's log but is no activity of the baseline's (it holds nobody)
+    waits = {w.name or i for i, w in load_process(P2P).spec.waits.items() if w.log}
+    seen = sorted(a for a in bench_child["procsim_counts"] if a not in rule_only and a not in waits)
     assert seen == sorted(bench_child["baseline_counts"])
     assert all(n > 0 for n in bench_child["procsim_counts"].values())
 

@@ -108,6 +108,7 @@ def test_examples_are_sound_workflow_nets_that_fit_their_simulated_logs(name: st
     check_workflow_net(net, im, fm)
     assert_sound(process_net(loaded))
     labels = {a.name or i for i, a in loaded.spec.activities.items()}
+    labels |= {w.name or i for i, w in loaded.spec.waits.items() if w.log}  # a logged wait is visible too
     assert sorted(t.label for t in net.transitions if t.label is not None) == sorted(labels)
     run(loaded, tmp_path / "out", seed=1, cases=300, formats=["csv"])
     df = complete_events(tmp_path / "out" / "events.csv")
@@ -153,14 +154,16 @@ def test_p2p_net_shape_and_determinism() -> None:
     loaded = load_process(REPO / "processes" / "procure_to_pay.yaml")
     assert process_to_pnml(loaded) == process_to_pnml(load_process(REPO / "processes" / "procure_to_pay.yaml"))
     net = process_net(loaded)
-    # gateways fuse into places: only the AND split/join and two xor edges into a shared place stay silent
+    # gateways fuse into places: only the AND split/join, the unlogged waits (delivery, backorder) and xor edges
+    # into a shared place stay silent
     assert [t.id for t in net.transitions if t.label is None] == [
-        "tau.fulfil", "tau.fulfilled", "tau.needs_approval.create_purchase_order",
-        "tau.approval_decision.create_purchase_order"]
+        "tau.fulfil", "tau.fulfilled", "tau.delivery", "tau.backorder", "tau.needs_approval.create_purchase_order",
+        "tau.approval_decision.create_purchase_order", "tau.inspection_result.backorder"]
     by_id = {t.id: t for t in net.transitions}
     # the escalation is a choice at the approval's place: approve, or escalate instead
     assert by_id["t.escalate_approval"].inputs == by_id["t.approve_requisition"].inputs == (("p.needs_approval", 1),)
-    assert by_id["tau.fulfilled"].inputs == (("p.fulfilled.0", 1), ("p.fulfilled.1", 1))
+    # the goods branch reaches the join from the inspection's decision (the xor fuses into its place)
+    assert by_id["tau.fulfilled"].inputs == (("p.inspection_result", 1), ("p.fulfilled.1", 1))
     assert net.places[0] == "source" and net.places[-1] == "sink"
 
 
@@ -232,5 +235,5 @@ def test_cli_writes_pnml(tmp_path: Path) -> None:
                           check=False)
     assert done.returncode == 0, done.stderr
     net, im, fm = pm4py().read_pnml(str(out))
-    assert len([t for t in net.transitions if t.label]) == 14
+    assert len([t for t in net.transitions if t.label]) == 18  # 17 activities and the logged supplier wait
     assert out.read_text(encoding="utf-8") == process_to_pnml(load_process(REPO / "processes" / "procure_to_pay.yaml"))

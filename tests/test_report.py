@@ -87,8 +87,10 @@ def test_drift_and_window_are_marked(tmp_path: Path) -> None:
 
     init_project("p2p", tmp_path / "proj")
     path = tmp_path / "proj" / "processes" / "procure_to_pay.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + "\ndrift:\n  - {name: faster_approval, type: sudden, "
-                    "start: 2026-02-02, changes: [{activity: approve_requisition, scale: 0.5}]}\n",
+    text = path.read_text(encoding="utf-8")
+    assert text.count("\ndrift:\n") == 1  # the example has its own drift (in 2027): ours goes first, in the window
+    path.write_text(text.replace("\ndrift:\n", "\ndrift:\n  - {name: faster_approval, type: sudden, "
+                                 "start: 2026-02-02, changes: [{activity: approve_requisition, scale: 0.5}]}\n"),
                     encoding="utf-8")
     run_dir = tmp_path / "run"
     run(path, run_dir, seed=3, window="2026-01-12..2026-03-01")
