@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["to_bpmn"]
 
-_SIZE = {"start": (36, 36), "end": (36, 36), "activity": (100, 80), "xor": (50, 50), "and": (50, 50)}
+_SIZE = {"start": (36, 36), "end": (36, 36), "activity": (100, 80), "xor": (50, 50), "and": (50, 50),
+         "wait": (36, 36), "logged_wait": (100, 80)}
 _COL, _ROW, _X0, _Y0 = 160, 120, 60, 60
 
 
@@ -105,6 +106,11 @@ def to_bpmn(loaded: LoadedProcess) -> str:
             tag, label = "task", spec.activities[n].name or n
         elif kind == "xor":
             tag, label = "exclusiveGateway", n
+        elif kind == "wait":
+            # a logged wait is in the log, so it is a task there (holding no resource, said in its documentation);
+            # an unlogged one is a timer event: time passes, nothing is recorded
+            w = spec.waits[n]
+            tag, label = ("task", w.name or n) if w.log else ("intermediateCatchEvent", w.name or n)
         else:
             tag, label = "parallelGateway", n
         attrs = f'id="{_id(n)}" name={quoteattr(label)}'
@@ -115,8 +121,12 @@ def to_bpmn(loaded: LoadedProcess) -> str:
         x.append(f"    <bpmn:{tag} {attrs}>")
         if kind == "activity" and spec.activities[n].role:
             x.append(f"      <bpmn:documentation>role: {escape(spec.activities[n].role or '')}</bpmn:documentation>")
+        if kind == "wait":
+            x.append("      <bpmn:documentation>a wait: holds no resource</bpmn:documentation>")
         x += [f"      <bpmn:incoming>{f}</bpmn:incoming>" for f in incoming[n]]
         x += [f"      <bpmn:outgoing>{f}</bpmn:outgoing>" for f in outgoing[n]]
+        if tag == "intermediateCatchEvent":
+            x.append(f'      <bpmn:timerEventDefinition id="{_id(n)}_timer" />')
         x.append(f"    </bpmn:{tag}>")
     for fid, u, v, name, cond in flows:
         head = f'    <bpmn:sequenceFlow id="{fid}" sourceRef="{_id(u)}" targetRef="{_id(v)}"'
@@ -131,7 +141,7 @@ def to_bpmn(loaded: LoadedProcess) -> str:
     box: dict[str, tuple[int, int, int, int]] = {}
     x += ['  <bpmndi:BPMNDiagram id="diagram">', f'    <bpmndi:BPMNPlane id="plane" bpmnElement="{pid}">']
     for n, d in sorted(g.nodes(data=True), key=lambda t: t[0]):
-        w, h = _SIZE[d["kind"]]
+        w, h = _SIZE["logged_wait" if d["kind"] == "wait" and spec.waits[n].log else d["kind"]]
         c, r = pos[n]
         bx = _X0 + c * _COL + (100 - w) // 2
         by = _Y0 + r * _ROW + (80 - h) // 2

@@ -90,6 +90,10 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         except ValueError as e:
             raise UsageError(f"--window: {e}") from None
     tz = ZoneInfo(spec.process.timezone)
+    if seed < 0:
+        raise UsageError("--seed must be zero or a positive number")
+    if horizon is not None and horizon <= 0:
+        raise UsageError("--horizon must be a positive duration")
     recording = build_recording(spec.recording, window, tz=tz, origin=spec.process.start,
                                 rng=stream(seed, STREAM_RECORDING))
     until = None
@@ -108,8 +112,6 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
             cases = DEFAULT_CASES
     if cases is not None and cases <= 0:
         raise UsageError("--cases must be a positive number")
-    if seed < 0:
-        raise UsageError("--seed must be zero or a positive number")
     notice = check_run(loaded, cases, horizon, from_flags=(cases, horizon) != (spec.process.cases,
                                                                                  spec.process.horizon))
     if notice is not None and on_notice is not None:

@@ -197,7 +197,7 @@ class Plan:
                 continue
             if n_cases is None:
                 raise UsageError(f"exception '{x.label}' has 'count: {x.count}', which needs a number of cases "
-                                 "(--cases), not --horizon; use 'rate' with a horizon")
+                                 "(--cases), not a --horizon or an extraction --window; use 'rate' with those")
             n = min(x.count, n_cases)
             picks = stream(seed, STREAM_EXC_PICK, k).choice(n_cases, size=n, replace=False)
             self.chosen[k] = frozenset(int(i) for i in picks)
