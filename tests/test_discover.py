@@ -25,6 +25,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "procsim", *args], capture_output=True, text=True, check=False)
 
 
+PLAIN = REPO / "benchmarks" / "procure_to_pay_plain.yaml"
+
+
 def _mine_and_run(log: ActivityLog, tmp: Path, seed: int = 3) -> tuple[Path, ActivityLog]:
     path = write_checked(discover(log), tmp / "mined")
     run(path, tmp / "sim", seed=seed)
@@ -34,8 +37,11 @@ def _mine_and_run(log: ActivityLog, tmp: Path, seed: int = 3) -> tuple[Path, Act
 @pytest.fixture(scope="module")
 def p2p(tmp_path_factory: pytest.TempPathFactory) -> tuple[ActivityLog, ActivityLog]:
     out = tmp_path_factory.mktemp("disc")
+    # the procure-to-pay process as bundled before issue #12 (no waits, batches or member speeds): what discover
+    # models today, so the rediscovered process can be held close to it. The realistic example is measured, not
+    # asserted, in test_realistic_example_is_discovered_and_runs below.
     for seed in (1, 2):
-        run(REPO / "processes" / "procure_to_pay.yaml", out / f"src{seed}", seed=seed, cases=300)
+        run(PLAIN, out / f"src{seed}", seed=seed, cases=300, root=REPO)
     return read_log(out / "src1"), read_log(out / "src2")
 
 
@@ -196,3 +202,14 @@ def test_same_log_same_file_whatever_the_hash_seed(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         texts.append((out / "process.yaml").read_bytes())
     assert texts[0] == texts[1]
+
+
+def test_realistic_example_is_discovered_and_runs(tmp_path: Path) -> None:
+    """The bundled example with waits, batches and people who differ: discover writes a process that loads and
+    runs with every activity; how close it gets is a figure for benchmarks (discover models no waits, batches or
+    member speeds yet), so only the control flow is held to a bound here."""
+    run(REPO / "processes" / "procure_to_pay.yaml", tmp_path / "src", seed=1, cases=300)
+    src = read_log(tmp_path / "src")
+    path, sim = _mine_and_run(src, tmp_path)
+    assert set(load_process(path).spec.activities) and set(sim.df["activity"]) <= set(src.df["activity"])
+    assert all_distances(src, sim)["ngd_2"] < 0.1  # 0.03 measured; another seed of the source: 0.06
