@@ -127,6 +127,14 @@ def test_schema_is_draft7_and_accepts_the_examples():
         data = json.loads(json.dumps(YAML(typ="safe").load(path.read_text()), default=str))
         errors = [e.message for e in validator.iter_errors(data)]
         assert errors == [], (path.name, errors[:3])
+    # the short forms the loader accepts are in the schema too: 'assignment: weighted' for {policy: weighted}
+    data = json.loads(json.dumps(YAML(typ="safe").load((REPO / "processes" / "procure_to_pay.yaml").read_text()),
+                                 default=str))
+    role = next(iter(data["roles"].values()))
+    role["assignment"] = "weighted"
+    assert [e.message for e in validator.iter_errors(data)] == []
+    role["assignment"] = "wieghted"
+    assert [e.message for e in validator.iter_errors(data)] != []
     # an editor learns about unknown keys from the schema too
     bad = {"process": {"name": "x", "start": "2026-01-01T00:00:00Z", "nme": 1}}
     assert any("'nme' was unexpected" in e.message for e in validator.iter_errors(bad))

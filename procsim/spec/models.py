@@ -181,6 +181,11 @@ class AssignmentSpec(Strict):
     def _short(cls, v: Any) -> Any:
         return {"policy": v} if isinstance(v, str) else v
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> Any:
+        # the short form 'assignment: weighted' is a policy name alone (_short): editors must accept it too
+        return {"anyOf": [{"type": "string", "enum": list(ASSIGNMENT_POLICIES)}, handler(core_schema)]}
+
     @model_validator(mode="after")
     def _weights_need_weighted(self) -> AssignmentSpec:
         if self.weights and self.policy not in ("weighted", "worklist"):
