@@ -259,10 +259,7 @@ class RunFolder:
                 continue
             p = self.real / n
             try:
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
+                _remove(p)
             except OSError as e:
                 raise os_error(e, p) from None
 
@@ -277,12 +274,8 @@ class RunFolder:
         except OSError:
             return
         for n in names:
-            p = self.real / n
             try:
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
+                _remove(self.real / n)
             except OSError:
                 pass  # cleaning up after a failure: the first error is what the user sees
 
@@ -359,6 +352,14 @@ class RunFolder:
             tmp.unlink(missing_ok=True)
             raise os_error(e, final) from None
         return final
+
+
+def _remove(p: Path) -> None:
+    """Remove a temporary: a folder (documents/ being written) with its contents, anything else (a link too) alone."""
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p)
+    else:
+        p.unlink()
 
 
 def _plain(name: str) -> bool:

@@ -26,7 +26,7 @@ from procsim.sim.calendar import WorkCalendar
 from procsim.spec.loaded import LoadedProcess, display_path, sha256
 from procsim.spec.paths import check_input, project_root
 from procsim.spec.people import check_people
-from procsim.spec.models import ProcessSpec
+from procsim.spec.models import ProcessSpec, written_gateways
 
 __all__ = ["check_exceptions", "check_model"]
 
@@ -69,14 +69,10 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
                                          "the attribute something else", "reserved_name", at_key=True))
     names = expr_names(attribute_types(spec))
     # a sub-process's conditions once, at its own lines, not once per copy
-    copies = {n for x in spec._calls.values() for n in x.nodes}
-    flows = [(("gateways",), {g: gw for g, gw in spec.gateways.items() if g not in copies})] + [
-        (("subprocesses", s, "gateways"), sub.gateways) for s, sub in spec.subprocesses.items()]
-    for where, gateways in flows:
-        for gname, gw in gateways.items():
-            for i, b in enumerate(gw.branches or []):
-                if b.when is not None:
-                    compile_at(smap, where + (gname, "branches", i, "when"), b.when, names, problems, expect="bool")
+    for where, gname, gw in written_gateways(spec):
+        for i, b in enumerate(gw.branches or []):
+            if b.when is not None:
+                compile_at(smap, where + (gname, "branches", i, "when"), b.when, names, problems, expect="bool")
     problems += check_people(spec, smap)
     tz = ZoneInfo(spec.process.timezone)
     origin = spec.process.start

@@ -20,6 +20,7 @@ from procsim.errors import Problem, SimulationError, SpecError, UsageError
 from procsim.limits import (ANNOUNCE_CASES, MAX_CASES, MAX_LOOP_REPEATS, MAX_MEMBERS_TOTAL, MAX_NUMBER_WIDTH,
                             MAX_YEAR, MIN_INTERARRIVAL_S)
 from procsim.spec.loader import SourceMap
+from procsim.spec.models import written_gateways
 
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
@@ -69,16 +70,12 @@ def check_limits(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
     if people > MAX_MEMBERS_TOTAL:
         problems.append(smap.problem(("roles",), f"the roles have {people:,} members together; at most "
                                      f"{MAX_MEMBERS_TOTAL:,}", "too_many_members", at_key=True))
-    copies = {n for x in spec._calls.values() for n in x.nodes}
-    flows = [(("gateways",), {g: gw for g, gw in spec.gateways.items() if g not in copies})] + [
-        (("subprocesses", s, "gateways"), sub.gateways) for s, sub in spec.subprocesses.items()]
-    for where, gateways in flows:
-        for gname, gw in gateways.items():
-            for i, b in enumerate(gw.branches or []):
-                if b.max is not None and b.max > MAX_LOOP_REPEATS:
-                    problems.append(smap.problem(where + (gname, "branches", i, "max"), f"max: {b.max:,} repetitions"
-                                                 f" of a loop in one case; at most {MAX_LOOP_REPEATS:,}",
-                                                 "loop_too_long"))
+    for where, gname, gw in written_gateways(spec):
+        for i, b in enumerate(gw.branches or []):
+            if b.max is not None and b.max > MAX_LOOP_REPEATS:
+                problems.append(smap.problem(where + (gname, "branches", i, "max"), f"max: {b.max:,} repetitions"
+                                             f" of a loop in one case; at most {MAX_LOOP_REPEATS:,}",
+                                             "loop_too_long"))
     if spec.process.cases is not None:
         problems += _counts(spec, smap, spec.process.cases)
     if spec.process.horizon is not None:

@@ -722,3 +722,13 @@ class ProcessSpec(Strict):
     _documents: Any = PrivateAttr(None)
     # call node -> procsim.spec.subprocesses.Expansion, set when the calls are expanded at load
     _calls: Any = PrivateAttr(default_factory=dict)
+
+
+def written_gateways(spec: ProcessSpec) -> list[tuple[tuple[str, ...], str, GatewaySpec]]:
+    """``(where, name, gateway)`` for each gateway as the user wrote it: the process's own (not the copies calls
+    expand into) and each sub-process's at its own lines, so a check runs once per written gateway."""
+    copies = {n for x in spec._calls.values() for n in x.nodes}
+    out = [(("gateways",), g, gw) for g, gw in spec.gateways.items() if g not in copies]
+    for s, sub in spec.subprocesses.items():
+        out += [(("subprocesses", s, "gateways"), g, gw) for g, gw in sub.gateways.items()]
+    return out
