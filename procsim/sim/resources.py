@@ -7,7 +7,7 @@ member indices, and a request may carry the set of members it accepts.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right, insort
 from collections.abc import Collection
 from typing import Any
 
@@ -19,7 +19,7 @@ class Pool:
     """The members of one role. ``request`` returns an event whose value is the member index."""
 
     __slots__ = ("env", "name", "members", "free", "waiting", "_seq", "calendar", "busy_since", "busy_time",
-                 "people", "group", "_wakes")
+                 "people", "group", "_wakes", "_draws")
 
     def __init__(self, env: simpy.Environment, name: str, members: list[str], calendar: object | None) -> None:
         self.env = env
@@ -37,6 +37,8 @@ class Pool:
         self.people: Any = None
         self.group: Group | None = None
         self._wakes: dict[int, float] = {}
+        # worklist draws among all members: id(weights) -> (weights, total, running sums, answer per index)
+        self._draws: dict[int, tuple[list[float], float, list[float], list[tuple[int, ...]]]] = {}
 
     def acquire_now(self, allowed: Collection[int] | None = None) -> int:
         """A free member at once, without an event (the common case: no queue), or -1."""
@@ -172,6 +174,15 @@ class Pool:
         code, weights = policy if policy is not None else (self.people.policy, self.people.weights)
         if code != 3:
             return allowed
+        if allowed is None:  # the common case, once per task: the running sums are the same every time
+            draw = self._draws.get(id(weights))
+            if draw is None or draw[0] is not weights:
+                draw = self._draws[id(weights)] = _cumulative(weights, len(self.members))
+            total = draw[1]
+            if total <= 0:
+                return allowed
+            # the first member whose running sum exceeds u: what the loop below finds, without the loop
+            return draw[3][bisect_right(draw[2], rng.random() * total)]
         cands = [m for m in range(len(self.members)) if allowed is None or m in allowed]
         ws = [weights[c] for c in cands]
         total = sum(ws)
@@ -266,6 +277,23 @@ class Pool:
         self._wakes.pop(m, None)
         if m in self.free:
             self._hand(m)
+
+
+def _cumulative(weights: list[float], n: int) -> tuple[list[float], float, list[float], list[tuple[int, ...]]]:
+    """What ``Pool.worklist`` draws from when every member may: the same sums, added in the same order.
+
+    ``u < acc`` at the first index whose running sum exceeds ``u`` is ``bisect_right`` on the sums; a ``u`` at
+    or past the last sum (rounding) falls to the last member, as the loop's fallback does."""
+    ws = weights[:n]
+    total = sum(ws)
+    sums: list[float] = []
+    acc = 0.0
+    for w in ws:
+        acc += w
+        sums.append(acc)
+    answers = [(c,) for c in range(n)]
+    answers.append((n - 1,))
+    return weights, total, sums, answers
 
 
 class Group:
