@@ -13,6 +13,7 @@ Only reads logs and output folders: the simulator is never imported here.
 from __future__ import annotations
 
 import os
+import secrets
 
 import json
 import math
@@ -26,6 +27,7 @@ import pandas as pd
 
 from procsim.charts import Marker, bar_chart, hbar_chart, line_chart, spread_chart
 from procsim.errors import UsageError
+from procsim.outdir import os_error
 from procsim.eventlog import ActivityLog, read_log
 from procsim.layout import Edge, Node, to_svg
 from procsim.profile import METRICS, format_value, profile, variants
@@ -587,11 +589,7 @@ def write_report(run_dir: Path, out: Path | None = None, *, seed: int = 0) -> Pa
     else:
         raise UsageError(f"{run_dir}: no such file or folder (procsim report takes a procsim output folder or "
                          "an event log)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return _write_page(out, html)
 
 
 def save_comparison(logs: list[ActivityLog], sources: list[Path], distances: dict[str, float], out: Path,
@@ -601,12 +599,19 @@ def save_comparison(logs: list[ActivityLog], sources: list[Path], distances: dic
     extras = [load_extras(p) if p.is_dir() else None for p in sources]
     html = build_report(logs, extras, names=["real", "simulated"], distances=distances,
                         title=f"{sources[0].name} vs {sources[1].name}", seed=seed)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    return _write_page(out, html)
+
+
+def _write_page(out: Path, html: str) -> Path:
+    """Write ``out`` whole or not at all: an exclusive temporary of this process (never through a planted link,
+    never one another run uses), renamed when complete; a failure is an environment error naming the file."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
-        with open(tmp, "x", encoding="utf-8") as f:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "x", encoding="utf-8") as f:  # "x": O_EXCL
             f.write(html)
         os.replace(tmp, out)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise UsageError(f"--report {out}: cannot write ({e.strerror})") from None
+        raise os_error(e, out) from None
     return out

@@ -174,3 +174,20 @@ def test_cli_report_of_a_real_log_file(tmp_path: Path) -> None:
 def test_report_is_deterministic(p2p: Path) -> None:
     log, extras = read_log(p2p), load_extras(p2p)
     assert build_report(log, extras) == build_report(log, extras)
+
+
+def test_report_never_writes_through_a_planted_link(p2p: Path, tmp_path: Path) -> None:
+    """The page's temporary is exclusive and unique (issue #11): a link planted at the old fixed name is left alone."""
+    import shutil
+
+    from procsim.report import write_report
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(p2p, run_dir)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    (run_dir / ".report.html.part").symlink_to(victim)
+    out = write_report(run_dir)
+    assert victim.read_text() == "mine"
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in run_dir.glob(".report.html.*.part")] == []
