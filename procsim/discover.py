@@ -29,7 +29,9 @@ from __future__ import annotations
 import json
 import keyword
 import math
+import os
 import re
+import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -573,8 +575,10 @@ def write_checked(d: Discovered, out: Path) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
     target = out / "process.yaml"
-    tmp = out / ".process.yaml.part"
-    tmp.write_text(d.yaml, encoding="utf-8")
+    # an exclusive, unique temporary (never through a planted link), loaded before it takes the final name
+    tmp = out / f".process.yaml.{os.getpid()}-{secrets.token_hex(4)}.part"
+    with open(tmp, "x", encoding="utf-8") as f:
+        f.write(d.yaml)
     try:
         load_process(tmp)
     except SpecError as e:

@@ -354,6 +354,20 @@ class RunFolder:
         return final
 
 
+def write_whole(path: Path, text: str) -> Path:
+    """Write a small text file whole or not at all: an exclusive temporary unique to this process (never through a
+    planted link, never one another process uses), renamed when complete. OSError is the caller's to report."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:  # "x": O_EXCL
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def _remove(p: Path) -> None:
     """Remove a temporary: a folder (documents/ being written) with its contents, anything else (a link too) alone."""
     if p.is_dir() and not p.is_symlink():

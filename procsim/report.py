@@ -12,8 +12,6 @@ Only reads logs and output folders: the simulator is never imported here.
 
 from __future__ import annotations
 
-import os
-import secrets
 
 import json
 import math
@@ -27,8 +25,8 @@ import pandas as pd
 
 from procsim.charts import Marker, bar_chart, hbar_chart, line_chart, spread_chart
 from procsim.errors import UsageError
-from procsim.outdir import os_error
 from procsim.eventlog import ActivityLog, read_log
+from procsim.outdir import os_error, write_whole
 from procsim.layout import Edge, Node, to_svg
 from procsim.profile import METRICS, format_value, profile, variants
 
@@ -603,15 +601,10 @@ def save_comparison(logs: list[ActivityLog], sources: list[Path], distances: dic
 
 
 def _write_page(out: Path, html: str) -> Path:
-    """Write ``out`` whole or not at all: an exclusive temporary of this process (never through a planted link,
-    never one another run uses), renamed when complete; a failure is an environment error naming the file."""
-    tmp = out.with_name(f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    """Write the page whole or not at all (procsim.outdir.write_whole); a failure is an environment error naming
+    the file."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "x", encoding="utf-8") as f:  # "x": O_EXCL
-            f.write(html)
-        os.replace(tmp, out)
+        return write_whole(out, html)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise os_error(e, out) from None
-    return out

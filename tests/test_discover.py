@@ -213,3 +213,19 @@ def test_realistic_example_is_discovered_and_runs(tmp_path: Path) -> None:
     path, sim = _mine_and_run(src, tmp_path)
     assert set(load_process(path).spec.activities) and set(sim.df["activity"]) <= set(src.df["activity"])
     assert all_distances(src, sim)["ngd_2"] < 0.1  # 0.03 measured; another seed of the source: 0.06
+
+
+def test_discover_never_writes_through_a_planted_link(tmp_path: Path) -> None:
+    """Its temporary is exclusive and unique (issue #11): a link planted at the old fixed name is left alone."""
+    log = read_log(REPO.parent / "shared" / "data" / "logs" / "running-example.xes") \
+        if (REPO.parent / "shared" / "data" / "logs" / "running-example.xes").exists() else None
+    if log is None:
+        pytest.skip("../shared/data/logs not present")
+    out = tmp_path / "mined"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    (out / ".process.yaml.part").symlink_to(victim)
+    path = write_checked(discover(log), out)
+    assert victim.read_text() == "mine" and path.read_text(encoding="utf-8").startswith("#")
+    assert sorted(p.name for p in out.iterdir()) == [".process.yaml.part", "process.yaml"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from abc import abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from procsim.errors import UsageError
+from procsim.outdir import write_whole
 from procsim.records import CaseBatch, EventBatch
 from procsim.sinks.base import Sink, SinkContext
 
@@ -218,9 +218,7 @@ def _json_values(arr: pa.Array, dumps: Any) -> pa.Array:
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
     """Atomically replace a small JSON state file (delivery progress for --resume)."""
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    os.replace(tmp, path)
+    write_whole(path, json.dumps(state))
 
 
 def read_state(path: Path) -> dict[str, Any]:
