@@ -174,7 +174,7 @@ def _round(x: Any, ndigits: Any = 0) -> int | float:
                 k += frac > 0.5
                 if v < 0:
                     k = -k
-                return k if ndigits == 0 else k / scale
+                return int(k) if ndigits == 0 else float(k / scale)
     d = Decimal(repr(v)).quantize(_QUANTA[ndigits], rounding=ROUND_HALF_UP, context=_ROUND_CTX)
     return int(d) if ndigits <= 0 else float(d)
 
