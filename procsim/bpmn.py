@@ -109,8 +109,8 @@ def to_bpmn(loaded: LoadedProcess) -> str:
         elif kind == "wait":
             # a logged wait is in the log, so it is a task there (holding no resource, said in its documentation);
             # an unlogged one is a timer event: time passes, nothing is recorded
-            w = spec.waits[n]
-            tag, label = ("task", w.name or n) if w.log else ("intermediateCatchEvent", w.name or n)
+            ws = spec.waits[n]
+            tag, label = ("task", ws.name or n) if ws.log else ("intermediateCatchEvent", ws.name or n)
         else:
             tag, label = "parallelGateway", n
         attrs = f'id="{_id(n)}" name={quoteattr(label)}'
@@ -142,8 +142,8 @@ def to_bpmn(loaded: LoadedProcess) -> str:
     x += ['  <bpmndi:BPMNDiagram id="diagram">', f'    <bpmndi:BPMNPlane id="plane" bpmnElement="{pid}">']
     for n, d in sorted(g.nodes(data=True), key=lambda t: t[0]):
         w, h = _SIZE["logged_wait" if d["kind"] == "wait" and spec.waits[n].log else d["kind"]]
-        c, r = pos[n]
-        bx = _X0 + c * _COL + (100 - w) // 2
+        col, r = pos[n]
+        bx = _X0 + col * _COL + (100 - w) // 2
         by = _Y0 + r * _ROW + (80 - h) // 2
         box[n] = (bx, by, w, h)
         marker = ' isMarkerVisible="true"' if d["kind"] == "xor" else ""

@@ -1,5 +1,5 @@
-"""The command line: ``procsim run | validate | graph | explain | schema | init | profile | report | compare |
-discover | fidelity``.
+"""The command line: ``procsim run | validate | graph | explain | schema | init | plugins | profile | report |
+compare | discover | fidelity``.
 
 Click's conventions: usage errors exit 2 with a "did you mean"; bad input files exit 2 with every problem
 as ``file:line:col: key: message``; failures while running exit 1. No Python traceback reaches the user
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from procsim.errors import ProcsimError, UsageError
+from procsim.registry import PluginError
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -54,7 +55,8 @@ def run(
     seed: Annotated[int, typer.Option(help="Root seed: the same seed gives byte-identical files")] = 0,
     format: Annotated[str, typer.Option("--format", "-f",
                                         help="Comma-separated: csv, parquet, xes, ocel-json, ocel-sqlite, "
-                                             "documents, labels-parquet")] = "csv",
+                                             "documents, labels-parquet ('procsim plugins' lists every "
+                                             "format, with installed third-party ones)")] = "csv",
     labels_in_log: Annotated[bool, typer.Option("--labels-in-log/--no-labels-in-log",
                                                 help="Write exception labels into the event log "
                                                      "(labels.csv is written either way)")] = True,
@@ -350,6 +352,16 @@ def init(args: Annotated[list[str], typer.Argument(metavar="[EXAMPLE] DIR", show
         typer.echo(f"wrote {f}")
 
 
+@app.command()
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="As JSON")] = False) -> None:
+    """List every extension point and what is registered in it: distributions, exception types, rule actions,
+    expression functions, output formats and delivery targets, built-in and from installed packages."""
+    from procsim.plugins import load_registries, render_json, render_text
+
+    regs, missing = load_registries()
+    typer.echo(render_json(regs, missing) if as_json else render_text(regs, missing).rstrip())
+
+
 from procsim.profile_cli import profile_command, report_command  # noqa: E402 - logic in its own module
 
 app.command("profile")(profile_command)
@@ -367,6 +379,9 @@ def main() -> None:
     except ProcsimError as e:  # pragma: no cover - commands catch their own; this is the last net
         typer.echo(str(e), err=True)
         sys.exit(e.exit_code)
+    except PluginError as e:  # an installed package's extension is broken: say which, no traceback
+        typer.echo(f"procsim: {e}", err=True)
+        sys.exit(1)
     except Exception as e:  # noqa: BLE001 - a bug in procsim, not the user's input
         if os.environ.get("PROCSIM_DEBUG"):
             raise

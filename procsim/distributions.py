@@ -4,9 +4,11 @@ This module owns the distribution models (validated, frozen), the registry ``kin
 discriminated union :data:`DistributionSpec` generated from that registry, and each distribution's
 sampler: a closure ``sampler()(rng) -> float`` built once at load time and called once per event.
 
-Adding a distribution is one class here: subclass :class:`Distribution` with a ``kind`` literal,
-declare ``unit_fields``, implement ``sampler``/``expected_value``/``min_value``; the registry, the union,
-the JSON Schema and :func:`check_units` pick it up.
+Adding a distribution is one class: subclass :class:`Distribution` with a ``kind`` literal, declare
+``unit_fields``, implement ``sampler``/``expected_value``/``min_value``; the registry, the union, the JSON
+Schema and :func:`check_units` pick it up. A built-in one is defined here; a third party's lives in its own
+package and is published as an entry point in the group ``procsim.distributions`` (name = its ``kind``),
+which :data:`REGISTRY` loads before the union is built (:mod:`procsim.registry`).
 
 Parameters that carry time are :data:`~procsim.spec.units.Quantity` (``mean: 30m`` or ``mean: 2.5``);
 dimensionless ones (shapes, weights) are plain floats, so ``shape: 2h`` is rejected. A parameter written
@@ -31,6 +33,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchem
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from procsim.registry import BUILTIN, Registry
 from procsim.spec.units import DURATION_PATTERN, Quantity, Seconds, format_duration
 
 __all__ = [
@@ -62,7 +65,7 @@ NonNegativeQuantity = Annotated[Quantity, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
-REGISTRY: dict[str, type[Distribution]] = {}
+REGISTRY: Registry[type[Distribution]] = Registry("distribution kind", "procsim.distributions", "Distributions")
 """``kind`` -> class, in definition order (which is also the order of the union and the JSON Schema)."""
 
 _sealed = False  # set once DistributionSpec is built: a later class would silently miss the union
@@ -104,15 +107,13 @@ class Distribution(BaseModel):
         kind = kinds[0]
         if _sealed:
             raise TypeError(
-                f"distribution {kind!r} ({cls.__name__}) defined after DistributionSpec was built; "
-                "define distributions in procsim/distributions.py"
+                f"distribution {kind!r} ({cls.__name__}) defined after DistributionSpec was built; publish it "
+                f"as an entry point in the group '{REGISTRY.group}' named '{kind}' so it is loaded before"
             )
-        if kind in REGISTRY:
-            raise TypeError(f"distribution kind {kind!r} is defined twice: {REGISTRY[kind].__name__}, {cls.__name__}")
         unknown = [f for f in cls.unit_fields if f not in cls.model_fields]
         if unknown:
             raise TypeError(f"{cls.__name__}.unit_fields names unknown fields: {', '.join(unknown)}")
-        REGISTRY[kind] = cls
+        REGISTRY.add(kind, cls)
 
     def parts(self) -> list[tuple[str, Distribution]]:
         """Distributions nested in this one, with where they sit (``components[0].distribution``)."""
@@ -496,6 +497,8 @@ def _build_union() -> Any:
     return Annotated[Union[members], Field(discriminator="kind")]  # noqa: UP007 - a runtime tuple needs Union[]
 
 
+REGISTRY.load_plugins()  # third-party distributions join the union (procsim.registry)
+
 if TYPE_CHECKING:
     DistributionSpec = Distribution
 else:
@@ -512,7 +515,7 @@ def _check_registry() -> None:
     for kind, cls in REGISTRY.items():
         if cls.model_fields["kind"].default != kind:
             raise ImportError(f"{cls.__name__}.kind needs the default {kind!r}")
-        if cls.__name__ not in __all__:
+        if REGISTRY.origins[kind] == BUILTIN and cls.__name__ not in __all__:
             raise ImportError(f"{cls.__name__} (kind {kind!r}) is missing from procsim.distributions.__all__")
 
 

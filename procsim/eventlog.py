@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterator, cast
 
 import numpy as np
 import pandas as pd
@@ -287,7 +287,7 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _open(p: Path) -> IO[bytes]:
-    return gzip.open(p, "rb") if p.name.lower().endswith(".gz") else open(p, "rb")
+    return cast("IO[bytes]", gzip.open(p, "rb")) if p.name.lower().endswith(".gz") else open(p, "rb")
 
 
 def _local(tag: str) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-Variants = Counter  # Counter[tuple[str, ...]]: trace -> number of cases
+Variants = Counter[tuple[str, ...]]  # trace -> number of cases
 
 __all__ = ["Node", "inductive", "Emitter", "dfg_fragment"]
 

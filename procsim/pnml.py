@@ -153,11 +153,11 @@ def process_net(loaded: LoadedProcess) -> WorkflowNet:
     place = {k: names[cls[k]] for k in keys}
     out = [Transition(tid, label, _count((place[p], w) for p, w in ins), _count((place[p], 1) for p in outs))
            for tid, label, ins, outs in trans]
-    seen: set[tuple[str, str]] = set()
+    linked: set[tuple[str, str]] = set()
     for a, b, tid in silent:
         pa, pb = place[a], place[b]
-        if pa != pb and (pa, pb) not in seen:
-            seen.add((pa, pb))
+        if pa != pb and (pa, pb) not in linked:
+            linked.add((pa, pb))
             out.append(Transition(tid, None, ((pa, 1),), ((pb, 1),)))
     places = tuple(dict.fromkeys(place[k] for k in keys))
     places = (SOURCE,) + tuple(p for p in places if p not in (SOURCE, SINK)) + (SINK,)

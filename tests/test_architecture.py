@@ -14,8 +14,8 @@ import pytest
 # Bottom first. A module belongs to the layer of the longest entry it equals or lies under; an entry for a
 # package's ``__init__`` alone is written with a trailing '='.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundations", ("procsim.errors", "procsim.limits", "procsim.version", "procsim.spec.units", "procsim.timebase",
-                     "procsim.sim.streams")),
+    ("foundations", ("procsim.errors", "procsim.limits", "procsim.version", "procsim.registry", "procsim.spec.units",
+                     "procsim.timebase", "procsim.sim.streams")),
     ("distributions", ("procsim.distributions",)),
     ("exception catalogue", ("procsim.exceptions", "procsim.drift", "procsim.recording")),
     ("spec", ("procsim.spec.base", "procsim.spec.loader", "procsim.spec.loaded", "procsim.spec.models", "procsim.spec.schema",
@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("log analysis", ("procsim.eventlog", "procsim.profile", "procsim.layout", "procsim.charts", "procsim.graph_svg",
                       "procsim.report", "procsim.profile_cli", "procsim.distances", "procsim.compare",
                       "procsim.mining", "procsim.bpmn")),
-    ("run", ("procsim=", "procsim.run", "procsim.init")),
+    ("run", ("procsim=", "procsim.run", "procsim.init", "procsim.plugins")),
     # from a log back to a process: discover writes a process file and loads it, fidelity runs it
     ("grounding", ("procsim.discover", "procsim.fidelity")),
     ("cli", ("procsim.cli", "procsim.__main__", "procsim.cli_grounding")),

@@ -81,8 +81,8 @@ def test_distribution_after_union_is_refused() -> None:
             kind: Literal["late"] = "late"
 
     assert str(info.value) == (
-        "distribution 'late' (Late) defined after DistributionSpec was built; define distributions in "
-        "procsim/distributions.py"
+        "distribution 'late' (Late) defined after DistributionSpec was built; publish it as an entry point in "
+        "the group 'procsim.distributions' named 'late' so it is loaded before"
     )
     assert "late" not in REGISTRY
 

@@ -1,5 +1,6 @@
 """The exception catalogue: importing this package registers every type (family by family: control flow,
-time, data, business) and builds the YAML union ``ExceptionSpec`` (discriminated by ``type``) from the registry."""
+time, data, business), then third-party types published as entry points in the group ``procsim.exceptions``
+(:mod:`procsim.registry`), and builds the YAML union ``ExceptionSpec`` (discriminated by ``type``) from the registry."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ def _known_type(v: Any) -> Any:
         raise ValueError(f"unknown exception type '{v['type']}'"
                          + suggest(v["type"], REGISTRY, f" (choose from: {', '.join(REGISTRY)})"))
     return v
+
+
+REGISTRY.load_plugins()  # third-party exception types (entry points) join the union
 
 
 def _build_union() -> Any:

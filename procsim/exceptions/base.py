@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args, g
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from procsim.registry import Registry
 from procsim.sim.streams import STREAM_EXC, STREAM_EXC_PICK, CaseStreams, stream
 
 if TYPE_CHECKING:
     from procsim.records import Case
     from procsim.sim.engine import Activity
 
-REGISTRY: dict[str, type[ExceptionType]] = {}
+REGISTRY: Registry[type[ExceptionType]] = Registry("exception type", "procsim.exceptions", "Exception types")
 INJECTED = "@exceptions"  # the 'source' of an injected exception in Case.exceptions (rule ids cannot look like it)
 
 START, COMPLETE = 1, 2  # lifecycle bits for missing / duplicated events
@@ -67,9 +68,7 @@ class ExceptionType(BaseModel):
         tags = get_args(ann) if get_origin(ann) is Literal else ()
         if len(tags) != 1:
             raise TypeError(f"{cls.__name__}.type must be Literal['<name>']")
-        if tags[0] in REGISTRY:
-            raise TypeError(f"exception type {tags[0]!r} is defined twice")
-        REGISTRY[tags[0]] = cls
+        REGISTRY.add(tags[0], cls)
 
     @model_validator(mode="after")
     def _how_often(self) -> ExceptionType:

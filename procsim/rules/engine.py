@@ -18,6 +18,7 @@ import numpy as np
 
 from procsim.errors import Problem, SimulationError
 from procsim.errors import suggest as _suggest  # the one did-you-mean
+from procsim.rules.actions import ACTIONS, CompileContext
 from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, describe_error
 from procsim.rules.models import Rule, RuleFile, Table
 from procsim.rules.reach import Point, decide
@@ -475,126 +476,16 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                 rs.note_reads([c])
                 return c
 
-            def check_act(a: str, where: tuple[Any, ...]) -> bool:
-                if a not in acts:
-                    problems.append(sm.problem(where, f"unknown activity '{a}'{_suggest(a, acts)}", "unknown_activity"))
-                    return False
-                return True
-
+            ctx = CompileContext(spec, g, types, rs, problems, sm, expr, route_items, n)
             when = expr(rule.when, loc + ("when",), "bool") if rule.when else None
             if when is not None:
                 _check_points(rule, acts, sm, loc + ("when",), problems, rs.warnings)
             cr = CRule(rule.id, when.fn if when else None, rule.when or "", rule,
                        names=when.names if when else frozenset())
-            if rule.route is not None:
-                r = rule.route
-                if r.gateway not in gws or gws[r.gateway].branches is None:
-                    xors = [k for k, v in gws.items() if v.branches is not None]
-                    problems.append(sm.problem(loc + ("route", "gateway"), f"unknown xor gateway '{r.gateway}'"
-                                               f"{_suggest(r.gateway, xors)}", "unknown_gateway"))
-                elif not g.has_edge(r.gateway, r.to):
-                    branch_to = [b.to for b in gws[r.gateway].branches or []]
-                    problems.append(sm.problem(loc + ("route", "to"), f"'{r.to}' is not a branch of gateway "
-                                               f"'{r.gateway}' (its branches go to: {', '.join(branch_to)})",
-                                               "not_a_branch"))
-                else:
-                    route_items.append((-rule.priority, n, cr, sm, loc))
-            if rule.set is not None:
-                for key, value in rule.set.items():
-                    if key not in types:
-                        problems.append(sm.problem(loc + ("set", key), f"unknown attribute '{key}'"
-                                                   f"{_suggest(key, types)} (declare it in the process's attributes)",
-                                                   "unknown_attribute", at_key=True))
-                        continue
-                    if isinstance(value, str):
-                        c = expr(value, loc + ("set", key))
-                        if c is None:
-                            continue
-                        want = types[key]
-                        want = "number" if want == "integer" else want
-                        if c.type not in ("any", want) and want != "any" and not (
-                                want == "number" and c.type == "duration"):
-                            problems.append(sm.problem(loc + ("set", key), f"'{key}' is a {want}, but this "
-                                                       f"expression gives a {c.type}", "type_error"))
-                            continue
-                        cr.sets.append((key, c.fn))
-                    else:
-                        cr.sets.append((key, _constant(value)))
-                if rule.at is not None:
-                    if check_act(rule.at, loc + ("at",)):
-                        rs.after_sets.setdefault(rule.at, []).append(cr)
-                else:
-                    rs.start_sets.append(cr)
-            if rule.duration is not None:
-                d = rule.duration
-                if d.distribution is not None:
-                    from procsim.distributions import check_units
-
-                    for msg in check_units(d.distribution, need_units=True):
-                        problems.append(sm.problem(loc + ("duration", "distribution"), msg,
-                                                     "negative_duration" if "negative" in msg else "unit_missing"))
-                    cr.sample = d.distribution.sampler()
-                for j, act_id in enumerate(d.activity):
-                    if check_act(act_id, loc + ("duration", "activity", j) if len(d.activity) > 1 else
-                                 loc + ("duration", "activity")):
-                        rs.durations.setdefault(act_id, []).append(cr)
-            if rule.assign is not None:
-                a = rule.assign
-                if a.role is not None and a.role not in spec.roles:
-                    problems.append(sm.problem(loc + ("assign", "role"), f"unknown role '{a.role}'"
-                                               f"{_suggest(a.role, spec.roles)}", "unknown_role"))
-                if a.allow is not None:
-                    c = expr(a.allow, loc + ("assign", "allow"), "bool")
-                    cr.allow = c.fn if c else None
-                for j, act in enumerate(a.activity):
-                    if check_act(act, loc + ("assign", "activity")):
-                        role = a.role or acts[act].role
-                        if role is None:
-                            problems.append(sm.problem(loc + ("assign", "activity"), f"'{act}' has no role: "
-                                                       "nobody to choose from (give 'role')", "no_role"))
-                            continue
-                        fixed = spec.roles[role].names() if role in spec.roles else None
-                        if a.members is not None and fixed is not None:
-                            for m in a.members:
-                                if m not in fixed:
-                                    problems.append(sm.problem(loc + ("assign", "members"), f"'{m}' is not a "
-                                                               f"member of role '{role}'{_suggest(m, fixed)}",
-                                                               "unknown_member"))
-                        elif a.members is not None:
-                            problems.append(sm.problem(loc + ("assign", "members"), f"role '{role}' has generated "
-                                                       "members; list their names in the role to name them here",
-                                                       "unnamed_members"))
-                        rs.assigns.setdefault(act, []).append(cr)
-            if rule.queue is not None:
-                queue_acts = rule.queue.activity
-                if queue_acts is None:
-                    rs.queues.setdefault(None, []).append(cr)
-                else:
-                    for act in queue_acts:
-                        if check_act(act, loc + ("queue", "activity")):
-                            rs.queues.setdefault(act, []).append(cr)
-            if rule.deadline is not None:
-                dl = rule.deadline
-                if check_act(dl.activity, loc + ("deadline", "activity")):
-                    if acts[dl.activity].role is None:
-                        problems.append(sm.problem(loc + ("deadline", "activity"), f"'{dl.activity}' has no role, "
-                                                   "so it never waits: a deadline cannot fire", "no_role"))
-                    elif dl.activity in rs.deadlines:
-                        problems.append(sm.problem(loc + ("deadline", "activity"), f"'{dl.activity}' already has a "
-                                                   f"deadline (rule '{rs.deadlines[dl.activity].id}')",
-                                                   "duplicate_deadline"))
-                    else:
-                        rs.deadlines[dl.activity] = cr
-                if dl.escalate_to not in g:
-                    problems.append(sm.problem(loc + ("deadline", "escalate_to"), f"unknown node "
-                                               f"'{dl.escalate_to}'{_suggest(dl.escalate_to, g.nodes)}",
-                                               "unknown_node"))
-            if rule.raise_ is not None:
-                at = rule.raise_.at
-                if at is None:
-                    rs.raises_start.append(cr)
-                elif check_act(at, loc + ("raise", "at")):
-                    rs.raises_at.setdefault(at, []).append(cr)
+            for action in ACTIONS.values():  # one class per action (procsim.rules.actions), in registry order
+                value = action.value(rule)
+                if value is not None and (value := action.parse(ctx, value, loc)) is not None:
+                    action.compile(ctx, value, cr, loc)
             n += 1
     route_items.sort(key=lambda x: (x[0], x[1]))
     for _, _, item, _, _ in route_items:
@@ -670,11 +561,6 @@ def _check_points(rule: Rule, acts: Mapping[str, Any], sm: SourceMap, where: tup
         elif holds is True:
             warnings.append(sm.problem(where, f"warning: this condition always holds for the {action} action: "
                                        f"{point.reason(names)}; leave out 'when'", "always_holds"))
-
-
-def _constant(v: Any) -> Callable[[Mapping[str, Any]], Any]:
-    """A 'set' value given as a plain value rather than an expression."""
-    return lambda env: v
 
 
 def _compile_table(t: Table, names: Mapping[str, Any], sm: SourceMap, loc: tuple[Any, ...],

@@ -6,8 +6,10 @@ or other object that could lead anywhere - plus its parameter and result types s
 :func:`procsim.rules.expr.compile_expr` can check argument counts and types at load. Because entries are
 pure, calls whose arguments are all constants are evaluated once at compile time.
 
-Adding a function is one :func:`_register` call; an import-time check (:func:`_check_registry`) refuses a
-malformed entry. Rounding is half away from zero (``round(2.5) == 3``, ``round(0.125, 2) == 0.13``),
+Adding a function is one :func:`register_function` decorator; an import-time check (:func:`_check_registry`)
+refuses a malformed entry. Third-party functions are published as entry points in the group
+``procsim.functions`` (name = the function's name, object = the decorated function; :mod:`procsim.registry`);
+they must be pure like the built-in ones, since constant calls are folded at compile time. Rounding is half away from zero (``round(2.5) == 3``, ``round(0.125, 2) == 0.13``),
 as business users expect, not Python's banker's rounding.
 """
 
@@ -22,9 +24,10 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Final
 
+from procsim.registry import Registry
 from procsim.rules.kinds import MAX_SEQUENCE, TYPES, ExprRuntimeError, runtime_kind
 
-__all__ = ["FUNCTIONS", "Function", "Param"]
+__all__ = ["FUNCTIONS", "Function", "P", "Param", "register_function"]
 
 _REQUIRED: Final = object()
 
@@ -58,15 +61,20 @@ class Function:
     doc: str
 
 
-FUNCTIONS: dict[str, Function] = {}
+FUNCTIONS: Registry[Function] = Registry("function", "procsim.functions", "Expression functions (rules)")
 
 
-def _register(name: str, params: tuple[Param, ...], result: str, doc: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def register_function(name: str, params: tuple[Param, ...], result: str,
+                      doc: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register ``impl`` as the expression function ``name`` (a pure function of plain values)."""
     def deco(impl: Callable[..., Any]) -> Callable[..., Any]:
-        FUNCTIONS[name] = Function(name, impl, params, result, doc)
+        FUNCTIONS.add(name, Function(name, impl, params, result, doc))
         return impl
 
     return deco
+
+
+_register = register_function
 
 
 def P(name: str, types_: str, default: Any = _REQUIRED, *, variadic: bool = False, min_count: int = 0) -> Param:
@@ -166,7 +174,7 @@ def _round(x: Any, ndigits: Any = 0) -> int | float:
                 k += frac > 0.5
                 if v < 0:
                     k = -k
-                return k if ndigits == 0 else k / scale
+                return int(k) if ndigits == 0 else float(k / scale)
     d = Decimal(repr(v)).quantize(_QUANTA[ndigits], rounding=ROUND_HALF_UP, context=_ROUND_CTX)
     return int(d) if ndigits <= 0 else float(d)
 
@@ -323,7 +331,7 @@ def _month(t: Any) -> int:
     return _dt("month", t).month
 
 
-@_register("year", (P("t", "datetime"),), "number", "Year.")
+@_register("year", (P("t", "datetime"),), "number", "Year (e.g. 2026).")
 def _year(t: Any) -> int:
     return _dt("year", t).year
 
@@ -389,4 +397,5 @@ def _check_registry() -> None:
             raise RuntimeError(f"procsim.rules.functions: bad registry entry {key!r}: {'; '.join(problems)}")
 
 
+FUNCTIONS.load_plugins()
 _check_registry()

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from procsim.distributions import DurationDistribution
+from procsim.rules.actions import ACTIONS
 from procsim.spec.base import Strict
 from procsim.spec.units import Duration
 
@@ -102,14 +103,26 @@ class Rule(Strict):
     queue: Priority | None = None
     deadline: Deadline | None = None
     raise_: Raise | None = Field(default=None, alias="raise")
+    # third-party actions (procsim.rules.actions), by key; their values are checked when the rules compile
+    plugin_actions: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _third_party_actions(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if "plugin_actions" in data:
+                raise ValueError("'plugin_actions' is not a rule key: write a third-party action under its own key")
+            keys = [k for k in data if isinstance(k, str) and k in ACTIONS and ACTIONS[k].model is not None]
+            if keys:
+                data = {k: v for k, v in data.items() if k not in keys} | {"plugin_actions": {k: data[k] for k in keys}}
+        return data
 
     @model_validator(mode="after")
     def _has_action(self) -> Rule:
         if not self.actions():
-            raise ValueError("a rule needs at least one action: route, set, duration, assign, queue, deadline, "
-                             "raise")
+            raise ValueError(f"a rule needs at least one action: {', '.join(ACTIONS)}")
         if self.at is not None and self.set is None:
             raise ValueError("'at' goes with 'set'")
         return self
@@ -123,8 +136,8 @@ class Rule(Strict):
         return v
 
     def actions(self) -> list[str]:
-        return [k for k in ("route", "set", "duration", "assign", "queue", "deadline", "raise_")
-                if getattr(self, k) is not None]
+        """The keys of the actions this rule takes, in registry order."""
+        return [k for k, a in ACTIONS.items() if a.value(self) is not None]
 
 
 class Table(Strict):

@@ -10,6 +10,7 @@ at all, so the simulation runs them exactly as before (same bytes).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -175,7 +176,7 @@ def people_setup(spec: ProcessSpec, names: dict[str, list[str]], seed: int) -> l
     return out
 
 
-def describe(pools: list[tuple[str, list[str], object]], people: list[PoolPeople | None]) -> dict[str, object]:
+def describe(pools: Sequence[tuple[str, list[str], object]], people: list[PoolPeople | None]) -> dict[str, object]:
     """The ground truth of a run's people for manifest.json: per role and member, the speed and weight drawn,
     the calendar, and the days away (so a model's estimates of them can be scored)."""
     out: dict[str, object] = {}

@@ -6,4 +6,6 @@ from procsim.sinks import ocel_json, ocel_sqlite  # noqa: F401 - imported for re
 from procsim.sinks import documents  # noqa: F401 - imported for registration
 from procsim.sinks.base import REGISTRY, Sink, SinkContext
 
+REGISTRY.load_plugins()
+
 __all__ = ["REGISTRY", "Sink", "SinkContext"]

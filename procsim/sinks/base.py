@@ -2,7 +2,8 @@
 
 A sink writes under a temporary name (``.name.part``) and renames on ``close``; ``abort`` removes what
 it wrote, so an interrupted run never leaves a file that looks complete. Sinks register themselves by
-their ``format`` name; the CLI's ``--format`` choices come from this registry.
+their ``format`` name (third-party formats: entry points in the group ``procsim.sinks``, see
+:mod:`procsim.registry`); the CLI's ``--format`` choices come from this registry.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from procsim.records import CaseBatch, EventBatch
+from procsim.registry import Registry
 from procsim.timebase import TimeBase
 
-REGISTRY: dict[str, type[Sink]] = {}
+REGISTRY: Registry[type[Sink]] = Registry("output format", "procsim.sinks", "Output formats (--format)")
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,7 @@ class Sink(ABC):
         super().__init_subclass__(**kw)
         fmt = cls.__dict__.get("format")
         if fmt:
-            if fmt in REGISTRY:
-                raise RuntimeError(f"two sinks claim the format {fmt!r}")
-            REGISTRY[fmt] = cls
+            REGISTRY.add(fmt, cls)
 
     def __init__(self, ctx: SinkContext) -> None:
         self.ctx = ctx

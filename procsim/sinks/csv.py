@@ -23,7 +23,9 @@ def text_table(table: pa.Table, iso: dict[str, pa.Array]) -> pa.Table:
 
 
 class CsvSink(Sink):
-    """Each batch is formatted into memory, hashed and appended: the manifest's sha256 of the largest output file
+    """``events.csv``: one row per event, in time order, with the case attributes and labels columns.
+
+    Each batch is formatted into memory, hashed and appended: the manifest's sha256 of the largest output file
     is ready when the run ends (writer thread), instead of reading the file back afterwards."""
 
     format = "csv"

@@ -50,6 +50,8 @@ def _write(path: Path, text: str) -> None:
 
 
 class DocumentsSink(Sink):
+    """``documents/``: the business documents rendered from the run's templates, listed in ``index.csv``."""
+
     format = "documents"
     filename = "index.csv"
     entry = FOLDER

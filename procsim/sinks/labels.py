@@ -15,6 +15,8 @@ _OPTIONS = pacsv.WriteOptions(include_header=True, quoting_style="needed")
 
 
 class LabelsCsvSink(Sink):
+    """``labels.csv``: the ground truth, one row per case (exceptions, affected events)."""
+
     format = "labels"
     filename = "labels.csv"
 
@@ -31,6 +33,8 @@ class LabelsCsvSink(Sink):
 
 
 class LabelsParquetSink(Sink):
+    """``labels.parquet``: the same ground truth as ``labels.csv``, as Parquet."""
+
     format = "labels-parquet"
     filename = "labels.parquet"
 

@@ -52,6 +52,8 @@ def _event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...]) -> E
 
 
 class OcelJsonSink(Sink):
+    """``ocel.json``: the object-centric event log in OCEL 2.0 JSON (events, objects, links)."""
+
     format = "ocel-json"
     filename = "ocel.json"
 

@@ -51,6 +51,8 @@ def table_suffix(type_name: str, taken: dict[str, str]) -> str:
 
 
 class OcelSqliteSink(Sink):
+    """``ocel.sqlite``: the object-centric event log in the OCEL 2.0 SQLite schema."""
+
     format = "ocel-sqlite"
     filename = "ocel.sqlite"
 

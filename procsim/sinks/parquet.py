@@ -9,6 +9,8 @@ from procsim.sinks.base import Sink, SinkContext
 
 
 class ParquetSink(Sink):
+    """``events.parquet``: the event log as Parquet, with typed columns."""
+
     format = "parquet"
     filename = "events.parquet"
 

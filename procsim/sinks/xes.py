@@ -110,6 +110,8 @@ def _nonempty(values: Any) -> Any:
 
 
 class XesSink(Sink):
+    """``events.xes``: the event log in IEEE XES (lifecycle extension, one trace per case)."""
+
     format = "xes"
     filename = "events.xes"
 

@@ -56,7 +56,7 @@ def check_limits(spec: ProcessSpec, smap: SourceMap) -> list[Problem]:
                                          "2.0's own columns; call the attribute something else", "reserved_name",
                                          at_key=True))
     for oname, o in spec.objects.items():
-        fields = [(("objects", oname, "fields", f), f) for f in o.fields]
+        fields: list[tuple[tuple[str, ...], str]] = [(("objects", oname, "fields", f), f) for f in o.fields]
         if o.lines is not None:
             fields += [(("objects", oname, "lines", "fields", f), f) for f in o.lines.fields]
         for loc, f in fields:

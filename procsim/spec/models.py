@@ -645,11 +645,8 @@ class SubprocessSpec(Strict):
     waits: dict[Identifier, WaitSpec] = {}
 
 
-_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
-
-
-def parse_clock(v: Any) -> float:
-    """``"18:00"`` -> seconds after local midnight."""
+def parse_batch_time(v: Any) -> float:
+    """``"18:00"`` (or seconds) -> seconds after local midnight: a recording batch time (hours 0-23)."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return float(v)
     m = _CLOCK.match(v) if isinstance(v, str) else None
@@ -658,7 +655,7 @@ def parse_clock(v: Any) -> float:
     return float(int(m.group(1)) * 3600 + int(m.group(2)) * 60)
 
 
-ClockTime = Annotated[float, BeforeValidator(parse_clock),
+BatchTime = Annotated[float, BeforeValidator(parse_batch_time),
                       WithJsonSchema({"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*$", "examples": ["18:00"]})]
 Granularity = Annotated[Duration, Field(gt=0, le=86400)]
 
@@ -669,7 +666,7 @@ class RecordSpec(Strict):
 
     granularity: Granularity | None = None
     delay: DurationDistribution | None = None
-    batch: Annotated[list[ClockTime], Field(min_length=1)] | None = None
+    batch: Annotated[list[BatchTime], Field(min_length=1)] | None = None
 
 
 class WindowSpec(Strict):
@@ -728,7 +725,8 @@ def written_gateways(spec: ProcessSpec) -> list[tuple[tuple[str, ...], str, Gate
     """``(where, name, gateway)`` for each gateway as the user wrote it: the process's own (not the copies calls
     expand into) and each sub-process's at its own lines, so a check runs once per written gateway."""
     copies = {n for x in spec._calls.values() for n in x.nodes}
-    out = [(("gateways",), g, gw) for g, gw in spec.gateways.items() if g not in copies]
+    out: list[tuple[tuple[str, ...], str, GatewaySpec]] = [
+        (("gateways",), g, gw) for g, gw in spec.gateways.items() if g not in copies]
     for s, sub in spec.subprocesses.items():
         out += [(("subprocesses", s, "gateways"), g, gw) for g, gw in sub.gateways.items()]
     return out

@@ -194,16 +194,16 @@ def expand_calls(written: ProcessSpec, smap: SourceMap) -> tuple[ProcessSpec, li
                                          "duplicate_node", at_key=True))
             continue
         alias(smap, ("calls", c), ("gateways", c))
-        sub = spec.subprocesses.get(call.subprocess)
-        if sub is None:
+        called = spec.subprocesses.get(call.subprocess)
+        if called is None:
             problems.append(smap.problem(("calls", c, "subprocess"), f"unknown sub-process '{call.subprocess}'"
                                          f"{_suggest(call.subprocess, spec.subprocesses)}", "unknown_subprocess"))
-        if sub is None or call.subprocess in broken or call.next not in known:
+        if called is None or call.subprocess in broken or call.next not in known:
             # the call only leads on: the rest of the flow is checked as usual, an unknown 'next' reported once
             spec.gateways[c] = GatewaySpec(type="xor", next=call.next)
             spec._calls[c] = Expansion(call.subprocess)
             continue
-        spec._calls[c] = _expand(spec, smap, c, call.subprocess, sub, call.next, broken)
+        spec._calls[c] = _expand(spec, smap, c, call.subprocess, called, call.next, broken)
     return spec, problems
 
 

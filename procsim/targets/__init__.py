@@ -1,6 +1,7 @@
 """Delivery targets (``--to URL``): the run's event stream sent to systems under test while it simulates.
 
-Importing this package registers every target module by its URL scheme. ``open_targets`` turns the ``--to``
+Importing this package registers every target module by its URL scheme (third-party ones: entry points in the
+group ``procsim.targets``, see :mod:`procsim.registry`). ``open_targets`` turns the ``--to``
 URLs into targets (every bad URL reported at once); ``procsim.targets.pacing`` paces the simulation.
 """
 
@@ -21,6 +22,8 @@ from procsim.targets.base import SCHEMES, Options, Target, TargetContext, public
 
 __all__ = ["SCHEMES", "Target", "TargetContext", "Options", "check_urls", "open_targets", "run_key",
            "public_url"]
+
+SCHEMES.load_plugins()  # third-party targets: entry points in the group 'procsim.targets', named by scheme
 
 _LAZY = {"http": "http", "https": "http", "postgresql": "postgres", "postgres": "postgres", "kafka": "kafka", "smtp": "smtp"}
 

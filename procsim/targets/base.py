@@ -25,9 +25,10 @@ import pyarrow.compute as pc
 from procsim.errors import UsageError
 from procsim.outdir import write_whole
 from procsim.records import CaseBatch, EventBatch
+from procsim.registry import Registry
 from procsim.sinks.base import Sink, SinkContext
 
-SCHEMES: dict[str, type[Target]] = {}
+SCHEMES: Registry[type[Target]] = Registry("delivery target", "procsim.targets", "Delivery targets (--to)")
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,7 @@ class Target(Sink):
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         for s in cls.__dict__.get("schemes", ()):
-            if s in SCHEMES:
-                raise RuntimeError(f"two targets claim the scheme {s!r}")
-            SCHEMES[s] = cls
+            SCHEMES.add(s, cls)
 
     def __init__(self, ctx: SinkContext, tctx: TargetContext, options: Options) -> None:
         # no super().__init__: a target has no file name

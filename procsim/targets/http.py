@@ -50,6 +50,8 @@ class HttpOptions(Options):
 
 
 class HttpTarget(Target):
+    """HTTP(S) webhook: JSON batches or single events, HMAC-SHA256 signed, idempotency keys, retries, spool."""
+
     schemes = ("http", "https")
     options_type = HttpOptions
 

@@ -25,6 +25,8 @@ class JsonlOptions(Options):
 
 
 class JsonlTarget(Target):
+    """JSON Lines: one JSON object per event on standard output (``jsonl:-``) or appended to a file."""
+
     schemes = ("jsonl",)
     options_type = JsonlOptions
 

@@ -40,6 +40,8 @@ class KafkaOptions(Options):
 
 
 class KafkaTarget(Target):
+    """Kafka topic: an idempotent producer, the case id as key so a case's events stay in order."""
+
     schemes = ("kafka",)
     options_type = KafkaOptions
 

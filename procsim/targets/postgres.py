@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS {p}labels (
 
 
 class PostgresTarget(Target):
+    """PostgreSQL: events and cases tables (created if missing), COPY, a re-sent event never duplicates a row."""
+
     schemes = ("postgresql", "postgres")
     options_type = PgOptions
 

@@ -46,6 +46,8 @@ class SmtpOptions(Options):
 
 
 class SmtpTarget(Target):
+    """SMTP: each rendered document as an e-mail with its attachment."""
+
     schemes = ("smtp",)
     options_type = SmtpOptions
 
