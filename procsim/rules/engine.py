@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -81,6 +81,24 @@ def read_rule_files(loaded: LoadedProcess, data: Mapping[str, Any]) -> tuple[lis
 
 
 # -- compiled pieces ------------------------------------------------------------------------------
+
+
+class Deadline(NamedTuple):
+    """A deadline rule that holds for a case: wait at most ``within`` seconds, then go to node ``target``."""
+
+    within: float
+    target: int  # node index of the escalation target
+    rule: str  # the rule's id, shown on the escalation's events
+
+
+class ActivityPlan(NamedTuple):
+    """What the rules decided when a case reached an activity, before it queues (``RuleSet.plan``)."""
+
+    priority: int
+    allowed: Collection[int] | None  # member indexes that may do it; None: anyone of the pool
+    pool: int
+    fired: str  # ids of the rules that decided, joined by ';' (the ``rules`` column)
+    deadline: Deadline | None
 
 
 @dataclass(eq=False)
@@ -305,10 +323,9 @@ class RuleSet:
             sample = lambda rng: base(rng) + extra / scale  # noqa: E731 - scale applies to the total below
         return sample, scale, SEP.join(fired)
 
-    def plan(self, case: Case, act: Activity, now: float
-             ) -> tuple[int, Collection[int] | None, int, str, tuple[float, int, str] | None]:
-        """(priority, allowed members, pool, fired rule ids, deadline (within, target, rule id)), asked when the
-        case reaches ``act``, before it queues. Duration rules run later: ``durations_at``.
+    def plan(self, case: Case, act: Activity, now: float) -> ActivityPlan:
+        """What the rules say of ``act`` for this case (:class:`ActivityPlan`), asked when the case reaches it,
+        before it queues. Duration rules run later: ``durations_at``.
 
         Rules that raise a business exception are not listed in the fired ids: the ``exception`` column
         carries them, and ``--no-labels-in-log`` must be able to leave them out entirely.
@@ -360,11 +377,12 @@ class RuleSet:
             fired.append(r.id)
         deadline = None
         if dl is not None and dl.holds(env):
-            deadline = (dl.rule.deadline.within, self.node_index[dl.rule.deadline.escalate_to], dl.id)  # type: ignore[union-attr]
+            deadline = Deadline(dl.rule.deadline.within,  # type: ignore[union-attr]
+                                self.node_index[dl.rule.deadline.escalate_to], dl.id)  # type: ignore[union-attr]
         for r in raises:
             if r.holds(env):
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
-        return priority, allowed, pool, SEP.join(fired), deadline
+        return ActivityPlan(priority, allowed, pool, SEP.join(fired), deadline)
 
 
 def _branch_to(targets: list[str], target: str, allowed: Collection[int]) -> int:

@@ -495,12 +495,12 @@ class Simulation:
                 case.raise_exception(absent, INJECTED)
             req = pool.request(priority, allowed) if people is None else pool.queue(priority, allowed)
             if deadline is not None:
-                yield req | env.timeout(deadline[0])
+                yield req | env.timeout(deadline.within)
                 if not req.triggered:
                     # nobody picked it up in time: withdraw from the queue and take the escalation path
                     pool.cancel(req)
-                    case.routed = deadline[2]
-                    return deadline[1]
+                    case.routed = deadline.rule
+                    return deadline.target
             member = yield req
             if people is not None and people.calendars is not None:
                 cal = people.calendars[member]
@@ -569,7 +569,7 @@ class Simulation:
         activity still do (so their labels reach the case's events)."""
         hooks = self.model.hooks
         if hooks is not None and act.id in hooks.by_activity:
-            ruled = hooks.plan(case, act, self.env._now)[3]
+            ruled = hooks.plan(case, act, self.env._now).fired
             if ruled:
                 routed = f"{routed};{ruled}" if routed else ruled
         exc = self._exception_label(case, act) if case.exceptions else ""
