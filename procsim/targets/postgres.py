@@ -1,21 +1,27 @@
 """``postgresql://`` targets: events, cases and labels into tables created if missing, idempotently.
 
-Each batch is COPYed (CSV, formatted by Arrow) into a temporary staging table, then moved with
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` in the same transaction: a re-sent batch (a retry after a lost
-connection, a resumed run) never duplicates a row. Rows are keyed by (run, event_id) / (run, case_id), where
-``run`` is the run key (same inputs, seed and size: same key). Core columns are typed; the process's own
-attributes go into one ``attributes jsonb`` column, since every process has different ones.
+Each batch is COPYed (CSV, formatted by Arrow) straight into its table in one transaction; only a batch that
+holds rows the table has already (a retry after a lost connection, a resumed run) goes through a temporary
+staging table and ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, so a re-sent batch never duplicates a row.
+Rows are keyed by (run, event_id) / (run, case_id), where ``run`` is the run key (same inputs, seed and size:
+same key). Core columns are typed; the process's own attributes go into one ``attributes jsonb`` column, since
+every process has different ones.
 
-Batches commit in output order, so ``--resume`` starts after the highest event number the table holds for the
-run. While the server is unreachable the writer thread retries with exponential backoff, which holds up the
-simulation (back-pressure) rather than buffering. Options: ``prefix`` (table names, default ``procsim_``),
-``labels`` (true/false: send the ground truth; default: as --labels-in-log), ``give_up`` (s), ``max_backoff``
-(s), ``sslmode`` (passed to libpq).
+The writer thread formats each batch and hands it to a spool (``procsim.targets.spool``); a sender thread
+COPYs the spool's batches one after the other, in output order, so formatting the next batch overlaps with
+the server storing this one. While the server is unreachable the sender retries with exponential backoff and
+the batches wait in the spool (memory, then ``spool.bin`` in the target's folder under ``--out``), so the
+simulation goes on; only a full spool holds it up (back-pressure). Batches commit in output order, so
+``--resume`` starts after the highest event number the table holds for the run. Options: ``prefix`` (table
+names, default ``procsim_``), ``labels`` (true/false: send the ground truth; default: as --labels-in-log),
+``give_up`` (s without delivery), ``max_backoff`` (s), ``sslmode`` (passed to libpq), ``spool_mb``, ``queue``
+(batches kept in memory before spilling to disk).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +35,7 @@ from procsim.errors import ProcsimError, UsageError
 from procsim.records import CaseBatch
 from procsim.sinks.base import SinkContext
 from procsim.targets.base import Options, Target, TargetContext, json_text, public_url
+from procsim.targets.spool import Spool
 
 try:
     import psycopg
@@ -50,8 +57,12 @@ class PgOptions(Options):
     give_up: float = 300.0
     max_backoff: float = 5.0
     sslmode: str = ""
+    spool_mb: float = 256.0
+    queue: int = 8
 
     def __post_init__(self) -> None:
+        if self.spool_mb <= 0 or self.queue < 1:
+            raise ValueError("option 'spool_mb' must be positive and 'queue' at least 1")
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", self.prefix):
             raise ValueError("option 'prefix' must be lower-case letters, digits and '_'")
         if self.labels not in ("", "true", "false"):
@@ -88,8 +99,14 @@ class PostgresTarget(Target):
         self.p = options.prefix
         self.resent = 0  # batches that held rows the table had already (went through the staging table)
         self.conn: Any = None
+        self.error: str | None = None  # set by the sender thread (or abort): the writer thread raises it
         self._retry(self._setup)
         self.attr_names = list(ctx.attr_names)
+        self.cols: dict[str, tuple[str, ...]] = {}  # each table's COPY columns (fixed for the run)
+        self.spool = Spool(tctx.state_dir, options.queue, int(options.spool_mb * (1 << 20)))
+        self.batches = 0
+        self._sender = threading.Thread(target=self._send_all, name="procsim-postgres", daemon=True)
+        self._sender.start()
 
     def _connect(self) -> None:
         if self.conn is not None and not self.conn.closed:
@@ -136,18 +153,45 @@ class PostgresTarget(Target):
                     raise ProcsimError(f"--to {public_url(self.tctx.url)}: no connection for "
                                        f"{self.opt.give_up:g} s ({problem}); run again with --resume") from None
                 self.retries += 1
+                if self.error is not None:  # aborted meanwhile: stop retrying
+                    raise ProcsimError(self.error) from None
                 time.sleep(delay)
                 delay = min(delay * 2, self.opt.max_backoff)
             except psycopg.Error as e:
                 raise ProcsimError(f"--to {public_url(self.tctx.url)}: {str(e).strip()}") from None
 
-    def _copy(self, table: str, cols: tuple[str, ...], data: pa.Table) -> None:
-        self._connect()
+    def _put(self, table: str, data: pa.Table, n: int) -> None:
+        """Format a batch as CSV (on the writer thread) and queue it for the sender."""
+        if self.error is not None:
+            raise ProcsimError(self.error)
+        self.cols.setdefault(table, tuple(data.column_names))
         buf = pa.BufferOutputStream()
         pacsv.write_csv(data, buf, write_options=_CSV)
+        self.spool.put((table, buf.getvalue().to_pybytes(), n))  # blocks while the spool is full
+
+    def _send_all(self) -> None:
+        """The sender thread: COPY the spool's batches in order; a batch leaves the spool once committed."""
+        while self.error is None:
+            msg = self.spool.head()
+            if msg is None:
+                return
+            table, body, n = msg
+            try:
+                self._retry(self._copy, table, self.cols[table], body)
+            except ProcsimError as e:
+                self.error = str(e)
+                return
+            self.spool.pop()
+            self.batches += 1
+            if table == "events":
+                self.delivered += n
+            elif table == "cases":
+                self.cases_delivered += n
+
+    def _copy(self, table: str, cols: tuple[str, ...], data_bytes: bytes) -> None:
+        self._connect()
         p = self.p
         names = ", ".join(cols)
-        data_bytes = buf.getvalue().to_pybytes()
         try:
             # the common case, rows the table has never seen: COPY straight in (about twice as fast); the key
             # rejects the whole batch if any row is there already, and the staging path below takes it
@@ -179,8 +223,7 @@ class PostgresTarget(Target):
             **{("ts" if c == "timestamp" else c): table.column(c) for c in EVENT_CORE if c in table.column_names},
             "attributes": self._attributes(table),
         })
-        self._retry(self._copy, "events", tuple(data.column_names), data)
-        self.delivered += n
+        self._put("events", data, n)
 
     def write_cases(self, batch: CaseBatch) -> None:
         t = batch.table
@@ -195,21 +238,33 @@ class PostgresTarget(Target):
                           if c == "end" else t.column(c))
         cols["attributes"] = self._attributes(t)
         data = pa.table(cols)
-        self._retry(self._copy, "cases", tuple(data.column_names), data)
-        self.cases_delivered += n
+        self._put("cases", data, n)
         if self.labels and batch.labels is not None and batch.labels.num_rows:
             lab = batch.labels
             ldata = pa.table({"run": pa.array([self.tctx.run_key] * lab.num_rows, pa.string()),
                               **{c: lab.column(c) for c in lab.column_names}})
-            self._retry(self._copy, "labels", tuple(ldata.column_names), ldata)
+            self._put("labels", ldata, 0)
 
     def report(self) -> dict[str, Any]:
-        return super().report() | {"batches_with_rows_already_there": self.resent}
+        return super().report() | {"batches_with_rows_already_there": self.resent, "batches": self.batches,
+                                   "spooled_to_disk": self.spool.spilled,
+                                   "spool_peak_bytes": self.spool.peak_bytes}
 
     def _finish(self) -> None:
+        self.spool.close()
+        self._sender.join()
+        self.spool.discard()
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        if self.error is not None:
+            raise ProcsimError(self.error)
+
+    def abort(self) -> None:
+        self.error = self.error or "aborted"
+        self.spool.close()
+        self._sender.join(timeout=5)
+        self.spool.discard()
 
 
 __all__ = ["PostgresTarget", "PgOptions", "UsageError"]
