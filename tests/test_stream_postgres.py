@@ -192,3 +192,46 @@ def test_the_server_stopped_mid_run_fills_the_spool_and_gets_every_event_once(pg
     assert entry["events_delivered"] == len(events)
     # the batches made while the server was away waited on disk; the simulation did not wait for the server
     assert entry["retries"] > 0 and entry["spooled_to_disk"] > 0
+
+
+def test_ocel_objects_changes_and_links_land_once(pg_url, tmp_path):
+    import sqlite3
+
+    url = f"{pg_url}?prefix=t4_"
+    args = [str(REPO / "processes" / "procure_to_pay.yaml"), "-o", str(tmp_path), "--cases", "60", "-q",
+            "--format", "csv,ocel-sqlite", "--to", url]
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    db = sqlite3.connect(tmp_path / "ocel.sqlite")
+    want_objects = db.execute("SELECT ocel_id, ocel_type FROM object ORDER BY ocel_id").fetchall()
+    want_e2o = set(db.execute("SELECT ocel_event_id, ocel_object_id, ocel_qualifier FROM event_object").fetchall())
+    want_o2o = set(db.execute("SELECT ocel_source_id, ocel_target_id, ocel_qualifier FROM object_object").fetchall())
+    want_changes = 0
+    for (table,) in db.execute("SELECT 'object_' || ocel_type_map FROM object_map_type").fetchall():
+        want_changes += db.execute(f'SELECT count(*) FROM "{table}" WHERE ocel_changed_field IS NOT NULL').fetchone()[0]
+    assert want_objects and want_e2o and want_changes  # the example makes objects, links and changes
+    got_objects = query(pg_url, "SELECT object_id, type FROM t4_objects ORDER BY object_id")
+    assert [tuple(r) for r in got_objects] == want_objects
+    assert set(map(tuple, query(pg_url, "SELECT event_id, object_id, qualifier FROM t4_event_objects"))) == want_e2o
+    assert set(map(tuple, query(pg_url, "SELECT source_id, target_id, qualifier FROM t4_object_objects"))) == want_o2o
+    assert query(pg_url, "SELECT count(*) FROM t4_object_changes") == [(want_changes,)]
+    # typed: creation times are instants, attributes JSON objects with numbers as numbers
+    got = query(pg_url, "SELECT created, attributes FROM t4_objects")
+    assert all(created.tzinfo is not None and isinstance(attrs, dict) for created, attrs in got)
+    assert any(isinstance(v, (int, float)) and not isinstance(v, bool) for _, attrs in got for v in attrs.values())
+    # the same run again: every table idempotent
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    for table, n in (("objects", len(want_objects)), ("event_objects", len(want_e2o)),
+                     ("object_objects", len(want_o2o)), ("object_changes", want_changes)):
+        assert query(pg_url, f"SELECT count(*) FROM t4_{table}") == [(n,)], table
+    import json
+
+    (entry,) = json.loads((tmp_path / "manifest.json").read_text())["stream"]["targets"]
+    assert entry["objects_delivered"] == len(want_objects)
+
+
+def test_a_run_without_objects_makes_no_object_tables(pg_url, tmp_path):
+    done = cli(str(O2C), "-o", str(tmp_path), "--cases", "5", "-q", "--to", f"{pg_url}?prefix=t5_")
+    assert done.returncode == 0, done.stderr
+    assert query(pg_url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE %s", "t5\\_%") == [(3,)]

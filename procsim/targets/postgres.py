@@ -20,6 +20,7 @@ names, default ``procsim_``), ``labels`` (true/false: send the ground truth; def
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -32,7 +33,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from procsim.errors import ProcsimError, UsageError
-from procsim.records import CaseBatch
+from procsim.objects import text
+from procsim.records import CaseBatch, EventBatch
 from procsim.sinks.base import SinkContext
 from procsim.targets.base import Options, Target, TargetContext, json_text, public_url
 from procsim.targets.spool import Spool
@@ -85,6 +87,36 @@ CREATE TABLE IF NOT EXISTS {p}labels (
 """
 
 
+def _ocel_ddl(p: str) -> str:
+    """Tables for the run's business objects (OCEL 2.0's objects, their attribute changes, event-to-object and
+    object-to-object links), made only when the run derives objects (``--format ocel-json``, ``ocel-sqlite``
+    or ``documents``)."""
+    return f"""
+CREATE TABLE IF NOT EXISTS {p}objects (
+  run text NOT NULL, object_id text NOT NULL, type text, created timestamptz, case_id text, event_id text,
+  attributes jsonb, PRIMARY KEY (run, object_id));
+CREATE TABLE IF NOT EXISTS {p}object_changes (
+  run text NOT NULL, object_id text NOT NULL, n integer NOT NULL, ts timestamptz, field text, value jsonb,
+  PRIMARY KEY (run, object_id, n));
+CREATE TABLE IF NOT EXISTS {p}event_objects (
+  run text NOT NULL, event_id text NOT NULL, object_id text NOT NULL, qualifier text NOT NULL,
+  PRIMARY KEY (run, event_id, object_id, qualifier));
+CREATE TABLE IF NOT EXISTS {p}object_objects (
+  run text NOT NULL, source_id text NOT NULL, target_id text NOT NULL, qualifier text NOT NULL,
+  PRIMARY KEY (run, source_id, target_id, qualifier));
+"""
+
+
+OCEL_TABLES = ("objects", "object_changes", "event_objects", "object_objects")
+
+
+def _json_value(v: Any) -> Any:
+    """An object attribute as JSON: numbers and booleans stay themselves, times and the rest become text."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v if not (isinstance(v, float) and v != v) else None
+    return text(v)
+
+
 class PostgresTarget(Target):
     schemes = ("postgresql", "postgres")
     options_type = PgOptions
@@ -99,6 +131,8 @@ class PostgresTarget(Target):
         self.p = options.prefix
         self.resent = 0  # batches that held rows the table had already (went through the staging table)
         self.conn: Any = None
+        self.objects = ctx.extra.get("objects") is not None  # the run derives objects: OCEL tables too
+        self.objects_delivered = 0
         self.error: str | None = None  # set by the sender thread (or abort): the writer thread raises it
         self._retry(self._setup)
         self.attr_names = list(ctx.attr_names)
@@ -114,7 +148,7 @@ class PostgresTarget(Target):
         self.conn = self._open()
         p = self.p
         with self.conn.transaction():
-            for t in ("events", "cases", "labels"):
+            for t in ("events", "cases", "labels", *(OCEL_TABLES if self.objects else ())):
                 self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{t} "
                                   f"(LIKE {p}{t}) ON COMMIT DELETE ROWS")
 
@@ -128,7 +162,7 @@ class PostgresTarget(Target):
         if self.conn is None or self.conn.closed:
             self.conn = self._open()
         with self.conn.transaction():
-            self.conn.execute(_ddl(self.p))
+            self.conn.execute(_ddl(self.p) + (_ocel_ddl(self.p) if self.objects else ""))
         self.conn.close()
         self.conn = None
         self._connect()
@@ -187,6 +221,8 @@ class PostgresTarget(Target):
                 self.delivered += n
             elif table == "cases":
                 self.cases_delivered += n
+            elif table == "objects":
+                self.objects_delivered += n
 
     def _copy(self, table: str, cols: tuple[str, ...], data_bytes: bytes) -> None:
         self._connect()
@@ -225,7 +261,45 @@ class PostgresTarget(Target):
         })
         self._put("events", data, n)
 
+    def write_events(self, batch: EventBatch) -> None:
+        super().write_events(batch)
+        if self.objects and batch.links and self.seen > self.skip:
+            # a batch partly delivered before a resume sends all its links: the staging path drops the repeats
+            ev, obj, qual = (list(x) for x in zip(*batch.links))
+            self._put("event_objects", pa.table({"run": self._runs(len(ev)), "event_id": ev, "object_id": obj,
+                                                 "qualifier": qual}), 0)
+
+    def _runs(self, n: int) -> pa.Array:
+        return pa.array([self.tctx.run_key] * n, pa.string())
+
+    def _write_objects(self, objects: list[Any]) -> None:
+        """Objects, their changes and links, built per object in Python: a case makes a handful of objects,
+        against tens of events."""
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        obj: dict[str, list[Any]] = {k: [] for k in ("object_id", "type", "created", "case_id", "event_id",
+                                                     "attributes")}
+        chg: dict[str, list[Any]] = {k: [] for k in ("object_id", "n", "ts", "field", "value")}
+        o2o: dict[str, list[Any]] = {k: [] for k in ("source_id", "target_id", "qualifier")}
+        for o in objects:
+            for k, v in (("object_id", o.id), ("type", o.type), ("created", o.time), ("case_id", o.case_id),
+                         ("event_id", o.event_id),
+                         ("attributes", dumps({n: _json_value(x) for n, x in o.values}))):
+                obj[k].append(v)
+            for i, (t, f, v) in enumerate(o.changes, 1):
+                for k, x in (("object_id", o.id), ("n", i), ("ts", t), ("field", f), ("value", dumps(_json_value(v)))):
+                    chg[k].append(x)
+            for target, q in o.links:
+                for k, x in (("source_id", o.id), ("target_id", target), ("qualifier", q)):
+                    o2o[k].append(x)
+        for name, cols in (("objects", obj), ("object_changes", chg), ("object_objects", o2o)):
+            n = len(next(iter(cols.values())))
+            if n:
+                self._put(name, pa.table({"run": self._runs(n), **{k: pa.array(v) for k, v in cols.items()}}),
+                          n if name == "objects" else 0)
+
     def write_cases(self, batch: CaseBatch) -> None:
+        if self.objects and batch.objects:
+            self._write_objects(batch.objects)
         t = batch.table
         n = t.num_rows
         cols = {"run": pa.array([self.tctx.run_key] * n, pa.string())}
@@ -247,6 +321,7 @@ class PostgresTarget(Target):
 
     def report(self) -> dict[str, Any]:
         return super().report() | {"batches_with_rows_already_there": self.resent, "batches": self.batches,
+                                   **({"objects_delivered": self.objects_delivered} if self.objects else {}),
                                    "spooled_to_disk": self.spool.spilled,
                                    "spool_peak_bytes": self.spool.peak_bytes}
 
