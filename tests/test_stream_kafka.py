@@ -138,3 +138,70 @@ def test_resume_reads_back_what_the_state_file_missed(tmp_path):
     assert entry["events_delivered"] == 0 and entry["events_skipped_on_resume"] == first.events
     got = consume(brokers, "back", "check", first.events + 1, patience=6)
     assert len(got) == first.events
+
+
+CLUSTER = """
+import sys, time
+import confluent_kafka as ck
+holder = ck.Producer({"test.mock.num.brokers": 3, "logger": lambda *a: None})
+print(",".join(f"{b.host}:{b.port}" for b in holder.list_topics(timeout=10).brokers.values()), flush=True)
+time.sleep(600)
+"""
+
+
+def test_brokers_away_mid_run_fill_the_spool_and_every_event_arrives_once(tmp_path):
+    """The mock cluster runs in a child process, frozen with SIGSTOP for 3 s mid-run (its brokers answer
+    nothing: a hung cluster, as a network partition looks to a client) and thawed with SIGCONT. librdkafka's
+    own queue is kept small (queue_max), so the batches behind it go to the disk spool while the run goes on."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    cluster = subprocess.Popen([sys.executable, "-c", CLUSTER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert cluster.stdout is not None
+        brokers = cluster.stdout.readline().strip()
+        out = tmp_path / "out"
+        opts = StreamOptions.from_flags([f"kafka://{brokers}/outage?queue_max=500&queue=1"], "1000000x", None,
+                                        False, None, out)
+        box: dict[str, Any] = {}
+
+        def go() -> None:
+            try:
+                box["result"] = run(O2C, out, cases=200, streaming=opts)
+            except BaseException as e:  # noqa: BLE001 - handed to the test's thread
+                box["error"] = e
+
+        runner = threading.Thread(target=go)
+        runner.start()
+        state = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the stream has begun: some events acknowledged
+            time.sleep(0.05)
+            found = list((out / ".targets").glob("*/delivered.json")) if (out / ".targets").is_dir() else []
+            if found and json.loads(found[0].read_text()).get("acked"):
+                state = found[0]
+                break
+        assert state is not None
+        cluster.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(3)
+            assert runner.is_alive(), "the run should still be going when the brokers come back"
+        finally:
+            cluster.send_signal(signal.SIGCONT)
+        runner.join(timeout=180)
+        assert "error" not in box, box.get("error")
+        result = box["result"]
+        with (out / "events.csv").open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        got = consume(brokers, "outage", "check", len(rows) + 1, patience=8)
+        ids = [json.loads(m.value())["event_id"] for m in got]
+        assert sorted(ids) == sorted(r["event_id"] for r in rows)  # every event exactly once
+        (entry,) = result.manifest["stream"]["targets"]
+        assert entry["events_delivered"] == len(rows)
+        assert entry["retries"] > 0 and entry["spooled_to_disk"] > 0  # librdkafka's queue filled; the spool took the rest
+    finally:
+        cluster.kill()
+        cluster.wait()

@@ -19,6 +19,7 @@ the producer keeps order, so what a partition holds of the run is always a prefi
 
 from __future__ import annotations
 
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ import pyarrow.compute as pc
 from procsim.errors import ProcsimError, UsageError
 from procsim.records import EventBatch
 from procsim.sinks.base import SinkContext
+from procsim.targets.spool import Spool
 from procsim.targets.base import (Options, Target, TargetContext, event_table, json_text, public_url, read_state,
                                   write_state)
 
@@ -48,8 +50,13 @@ class KafkaOptions(Options):
     compression: str = "none"
     give_up: float = 300.0
     tls: bool = False
+    queue_max: int = 100_000  # librdkafka's queue.buffering.max.messages
+    spool_mb: float = 256.0
+    queue: int = 8
 
     def __post_init__(self) -> None:
+        if self.spool_mb <= 0 or self.queue < 1 or self.queue_max < 1:
+            raise ValueError("options 'spool_mb' must be positive, 'queue' and 'queue_max' at least 1")
         if self.compression not in ("none", "gzip", "snappy", "lz4", "zstd"):
             raise ValueError("option 'compression' must be none, gzip, snappy, lz4 or zstd")
         if self.batch_kb < 1:
@@ -70,7 +77,10 @@ class KafkaTarget(Target):
             raise UsageError(f"--to {public_url(tctx.url)}: give brokers and a topic, like kafka://localhost:9092/events")
         conf: dict[str, Any] = {"bootstrap.servers": parts.netloc.rsplit("@", 1)[-1], "enable.idempotence": True,
                                 "acks": "all", "linger.ms": options.linger_ms,
-                                "batch.size": options.batch_kb * 1024, "compression.type": options.compression}
+                                "batch.size": options.batch_kb * 1024, "compression.type": options.compression,
+                                "queue.buffering.max.messages": options.queue_max,
+                                # a broker away longer than give_up fails the run (default 300 s, as librdkafka's)
+                                "message.timeout.ms": int(options.give_up * 1000)}
         if parts.username:
             conf |= {"security.protocol": "SASL_SSL" if options.tls else "SASL_PLAINTEXT",
                      "sasl.mechanisms": "PLAIN", "sasl.username": parts.username,
@@ -96,6 +106,9 @@ class KafkaTarget(Target):
         else:
             self.start = self._ends()
         self._save()
+        self.spool = Spool(tctx.state_dir, options.queue, int(options.spool_mb * (1 << 20)))
+        self._sender = threading.Thread(target=self._send_all, name="procsim-kafka", daemon=True)
+        self._sender.start()
 
     # -- the topic ---------------------------------------------------------------------------------
 
@@ -221,28 +234,55 @@ class KafkaTarget(Target):
         raise NotImplementedError
 
     def _produce(self, table: pa.Table, seqs: np.ndarray, parts: np.ndarray) -> None:
+        """Format a batch (on the writer thread) and queue it for the sender: the JSON values, keys, headers
+        and partitions as one Arrow IPC message, so a batch that waits on disk is read back whole."""
         if self.failed:
             raise ProcsimError(self.failed)
-        for p in np.unique(parts).tolist():
-            self.sent[p].extend(seqs[parts == p].tolist())
-        values = json_text(table).to_pylist()
-        keys = table.column("case_id").to_pylist()
-        ids = table.column("event_id").to_pylist()
-        run = self.tctx.run_key
+        run = self.tctx.run_key + ":"
+        data = pa.table({"value": json_text(table), "key": table.column("case_id"),
+                         "id": pc.binary_join_element_wise(run, table.column("event_id"), ""),
+                         "partition": pa.array(parts, pa.int32()), "seq": pa.array(seqs, pa.int64())})
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, data.schema) as w:
+            w.write_table(data)
+        self.spool.put(("events", sink.getvalue().to_pybytes(), data.num_rows))  # blocks while full
+
+    def _send_all(self) -> None:
+        """The sender thread: hand the spool's batches to librdkafka in order. A batch leaves the spool once
+        librdkafka has it (its own queue is bounded by queue_max); when the brokers are away that queue fills,
+        and the batches behind it wait in the spool instead of holding up the simulation."""
         produce, poll, topic, report = self.producer.produce, self.producer.poll, self.topic, self._report
-        for v, k, i, p in zip(values, keys, ids, parts.tolist()):
-            while True:
-                try:
-                    produce(topic, value=v, key=k, partition=p, headers=[("idempotency-key", f"{run}:{i}")],
-                            on_delivery=report)
-                    break
-                except BufferError:  # the local queue is full: wait for the brokers (back-pressure)
-                    self.retries += 1
-                    poll(0.05)
-        poll(0)
-        self._save()
+        while self.failed is None:
+            item = self.spool.head()
+            if item is None:
+                return
+            data = pa.ipc.open_stream(item[1]).read_all()
+            parts = data.column("partition").to_numpy()
+            seqs = data.column("seq").to_numpy()
+            for p in np.unique(parts).tolist():
+                self.sent[p].extend(seqs[parts == p].tolist())
+            for v, k, i, p in zip(data.column("value").to_pylist(), data.column("key").to_pylist(),
+                                  data.column("id").to_pylist(), parts.tolist()):
+                while True:
+                    try:
+                        produce(topic, value=v, key=k, partition=p, headers=[("idempotency-key", i)],
+                                on_delivery=report)
+                        break
+                    except BufferError:  # librdkafka's queue is full: wait for the brokers
+                        self.retries += 1
+                        poll(0.05)
+                        if self.failed is not None:
+                            self.spool.close()  # a writer waiting for room goes on, and raises the error
+                            return
+            poll(0)
+            self._save()
+            self.spool.pop()
+        self.spool.close()  # failed: a writer waiting for room goes on, and raises the error
 
     def _finish(self) -> None:
+        self.spool.close()
+        self._sender.join()
+        self.spool.discard()
         deadline = time.monotonic() + self.opt.give_up
         while self.producer.flush(1.0) and time.monotonic() < deadline:
             pass
@@ -255,4 +295,11 @@ class KafkaTarget(Target):
                                f"{self.opt.give_up:g} s; run again with --resume to send the rest")
 
     def abort(self) -> None:
+        self.failed = self.failed or "aborted"
+        self.spool.close()
+        self._sender.join(timeout=5)
+        self.spool.discard()
         self.producer.purge()
+
+    def report(self) -> dict[str, Any]:
+        return super().report() | {"spooled_to_disk": self.spool.spilled, "spool_peak_bytes": self.spool.peak_bytes}

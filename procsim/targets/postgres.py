@@ -214,6 +214,7 @@ class PostgresTarget(Target):
                 self._retry(self._copy, table, self.cols[table], body)
             except ProcsimError as e:
                 self.error = str(e)
+                self.spool.close()  # a writer waiting for room goes on, and raises the error
                 return
             self.spool.pop()
             self.batches += 1

@@ -186,6 +186,7 @@ class SmtpTarget(Target):
                 self._send(stem, body)
             except ProcsimError as e:
                 self.error = str(e)
+                self.spool.close()  # a writer waiting for room goes on, and raises the error
                 return
             self._log.write(stem + "\n")
             self._log.flush()  # in the OS's hands: a SIGKILL of the run does not lose it

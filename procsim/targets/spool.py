@@ -40,7 +40,8 @@ class Spool:
         size = len(msg[1]) + len(msg[0])
         with self._cv:
             # back-pressure: wait for room (a single message larger than the bound still goes, alone)
-            while self.pending_bytes and self.pending_bytes + size > self.max_bytes:
+            # (closed: the sender stopped on an error; the caller learns it from the target, never waits forever)
+            while self.pending_bytes and self.pending_bytes + size > self.max_bytes and not self.closed:
                 self._cv.wait()
             if self._disk_items == 0 and len(self._mem) < self.mem_items:
                 self._mem.append(msg)
