@@ -213,3 +213,18 @@ def test_a_reader_closing_the_pipe_ends_the_run_with_a_message(tmp_path):
     assert proc.wait(timeout=120) == 1
     assert "--to jsonl:-: the reader closed the pipe after" in err and "Traceback" not in err
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_the_spool_never_writes_through_a_planted_link(tmp_path):
+    from procsim.targets.spool import Spool
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    folder = tmp_path / "state"
+    folder.mkdir()
+    (folder / "spool.bin").symlink_to(victim)
+    spool = Spool(folder, mem_items=1)
+    spool.put(("a", b"first", 1))  # in memory
+    with pytest.raises(OSError):
+        spool.put(("b", b"second", 1))  # to disk: refused at the link
+    assert victim.read_text() == "keep me"

@@ -235,3 +235,4 @@ def test_a_run_without_objects_makes_no_object_tables(pg_url, tmp_path):
     done = cli(str(O2C), "-o", str(tmp_path), "--cases", "5", "-q", "--to", f"{pg_url}?prefix=t5_")
     assert done.returncode == 0, done.stderr
     assert query(pg_url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE %s", "t5\\_%") == [(3,)]
+

@@ -8,6 +8,7 @@ is empty: everything on disk is newer than everything in memory.
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 from collections import deque
@@ -53,7 +54,9 @@ class Spool:
 
     def _spill(self, msg: Message) -> None:
         if self._file is None:
-            self._file = self.path.open("w+b")
+            # never through a link planted at the fixed name (the output folder's rule, issue #11)
+            self._file = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600),
+                                   "w+b")
         key = msg[0].encode()
         self._file.seek(self._write)
         self._file.write(_HEAD.pack(len(key), len(msg[1])) + key + msg[1] + struct.pack(">I", msg[2]))
