@@ -16,6 +16,7 @@ http (batched) >= 5,000, PostgreSQL >= 50,000, Kafka (librdkafka's mock cluster,
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -74,13 +75,38 @@ class Capture(Target):
         Capture.kept.append(("cases", batch))
 
 
-def replay(make: Any) -> float:
+CPU: dict[str, list[float]] = {}  # per target: (client CPU s, server CPU s) of each replay
+
+
+def server_cpu(pg: str | None) -> float:
+    """CPU seconds of a local PostgreSQL server and its finished backends (the postmaster's own and its reaped
+    children's times in /proc), or NaN when the server is not on this machine."""
+    if not pg:
+        return float("nan")
+    import psycopg
+
+    try:
+        with psycopg.connect(pg.split("?")[0], autocommit=True) as c:
+            folder = c.execute("SHOW data_directory").fetchone()[0]
+        pid = int((Path(folder) / "postmaster.pid").read_text().split()[0])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, psycopg.Error):
+        return float("nan")
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def replay(make: Any, name: str = "", pg: str | None = None) -> float:
+    s0, c0 = server_cpu(pg), time.process_time()
     t0 = time.perf_counter()
     sink = make()
     for kind, batch in Capture.kept:
         (sink.write_events if kind == "events" else sink.write_cases)(batch)
     sink.close()
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    c1 = time.process_time()
+    time.sleep(0.2 if pg else 0)  # the backend exits after the close: let the postmaster reap it
+    CPU.setdefault(name, []).append((c1 - c0, server_cpu(pg) - s0))
+    return took
 
 
 def main() -> None:
@@ -96,10 +122,10 @@ def main() -> None:
     ctx = Capture.context[0]
     print(f"{args.process.name}: {result.cases} cases, {events} events; best of {args.repeat}")
 
-    def best(make: Any) -> float:
-        return min(replay(make) for _ in range(args.repeat))
+    def best(make: Any, name: str = "", pg: str | None = None) -> float:
+        return min(replay(make, name, pg) for _ in range(args.repeat))
 
-    base = best(lambda: REGISTRY["csv"](ctx))
+    base = best(lambda: REGISTRY["csv"](ctx), "events.csv")
     rows = [("events.csv (baseline)", base, None)]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -133,7 +159,7 @@ def main() -> None:
                 (t,) = open_targets([url], ctx, f"bench{time.perf_counter_ns()}")
                 return t
 
-            rows.append((name, best(make), GOALS[name]))
+            rows.append((name, best(make, name, args.pg if name == "postgresql" else None), GOALS[name]))
     finally:
         server.terminate()
     print(f"{'target':<24}{'seconds':>10}{'events/s':>14}{'vs csv':>9}  goal")
@@ -141,6 +167,15 @@ def main() -> None:
         rate = events / sec
         verdict = "" if goal is None else f"{goal:>9,.0f} {'PASS' if rate >= goal else 'MISS'}"
         print(f"{name:<24}{sec:>10.3f}{rate:>14,.0f}{base / sec:>9.2f}  {verdict}")
+    # CPU seconds are what the machine's load does not change much: wall time on a shared machine is noisy
+    print(f"load average {os.getloadavg()[0]:.1f}; CPU seconds per replay (client process, local server):")
+    for name, cpus in CPU.items():
+        client = min(c for c, _ in cpus)
+        line = f"  {name:<22}client {client:.3f} s ({events / client:,.0f} events/CPU-s)"
+        server = min(s for _, s in cpus)
+        if server == server:  # not NaN
+            line += f", server {server:.3f} s ({events / server:,.0f} events/CPU-s)"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -121,6 +121,52 @@ def test_pace_3600x_runs_a_simulated_hour_per_wall_second_while_streaming(tmp_pa
     assert len({round(w, 1) for w, _ in seen}) > 10
 
 
+ROUND_THE_CLOCK = """\
+process:
+  name: Round the clock
+  timezone: UTC
+  start: 2026-03-02T00:00:00+00:00
+roles:
+  desk:
+    members: 3
+arrivals:
+  interarrival: {kind: exponential, mean: 6m}
+events:
+  start: {type: start, next: handle}
+  done: {type: end}
+activities:
+  handle:
+    role: desk
+    duration: {kind: exponential, mean: 5m}
+    next: done
+"""
+
+
+@pytest.mark.slow  # 24 s of wall time, mostly asleep; deselect with -m "not slow" while developing
+def test_pace_3600x_runs_a_full_simulated_day_in_24_wall_seconds(tmp_path, write_process):
+    """Issue #15's check: at 3600x a simulated day takes 24 s of wall time within 5%. A desk that works round
+    the clock gives events over the whole day; the wall time is taken between the first and the last event
+    reaching the pipe, so start-up (imports, loading) is not counted, only the paced delivery."""
+    process = write_process(ROUND_THE_CLOCK)
+    proc = subprocess.Popen([sys.executable, "-m", "procsim", "run", str(process), "-o", str(tmp_path / "o"), "-q",
+                             "--horizon", "24h", "--pace", "3600x", "--to", "jsonl:-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    seen: list[tuple[float, str]] = []
+    for line in proc.stdout:
+        seen.append((time.perf_counter(), json.loads(line)["timestamp"]))
+    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    import datetime as dt
+
+    stamps = [dt.datetime.fromisoformat(t).timestamp() for _, t in seen]
+    simulated = stamps[-1] - stamps[0]
+    wall = seen[-1][0] - seen[0][0]
+    assert simulated > 23.5 * 3600  # the events cover (nearly) the whole day
+    assert abs(wall - simulated / 3600) / (simulated / 3600) < 0.05, (wall, simulated / 3600)
+    # streamed through the day: lines arrived in (nearly) every wall second, not in bursts
+    assert len({int(w - seen[0][0]) for w, _ in seen}) >= 22
+
+
 def test_start_now_puts_the_first_event_near_the_wall_clock(tmp_path):
     import datetime as dt
 
@@ -167,3 +213,18 @@ def test_a_reader_closing_the_pipe_ends_the_run_with_a_message(tmp_path):
     assert proc.wait(timeout=120) == 1
     assert "--to jsonl:-: the reader closed the pipe after" in err and "Traceback" not in err
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_the_spool_never_writes_through_a_planted_link(tmp_path):
+    from procsim.targets.spool import Spool
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    folder = tmp_path / "state"
+    folder.mkdir()
+    (folder / "spool.bin").symlink_to(victim)
+    spool = Spool(folder, mem_items=1)
+    spool.put(("a", b"first", 1))  # in memory
+    with pytest.raises(OSError):
+        spool.put(("b", b"second", 1))  # to disk: refused at the link
+    assert victim.read_text() == "keep me"

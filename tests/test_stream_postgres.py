@@ -30,27 +30,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Cluster:
+    """A throwaway PostgreSQL cluster: its URL, and pg_ctl to stop and start it (an outage)."""
+
+    def __init__(self, root: Path, port: int, as_pg: list[str]) -> None:
+        self.root, self.data, self.port, self.as_pg = root, root / "data", port, as_pg
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def start(self) -> None:
+        subprocess.run([*self.as_pg, str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w",
+                        "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                       check=True, capture_output=True)
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run([*self.as_pg, str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"],
+                       capture_output=True, check=False)
+
+
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
+def pg_cluster() -> Iterator[Cluster]:
     if not (BIN / "initdb").exists() or shutil.which("runuser") is None:
         pytest.skip(f"PostgreSQL binaries not found in {BIN} (or no runuser): cannot start a throwaway cluster")
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     root = Path(tempfile.mkdtemp(prefix="procsim-pg-"))
-    data = root / "data"
-    port = _free_port()
     if as_pg:
         shutil.chown(root, "postgres", "postgres")
-    subprocess.run([*as_pg, str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_pg, str(BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
+    cluster = Cluster(root, _free_port(), as_pg)
+    subprocess.run([*as_pg, str(BIN / "initdb"), "-D", str(cluster.data), "-U", "postgres", "--auth=trust", "-E",
+                    "UTF8"], check=True, capture_output=True)
+    cluster.start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield cluster
     finally:
-        subprocess.run([*as_pg, str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, check=False)
+        cluster.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_url(pg_cluster: Cluster) -> str:
+    return pg_cluster.url
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -127,3 +145,94 @@ def test_a_killed_run_resumes_without_gaps_or_duplicates(pg_url, tmp_path):
     assert entry["events_skipped_on_resume"] >= have
     assert entry["events_skipped_on_resume"] + entry["events_delivered"] == len(events)
     assert entry["url"] == url  # no password in this URL; see test_stream for the redaction
+
+
+def test_the_server_stopped_mid_run_fills_the_spool_and_gets_every_event_once(pg_cluster, tmp_path):
+    import threading
+
+    from procsim.run import run
+    from procsim.targets.stream import StreamOptions
+
+    url = f"{pg_cluster.url}?prefix=t3_&queue=1&max_backoff=0.3"
+    out = tmp_path / "out"
+    # 200 cases span about 58 simulated days: at 1,000,000x the run streams for about 5 s
+    opts = StreamOptions.from_flags([url], "1000000x", None, False, None, out)
+    box: dict[str, object] = {}
+
+    def go() -> None:
+        try:
+            box["result"] = run(O2C, out, cases=200, streaming=opts)
+        except BaseException as e:  # noqa: BLE001 - handed to the test's thread
+            box["error"] = e
+
+    runner = threading.Thread(target=go)
+    runner.start()
+    deadline, have = time.monotonic() + 60, 0
+    while have < 300 and time.monotonic() < deadline:  # the stream has begun
+        time.sleep(0.05)
+        try:
+            have = query(pg_cluster.url, "SELECT count(*) FROM t3_events")[0][0]
+        except psycopg.Error:
+            continue
+    pg_cluster.stop()  # pg_ctl stop -m fast: the target's connection is cut
+    try:
+        time.sleep(2.5)
+        assert runner.is_alive(), "the run should still be going when the server comes back"
+    finally:
+        pg_cluster.start()
+    runner.join(timeout=180)
+    assert "error" not in box, box.get("error")
+    result = box["result"]
+    events = rows(out / "events.csv")
+    got = query(pg_cluster.url, "SELECT seq, event_id FROM t3_events ORDER BY seq")
+    assert [s for s, _ in got] == list(range(1, len(events) + 1))  # every event once, no gap
+    assert [e for _, e in got] == [e["event_id"] for e in events]
+    assert query(pg_cluster.url, "SELECT count(*) FROM t3_cases") == [(len(rows(out / "cases.csv")),)]
+    (entry,) = result.manifest["stream"]["targets"]  # type: ignore[attr-defined]
+    assert entry["events_delivered"] == len(events)
+    # the batches made while the server was away waited on disk; the simulation did not wait for the server
+    assert entry["retries"] > 0 and entry["spooled_to_disk"] > 0
+
+
+def test_ocel_objects_changes_and_links_land_once(pg_url, tmp_path):
+    import sqlite3
+
+    url = f"{pg_url}?prefix=t4_"
+    args = [str(REPO / "processes" / "procure_to_pay.yaml"), "-o", str(tmp_path), "--cases", "60", "-q",
+            "--format", "csv,ocel-sqlite", "--to", url]
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    db = sqlite3.connect(tmp_path / "ocel.sqlite")
+    want_objects = db.execute("SELECT ocel_id, ocel_type FROM object ORDER BY ocel_id").fetchall()
+    want_e2o = set(db.execute("SELECT ocel_event_id, ocel_object_id, ocel_qualifier FROM event_object").fetchall())
+    want_o2o = set(db.execute("SELECT ocel_source_id, ocel_target_id, ocel_qualifier FROM object_object").fetchall())
+    want_changes = 0
+    for (table,) in db.execute("SELECT 'object_' || ocel_type_map FROM object_map_type").fetchall():
+        want_changes += db.execute(f'SELECT count(*) FROM "{table}" WHERE ocel_changed_field IS NOT NULL').fetchone()[0]
+    assert want_objects and want_e2o and want_changes  # the example makes objects, links and changes
+    got_objects = query(pg_url, "SELECT object_id, type FROM t4_objects ORDER BY object_id")
+    assert [tuple(r) for r in got_objects] == want_objects
+    assert set(map(tuple, query(pg_url, "SELECT event_id, object_id, qualifier FROM t4_event_objects"))) == want_e2o
+    assert set(map(tuple, query(pg_url, "SELECT source_id, target_id, qualifier FROM t4_object_objects"))) == want_o2o
+    assert query(pg_url, "SELECT count(*) FROM t4_object_changes") == [(want_changes,)]
+    # typed: creation times are instants, attributes JSON objects with numbers as numbers
+    got = query(pg_url, "SELECT created, attributes FROM t4_objects")
+    assert all(created.tzinfo is not None and isinstance(attrs, dict) for created, attrs in got)
+    assert any(isinstance(v, (int, float)) and not isinstance(v, bool) for _, attrs in got for v in attrs.values())
+    # the same run again: every table idempotent
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    for table, n in (("objects", len(want_objects)), ("event_objects", len(want_e2o)),
+                     ("object_objects", len(want_o2o)), ("object_changes", want_changes)):
+        assert query(pg_url, f"SELECT count(*) FROM t4_{table}") == [(n,)], table
+    import json
+
+    (entry,) = json.loads((tmp_path / "manifest.json").read_text())["stream"]["targets"]
+    assert entry["objects_delivered"] == len(want_objects)
+
+
+def test_a_run_without_objects_makes_no_object_tables(pg_url, tmp_path):
+    done = cli(str(O2C), "-o", str(tmp_path), "--cases", "5", "-q", "--to", f"{pg_url}?prefix=t5_")
+    assert done.returncode == 0, done.stderr
+    assert query(pg_url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE %s", "t5\\_%") == [(3,)]
+

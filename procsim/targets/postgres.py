@@ -1,21 +1,28 @@
 """``postgresql://`` targets: events, cases and labels into tables created if missing, idempotently.
 
-Each batch is COPYed (CSV, formatted by Arrow) into a temporary staging table, then moved with
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` in the same transaction: a re-sent batch (a retry after a lost
-connection, a resumed run) never duplicates a row. Rows are keyed by (run, event_id) / (run, case_id), where
-``run`` is the run key (same inputs, seed and size: same key). Core columns are typed; the process's own
-attributes go into one ``attributes jsonb`` column, since every process has different ones.
+Each batch is COPYed (CSV, formatted by Arrow) straight into its table in one transaction; only a batch that
+holds rows the table has already (a retry after a lost connection, a resumed run) goes through a temporary
+staging table and ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, so a re-sent batch never duplicates a row.
+Rows are keyed by (run, event_id) / (run, case_id), where ``run`` is the run key (same inputs, seed and size:
+same key). Core columns are typed; the process's own attributes go into one ``attributes jsonb`` column, since
+every process has different ones.
 
-Batches commit in output order, so ``--resume`` starts after the highest event number the table holds for the
-run. While the server is unreachable the writer thread retries with exponential backoff, which holds up the
-simulation (back-pressure) rather than buffering. Options: ``prefix`` (table names, default ``procsim_``),
-``labels`` (true/false: send the ground truth; default: as --labels-in-log), ``give_up`` (s), ``max_backoff``
-(s), ``sslmode`` (passed to libpq).
+The writer thread formats each batch and hands it to a spool (``procsim.targets.spool``); a sender thread
+COPYs the spool's batches one after the other, in output order, so formatting the next batch overlaps with
+the server storing this one. While the server is unreachable the sender retries with exponential backoff and
+the batches wait in the spool (memory, then ``spool.bin`` in the target's folder under ``--out``), so the
+simulation goes on; only a full spool holds it up (back-pressure). Batches commit in output order, so
+``--resume`` starts after the highest event number the table holds for the run. Options: ``prefix`` (table
+names, default ``procsim_``), ``labels`` (true/false: send the ground truth; default: as --labels-in-log),
+``give_up`` (s without delivery), ``max_backoff`` (s), ``sslmode`` (passed to libpq), ``spool_mb``, ``queue``
+(batches kept in memory before spilling to disk).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +33,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from procsim.errors import ProcsimError, UsageError
-from procsim.records import CaseBatch
+from procsim.objects import text
+from procsim.records import CaseBatch, EventBatch
 from procsim.sinks.base import SinkContext
 from procsim.targets.base import Options, Target, TargetContext, json_text, public_url
+from procsim.targets.spool import Spool
 
 try:
     import psycopg
@@ -50,8 +59,12 @@ class PgOptions(Options):
     give_up: float = 300.0
     max_backoff: float = 5.0
     sslmode: str = ""
+    spool_mb: float = 256.0
+    queue: int = 8
 
     def __post_init__(self) -> None:
+        if self.spool_mb <= 0 or self.queue < 1:
+            raise ValueError("option 'spool_mb' must be positive and 'queue' at least 1")
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", self.prefix):
             raise ValueError("option 'prefix' must be lower-case letters, digits and '_'")
         if self.labels not in ("", "true", "false"):
@@ -74,6 +87,36 @@ CREATE TABLE IF NOT EXISTS {p}labels (
 """
 
 
+def _ocel_ddl(p: str) -> str:
+    """Tables for the run's business objects (OCEL 2.0's objects, their attribute changes, event-to-object and
+    object-to-object links), made only when the run derives objects (``--format ocel-json``, ``ocel-sqlite``
+    or ``documents``)."""
+    return f"""
+CREATE TABLE IF NOT EXISTS {p}objects (
+  run text NOT NULL, object_id text NOT NULL, type text, created timestamptz, case_id text, event_id text,
+  attributes jsonb, PRIMARY KEY (run, object_id));
+CREATE TABLE IF NOT EXISTS {p}object_changes (
+  run text NOT NULL, object_id text NOT NULL, n integer NOT NULL, ts timestamptz, field text, value jsonb,
+  PRIMARY KEY (run, object_id, n));
+CREATE TABLE IF NOT EXISTS {p}event_objects (
+  run text NOT NULL, event_id text NOT NULL, object_id text NOT NULL, qualifier text NOT NULL,
+  PRIMARY KEY (run, event_id, object_id, qualifier));
+CREATE TABLE IF NOT EXISTS {p}object_objects (
+  run text NOT NULL, source_id text NOT NULL, target_id text NOT NULL, qualifier text NOT NULL,
+  PRIMARY KEY (run, source_id, target_id, qualifier));
+"""
+
+
+OCEL_TABLES = ("objects", "object_changes", "event_objects", "object_objects")
+
+
+def _json_value(v: Any) -> Any:
+    """An object attribute as JSON: numbers and booleans stay themselves, times and the rest become text."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v if not (isinstance(v, float) and v != v) else None
+    return text(v)
+
+
 class PostgresTarget(Target):
     """PostgreSQL: events and cases tables (created if missing), COPY, a re-sent event never duplicates a row."""
 
@@ -90,8 +133,16 @@ class PostgresTarget(Target):
         self.p = options.prefix
         self.resent = 0  # batches that held rows the table had already (went through the staging table)
         self.conn: Any = None
+        self.objects = ctx.extra.get("objects") is not None  # the run derives objects: OCEL tables too
+        self.objects_delivered = 0
+        self.error: str | None = None  # set by the sender thread (or abort): the writer thread raises it
         self._retry(self._setup)
         self.attr_names = list(ctx.attr_names)
+        self.cols: dict[str, tuple[str, ...]] = {}  # each table's COPY columns (fixed for the run)
+        self.spool = Spool(tctx.state_dir, options.queue, int(options.spool_mb * (1 << 20)))
+        self.batches = 0
+        self._sender = threading.Thread(target=self._send_all, name="procsim-postgres", daemon=True)
+        self._sender.start()
 
     def _connect(self) -> None:
         if self.conn is not None and not self.conn.closed:
@@ -99,7 +150,7 @@ class PostgresTarget(Target):
         self.conn = self._open()
         p = self.p
         with self.conn.transaction():
-            for t in ("events", "cases", "labels"):
+            for t in ("events", "cases", "labels", *(OCEL_TABLES if self.objects else ())):
                 self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_{t} "
                                   f"(LIKE {p}{t}) ON COMMIT DELETE ROWS")
 
@@ -113,7 +164,7 @@ class PostgresTarget(Target):
         if self.conn is None or self.conn.closed:
             self.conn = self._open()
         with self.conn.transaction():
-            self.conn.execute(_ddl(self.p))
+            self.conn.execute(_ddl(self.p) + (_ocel_ddl(self.p) if self.objects else ""))
         self.conn.close()
         self.conn = None
         self._connect()
@@ -138,18 +189,48 @@ class PostgresTarget(Target):
                     raise ProcsimError(f"--to {public_url(self.tctx.url)}: no connection for "
                                        f"{self.opt.give_up:g} s ({problem}); run again with --resume") from None
                 self.retries += 1
+                if self.error is not None:  # aborted meanwhile: stop retrying
+                    raise ProcsimError(self.error) from None
                 time.sleep(delay)
                 delay = min(delay * 2, self.opt.max_backoff)
             except psycopg.Error as e:
                 raise ProcsimError(f"--to {public_url(self.tctx.url)}: {str(e).strip()}") from None
 
-    def _copy(self, table: str, cols: tuple[str, ...], data: pa.Table) -> None:
-        self._connect()
+    def _put(self, table: str, data: pa.Table, n: int) -> None:
+        """Format a batch as CSV (on the writer thread) and queue it for the sender."""
+        if self.error is not None:
+            raise ProcsimError(self.error)
+        self.cols.setdefault(table, tuple(data.column_names))
         buf = pa.BufferOutputStream()
         pacsv.write_csv(data, buf, write_options=_CSV)
+        self.spool.put((table, buf.getvalue().to_pybytes(), n))  # blocks while the spool is full
+
+    def _send_all(self) -> None:
+        """The sender thread: COPY the spool's batches in order; a batch leaves the spool once committed."""
+        while self.error is None:
+            msg = self.spool.head()
+            if msg is None:
+                return
+            table, body, n = msg
+            try:
+                self._retry(self._copy, table, self.cols[table], body)
+            except ProcsimError as e:
+                self.error = str(e)
+                self.spool.close()  # a writer waiting for room goes on, and raises the error
+                return
+            self.spool.pop()
+            self.batches += 1
+            if table == "events":
+                self.delivered += n
+            elif table == "cases":
+                self.cases_delivered += n
+            elif table == "objects":
+                self.objects_delivered += n
+
+    def _copy(self, table: str, cols: tuple[str, ...], data_bytes: bytes) -> None:
+        self._connect()
         p = self.p
         names = ", ".join(cols)
-        data_bytes = buf.getvalue().to_pybytes()
         try:
             # the common case, rows the table has never seen: COPY straight in (about twice as fast); the key
             # rejects the whole batch if any row is there already, and the staging path below takes it
@@ -181,10 +262,47 @@ class PostgresTarget(Target):
             **{("ts" if c == "timestamp" else c): table.column(c) for c in EVENT_CORE if c in table.column_names},
             "attributes": self._attributes(table),
         })
-        self._retry(self._copy, "events", tuple(data.column_names), data)
-        self.delivered += n
+        self._put("events", data, n)
+
+    def write_events(self, batch: EventBatch) -> None:
+        super().write_events(batch)
+        if self.objects and batch.links and self.seen > self.skip:
+            # a batch partly delivered before a resume sends all its links: the staging path drops the repeats
+            ev, obj, qual = (list(x) for x in zip(*batch.links))
+            self._put("event_objects", pa.table({"run": self._runs(len(ev)), "event_id": ev, "object_id": obj,
+                                                 "qualifier": qual}), 0)
+
+    def _runs(self, n: int) -> pa.Array:
+        return pa.array([self.tctx.run_key] * n, pa.string())
+
+    def _write_objects(self, objects: list[Any]) -> None:
+        """Objects, their changes and links, built per object in Python: a case makes a handful of objects,
+        against tens of events."""
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        obj: dict[str, list[Any]] = {k: [] for k in ("object_id", "type", "created", "case_id", "event_id",
+                                                     "attributes")}
+        chg: dict[str, list[Any]] = {k: [] for k in ("object_id", "n", "ts", "field", "value")}
+        o2o: dict[str, list[Any]] = {k: [] for k in ("source_id", "target_id", "qualifier")}
+        for o in objects:
+            for k, v in (("object_id", o.id), ("type", o.type), ("created", o.time), ("case_id", o.case_id),
+                         ("event_id", o.event_id),
+                         ("attributes", dumps({n: _json_value(x) for n, x in o.values}))):
+                obj[k].append(v)
+            for i, (t, f, v) in enumerate(o.changes, 1):
+                for k, x in (("object_id", o.id), ("n", i), ("ts", t), ("field", f), ("value", dumps(_json_value(v)))):
+                    chg[k].append(x)
+            for target, q in o.links:
+                for k, x in (("source_id", o.id), ("target_id", target), ("qualifier", q)):
+                    o2o[k].append(x)
+        for name, cols in (("objects", obj), ("object_changes", chg), ("object_objects", o2o)):
+            n = len(next(iter(cols.values())))
+            if n:
+                self._put(name, pa.table({"run": self._runs(n), **{k: pa.array(v) for k, v in cols.items()}}),
+                          n if name == "objects" else 0)
 
     def write_cases(self, batch: CaseBatch) -> None:
+        if self.objects and batch.objects:
+            self._write_objects(batch.objects)
         t = batch.table
         n = t.num_rows
         cols = {"run": pa.array([self.tctx.run_key] * n, pa.string())}
@@ -197,21 +315,34 @@ class PostgresTarget(Target):
                           if c == "end" else t.column(c))
         cols["attributes"] = self._attributes(t)
         data = pa.table(cols)
-        self._retry(self._copy, "cases", tuple(data.column_names), data)
-        self.cases_delivered += n
+        self._put("cases", data, n)
         if self.labels and batch.labels is not None and batch.labels.num_rows:
             lab = batch.labels
             ldata = pa.table({"run": pa.array([self.tctx.run_key] * lab.num_rows, pa.string()),
                               **{c: lab.column(c) for c in lab.column_names}})
-            self._retry(self._copy, "labels", tuple(ldata.column_names), ldata)
+            self._put("labels", ldata, 0)
 
     def report(self) -> dict[str, Any]:
-        return super().report() | {"batches_with_rows_already_there": self.resent}
+        return super().report() | {"batches_with_rows_already_there": self.resent, "batches": self.batches,
+                                   **({"objects_delivered": self.objects_delivered} if self.objects else {}),
+                                   "spooled_to_disk": self.spool.spilled,
+                                   "spool_peak_bytes": self.spool.peak_bytes}
 
     def _finish(self) -> None:
+        self.spool.close()
+        self._sender.join()
+        self.spool.discard()
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        if self.error is not None:
+            raise ProcsimError(self.error)
+
+    def abort(self) -> None:
+        self.error = self.error or "aborted"
+        self.spool.close()
+        self._sender.join(timeout=5)
+        self.spool.discard()
 
 
 __all__ = ["PostgresTarget", "PgOptions", "UsageError"]

@@ -5,14 +5,24 @@ context, so the text is the same as in ``documents/``). An ``.eml`` template is 
 as written. Any other document (an invoice in HTML, a payment advice in Markdown) becomes an e-mail with a
 short text body and the document attached, plus its data as ``.json``. Every message carries
 ``X-Procsim-Document`` and ``X-Procsim-Run``; the envelope goes to ``?to=`` (or ``--mail-to``), from
-``?from=``. Errors talking to the server are retried with exponential backoff on a new connection (the
-simulation waits meanwhile). Options: ``to``, ``from``, ``tls`` (STARTTLS), ``give_up``, ``max_backoff``.
+``?from=``, and a ``Message-ID`` made from the document id and the run key, so a re-sent e-mail is recognisably
+the same one.
+
+The writer thread renders each e-mail and hands its bytes to a spool (``procsim.targets.spool``); a sender
+thread sends them in order, retrying errors with exponential backoff on a new connection. While the server is
+away the e-mails wait in the spool (memory, then ``spool.bin`` in the target's folder under ``--out``) and the
+simulation goes on; only a full spool holds it up. Each accepted e-mail's document id is appended to
+``delivered.txt`` there, so ``--resume`` sends only the others. Options: ``to``, ``from``, ``tls``
+(STARTTLS), ``give_up``, ``max_backoff``, ``spool_mb``, ``queue``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import smtplib
+import threading
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -26,6 +36,7 @@ from procsim.errors import ProcsimError, UsageError
 from procsim.records import CaseBatch
 from procsim.sinks.base import SinkContext
 from procsim.targets.base import Options, Target, TargetContext, public_url
+from procsim.targets.spool import Spool
 
 _MIME = {"html": ("text", "html"), "md": ("text", "markdown"), "txt": ("text", "plain")}
 
@@ -37,6 +48,12 @@ class SmtpOptions(Options):
     tls: bool = False
     give_up: float = 300.0
     max_backoff: float = 5.0
+    spool_mb: float = 64.0
+    queue: int = 16
+
+    def __post_init__(self) -> None:
+        if self.spool_mb <= 0 or self.queue < 1:
+            raise ValueError("option 'spool_mb' must be positive and 'queue' at least 1")
 
     @classmethod
     def parse(cls, url: str, query: str) -> Options:
@@ -69,6 +86,39 @@ class SmtpTarget(Target):
         self.login = (parts.username, parts.password or "") if parts.username else None
         self.conn: smtplib.SMTP | None = None
         self.mails = 0
+        self.mails_skipped = 0
+        self.done_ids = self._open_delivered()
+        self.spool = Spool(tctx.state_dir, options.queue, int(options.spool_mb * (1 << 20)))
+        self.error: str | None = None
+        self._sender = threading.Thread(target=self._send_all, name="procsim-smtp", daemon=True)
+        self._sender.start()
+
+    def _open_delivered(self) -> set[str]:
+        """The documents already accepted by the server in an earlier run with the same key (on --resume); the
+        file is opened without following links (the output folder's rule) and appended to from here on."""
+        path = self.tctx.state_dir / "delivered.txt"
+        head = f"# procsim smtp delivered run={self.tctx.run_key}\n"
+        done: set[str] = set()
+        if self.tctx.resume:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW)
+            except FileNotFoundError:
+                fd = -1
+            if fd >= 0:
+                self._log = os.fdopen(fd, "r+", encoding="utf-8")
+                lines = self._log.read().split("\n")
+                if lines[0] + "\n" == head:
+                    done = {x for x in lines[1:-1] if x}  # the last piece: a line the kill may have cut
+                    if lines[-1]:
+                        self._log.write("\n")
+                    return done
+                self._log.close()
+        path.unlink(missing_ok=True)
+        self._log = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "w",
+                              encoding="utf-8")
+        self._log.write(head)
+        self._log.flush()
+        return done
 
     def deliver(self, table: pa.Table) -> None:
         """Events do not go by e-mail; documents do (``write_cases``)."""
@@ -82,10 +132,18 @@ class SmtpTarget(Target):
             for doc in self.docs.by_type.get(obj.type, ()):
                 if not self.docs.wanted(doc, obj):
                     continue
+                stem = obj.id + doc.stem_suffix
+                if stem in self.done_ids:  # accepted before the run was interrupted (--resume)
+                    self.mails_skipped += 1
+                    continue
                 ctx = self.docs.context(doc, obj, by_id)
                 text = self.docs.render(doc, ctx)
-                stem = obj.id + doc.stem_suffix
-                self._send(self._message(doc, stem, text, obj))
+                if self.error is not None:
+                    raise ProcsimError(self.error)
+                # blocks while the spool is full: back-pressure
+                msg = self._message(doc, stem, text, obj)
+                # CRLF line ends, as on the wire: smtplib sends bytes as they are
+                self.spool.put((stem, msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")), 1))
         self.cases_delivered += batch.table.num_rows
 
     def _message(self, doc: Any, stem: str, text: str, obj: Any) -> EmailMessage:
@@ -114,9 +172,29 @@ class SmtpTarget(Target):
             msg["To"] = self.to
         msg["X-Procsim-Document"] = stem
         msg["X-Procsim-Run"] = self.tctx.run_key
+        if "Message-ID" not in msg:
+            # the same document of the same run: the same id, so a receiver can drop a re-sent copy
+            msg["Message-ID"] = f"<{re.sub(r'[^A-Za-z0-9._-]', '-', stem)}.{self.tctx.run_key}@procsim>"
         return msg
 
-    def _send(self, msg: EmailMessage) -> None:
+    def _send_all(self) -> None:
+        """The sender thread: send the spool's e-mails in order; one leaves the spool once the server took it."""
+        while self.error is None:
+            item = self.spool.head()
+            if item is None:
+                return
+            stem, body, _ = item
+            try:
+                self._send(stem, body)
+            except ProcsimError as e:
+                self.error = str(e)
+                self.spool.close()  # a writer waiting for room goes on, and raises the error
+                return
+            self._log.write(stem + "\n")
+            self._log.flush()  # in the OS's hands: a SIGKILL of the run does not lose it
+            self.spool.pop()
+
+    def _send(self, stem: str, body: bytes) -> None:
         delay, since = 0.05, time.monotonic()
         while True:
             try:
@@ -127,7 +205,7 @@ class SmtpTarget(Target):
                     if self.login is not None:
                         conn.login(*self.login)
                     self.conn = conn
-                self.conn.send_message(msg, from_addr=self.opt.sender, to_addrs=[self.to])
+                self.conn.sendmail(self.opt.sender, [self.to], body)
                 self.mails += 1
                 return
             except smtplib.SMTPResponseException as e:
@@ -135,7 +213,7 @@ class SmtpTarget(Target):
                     problem = f"{e.smtp_code} {e.smtp_error!r}"
                 else:
                     raise ProcsimError(f"--to {public_url(self.tctx.url)}: the server refused "
-                                       f"{msg['X-Procsim-Document']}: {e.smtp_code} {e.smtp_error!r}") from None
+                                       f"{stem}: {e.smtp_code} {e.smtp_error!r}") from None
             except (OSError, smtplib.SMTPException) as e:
                 problem = f"{type(e).__name__}: {e}"
             self._drop()
@@ -143,6 +221,8 @@ class SmtpTarget(Target):
                 raise ProcsimError(f"--to {public_url(self.tctx.url)}: no delivery for {self.opt.give_up:g} s "
                                    f"({problem})")
             self.retries += 1
+            if self.error is not None:  # aborted meanwhile
+                raise ProcsimError(self.error)
             time.sleep(delay)
             delay = min(delay * 2, self.opt.max_backoff)
 
@@ -155,12 +235,26 @@ class SmtpTarget(Target):
         self.conn = None
 
     def _finish(self) -> None:
+        self.spool.close()
+        self._sender.join()
+        self.spool.discard()
         if self.conn is not None:
             try:
                 self.conn.quit()
             except (OSError, smtplib.SMTPException):
                 pass
         self._drop()
+        self._log.close()
+        if self.error is not None:
+            raise ProcsimError(self.error)
+
+    def abort(self) -> None:
+        self.error = self.error or "aborted"
+        self.spool.close()
+        self._sender.join(timeout=5)
+        self.spool.discard()
+        self._drop()
 
     def report(self) -> dict[str, Any]:
-        return super().report() | {"emails": self.mails}
+        return super().report() | {"emails": self.mails, "emails_skipped_on_resume": self.mails_skipped,
+                                   "spooled_to_disk": self.spool.spilled, "spool_peak_bytes": self.spool.peak_bytes}

@@ -8,6 +8,7 @@ is empty: everything on disk is newer than everything in memory.
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 from collections import deque
@@ -40,7 +41,8 @@ class Spool:
         size = len(msg[1]) + len(msg[0])
         with self._cv:
             # back-pressure: wait for room (a single message larger than the bound still goes, alone)
-            while self.pending_bytes and self.pending_bytes + size > self.max_bytes:
+            # (closed: the sender stopped on an error; the caller learns it from the target, never waits forever)
+            while self.pending_bytes and self.pending_bytes + size > self.max_bytes and not self.closed:
                 self._cv.wait()
             if self._disk_items == 0 and len(self._mem) < self.mem_items:
                 self._mem.append(msg)
@@ -52,7 +54,9 @@ class Spool:
 
     def _spill(self, msg: Message) -> None:
         if self._file is None:
-            self._file = self.path.open("w+b")
+            # never through a link planted at the fixed name (the output folder's rule, issue #11)
+            self._file = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600),
+                                   "w+b")
         key = msg[0].encode()
         self._file.seek(self._write)
         self._file.write(_HEAD.pack(len(key), len(msg[1])) + key + msg[1] + struct.pack(">I", msg[2]))
