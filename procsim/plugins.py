@@ -12,7 +12,7 @@ import importlib
 import json
 from typing import Any
 
-from procsim.registry import Registry, all_registries
+from procsim.registry import Entry, Registry, all_registries
 
 __all__ = ["load_registries", "render_json", "render_markdown", "render_text"]
 
@@ -42,12 +42,19 @@ def _group_order() -> list[str]:
             "procsim.sinks", "procsim.targets"]
 
 
+def _entries(r: Registry[Any]) -> list[Entry]:
+    # targets with client packages register when first imported, in whatever order a program imported them:
+    # listed by name so the listing (and docs/extending.md) does not depend on that order
+    entries = list(r.entries())
+    return sorted(entries, key=lambda e: e.name) if r.group == "procsim.targets" else entries
+
+
 def render_text(regs: list[Registry[Any]], missing: list[str]) -> str:
     lines: list[str] = []
     for r in regs:
         lines.append(f"{r.title} (entry point group '{r.group}')")
         width = max((len(n) for n in r), default=0)
-        for e in r.entries():
+        for e in _entries(r):
             origin = "" if e.origin == "procsim" else f"  [{e.origin}]"
             lines.append(f"  {e.name.ljust(width)}  {e.summary}{origin}")
         if r.group == "procsim.targets" and missing:
@@ -57,7 +64,7 @@ def render_text(regs: list[Registry[Any]], missing: list[str]) -> str:
 
 
 def render_json(regs: list[Registry[Any]], missing: list[str]) -> str:
-    data = {r.group: [{"name": e.name, "summary": e.summary, "origin": e.origin} for e in r.entries()] for r in regs}
+    data = {r.group: [{"name": e.name, "summary": e.summary, "origin": e.origin} for e in _entries(r)] for r in regs}
     return json.dumps({"registries": data, "not_installed": missing}, indent=2)
 
 
@@ -66,7 +73,7 @@ def render_markdown(regs: list[Registry[Any]], *, builtin_only: bool = True) -> 
     out: list[str] = []
     for r in regs:
         out += [f"### {r.title}", "", f"Entry point group: `{r.group}`", "", "| name | what it is |", "|---|---|"]
-        for e in r.entries():
+        for e in _entries(r):
             if builtin_only and e.origin != "procsim":
                 continue
             out.append(f"| `{e.name}` | {e.summary.replace('|', '/')} |")
