@@ -4,6 +4,8 @@
     python benchmarks/bench_core.py --quick              # 2k and 10k
     python benchmarks/bench_core.py --cases 5000 --process processes/other.yaml
     python benchmarks/bench_core.py --repeat 3 --json out.json   # best of 3 per size; rows as JSON too
+    python benchmarks/bench_core.py --quick --process benchmarks/procure_to_pay_plain.yaml --root .
+                                                         # a process that reads rule files from a wider project
 
 Each size runs in fresh child processes, so a child's ``ru_maxrss`` is the peak of that run alone:
 
@@ -43,8 +45,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def child(process: str | Path, cases: int, mode: str) -> dict[str, Any]:
-    """One measurement in this process: ``mode`` is ``both`` (baseline, then procsim) or ``procsim``."""
+def child(process: str | Path, cases: int, mode: str, root: str | Path | None = None) -> dict[str, Any]:
+    """One measurement in this process: ``mode`` is ``both`` (baseline, then procsim) or ``procsim``.
+
+    ``root`` is the project folder the process may read rule files and templates from (``procsim run --root``)."""
     from procsim.run import run
     from procsim.spec import load_process
 
@@ -54,7 +58,7 @@ def child(process: str | Path, cases: int, mode: str) -> dict[str, Any]:
         from baseline import run_baseline
 
         t0 = time.perf_counter()
-        loaded = load_process(process)
+        loaded = load_process(process, root)
         out["load_s"] = time.perf_counter() - t0
         run_baseline(loaded, WARM_UP, seed=SEED)
         with tempfile.TemporaryDirectory(prefix="procsim-bench-") as tmp:
@@ -68,7 +72,8 @@ def child(process: str | Path, cases: int, mode: str) -> dict[str, Any]:
         labels = {(a.name or aid): aid for aid, a in loaded.spec.activities.items()}
     with tempfile.TemporaryDirectory(prefix="procsim-bench-") as tmp:
         t0 = time.perf_counter()
-        r = run(loaded if mode == "both" else process, tmp, seed=SEED, cases=cases, formats=["csv", "parquet"])
+        r = run(loaded if mode == "both" else process, tmp, seed=SEED, cases=cases, formats=["csv", "parquet"],
+                root=root)
         out["procsim_s"] = time.perf_counter() - t0
         # taken before the log is read back below, so the peak is the run's own
         out["peak_rss_mb"] = _peak_rss_mb()
@@ -86,10 +91,12 @@ def child(process: str | Path, cases: int, mode: str) -> dict[str, Any]:
     return out
 
 
-def run_child(process: str | Path, cases: int, mode: str) -> dict[str, Any]:
+def run_child(process: str | Path, cases: int, mode: str, root: str | Path | None = None) -> dict[str, Any]:
     """Run :func:`child` in a fresh interpreter and return its JSON (the last line of its stdout)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--cases", str(cases),
            "--process", str(process)]
+    if root is not None:
+        cmd += ["--root", str(root)]
     p = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if p.returncode != 0:
         raise RuntimeError(f"benchmark child failed ({' '.join(cmd)}):\n{p.stderr}")
@@ -97,7 +104,8 @@ def run_child(process: str | Path, cases: int, mode: str) -> dict[str, Any]:
     return result
 
 
-def measure(process: str | Path, sizes: list[int], repeat: int = 1, progress: bool = True) -> list[dict[str, Any]]:
+def measure(process: str | Path, sizes: list[int], repeat: int = 1, progress: bool = True,
+            root: str | Path | None = None) -> list[dict[str, Any]]:
     """Per size: ``repeat`` children running both (best time of each kept: noise only ever adds time), then one
     child running procsim alone for its peak RSS."""
     rows = []
@@ -106,12 +114,12 @@ def measure(process: str | Path, sizes: list[int], repeat: int = 1, progress: bo
         for k in range(repeat):
             if progress:
                 print(f"  {n:,} cases: baseline + procsim ({k + 1}/{repeat}) ...", file=sys.stderr, flush=True)
-            runs.append(run_child(process, n, "both"))
+            runs.append(run_child(process, n, "both", root))
         both = {**runs[0], "baseline_s": min(r["baseline_s"] for r in runs),
                 "procsim_s": min(r["procsim_s"] for r in runs)}
         if progress:
             print(f"  {n:,} cases: procsim alone (peak RSS) ...", file=sys.stderr, flush=True)
-        alone = run_child(process, n, "procsim")
+        alone = run_child(process, n, "procsim", root)
         ai = both["activity_instances"]
         rows.append({
             "cases": n,
@@ -162,17 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--quick", action="store_true", help="2k and 10k cases, for a fast look")
     ap.add_argument("--process", default=str(DEFAULT_PROCESS))
+    ap.add_argument("--root", metavar="DIR", help="project folder the process may read rule files and templates "
+                    "from (as 'procsim run --root'), e.g. '.' for benchmarks/procure_to_pay_plain.yaml")
     ap.add_argument("--repeat", type=int, default=1, help="children per size for the speed ratio; best time kept")
     ap.add_argument("--json", metavar="FILE", help="also write the measured rows as JSON")
     ap.add_argument("--child", choices=["both", "procsim"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.process, args.cases[0], args.child)))
+        print(json.dumps(child(args.process, args.cases[0], args.child, args.root)))
         return 0
     sizes = [2_000, 10_000] if args.quick else sorted(args.cases)
     print(f"procsim core benchmark: {args.process}, seed {SEED}, sizes {', '.join(f'{n:,}' for n in sizes)}",
           file=sys.stderr)
-    rows = measure(args.process, sizes, max(1, args.repeat))
+    rows = measure(args.process, sizes, max(1, args.repeat), root=args.root)
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

@@ -21,6 +21,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ import numpy as np
 __all__ = ["Recording", "Rule", "Window"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_TIME, _CASE = itemgetter(0), itemgetter(1)
 START, END, BOTH = "start", "end", "both"
 
 
@@ -74,6 +76,12 @@ class Recording:
         self.counts = {"events_dropped": 0, "cases_dropped": 0, "cases_truncated_start": 0,
                        "cases_truncated_end": 0, "completions_delayed": 0}
         self._by_act: dict[str, Rule] = {}
+        # one granularity for every event and nothing drawn or batched: ``transform`` maps a batch's times at
+        # once (the same floating-point steps as the per-row path, so the same times)
+        grains = {system.granularity, *(r.granularity or system.granularity for r in activities.values())}
+        plain = all(r.delay is None and not r.batch for r in (system, *activities.values()))
+        g = grains.pop()
+        self._uniform: float | None = g if plain and not grains and (g == 0.0 or 900.0 % g == 0.0) else None
 
     def _sim(self, d: date) -> float:
         return datetime.combine(d, time(0), self.tz).timestamp() - self.origin_s
@@ -123,10 +131,12 @@ class Recording:
         Once per event, so kept lean: the rule per activity is looked up once per batch, and the window's
         bookkeeping (events and cost kept per case) is done only when there is a window.
         """
+        windowed = self.window is not None  # without one nothing is dropped and cases keep their own counts
+        if not windowed and self._uniform is not None and rows:
+            return self._transform_uniform(rows, self._uniform)
         out = []
         ws, we = self.ws, self.we
         drop_started = self.drop_started
-        windowed = self.window is not None  # without one nothing is dropped and cases keep their own counts
         starts, last, kept, cost, trunc = self.case_start, self.last, self.kept, self.kept_cost, self.truncated
         rules: dict[str, Rule] = {}
         origin_s, rng = self.origin_s, self.rng
@@ -171,6 +181,31 @@ class Recording:
                 last[idx] = t
         self.counts["completions_delayed"] += delayed
         self.counts["events_dropped"] += dropped
+        return out
+
+    def _transform_uniform(self, rows: list[Any], g: float) -> list[Any]:
+        """``transform`` when every event is floored to one grid ``g`` (0: kept as simulated) and none is dropped."""
+        n = len(rows)
+        t = np.fromiter(map(_TIME, rows), dtype=np.float64, count=n)
+        if g:
+            origin_s = self.origin_s
+            # as the per-row path: floor((origin + t) / g) * g - origin (math.floor's integer is exact here)
+            t = np.floor((origin_s + t) / g) * g - origin_s
+            out = [(x,) + row[1:] for x, row in zip(t.tolist(), rows)]
+        else:
+            out = list(rows)
+        # each case's latest recorded time: the last of its rows once sorted by (case, time)
+        idx = np.fromiter(map(_CASE, rows), dtype=np.int64, count=n)
+        order = np.lexsort((t, idx))
+        idx, t = idx[order], t[order]
+        ends = np.empty(n, dtype=bool)
+        ends[-1] = True
+        np.not_equal(idx[1:], idx[:-1], out=ends[:-1])
+        last = self.last
+        inf = -math.inf
+        for i, x in zip(idx[ends].tolist(), t[ends].tolist()):
+            if x > last.get(i, inf):
+                last[i] = x
         return out
 
     def case_last(self, idx: int) -> float:

@@ -117,3 +117,13 @@ def test_bench_discover_synthetic_log_has_100_plus_activities_and_discovers() ->
     assert df["activity"].nunique() >= 100 and abs(len(df) - 20_000) < 2_000
     d = discover(ActivityLog(df.sort_values(["end_time", "case_id"]).reset_index(drop=True)))
     assert d.activities == df["activity"].nunique()
+
+
+def test_bench_child_reads_a_process_whose_rule_files_lie_under_root() -> None:
+    """``--root`` lets the plain process (rule files in ../rules) be benched directly; without it, it is refused."""
+    bench = _module("bench_core")
+    plain = BENCH / "procure_to_pay_plain.yaml"
+    with pytest.raises(RuntimeError, match="outside_project"):
+        bench.run_child(plain, 20, "procsim")
+    r = bench.run_child(plain, 20, "procsim", root=ROOT)
+    assert r["cases_done"] == 20 and r["events"] > 0

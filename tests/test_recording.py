@@ -248,3 +248,36 @@ def test_recorded_logs_keep_their_guarantees(tmp_path_factory, gran, delay, batc
             secs = (e["ts"] - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds()
             local = secs + e["ts"].dt.tz_convert("Europe/Berlin").map(lambda x: x.utcoffset().total_seconds())
             assert (local % step == 0).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([0.0, 1.0, 60.0, 300.0, 3600.0]),
+       st.lists(st.tuples(st.floats(0, 4e7, allow_nan=False), st.integers(0, 30), st.integers(0, 1)),
+                min_size=1, max_size=60))
+def test_one_grid_for_every_event_maps_a_batch_as_the_per_row_path_does(g: float, raw: list) -> None:
+    # Recording._transform_uniform (a whole batch at once) against the per-row loop it stands in for: the
+    # same recorded rows and the same latest recorded time per case, across two batches
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from procsim.recording import Recording, Rule
+
+    class Act:
+        id = "a"
+
+    def rec(uniform: bool) -> Recording:
+        tz = ZoneInfo("Europe/Berlin")
+        r = Recording(tz=tz, origin=datetime(2026, 3, 2, 8, 0, 0, 123000, tzinfo=tz), system=Rule(granularity=g),
+                      activities={}, window=None, rng=np.random.default_rng(0))
+        # an hour grid is not the UTC grid in every zone: that stays on the per-row path, which knows offsets
+        assert r._uniform == (g if g == 0 or 900.0 % g == 0 else None)
+        if not uniform:
+            r._uniform = None  # the per-row path
+        return r
+
+    rows = [(t, c, Act, life, None, None, None, "", "", ()) for t, c, life in raw]
+    fast, slow = rec(True), rec(False)
+    half = len(rows) // 2
+    for part in (rows[:half], rows[half:]):
+        assert fast.transform(part) == slow.transform(part)
+    assert fast.last == slow.last

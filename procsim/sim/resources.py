@@ -7,8 +7,9 @@ member indices, and a request may carry the set of members it accepts.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Collection
+from operator import itemgetter
 from typing import Any
 
 import simpy
@@ -19,7 +20,7 @@ class Pool:
     """The members of one role. ``request`` returns an event whose value is the member index."""
 
     __slots__ = ("env", "name", "members", "free", "waiting", "_seq", "calendar", "busy_since", "busy_time",
-                 "people", "group", "_wakes", "_draws")
+                 "people", "group", "_wakes", "_draws", "_any", "_by")
 
     def __init__(self, env: simpy.Environment, name: str, members: list[str], calendar: object | None) -> None:
         self.env = env
@@ -39,6 +40,10 @@ class Pool:
         self._wakes: dict[int, float] = {}
         # worklist draws among all members: id(weights) -> (weights, total, running sums, answer per index)
         self._draws: dict[int, tuple[list[float], float, list[float], list[tuple[int, ...]]]] = {}
+        # with people: the same waiting entries indexed by who may take them, so a released member finds the
+        # first request for them without scanning the queue (worklists queue many requests for one member each)
+        self._any: list[_Entry] = []  # requests any member may take, in queue order
+        self._by: dict[int, list[_Entry]] = {}  # member -> restricted requests that member may take, in queue order
 
     def acquire_now(self, allowed: Collection[int] | None = None) -> int:
         """A free member at once, without an event (the common case: no queue), or -1."""
@@ -107,6 +112,8 @@ class Pool:
         """Withdraw a request still waiting (an escalation that gives up on the queue)."""
         for i, w in enumerate(self.waiting):
             if w[2] is ev:
+                if self.people is not None:
+                    self._unindex(w)
                 del self.waiting[i]
                 return
 
@@ -127,7 +134,49 @@ class Pool:
         else:
             self._seq += 1
             seq = self._seq
-        insort(self.waiting, (-priority, seq, ev, allowed), key=lambda w: (w[0], w[1]))
+        entry = (-priority, seq, ev, allowed)
+        insort(self.waiting, entry, key=_KEY)
+        if allowed is None:
+            insort(self._any, entry, key=_KEY)
+        else:
+            for c in (allowed if len(allowed) == 1 else set(allowed)):
+                lst = self._by.get(c)
+                if lst is None:
+                    self._by[c] = [entry]
+                else:
+                    insort(lst, entry, key=_KEY)
+
+    def _first(self, m: int) -> _Entry | None:
+        """The first waiting request (queue order) that member ``m`` may take: what a scan of ``waiting`` finds."""
+        if self.people is None:  # filled by ``request`` alone, not indexed
+            for w in self.waiting:
+                if w[3] is None or m in w[3]:
+                    return w
+            return None
+        a = self._any
+        b = self._by.get(m)
+        if a:
+            if b and (b[0][0], b[0][1]) < (a[0][0], a[0][1]):
+                return b[0]
+            return a[0]
+        return b[0] if b else None
+
+    def _unqueue(self, w: _Entry) -> None:
+        """Take entry ``w`` out of the queue (and its index): (priority, sequence) is unique, so bisect finds it."""
+        waiting = self.waiting
+        del waiting[bisect_left(waiting, (w[0], w[1]), key=_KEY)]
+        if self.people is not None:
+            self._unindex(w)
+
+    def _unindex(self, w: _Entry) -> None:
+        key = (w[0], w[1])
+        allowed = w[3]
+        if allowed is None:
+            del self._any[bisect_left(self._any, key, key=_KEY)]
+            return
+        for c in (allowed if len(allowed) == 1 else set(allowed)):
+            lst = self._by[c]
+            del lst[bisect_left(lst, key, key=_KEY)]
 
     def _on_duty(self, m: int, now: float) -> bool:
         cals = self.people.calendars
@@ -209,32 +258,38 @@ class Pool:
         """Give person ``m`` the most urgent request waiting for them in any of their roles, if on duty."""
         now = self.env._now
         if self.group is None:  # the common case: one role, so the first request that accepts them
-            waiting = self.waiting
-            if not waiting or not self._on_duty(m, now):
+            if not self.waiting or not self._on_duty(m, now):
                 return False
-            for i, w in enumerate(waiting):
-                if w[3] is None or m in w[3]:
-                    if m in self.free:
-                        self.free.remove(m)
-                    self._trigger(waiting.pop(i)[2], m)
-                    return True
-            return False
+            # as ``_first``, inline: the busiest call of a loaded pool (distinct entries differ in sequence, so
+            # comparing whole entries compares (priority, sequence))
+            a = self._any
+            b = self._by.get(m)
+            if b:
+                w = b[0] if not a or b[0] < a[0] else a[0]
+            elif a:
+                w = a[0]
+            else:
+                return False
+            if m in self.free:
+                self.free.remove(m)
+            self._unqueue(w)
+            self._trigger(w[2], m)
+            return True
         best = None
         for pool, j in self._seats(m):
             if not pool.waiting or (pool.people is not None and not pool._on_duty(j, now)):
                 continue
-            for i, w in enumerate(pool.waiting):
-                if w[3] is None or j in w[3]:
-                    if best is None or (w[0], w[1]) < best[0]:
-                        best = ((w[0], w[1]), pool, i, j)
-                    break
+            w = pool._first(j)
+            if w is not None and (best is None or (w[0], w[1]) < best[0]):
+                best = ((w[0], w[1]), pool, w, j)
         if best is None:
             return False
-        _, pool, i, j = best
+        _, pool, w, j = best
         for p2, j2 in self._seats(m):
             if j2 in p2.free:
                 p2.free.remove(j2)
-        self._trigger(pool.waiting.pop(i)[2], j)
+        pool._unqueue(w)
+        self._trigger(w[2], j)
         return True
 
     @staticmethod
@@ -277,6 +332,10 @@ class Pool:
         self._wakes.pop(m, None)
         if m in self.free:
             self._hand(m)
+
+
+_Entry = tuple[int, int, Event, "Collection[int] | None"]  # (-priority, sequence, request, who may take it)
+_KEY = itemgetter(0, 1)  # queue order: priority first, then arrival
 
 
 def _cumulative(weights: list[float], n: int) -> tuple[list[float], float, list[float], list[tuple[int, ...]]]:
