@@ -337,13 +337,14 @@ def prosimos_distribution(name: str, params: list[float], time: bool = True) -> 
             scale = mean
         d: dict[str, Any] = {"kind": "exponential", "mean": u(scale)}
         if lo_b > 0:
-            # a shifted exponential: min plus an exponential, as a mixture cannot shift, give it as quantiles
-            qs = [i / 64 for i in range(64)]
+            # min plus an exponential: procsim's exponential has no shift, so its exact quantiles as a table,
+            # evenly in probability and then ever closer to 1; the last step ends where its mean (uniform draws)
+            # is the exponential tail's own (memoryless: the quantile plus the scale)
+            qs = [i / 256 for i in range(256)] + [1 - 2.0 ** -k for k in range(9, 31)]
             vals = [lo_b - scale * math.log(1 - q) for q in qs]
-            top = lo_b + scale * 40  # beyond this the exponential's mass is e^-40: nothing a run will draw
-            d = {"kind": "quantiles", "probabilities": [*qs, 1], "values": [u(v) for v in vals] + [u(min(top, hi))]}
+            d = {"kind": "quantiles", "probabilities": [*qs, 1], "values": [u(v) for v in vals] + [u(vals[-1] + 2 * scale)]}
             notes.append(f"expon{params}: min {_num(lo_b)} plus an exponential of mean {_num(scale)}, written as a "
-                         "64-point quantile table (mean within 0.2%)")
+                         "quantile table (procsim's exponential has no shift)")
         tail = math.exp(-(hi - lo_b) / scale) if scale > 0 else 0.0
     elif name == "norm":
         sd = p[1]
