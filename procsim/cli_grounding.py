@@ -133,12 +133,14 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write process.yaml into")] = Path("imported"),
         start: Annotated[str, typer.Option(help="The process's start (the parameters have none)")] =
         "2026-01-05T00:00:00+00:00",
+        root: Annotated[Optional[Path], typer.Option("--root", help="Project folder the rule files and templates "
+                                                     "of a procsim-exported model must lie in (as for 'run')")] = None,
     ) -> None:
         """A BPMN model (and Prosimos/Simod parameters) as a procsim process folder that loads and runs."""
         from procsim.convert import convert_to_dir
 
         try:
-            path, c = convert_to_dir(model, out, params, start)
+            path, c = convert_to_dir(model, out, params, start, root)
         except ProcsimError as e:
             _fail(e)
             return

@@ -11,16 +11,14 @@ close mapping exists, written with a comment and reported as a note. A model exp
 --format bpmn`` carries procsim's own parameters in ``procsim:`` extension elements; with them the round trip is
 lossless for what the export writes (docs/grounding.md).
 
-Inclusive (OR) gateways: an OR split whose branches meet again at one OR join (a block) is rewritten into an XOR
-choice of the non-empty subsets of its branches, each subset an AND split and join of copies of its branches;
-the subset's probability is that of Prosimos's rule (each branch taken independently with its probability; none
-taken: one branch by the probabilities). The rewrite runs exactly the branches the split activated and the join
-waits for exactly those, which is the OR join's semantics for a block (docs/process-language.md).
+Inclusive gateways become procsim ``or`` gateways: a branch's probability in the parameters is its own chance,
+drawn independently, and when none is drawn one branch is taken by the probabilities: Prosimos's rule, which the
+engine follows (docs/process-language.md). The OR join waits for the branches its split activated; that needs
+the split and join to form a block, which the loader checks.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -32,13 +30,13 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
+from procsim.bpmn import PAIRS, PROCSIM_NS
 from procsim.errors import Problem, ProcsimError, SpecError
-from procsim.limits import BPMN_MAX_BYTES, BPMN_MAX_ELEMENTS, BPMN_MAX_OR_BRANCHES
+from procsim.limits import BPMN_MAX_BYTES, BPMN_MAX_ELEMENTS
 
 __all__ = ["Converted", "convert", "convert_to_dir", "prosimos_distribution", "PROCSIM_NS"]
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-PROCSIM_NS = "https://procsim.dev/bpmn/extensions"
 DEFAULT_START = "2026-01-05T00:00:00+00:00"  # a Monday
 
 _TASKS = {"task", "userTask", "serviceTask", "manualTask", "scriptTask", "sendTask", "receiveTask",
@@ -159,15 +157,31 @@ class _Model:
     name: str
 
 
-def _ext(el: _El) -> dict[str, Any] | None:
+def _ext(el: _El, fname: str) -> dict[str, Any] | None:
     """The JSON of a ``procsim:data`` extension element, if any."""
     ee = el.find("extensionElements")
     if ee is None:
         return None
     for c in ee.children:
         if c.ns == PROCSIM_NS and c.tag == "data":
-            return json.loads(c.text)  # type: ignore[no-any-return]
+            try:
+                data = _unpairs(json.loads(c.text))
+            except json.JSONDecodeError as e:
+                raise SpecError([Problem(fname, c.line, c.col, "", f"procsim:data is not JSON: {e.msg}", "bpmn_syntax")]
+                                ) from None
+            return data if isinstance(data, dict) else None
     return None
+
+
+def _unpairs(v: Any) -> Any:
+    """Mappings the export wrote as key-value pairs (keys that are not text) back as mappings."""
+    if isinstance(v, dict):
+        if set(v) == {PAIRS} and isinstance(v[PAIRS], list):
+            return {_unpairs(k): _unpairs(x) for k, x in v[PAIRS]}
+        return {k: _unpairs(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_unpairs(x) for x in v]
+    return v
 
 
 def _read_model(root: _El, fname: str) -> _Model:
@@ -204,7 +218,7 @@ def _read_model(root: _El, fname: str) -> _Model:
             if tag in ("sequenceFlow",):
                 cond = el.find("conditionExpression")
                 flows.append(_Flow(eid, el.attrs.get("sourceRef", ""), el.attrs.get("targetRef", ""),
-                                   cond.text.strip() if cond is not None and cond.text.strip() else None, el, _ext(el)))
+                                   cond.text.strip() if cond is not None and cond.text.strip() else None, el, _ext(el, fname)))
                 continue
             if not eid:
                 bad(el, f"a '{tag}' without an id")
@@ -215,22 +229,22 @@ def _read_model(root: _El, fname: str) -> _Model:
             name = el.attrs.get("name", "").strip()
             defs = [c.tag for c in el.children if c.tag.endswith("EventDefinition")]
             if tag == "startEvent":
-                nodes[eid] = _Node(eid, "start" if scope is None else "pass", name, el, _ext(el))
+                nodes[eid] = _Node(eid, "start" if scope is None else "pass", name, el, _ext(el, fname))
             elif tag == "endEvent":
                 if defs and defs != ["terminateEventDefinition"]:
                     bad(el, f"an end event with {defs[0]} is not supported (a plain or terminate end event is)")
-                nodes[eid] = _Node(eid, "end" if scope is None else "pass", name, el, _ext(el))
+                nodes[eid] = _Node(eid, "end" if scope is None else "pass", name, el, _ext(el, fname))
                 if scope is not None:
                     nodes[eid].ext = {"to_exit": scope}
             elif tag in _TASKS:
                 loops = [c.tag for c in el.children if c.tag.endswith("LoopCharacteristics")]
                 if loops:
                     bad(el, f"'{loops[0]}' (a loop or multi-instance task) is not supported")
-                nodes[eid] = _Node(eid, "task", name, el, _ext(el))
+                nodes[eid] = _Node(eid, "task", name, el, _ext(el, fname))
             elif tag in _GATEWAYS:
-                nodes[eid] = _Node(eid, _GATEWAYS[tag], name, el, _ext(el))
+                nodes[eid] = _Node(eid, _GATEWAYS[tag], name, el, _ext(el, fname))
             elif tag == "intermediateCatchEvent" and defs == ["timerEventDefinition"]:
-                nodes[eid] = _Node(eid, "timer", name, el, _ext(el))
+                nodes[eid] = _Node(eid, "timer", name, el, _ext(el, fname))
             elif tag == "subProcess" and el.attrs.get("triggeredByEvent", "false") != "true":
                 # entry and exit: pass-through nodes the sub-process's own start and end events connect to
                 nodes[eid] = _Node(eid, "pass", name, el, {"entry": True})
@@ -266,7 +280,7 @@ def _read_model(root: _El, fname: str) -> _Model:
     for n in nodes.values():
         if n.ext == {"entry": True}:
             n.ext = None
-    pext = _ext(proc)
+    pext = _ext(proc, fname)
     return _Model(nodes, flows, pext, proc.attrs.get("name", "") or proc.attrs.get("id", "process"))
 
 
@@ -503,7 +517,6 @@ class _Builder:
             used.add(key)
             self.keys[n.id] = key
         self.used = used
-        self._or_joins: set[str] = set()
         self.outs: dict[str, list[_Flow]] = defaultdict(list)
         self.ins: dict[str, list[_Flow]] = defaultdict(list)
         for f in m.flows:
@@ -706,11 +719,21 @@ class _Builder:
                                          at.id if at else "", f"the process needs exactly one start event (it "
                                          f"has {len(starts)})", "bpmn_structure"))
         no_duration = []
-        or_rewrites = []
+        tables = {"events": events, "activities": acts, "gateways": gws, "waits": waits}
         for n in m.nodes.values():
             key = self.keys[n.id]
             outs, ins = self.outs[n.id], self.ins[n.id]
-            x = {k: v for k, v in (n.ext or {}).items() if k not in ("key", "next", "to", "branches", "type")}
+            written = (n.ext or {}).get("spec")
+            section = (n.ext or {}).get("section")
+            if isinstance(written, dict) and section in tables:
+                if _same_flow(written, [self.keys[f.dst] for f in outs]):
+                    tables[section][key] = written  # procsim's own node, its flow unchanged: as it was written
+                    continue
+                # the flow was edited in a modeler: the node's own settings, the flow from the model
+                self.notes.append(f"'{key}': its flows differ from procsim's export; they are taken from the model")
+                if section == "waits" and n.kind == "task":
+                    n.kind = "timer"
+            x = {k: v for k, v in (written or {}).items() if k not in ("next", "to", "branches", "type")}
             if n.kind in ("start", "task", "timer") or (n.kind == "end" and outs):
                 nxt = self._next(n, outs, gws, events)
             if n.kind == "start":
@@ -744,30 +767,22 @@ class _Builder:
                     w["duration"] = _iso_duration(n, self)
                 w["next"] = nxt
                 waits[key] = w
-            elif n.kind == "or":
-                if len(outs) > 1:
-                    or_rewrites.append(n)
-                continue  # joins are made by the rewrite; a lone OR merge is an XOR merge (below)
             else:
                 self._gateway(n, key, outs, ins, probs, gws, x)
-        for n in or_rewrites:
-            self._or_split(n, probs, acts, gws, waits)
-        for n in m.nodes.values():
-            if n.kind == "or" and len(self.outs[n.id]) <= 1 and n.id not in self._or_joins:
-                self._gateway(n, self.keys[n.id], self.outs[n.id], self.ins[n.id], probs, gws, {})
         if no_duration:
             self.notes.append(f"no duration for {len(no_duration)} task(s) ({', '.join(no_duration[:5])}"
                               f"{', ...' if len(no_duration) > 5 else ''}): 0s, automatic")
         if self.problems:
             raise SpecError(self.problems)
-        doc["events"] = events
-        doc["activities"] = acts
-        if gws:
-            doc["gateways"] = gws
-        if waits:
-            doc["waits"] = waits
+        order = ext.get("order") or {}
+        for sec, table in tables.items():
+            if table or sec in ("events", "activities"):
+                # the sections in the order procsim wrote them (an activity's place decides nothing, but the
+                # order of roles, nodes and branches is kept so the same seed gives the same log)
+                rank = {k: i for i, k in enumerate(order.get(sec, []))}
+                doc[sec] = dict(sorted(table.items(), key=lambda kv: rank.get(kv[0], len(rank))))
         for k, v in ext.items():
-            if k not in doc and k not in ("events", "activities", "gateways", "waits"):
+            if k not in doc and k not in ("events", "activities", "gateways", "waits", "order"):
                 doc[k] = v
         return Converted(_dump(doc, self.notes, self.fname), sorted(set(self.notes), key=self.notes.index),
                          len(acts), len(gws))
@@ -790,19 +805,27 @@ class _Builder:
         if not outs:
             self.bad(n, "a gateway without outgoing flows")
             return
-        kind = "xor" if n.kind == "or" else n.kind
+        kind = n.kind
         if len(outs) == 1:
             gws[key] = {"type": kind, "next": self.keys[outs[0].dst], **x}
             return
+        if len(ins) > 1 and kind != "xor":  # a join and a split in one: the join first
+            split = self.fresh(key + "_split")
+            gws[key] = {"type": kind, "next": split, **x}
+            key, x = split, {}
         if kind == "and":
-            if len(ins) > 1:  # a join and a split in one: the join first
-                split = self.fresh(key + "_split")
-                gws[key] = {"type": "and", "next": split, **x}
-                gws[split] = {"type": "and", "to": [self.keys[f.dst] for f in outs]}
-            else:
-                gws[key] = {"type": "and", "to": [self.keys[f.dst] for f in outs], **x}
-            return
-        gws[key] = {"type": "xor", "branches": self._branches(n, outs, probs), **x}
+            gws[key] = {"type": "and", "to": [self.keys[f.dst] for f in outs], **x}
+        elif kind == "or":
+            gws[key] = {"type": "or", "branches": self._or_branches(n, outs, probs), **x}
+        else:
+            gws[key] = {"type": "xor", "branches": self._branches(n, outs, probs), **x}
+
+    def _or_branches(self, n: _Node, outs: list[_Flow], probs: dict[str, float]) -> list[dict[str, Any]]:
+        """An inclusive split's branches: each flow's probability is its own chance (Prosimos's reading)."""
+        given = [probs.get(f.id) for f in outs]
+        if any(p is None for p in given):
+            self.notes.append(f"inclusive gateway '{n.name or n.id}': no probability for some branches; 0.5 each")
+        return [{"to": self.keys[f.dst], "probability": 0.5 if p is None else p} for f, p in zip(outs, given)]
 
     def _branches(self, n: _Node, outs: list[_Flow], probs: dict[str, float]) -> list[dict[str, Any]]:
         branches: list[dict[str, Any]] = []
@@ -831,92 +854,12 @@ class _Builder:
         del extp
         return [{"to": self.keys[f.dst], "probability": v} for f, v in zip(outs, vals)]
 
-    # -- inclusive gateways
 
-    def _or_split(self, n: _Node, probs: dict[str, float], acts: dict[str, Any], gws: dict[str, Any],
-                  waits: dict[str, Any]) -> None:
-        """An OR split closed by one OR join: an XOR over the non-empty subsets of its branches, each an AND split
-        and join over copies of the subset's branches (see the module's docstring)."""
-        outs = self.outs[n.id]
-        k = len(outs)
-        if k > BPMN_MAX_OR_BRANCHES:
-            self.bad(n, f"an inclusive split with {k} branches (at most {BPMN_MAX_OR_BRANCHES}: the rewrite has "
-                        f"2^k - 1 choices)", "bpmn_unsupported")
-            return
-        # each branch: the chain of nodes from the split to the join (tasks and timers, one path each)
-        paths: list[list[str]] = []
-        join: str | None = None
-        for f in outs:
-            path, cur = [], f.dst
-            while self.m.nodes[cur].kind in ("task", "timer") and len(self.outs[cur]) == 1 and len(self.ins[cur]) == 1:
-                path.append(cur)
-                cur = self.outs[cur][0].dst
-            if self.m.nodes[cur].kind != "or" or (join is not None and cur != join):
-                self.bad(n, "an inclusive split whose branches do not each lead, through tasks and timer events only, "
-                            "to one inclusive join is not supported (a block of single paths is)", "bpmn_unsupported")
-                return
-            join = cur
-            paths.append(path)
-        assert join is not None
-        if len(self.ins[join]) != k or len(self.outs[join]) != 1:
-            self.bad(n, "the inclusive join must close exactly the split's branches", "bpmn_unsupported")
-            return
-        self._or_joins = self._or_joins | {join}
-        after = self.keys[self.outs[join][0].dst]
-        given = [probs.get(f.id) for f in outs]
-        p = [g if g is not None else 0.5 for g in given]
-        if any(g is None for g in given):
-            self.notes.append(f"inclusive gateway '{n.name or n.id}': no probability for some branches; 0.5 each")
-        # Prosimos: each branch independently; none taken: one branch chosen by the probabilities (normalised)
-        total = sum(p) or 1.0
-        none = math.prod(1 - q for q in p)
-        subsets = []
-        for r in range(1, k + 1):
-            for sub in itertools.combinations(range(k), r):
-                pr = math.prod(p[i] if i in sub else 1 - p[i] for i in range(k))
-                if r == 1:
-                    pr += none * p[sub[0]] / total
-                subsets.append((sub, pr))
-        key = self.keys[n.id]
-        jkey = self.keys[join]
-        merge = jkey
-        gws[merge] = {"type": "xor", "next": after}
-        # the original nodes of every branch are dropped; each subset has its own copies
-        originals = [x for path in paths for x in path]
-        snapshot: dict[str, tuple[str, dict[str, Any]]] = {}
-        for x in originals:
-            kx = self.keys[x]
-            section, table = ("activities", acts) if kx in acts else ("waits", waits)
-            snapshot[kx] = (section, {a: b for a, b in table.pop(kx).items() if a != "next"})
-        branches = []
-        tot = sum(pr for _, pr in subsets)
-        for sub, pr in subsets:
-            tag = "_".join(str(i + 1) for i in sub)
-            heads = []
-            and_join = self.fresh(f"{key}_{tag}_join") if len(sub) > 1 else merge
-            for i in sub:
-                prev_target = and_join
-                chain = paths[i]
-                head = prev_target
-                for x in reversed(chain):
-                    ck = self.fresh(f"{self.keys[x]}_{tag}")
-                    section, spec = snapshot[self.keys[x]]
-                    node = dict(spec)
-                    node.setdefault("name", self.m.nodes[x].name or self.keys[x])
-                    node["next"] = head
-                    (acts if section == "activities" else waits)[ck] = node
-                    head = ck
-                heads.append(head)
-            if len(sub) > 1:
-                split = self.fresh(f"{key}_{tag}_split")
-                gws[split] = {"type": "and", "to": heads}
-                gws[and_join] = {"type": "and", "next": merge}
-                target = split
-            else:
-                target = heads[0]
-            branches.append({"to": target, "probability": round(pr / tot, 12)})
-        branches[-1]["probability"] = round(1 - sum(b["probability"] for b in branches[:-1]), 12)
-        gws[key] = {"type": "xor", "branches": branches}
+def _same_flow(written: dict[str, Any], targets: list[str]) -> bool:
+    """Whether a node's spec as procsim wrote it names exactly the targets of its flows in the model."""
+    named = ([written["next"]] if written.get("next") is not None else []) + list(written.get("to") or []) + [
+        b.get("to") for b in written.get("branches") or [] if isinstance(b, dict)]
+    return set(named) == set(targets) and (len(targets) == len(set(targets)))
 
 
 def _iso_duration(n: _Node, b: _Builder) -> str:
@@ -952,9 +895,10 @@ def _dump(doc: dict[str, Any], notes: list[str], source: str) -> str:
     return "\n".join(head) + "\n" + buf.getvalue()
 
 
-def convert_to_dir(bpmn: Path, out: Path, params: Path | None = None, start: str = DEFAULT_START) -> tuple[
-        Path, Converted]:
-    """Convert ``bpmn`` (and ``params``), check that the result loads, write ``out/process.yaml``."""
+def convert_to_dir(bpmn: Path, out: Path, params: Path | None = None, start: str = DEFAULT_START,
+                   root: Path | None = None) -> tuple[Path, Converted]:
+    """Convert ``bpmn`` (and ``params``), check that the result loads (rule files and templates inside ``root``,
+    default the output's project folder), write ``out/process.yaml``."""
     from procsim.spec import load_process
 
     def read(p: Path, limit: int) -> bytes:
@@ -986,7 +930,7 @@ def convert_to_dir(bpmn: Path, out: Path, params: Path | None = None, start: str
         with open(tmp, "x", encoding="utf-8") as f:
             f.write(c.yaml)
         try:
-            load_process(tmp)
+            load_process(tmp, root)
         except SpecError as e:
             raise ProcsimError(f"convert made a process file that does not load (kept as {tmp}):\n{e}") from None
         tmp.replace(target)

@@ -59,5 +59,3 @@ BPMN_MAX_BYTES = 20_000_000
 """Size of one BPMN file or simulation-parameters file that ``procsim convert`` reads."""
 BPMN_MAX_ELEMENTS = 200_000
 """XML elements of one BPMN file (a model of 1,000 tasks with its diagram has about 10,000)."""
-BPMN_MAX_OR_BRANCHES = 6
-"""Branches of one inclusive split: the rewrite into XOR and AND has 2^k - 1 choices (63 at 6)."""

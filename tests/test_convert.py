@@ -192,3 +192,25 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "bad.bpmn:1:" in r.stderr and "x: 'complexGateway' is not supported" in r.stderr
     assert not (tmp_path / "o" / "process.yaml").exists()
+
+
+def test_inclusive_gateways_become_or_gateways(tmp_path: Path) -> None:
+    text = (BPMN_HEAD + '<startEvent id="s"/><inclusiveGateway id="split"/><task id="a" name="A"/>'
+            '<task id="b" name="B"/><inclusiveGateway id="join"/><task id="c" name="C"/><endEvent id="e"/>'
+            '<sequenceFlow id="fa" sourceRef="split" targetRef="a"/><sequenceFlow id="fb" sourceRef="split" '
+            'targetRef="b"/>' + _flows("s>split", "a>join", "b>join", "join>c", "c>e") + BPMN_TAIL)
+    params = ('{"gateway_branching_probabilities": [{"gateway_id": "split", "probabilities": '
+              '[{"path_id": "fa", "value": 0.9}, {"path_id": "fb", "value": 0.4}]}]}')
+    path, _ = convert_to_dir_text(text, tmp_path, params)
+    spec = load_process(path).spec
+    g = spec.gateways["split"]
+    assert g.type == "or" and [(b.to, b.probability) for b in g.branches] == [("a", 0.9), ("b", 0.4)]
+    assert spec.gateways["join"].type == "or" and spec.gateways["join"].next == "c"
+    out = tmp_path / "sim"
+    run(path, out, seed=4, cases=2000, formats=("csv",))
+    ev = pd.read_csv(out / "events.csv")
+    n = Counter(ev[ev.lifecycle == "complete"].activity)
+    assert n["C"] == 2000
+    # each branch by its own chance; none drawn (0.1 x 0.6): one by the probabilities
+    assert n["A"] / 2000 == pytest.approx(0.9 + 0.06 * 0.9 / 1.3, abs=0.02)
+    assert n["B"] / 2000 == pytest.approx(0.4 + 0.06 * 0.4 / 1.3, abs=0.025)
