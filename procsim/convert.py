@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
+import networkx as nx
+
 from procsim.bpmn import PAIRS, PROCSIM_NS
 from procsim.errors import Problem, ProcsimError, SpecError
-from procsim.limits import BPMN_MAX_BYTES, BPMN_MAX_ELEMENTS
+from procsim.limits import BPMN_MAX_BYTES, BPMN_MAX_ELEMENTS, MAX_LOOP_REPEATS
 
 __all__ = ["Converted", "convert", "convert_to_dir", "prosimos_distribution", "PROCSIM_NS"]
 
@@ -449,6 +451,8 @@ class Converted:
     notes: list[str]
     activities: int
     gateways: int
+    # node key -> (line, column, BPMN id) of the element it came from, to point the loader's problems at the model
+    origin: dict[str, tuple[int, int, str]] = field(default_factory=dict)
 
 
 class _Params:
@@ -774,6 +778,8 @@ class _Builder:
                               f"{', ...' if len(no_duration) > 5 else ''}): 0s, automatic")
         if self.problems:
             raise SpecError(self.problems)
+        if m.process is None:
+            self._bound_loops(tables)
         order = ext.get("order") or {}
         for sec, table in tables.items():
             if table or sec in ("events", "activities"):
@@ -784,8 +790,79 @@ class _Builder:
         for k, v in ext.items():
             if k not in doc and k not in ("events", "activities", "gateways", "waits", "order"):
                 doc[k] = v
+        origin = {self.keys[n.id]: (n.el.line, n.el.col, n.id) for n in m.nodes.values()}
         return Converted(_dump(doc, self.notes, self.fname), sorted(set(self.notes), key=self.notes.index),
-                         len(acts), len(gws))
+                         len(acts), len(gws), origin)
+
+    def _bound_loops(self, tables: dict[str, dict[str, Any]]) -> None:
+        """BPMN loops have no bound; procsim wants one on a branch of every cycle. Each way back (an edge to a node
+        that dominates its source) gets a ``max`` on the xor branch that takes it, large enough that a case reaches
+        the bound with probability below 1e-4 (at most MAX_LOOP_REPEATS). Cycles this does not cover (an
+        irreducible flow) are left to the loader, which names them."""
+        g = nx.DiGraph()
+        for sec in ("events", "activities", "waits"):
+            for k, v in tables[sec].items():
+                if v.get("next") is not None:
+                    g.add_edge(k, v["next"])
+        for k, v in tables["gateways"].items():
+            for t in ([v["next"]] if v.get("next") else []) + list(v.get("to") or []):
+                g.add_edge(k, t)
+            for b in v.get("branches") or []:
+                g.add_edge(k, b["to"])
+        start = next((k for k, e in tables["events"].items() if e.get("type") == "start"), None)
+        if start is None or start not in g:
+            return
+        idom = nx.immediate_dominators(g, start)
+
+        def dominates(a: str, b: str) -> bool:
+            while b != a and idom.get(b, b) != b:
+                b = idom[b]
+            return a == b
+
+        preds = {n: list(g.predecessors(n)) for n in g}
+
+        def bound(src: str, dst: str) -> bool:
+            gw = tables["gateways"].get(src, {})
+            if gw.get("type") != "xor" or not gw.get("branches"):
+                return False
+            free = [b for b in gw["branches"] if b.get("max") is None and b.get("when") is None]
+            b = next((b for b in free if b["to"] == dst), None)
+            if b is None or len(free) < 2:
+                return False  # the gateway's last free branch: a case must always be able to go on
+            p = float(b.get("probability") or 0.0)
+            b["max"] = MAX_LOOP_REPEATS if p >= 1 else max(3, min(MAX_LOOP_REPEATS, math.ceil(
+                math.log(1e-4) / math.log(p)) if 0 < p < 1 else 3))
+            g.remove_edge(src, dst)
+            self.notes.append(f"loop back from '{src}' to '{dst}' (probability {p:g}) bounded at {b['max']} times "
+                              "per case")
+            return True
+
+        back = [(u, v) for u, v in sorted(g.edges) if dominates(v, u)]
+        def prob(u: str, v: str) -> float:
+            return max((float(b.get("probability") or 0) for b in tables["gateways"].get(u, {}).get("branches") or []
+                        if b["to"] == v), default=0.0)
+
+        for u, v in sorted(back, key=lambda e: -prob(*e)):  # ways back leaving an xor split, the likeliest first
+            bound(u, v)
+        for u, v in back:  # ways back at the end of a straight run of nodes: the branch into the run
+            if not g.has_edge(u, v):
+                continue
+            src, dst, seen = u, v, set()
+            while src not in tables["gateways"] or not tables["gateways"][src].get("branches"):
+                if len(preds.get(src, [])) != 1 or src in seen:
+                    break
+                seen.add(src)
+                src, dst = preds[src][0], src
+            bound(src, dst)
+        while True:  # what is left: any xor branch of the cycle, the likeliest first
+            try:
+                cycle = nx.find_cycle(g)
+            except nx.NetworkXNoCycle:
+                return
+            options = sorted(((-float(b.get("probability") or 0), u, v) for u, v in cycle
+                              for b in tables["gateways"].get(u, {}).get("branches") or [] if b["to"] == v))
+            if not any(bound(u, v) for _, u, v in options):
+                g.remove_edge(*cycle[-1][:2])  # nothing to bound here: the loader names this cycle
 
     def _next(self, n: _Node, outs: list[_Flow], gws: dict[str, Any], events: dict[str, Any]) -> str:
         """The one node after ``n``: several outgoing flows are an implicit AND split; none, an implicit end."""
@@ -895,6 +972,16 @@ def _dump(doc: dict[str, Any], notes: list[str], source: str) -> str:
     return "\n".join(head) + "\n" + buf.getvalue()
 
 
+_FLOW_CODES = ("unbalanced_and", "unbalanced_or", "unbounded_loop", "dead_end", "unreachable", "end_events")
+
+
+def _at_model(p: Problem, c: Converted, fname: str) -> Problem:
+    key = p.loc.split(".")[1] if p.loc.count(".") >= 1 else ""
+    line, col, eid = c.origin.get(key, (1, 1, key))
+    msg = p.msg.replace(f"'{key}'", f"'{eid}'") if key else p.msg
+    return Problem(fname, line, col, eid, f"procsim cannot run this flow: {msg}", "bpmn_unsupported")
+
+
 def convert_to_dir(bpmn: Path, out: Path, params: Path | None = None, start: str = DEFAULT_START,
                    root: Path | None = None) -> tuple[Path, Converted]:
     """Convert ``bpmn`` (and ``params``), check that the result loads (rule files and templates inside ``root``,
@@ -932,6 +1019,12 @@ def convert_to_dir(bpmn: Path, out: Path, params: Path | None = None, start: str
         try:
             load_process(tmp, root)
         except SpecError as e:
+            # the flow procsim cannot run (a parallel or inclusive join that closes no block, a loop without an
+            # xor branch to bound): said at the model's element, the model's problem
+            flow = [p for p in e.problems if p.code in _FLOW_CODES]
+            if flow and len(flow) == len(e.problems):
+                tmp.unlink(missing_ok=True)
+                raise SpecError([_at_model(p, c, str(bpmn)) for p in flow]) from None
             raise ProcsimError(f"convert made a process file that does not load (kept as {tmp}):\n{e}") from None
         tmp.replace(target)
     except OSError as e:

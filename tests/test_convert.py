@@ -214,3 +214,52 @@ def test_inclusive_gateways_become_or_gateways(tmp_path: Path) -> None:
     # each branch by its own chance; none drawn (0.1 x 0.6): one by the probabilities
     assert n["A"] / 2000 == pytest.approx(0.9 + 0.06 * 0.9 / 1.3, abs=0.02)
     assert n["B"] / 2000 == pytest.approx(0.4 + 0.06 * 0.4 / 1.3, abs=0.025)
+
+
+SIMOD = REPO / "tests" / "data" / "simod_bpic2012"
+
+
+def test_a_model_simod_discovered_converts_and_runs(tmp_path: Path) -> None:
+    if not SIMOD.exists():
+        pytest.skip("the vendored Simod output is absent")
+    path, c = convert_to_dir(SIMOD / "bpic2012_train.bpmn", tmp_path / "imp", SIMOD / "bpic2012_train.json")
+    spec = load_process(path).spec
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(SIMOD / "bpic2012_train.bpmn").getroot()
+    tasks = {t.get("name") for t in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}task")}
+    assert {a.name or k for k, a in spec.activities.items()} == tasks
+    # split-miner loops have no bound: each got one on the branch that goes back
+    bounded = [b for g in spec.gateways.values() for b in g.branches or [] if b.max is not None]
+    assert bounded and sum("bounded at" in n for n in c.notes) == len(bounded)
+    # each task's duration is Simod's fitted distribution, mapped with the same mean and variance
+    import json
+
+    params = json.loads((SIMOD / "bpic2012_train.json").read_text())
+    names = {t.get("id"): t.get("name") for t in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}task")}
+    by_name = {a.name or k: a for k, a in spec.activities.items()}
+    checked = 0
+    for tr in params["task_resource_distribution"]:
+        r = tr["resources"][0]
+        if all(x["distribution_name"] == r["distribution_name"] and x["distribution_params"] ==
+               r["distribution_params"] for x in tr["resources"]):
+            want, _ = prosimos_distribution(r["distribution_name"], [v["value"] for v in r["distribution_params"]])
+            got = _DIST.validate_python(want)
+            assert by_name[names[tr["task_id"]]].duration == got
+            checked += 1
+    assert checked >= 10
+    run(path, tmp_path / "sim", seed=1, cases=200, formats=("activities",))
+    acts = pd.read_csv(tmp_path / "sim" / "activities.csv")
+    assert acts.case_id.nunique() == 200 and set(acts.activity) <= tasks
+
+
+def test_a_parallel_join_that_closes_no_block_is_named_in_the_model(tmp_path: Path) -> None:
+    # a -> AND split (b, c); b -> end; c -> AND join <- ... : the join closes no block
+    text = (BPMN_HEAD + '<startEvent id="s"/><parallelGateway id="ps"/><task id="b" name="B"/><task id="c" name="C"/>'
+            '<exclusiveGateway id="x"/><parallelGateway id="pj"/><endEvent id="e"/><endEvent id="e2"/>'
+            + _flows("s>ps", "ps>b", "ps>c", "b>x", "x>pj", "x>e2", "c>pj", "pj>e") + BPMN_TAIL)
+    with pytest.raises(SpecError) as e:
+        convert_to_dir_text(text, tmp_path)
+    assert {p.code for p in e.value.problems} == {"bpmn_unsupported"}
+    assert any(p.loc in ("ps", "pj") and "procsim cannot run this flow" in p.msg for p in e.value.problems)
+    assert not (tmp_path / "imp" / "process.yaml").exists()
