@@ -905,14 +905,7 @@ class _Builder:
         return [{"to": self.keys[f.dst], "probability": 0.5 if p is None else p} for f, p in zip(outs, given)]
 
     def _branches(self, n: _Node, outs: list[_Flow], probs: dict[str, float]) -> list[dict[str, Any]]:
-        branches: list[dict[str, Any]] = []
         given = [probs.get(f.id) for f in outs]
-        extp = [(f.ext or {}).get("probability") for f in outs]
-        if all(f.ext is not None for f in outs):  # procsim's own export: its branches as they were
-            for f in outs:
-                b = {"to": self.keys[f.dst], **{k: v for k, v in (f.ext or {}).items() if k != "to"}}
-                branches.append(b)
-            return branches
         if any(p is None for p in given):
             if any(p is not None for p in given) or self.params is not None:
                 self.notes.append(f"gateway '{n.name or n.id}': a probability is missing for some branches; "
@@ -928,7 +921,6 @@ class _Builder:
             self.notes.append(f"gateway '{n.name or n.id}': probabilities sum to {total:g}; normalised")
         vals = [round((p or 0) / total, 12) for p in given]
         vals[-1] = round(1 - sum(vals[:-1]), 12)
-        del extp
         return [{"to": self.keys[f.dst], "probability": v} for f, v in zip(outs, vals)]
 
 
