@@ -13,18 +13,28 @@ Layout: each node's column is its longest distance from the start over the graph
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 import networkx as nx
 
+from procsim.errors import ProcsimError
+from procsim.spec.loader import read_yaml
+
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
 
-__all__ = ["to_bpmn"]
+__all__ = ["to_bpmn", "PROCSIM_NS"]
 
-_SIZE = {"start": (36, 36), "end": (36, 36), "activity": (100, 80), "xor": (50, 50), "and": (50, 50),
+PROCSIM_NS = "https://procsim.dev/bpmn/extensions"
+PAIRS = "procsim:pairs"  # a JSON object standing for a YAML mapping whose keys are not all text
+# sections whose content the BPMN flow carries (the nodes); the rest travels in the process's extension element
+_FLOW_SECTIONS = ("events", "activities", "gateways", "waits", "calls", "subprocesses")
+
+_SIZE = {"start": (36, 36), "end": (36, 36), "activity": (100, 80), "xor": (50, 50), "and": (50, 50), "or": (50, 50),
          "wait": (36, 36), "logged_wait": (100, 80)}
 _COL, _ROW, _X0, _Y0 = 160, 120, 60, 60
 
@@ -56,10 +66,60 @@ def _layout(g: nx.DiGraph, start: str) -> dict[str, tuple[int, int]]:
     return pos
 
 
+def _raw(loaded: LoadedProcess) -> dict[str, Any]:
+    """The process file as written (its YAML mapping), for the extension elements; {} for a process built in code."""
+    try:
+        data, _ = read_yaml(loaded.path)
+    except (OSError, ProcsimError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _json(v: Any) -> Any:
+    """YAML values as JSON: dates and times as ISO text (the loader reads them back)."""
+    if isinstance(v, dict):
+        if not all(isinstance(k, str) for k in v):
+            # YAML keys that are not text ({true: 0.1, false: 0.9}): as pairs, so they come back as they were
+            return {PAIRS: [[_json(k), _json(x)] for k, x in v.items()]}
+        return {k: _json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json(x) for x in v]
+    if isinstance(v, (dt.date, dt.datetime, dt.time)):
+        return v.isoformat()
+    return v
+
+
+def _process_data(loaded: LoadedProcess, raw: dict[str, Any]) -> dict[str, Any]:
+    """The sections of the process file outside its flow, and the order of the flow's nodes per section."""
+    spec = loaded.spec
+    out = {k: _json(v) for k, v in raw.items() if k not in _FLOW_SECTIONS}
+    out["order"] = {sec: list(getattr(spec, sec)) for sec in ("events", "activities", "gateways", "waits")}
+    return out
+
+
+def _node_data(loaded: LoadedProcess, raw: dict[str, Any], n: str) -> dict[str, Any]:
+    """A node's key, section and spec as written (sub-process copies, which have none, as the loader made them)."""
+    spec = loaded.spec
+    for sec in ("events", "activities", "gateways", "waits"):
+        if n in getattr(spec, sec):
+            written = (raw.get(sec) or {}).get(n)
+            if not isinstance(written, dict):
+                written = getattr(spec, sec)[n].model_dump(mode="json", exclude_defaults=True)
+            return {"key": n, "section": sec, "spec": _json(written)}
+    return {"key": n}
+
+
+def _extension(data: dict[str, Any], indent: str) -> str:
+    """procsim's own parameters as a ``procsim:data`` extension element (JSON), read back by ``procsim convert``."""
+    text = escape(json.dumps(data, ensure_ascii=False, sort_keys=False))
+    return (f"{indent}<bpmn:extensionElements><procsim:data>{text}</procsim:data></bpmn:extensionElements>")
+
+
 def to_bpmn(loaded: LoadedProcess) -> str:
     """The process as BPMN 2.0 XML with a diagram."""
     spec = loaded.spec
     g = loaded.graph
+    raw = _raw(loaded)
     start = next(n for n, d in g.nodes(data=True) if d["kind"] == "start")
     pid = "process_" + re.sub(r"[^A-Za-z0-9_]", "_", spec.process.name)[:60]
     flows: list[tuple[str, str, str, str, str | None]] = []  # id, src, dst, name, condition
@@ -68,7 +128,7 @@ def to_bpmn(loaded: LoadedProcess) -> str:
             continue
         name, cond = "", None
         gw = spec.gateways.get(u)
-        if gw is not None and gw.branches and "branches" in d:
+        if gw is not None and gw.branches and "branches" in d:  # xor and or splits
             parts = []
             for i in d["branches"]:
                 b = gw.branches[i]
@@ -93,9 +153,11 @@ def to_bpmn(loaded: LoadedProcess) -> str:
                     'xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
                     'xmlns:di="http://www.omg.org/spec/DD/20100524/DI" '
                     'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                    f'xmlns:procsim="{PROCSIM_NS}" '
                     'id="definitions" targetNamespace="https://procsim.dev/bpmn" exporter="procsim" '
                     'exporterVersion="1">',
                     f'  <bpmn:process id="{pid}" name={quoteattr(spec.process.name)} isExecutable="false">']
+    x.append(_extension(_process_data(loaded, raw), "    "))
     for n, d in sorted(g.nodes(data=True), key=lambda t: t[0]):
         kind = d["kind"]
         if kind == "start":
@@ -106,6 +168,8 @@ def to_bpmn(loaded: LoadedProcess) -> str:
             tag, label = "task", spec.activities[n].name or n
         elif kind == "xor":
             tag, label = "exclusiveGateway", n
+        elif kind == "or":
+            tag, label = "inclusiveGateway", n
         elif kind == "wait":
             # a logged wait is in the log, so it is a task there (holding no resource, said in its documentation);
             # an unlogged one is a timer event: time passes, nothing is recorded
@@ -123,6 +187,7 @@ def to_bpmn(loaded: LoadedProcess) -> str:
             x.append(f"      <bpmn:documentation>role: {escape(spec.activities[n].role or '')}</bpmn:documentation>")
         if kind == "wait":
             x.append("      <bpmn:documentation>a wait: holds no resource</bpmn:documentation>")
+        x.append(_extension(_node_data(loaded, raw, n), "      "))
         x += [f"      <bpmn:incoming>{f}</bpmn:incoming>" for f in incoming[n]]
         x += [f"      <bpmn:outgoing>{f}</bpmn:outgoing>" for f in outgoing[n]]
         if tag == "intermediateCatchEvent":

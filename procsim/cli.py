@@ -55,8 +55,9 @@ def run(
     seed: Annotated[int, typer.Option(help="Root seed: the same seed gives byte-identical files")] = 0,
     format: Annotated[str, typer.Option("--format", "-f",
                                         help="Comma-separated: csv, parquet, xes, ocel-json, ocel-sqlite, "
-                                             "documents, labels-parquet ('procsim plugins' lists every "
-                                             "format, with installed third-party ones)")] = "csv",
+                                             "documents, labels-parquet, activities (one row per activity "
+                                             "instance); 'procsim plugins' lists every format, with installed "
+                                             "third-party ones")] = "csv",
     labels_in_log: Annotated[bool, typer.Option("--labels-in-log/--no-labels-in-log",
                                                 help="Write exception labels into the event log "
                                                      "(labels.csv is written either way)")] = True,

@@ -1,6 +1,7 @@
-"""The commands that ground procsim in real logs: ``compare``, ``discover``, ``fidelity``.
+"""The commands that ground procsim in real logs and models: ``compare``, ``discover``, ``fidelity``, ``convert``.
 
-Owns their flags only; the work is in :mod:`procsim.compare`, :mod:`procsim.discover` and :mod:`procsim.fidelity`.
+Owns their flags only; the work is in :mod:`procsim.compare`, :mod:`procsim.discover`, :mod:`procsim.fidelity`
+and :mod:`procsim.convert`.
 :func:`register` adds them to the main Typer app (``procsim/cli.py`` calls it once).
 """
 
@@ -123,3 +124,26 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
             _fail(e)
             return
         typer.echo(r.to_json() + "\n" if json_ else r.to_text(), nl=False)
+
+    @app.command()
+    def convert(
+        model: Annotated[Path, typer.Argument(help="A BPMN 2.0 file (.bpmn)", show_default=False)],
+        params: Annotated[Optional[Path], typer.Option("--params", help="Prosimos/Simod simulation parameters "
+                                                       "(JSON)")] = None,
+        out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write process.yaml into")] = Path("imported"),
+        start: Annotated[str, typer.Option(help="The process's start (the parameters have none)")] =
+        "2026-01-05T00:00:00+00:00",
+        root: Annotated[Optional[Path], typer.Option("--root", help="Project folder the rule files and templates "
+                                                     "of a procsim-exported model must lie in (as for 'run')")] = None,
+    ) -> None:
+        """A BPMN model (and Prosimos/Simod parameters) as a procsim process folder that loads and runs."""
+        from procsim.convert import convert_to_dir
+
+        try:
+            path, c = convert_to_dir(model, out, params, start, root)
+        except ProcsimError as e:
+            _fail(e)
+            return
+        for note in c.notes:
+            typer.echo(f"note: {note}", err=True)
+        typer.echo(f"wrote {path} ({c.activities} activities, {c.gateways} gateways)", err=True)

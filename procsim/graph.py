@@ -223,7 +223,7 @@ def check_structure(spec: ProcessSpec, g: nx.DiGraph, smap: SourceMap) -> list[P
             problems.append(smap.problem(node_loc(spec, n), f"no path leads from '{n}' to an end event",
                                          "dead_end", at_key=True))
     for name, gw in spec.gateways.items():
-        if gw.branches and not any(b.max is None and b.when is None for b in gw.branches):
+        if gw.branches and gw.type != "or" and not any(b.max is None and b.when is None for b in gw.branches):
             problems.append(smap.problem(("gateways", name, "branches"),
                                          "at least one branch must have neither 'max' nor 'when', so the case "
                                          "can go on when the others are used up", "no_default_branch"))
@@ -256,13 +256,13 @@ def _cycles(g: nx.DiGraph) -> list[list[str]]:
 
 
 def and_blocks(g: nx.DiGraph, ends: list[str]) -> dict[str, str]:
-    """Map each AND split to its join: the immediate post-dominator of the split."""
+    """Map each AND split (and each OR split) to its join: the immediate post-dominator of the split."""
     rev = g.reverse(copy=True)
     rev.add_node(EXIT)
     for e in ends:
         rev.add_edge(EXIT, e)
     ipdom = nx.immediate_dominators(rev, EXIT)
-    return {n: ipdom.get(n, EXIT) for n in g.nodes if g.nodes[n]["kind"] == "and" and g.out_degree(n) > 1}
+    return {n: ipdom.get(n, EXIT) for n in g.nodes if g.nodes[n]["kind"] in ("and", "or") and g.out_degree(n) > 1}
 
 
 def _check_blocks(spec: ProcessSpec, g: nx.DiGraph, smap: SourceMap, start: str, ends: list[str]) -> list[Problem]:
@@ -271,7 +271,8 @@ def _check_blocks(spec: ProcessSpec, g: nx.DiGraph, smap: SourceMap, start: str,
     idom = nx.immediate_dominators(g, start)
     joins_used: dict[str, str] = {}
     for split, join in sorted(blocks.items()):
-        ok = join != EXIT and g.nodes[join]["kind"] == "and" and g.out_degree(join) == 1 and g.in_degree(join) > 1
+        kind = g.nodes[split]["kind"]
+        ok = join != EXIT and g.nodes[join]["kind"] == kind and g.out_degree(join) == 1 and g.in_degree(join) > 1
         if ok:
             # the split must dominate the join: nothing enters the block except through the split
             d = join
@@ -280,14 +281,14 @@ def _check_blocks(spec: ProcessSpec, g: nx.DiGraph, smap: SourceMap, start: str,
             ok = d == split
         if not ok:
             problems.append(smap.problem(("gateways", split),
-                                         f"and split '{split}' is not closed by an and join that all its branches "
-                                         "reach (every branch must meet again at one join gateway)",
-                                         "unbalanced_and", at_key=True))
+                                         f"{kind} split '{split}' is not closed by an {kind} join that all its "
+                                         "branches reach (every branch must meet again at one join gateway)",
+                                         "unbalanced_and" if kind == "and" else "unbalanced_or", at_key=True))
         else:
             joins_used[join] = split
     for name, gw in spec.gateways.items():
-        if gw.type == "and" and gw.next is not None and name not in joins_used:
+        if gw.type in ("and", "or") and gw.next is not None and name not in joins_used:
             problems.append(smap.problem(("gateways", name),
-                                         f"and join '{name}' does not close an and split",
-                                         "unbalanced_and", at_key=True))
+                                         f"{gw.type} join '{name}' does not close an {gw.type} split",
+                                         "unbalanced_and" if gw.type == "and" else "unbalanced_or", at_key=True))
     return problems

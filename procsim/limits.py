@@ -53,3 +53,9 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 """The process start and every date a run can reach lie in these years (calendar and date arithmetic)."""
 MAX_NUMBER_WIDTH = 32
 """Width of a number in an object or case number pattern (``{n:06d}``)."""
+
+# -- BPMN and simulation parameters (procsim.convert) -----------------------------------------------------------
+BPMN_MAX_BYTES = 20_000_000
+"""Size of one BPMN file or simulation-parameters file that ``procsim convert`` reads."""
+BPMN_MAX_ELEMENTS = 200_000
+"""XML elements of one BPMN file (a model of 1,000 tasks with its diagram has about 10,000)."""

@@ -127,8 +127,16 @@ def process_net(loaded: LoadedProcess) -> WorkflowNet:
             wait = spec.waits[n]
             trans.append((f"t.{n}" if wait.log else f"tau.{n}", (wait.name or n) if wait.log else None,
                           [(f"p.{n}", 1)], [entry(n, wait.next)]))
-        elif kind == "and":
+        elif kind in ("and", "or"):
             trans.append((f"tau.{n}", None, [(f"p.{n}", 1)], [entry(n, t) for t in flow[n]]))
+            if kind == "or" and n in blocks:
+                # an inactive branch of an or split: a silent skip from its first place to its place at the join
+                # (the net also allows skipping every branch, which the simulation never does: the log still fits)
+                j = blocks[n]
+                for i, t in enumerate(flow[n]):
+                    if t != j:
+                        trans.append((f"tau.{n}.skip.{t}", None, [(entry(n, t), 1)],
+                                      [f"p.{j}" if j in join_weight else f"p.{j}.{i}"]))
         else:  # start, end, xor (split or pass-through): a place with silent edges onwards
             silent += [(f"p.{n}", entry(n, v), f"tau.{n}.{v}") for v in flow[n]]
     for a, t in escalations:

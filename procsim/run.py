@@ -162,7 +162,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
-                             "objects": objects, "batches": rec.batches}, temp_tag=folder.tag)
+                             "objects": objects, "batches": rec.batches, "graph": loaded.graph}, temp_tag=folder.tag)
     with writer:
         # sinks are made, fed and closed on the writer thread (procsim.writer): output overlaps the simulation
         try:

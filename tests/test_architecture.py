@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                       "procsim.mining", "procsim.bpmn")),
     ("run", ("procsim=", "procsim.run", "procsim.init", "procsim.plugins")),
     # from a log back to a process: discover writes a process file and loads it, fidelity runs it
-    ("grounding", ("procsim.discover", "procsim.fidelity")),
+    ("grounding", ("procsim.discover", "procsim.fidelity", "procsim.convert")),
     ("cli", ("procsim.cli", "procsim.__main__", "procsim.cli_grounding")),
 ]
 

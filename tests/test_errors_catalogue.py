@@ -5,7 +5,8 @@ deletes a key), ``yaml raw`` a whole process file, a block with ``file=NAME`` a 
 (``encoding=latin-1``: written in that encoding), ``json table`` the arguments of ``procsim.rules.tables.compile_table`` (codes a rule file's schema catches
 first), and ``text`` the problem expected, without its ``file:line:col:`` prefix. ``repeat=N`` writes a block's
 text N times (a file over the size limit); ``<folder>`` in the expected text stands for the example's folder (the
-project folder a message names). A process that loads gives its warnings (``always_holds``) instead.
+project folder a message names). A process that loads gives its warnings (``always_holds``) instead. An example with an ``xml bpmn`` block (and
+optionally ``json params``) is given to ``procsim convert`` instead of loaded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from conftest import MINI, REPO
+from procsim.convert import convert_to_dir
 from procsim.errors import SpecError
 from procsim.rules.tables import TableError, compile_table
 from procsim.spec import load_process
@@ -104,6 +106,8 @@ def _merge(base: dict, patch: dict) -> dict:
 def _problems(blocks: list[tuple[str, str]], folder: Path) -> list[str]:
     """The problems (``msg [code]`` lines, position dropped) the example gives."""
     process = MINI
+    if any(info.split()[:2] == ["xml", "bpmn"] for info, _ in blocks):
+        return _convert_problems(blocks, folder)
     for info, text in blocks:
         words = info.split()
         name = next((w[5:] for w in words if w.startswith("file=")), None)
@@ -130,6 +134,20 @@ def _problems(blocks: list[tuple[str, str]], folder: Path) -> list[str]:
     except SpecError as e:
         problems = e.problems
     return [re.sub(r"^[^:\n]+:\d+:\d+: ", "", str(p)) for p in problems]
+
+
+def _convert_problems(blocks: list[tuple[str, str]], folder: Path) -> list[str]:
+    """``procsim convert``'s problems for a BPMN example (``xml bpmn``) and its parameters (``json params``)."""
+    bpmn = next(t for i, t in blocks if i.split()[:2] == ["xml", "bpmn"])
+    params = next((t for i, t in blocks if i.split()[:2] == ["json", "params"]), None)
+    (folder / "m.bpmn").write_text(bpmn, encoding="utf-8")
+    if params is not None:
+        (folder / "p.json").write_text(params, encoding="utf-8")
+    try:
+        convert_to_dir(folder / "m.bpmn", folder / "out", folder / "p.json" if params is not None else None)
+    except SpecError as e:
+        return [re.sub(r"^[^:\n]+:\d+:\d+: ", "", str(p)) for p in e.problems]
+    return []
 
 
 @pytest.mark.parametrize("code", sorted(catalogue()))

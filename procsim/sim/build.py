@@ -21,7 +21,7 @@ from procsim.graph import and_blocks, start_node
 from procsim.rules.expr import ExprError, compile_at, compile_expr  # noqa: F401 - compile_at: re-exported (it lived here)
 from procsim.sim.arrivals import Burst, DayFactors, RateProfile, Replay, read_replay
 from procsim.sim.calendar import WorkCalendar
-from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, PASS, WAIT, XOR, Activity, Gateway, Model,
+from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, OR_SPLIT, PASS, WAIT, XOR, Activity, Gateway, Model,
                                 Node)
 from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
                                  STREAM_SAMPLES, CaseStreams, stream)
@@ -361,6 +361,12 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
             if gw.branches is not None:
                 conds: list[Callable[[dict[str, Any]], Any] | None] = [
                     compile_expr(b.when, enames, expect="bool").fn if b.when else None for b in gw.branches]
+                if gw.type == "or":  # each branch's own chance, drawn independently (procsim.sim.engine)
+                    gate = Gateway(n, [index[b.to] for b in gw.branches], [b.probability or 0.0 for b in gw.branches],
+                                   conds, [None] * len(gw.branches), [b.to for b in gw.branches],
+                                   join=index[blocks[n]])
+                    nodes.append(Node(OR_SPLIT, n, gw=gate))
+                    continue
                 gate = Gateway(n, [index[b.to] for b in gw.branches], _fallback_probs(gw.branches),
                                conds, [b.max for b in gw.branches], [b.to for b in gw.branches])
                 nodes.append(Node(XOR, n, gw=gate))
@@ -369,7 +375,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                 nodes.append(Node(AND_SPLIT, n, gw=gate))
             else:
                 assert gw.next is not None
-                kind = AND_JOIN if gw.type == "and" else PASS
+                kind = AND_JOIN if gw.type in ("and", "or") else PASS
                 nodes.append(Node(kind, n, index[gw.next]))
     _skip_passes(nodes)
     drifts = None

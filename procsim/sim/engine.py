@@ -35,6 +35,7 @@ from procsim.sim.task import Task
 
 # node kinds, as small ints for the walk's dispatch
 ACT, XOR, AND_SPLIT, AND_JOIN, PASS, END, WAIT = range(7)
+OR_SPLIT = 7  # an inclusive split: the branches it activates run as an AND block's, up to its join
 
 
 @dataclass(eq=False)
@@ -266,6 +267,17 @@ class Simulation:
                     if task.callbacks is not None:  # still running
                         yield task
                 i = nodes[gw.join].next
+            elif kind == OR_SPLIT:
+                gw = node.gw
+                assert gw is not None
+                chosen = self._activate(case, gw)
+                # as an AND split over the activated branches only: the join waits for exactly those
+                others = [Task(env, self._walk(case, t, gw.join)) for t in chosen[1:]]
+                yield from self._walk(case, chosen[0], gw.join)
+                for task in others:
+                    if task.callbacks is not None:
+                        yield task
+                i = nodes[gw.join].next
             elif kind == WAIT:
                 i = yield from self._wait(case, node.wait)
             elif kind == AND_JOIN:
@@ -312,6 +324,21 @@ class Simulation:
             if u < acc:
                 return self._take(case, gw, k), ""
         return self._take(case, gw, rest[-1]), ""
+
+    @staticmethod
+    def _activate(case: Case, gw: Gateway) -> list[int]:
+        """The branches an OR split activates: each whose condition holds, and each of the others with its own
+        probability (one draw per branch, in order, from the case's flow stream); when none is, one branch chosen
+        by the probabilities (the first if they are all 0)."""
+        rng = case.rng
+        chosen = [t for t, c, p in zip(gw.targets, gw.conditions, gw.probs)
+                  if (c(case.attrs) if c is not None else rng.random() < p)]
+        if chosen:
+            return chosen
+        total = sum(gw.probs)
+        if total <= 0:
+            return [gw.targets[0]]
+        return [gw.targets[min(bisect_right(gw.cum, rng.random() * total), len(gw.cum) - 1)]]
 
     @staticmethod
     def _take(case: Case, gw: Gateway, k: int) -> int:

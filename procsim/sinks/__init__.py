@@ -4,6 +4,7 @@ from procsim.sinks import csv, parquet  # noqa: F401 - imported for registration
 from procsim.sinks import labels, xes  # noqa: F401 - imported for registration
 from procsim.sinks import ocel_json, ocel_sqlite  # noqa: F401 - imported for registration
 from procsim.sinks import documents  # noqa: F401 - imported for registration
+from procsim.sinks import activities  # noqa: F401 - imported for registration
 from procsim.sinks.base import REGISTRY, Sink, SinkContext
 
 REGISTRY.load_plugins()

@@ -526,9 +526,10 @@ class Branch(Strict):
 
 
 class GatewaySpec(Strict):
-    """XOR (one branch) or AND (all branches). A split lists ``branches`` (xor) or ``to`` (and); a join has ``next``."""
+    """XOR (one branch), AND (all branches) or OR (the branches whose condition holds or whose independent draw
+    succeeds, at least one). A split lists ``branches`` (xor, or) or ``to`` (and); a join has ``next``."""
 
-    type: Literal["xor", "and"]
+    type: Literal["xor", "and", "or"]
     branches: list[Branch] | None = None
     to: list[str] | None = None
     next: str | None = None
@@ -546,6 +547,20 @@ class GatewaySpec(Strict):
             raise ValueError("an and split lists 'to', not 'branches'")
         if self.to is not None and len(self.to) < 2:
             raise ValueError("an and split needs at least two targets in 'to'")
+        if self.type == "or" and self.to is not None:
+            raise ValueError("an or split lists 'branches' (each with a probability or a condition), not 'to'")
+        if self.type == "or" and self.branches is not None:
+            if len(self.branches) < 2:
+                raise ValueError("an or split needs at least two branches")
+            for b in self.branches:
+                if b.max is not None:
+                    raise ValueError("an or split's branches take no 'max' (a loop goes back through an xor split)")
+                if (b.when is None) == (b.probability is None):
+                    raise ValueError("each branch of an or split has either a 'probability' (its own chance, drawn "
+                                     "independently) or a 'when'")
+            if len({b.to for b in self.branches}) < len(self.branches):
+                raise ValueError("the branches of an or split lead to different nodes")
+            return self
         if self.branches is not None:
             if len(self.branches) < 2:
                 raise ValueError("an xor split needs at least two branches")
