@@ -68,6 +68,9 @@ def enabling_labels(spec: Any, graph: nx.DiGraph | None) -> tuple[dict[str, set[
 
 
 class ActivitiesCsvSink(Sink):
+    """``activities.csv``: one row per activity instance (case_id, activity, enabled_time, start_time, end_time,
+    resource), the shape Prosimos, Simod and Apromore use."""
+
     format = "activities"
     filename = "activities.csv"
 
