@@ -1,0 +1,120 @@
+"""Replications run as shards (issue #14): merged outputs, ids, columns, seeds, and bytes that do not depend on
+the number of worker processes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import MINI
+from procsim.errors import ProcsimError, UsageError
+from procsim.run import run
+from procsim.sim.streams import shard_seed
+
+FORMATS = ["csv", "parquet", "xes"]
+MERGED = ("events.csv", "events.parquet", "events.xes", "cases.csv")
+FAILING = MINI.replace("  region:\n", "  ratio:\n    expr: \"1000 / (amount - amount)\"\n  region:\n")
+
+
+def _bytes(folder) -> dict[str, bytes]:
+    return {n: (folder / n).read_bytes() for n in MERGED}
+
+
+def test_replications_same_bytes_with_one_or_two_workers(write_process, tmp_path):
+    p = write_process(MINI)
+    one = run(p, tmp_path / "one", seed=5, cases=100, replications=3, workers=1, formats=FORMATS)
+    two = run(p, tmp_path / "two", seed=5, cases=100, replications=3, workers=2, formats=FORMATS)
+    assert _bytes(tmp_path / "one") == _bytes(tmp_path / "two")
+    assert one.cases == two.cases == 100 and one.events == two.events > 0
+    # no shard folder or temporary is left beside the outputs
+    assert sorted(x.name for x in (tmp_path / "two").iterdir()) == sorted([*MERGED, "manifest.json"])
+
+
+def test_merged_log_columns_ids_and_split(write_process, tmp_path):
+    p = write_process(MINI)
+    res = run(p, tmp_path / "r", seed=5, cases=100, replications=3, workers=1, formats=FORMATS)
+    ev = pd.read_csv(tmp_path / "r" / "events.csv")
+    cases = pd.read_csv(tmp_path / "r" / "cases.csv")
+    assert list(ev.columns)[-1] == "replication" and list(cases.columns)[-1] == "replication"
+    # 100 cases split evenly over 3 replications, in replication order
+    assert cases.groupby("replication").size().to_dict() == {1: 34, 2: 33, 3: 33}
+    assert list(dict.fromkeys(ev["replication"])) == [1, 2, 3]
+    assert cases["case_id"].is_unique and ev["event_id"].is_unique
+    assert all(c.startswith(f"R0{r}-C") for c, r in zip(cases["case_id"], cases["replication"]))
+    assert all(e.startswith(f"R0{r}-E") for e, r in zip(ev["event_id"], ev["replication"]))
+    # Parquet: one file, the same rows as the CSV, readable in one call
+    pt = pd.read_parquet(tmp_path / "r" / "events.parquet")
+    assert len(pt) == len(ev) == res.events and list(pt["event_id"]) == list(ev["event_id"])
+    assert pq.ParquetFile(tmp_path / "r" / "events.parquet").schema_arrow.field("replication").type == "int64"
+    # XES: one well-formed log with every case as a trace
+    root = ET.parse(tmp_path / "r" / "events.xes").getroot()
+    traces = root.findall("{http://www.xes-standard.org/}trace")
+    assert len(traces) == 100
+    # the manifest lists the shards with their seeds and the hashes of their parts
+    m = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert [s["seed"] for s in m["shards"]] == [shard_seed(5, 0, r) for r in (1, 2, 3)]
+    assert [s["cases_requested"] for s in m["shards"]] == [34, 33, 33]
+    assert m["counts"]["cases"] == 100 and m["counts"]["events"] == res.events
+    for name in MERGED:
+        assert m["files"][name]["sha256"] == hashlib.sha256((tmp_path / "r" / name).read_bytes()).hexdigest()
+
+
+def test_a_replication_is_a_run_of_its_own_seed(write_process, tmp_path):
+    """Shard 2's rows are those of a plain run with the shard's seed, only with its id prefix and column."""
+    p = write_process(MINI)
+    run(p, tmp_path / "r", seed=9, cases=60, replications=2, workers=1)
+    run(p, tmp_path / "plain", seed=shard_seed(9, 0, 2), cases=30)
+    ev = pd.read_csv(tmp_path / "r" / "events.csv")
+    second = ev[ev["replication"] == 2].drop(columns="replication").reset_index(drop=True)
+    plain = pd.read_csv(tmp_path / "plain" / "events.csv")
+    plain["event_id"] = "R02-" + plain["event_id"]
+    plain["case_id"] = "R02-" + plain["case_id"]
+    pd.testing.assert_frame_equal(second, plain)
+
+
+def test_replications_one_is_a_plain_run(write_process, tmp_path):
+    p = write_process(MINI)
+    run(p, tmp_path / "a", seed=3, cases=40)
+    run(p, tmp_path / "b", seed=3, cases=40, replications=1, workers=2)
+    for name in ("events.csv", "cases.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert "replication" not in (tmp_path / "a" / "events.csv").read_text().splitlines()[0]
+
+
+def test_a_failing_shard_fails_the_run_and_leaves_no_output(write_process, tmp_path):
+    p = write_process(FAILING)
+    with pytest.raises(ProcsimError, match=r"p\.yaml:\d+:\d+: attributes\.ratio\.expr: division by zero in case R0"):
+        run(p, tmp_path / "out", cases=60, replications=3, workers=2)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"cases": 2, "replications": 3}, "--cases 2 is fewer than --replications 3"),
+    ({"cases": 10, "replications": 2, "formats": ["ocel-json"]}, "--format ocel-json is not merged"),
+    ({"cases": 10, "dask": "local:2"}, "give --replications R"),
+    ({"cases": 10, "replications": 2, "dask": "nowhere"}, "--dask nowhere: give local:N"),
+    ({"cases": 10, "replications": 2, "workers": 0}, "--workers must be a positive number"),
+])
+def test_bad_flags(write_process, tmp_path, kw, msg):
+    p = write_process(MINI)
+    with pytest.raises(UsageError, match=msg):
+        run(p, tmp_path / "out", **kw)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_replications(write_process, tmp_path):
+    p = write_process(MINI)
+    r = subprocess.run([sys.executable, "-m", "procsim", "run", str(p), "--cases", "40", "--replications", "2",
+                        "--workers", "2", "--out", str(tmp_path / "o"), "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert pd.read_csv(tmp_path / "o" / "cases.csv")["replication"].tolist().count(2) == 20
+    r = subprocess.run([sys.executable, "-m", "procsim", "run", str(p), "--cases", "40", "--replications", "2",
+                        "--format", "documents", "--out", str(tmp_path / "d")], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "is not merged across shards" in r.stderr
