@@ -24,7 +24,7 @@ from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sim.streams import STREAM_RECORDING
 from procsim.sim.streams import stream
-from procsim.shards import MERGEABLE, Shard, ShardTask, parse_dask, plan_shards, progress_callback, run_shards, shard_run_process
+from procsim.shards import MERGEABLE, Shard, apply_unit, ShardTask, parse_dask, plan_shards, progress_callback, run_shards, shard_run_process
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
 from procsim.targets.stream import StreamOptions
@@ -125,23 +125,25 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         on_notice(notice)
     labels = has_exceptions(loaded)
     out_dir = Path(out)
-    shards = plan_shards(seed, cases, replications) if replications != 1 else None
+    shards = (plan_shards(seed, cases, replications, spec.units)
+              if shard is None and (replications != 1 or spec.units) else None)  # a shard is one run
     if workers is not None and workers < 1:
         raise UsageError("--workers must be a positive number")
     if shards is None and dask is not None:
-        raise UsageError("--dask runs the shards of a run on a cluster: give --replications R (R > 1) too")
+        raise UsageError("--dask runs the shards of a run on a cluster: give --replications R (R > 1) too, or "
+                         "declare units in the process")
     if dask is not None:
         parse_dask(dask)
     if shards is not None:
         if streaming is not None:
-            raise UsageError("--replications cannot be combined with --to, --pace, --start or --resume")
+            raise UsageError("a sharded run (--replications, units) cannot be combined with --to, --pace, --start or --resume")
         bad = [f for f in formats if f not in MERGEABLE]
         if bad:
-            raise UsageError(f"--format {','.join(bad)} is not merged across shards yet; a run with --replications "
+            raise UsageError(f"--format {','.join(bad)} is not merged across shards yet; a sharded run "
                              f"writes {', '.join(f for f in MERGEABLE if f not in ('cases', 'labels'))}")
         taken = [c for c in shards[0].columns if c in spec.attributes]
         if taken:
-            raise UsageError(f"--replications adds the column '{taken[0]}', and the process has an attribute of "
+            raise UsageError(f"a sharded run adds the column '{taken[0]}', and the process has an attribute of "
                              "that name: rename the attribute")
     kinds = [*formats, "cases", *(["labels"] if labels else [])]
     # locked, its ownership read and stale temporaries cleared before anything is simulated or written
@@ -276,6 +278,10 @@ def _add_shard(model: Any, types: dict[str, str], shard: Shard) -> None:
     make = model.make_attributes
     model.make_attributes = lambda idx, case_id: make(idx, case_id) | columns
     model.case_prefix = f"{shard.tag}-{model.case_prefix}"
+    if shard.arrival_factor != 1.0:
+        # gaps shrink by the factor: the rate scales, and so does a shaped rate (calendar, intensity) everywhere
+        gap, factor = model.interarrival, shard.arrival_factor
+        model.interarrival = lambda rng: gap(rng) / factor
 
 
 def _shard_run(task: ShardTask, loaded: LoadedProcess | None = None,
@@ -285,6 +291,8 @@ def _shard_run(task: ShardTask, loaded: LoadedProcess | None = None,
         loaded = shard_run_process(task)
         on_progress = progress_callback(task.shard)
     s = task.shard
+    if s.unit is not None:
+        loaded = apply_unit(loaded, s.unit)
     # a window sets how long each shard runs (the parent turned it into a horizon: not passed twice)
     windowed = task.window is not None
     result = run(loaded, task.out, seed=s.seed, cases=None if windowed else s.cases,

@@ -24,8 +24,8 @@ import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from procsim.sim.streams import shard_seed
 from procsim.spec import LoadedProcess, load_process
 from procsim.version import __version__, output_versions
 
-__all__ = ["Shard", "ShardTask", "ShardError", "plan_shards", "parse_dask", "run_shards", "shard_run_process",
+__all__ = ["Shard", "ShardTask", "ShardError", "plan_shards", "apply_unit", "parse_dask", "run_shards", "shard_run_process",
            "MERGEABLE"]
 
 # formats a sharded run can merge (the object-centric ones and documents are not merged yet: refused up front)
@@ -49,34 +49,67 @@ class ShardError(ProcsimError):
 
 @dataclass(frozen=True)
 class Shard:
-    """One independent part of a run: which replication, its seed, its number of cases, its id prefix."""
+    """One independent part of a run: which unit and replication, its seed, its number of cases, its id prefix."""
 
     index: int  # position in the merge order
     replication: int  # 1-based
     seed: int
     cases: int | None
-    tag: str  # 'R03': prefixes case and event ids, names the shard folder
+    tag: str  # 'DE01-R03', 'R03' or 'DE01': prefixes case and event ids, names the shard folder
+    unit: str | None = None
+    arrival_factor: float = 1.0  # the unit's arrival rate, relative to the process's
+    replicated: bool = False  # more than one replication: the 'replication' column is written
 
     @property
     def columns(self) -> dict[str, Any]:
         """The shard's columns in events and cases (as if they were case attributes)."""
-        return {"replication": self.replication}
+        return ({"unit": self.unit} if self.unit is not None else {}) | (
+            {"replication": self.replication} if self.replicated else {})
 
 
-def plan_shards(seed: int, cases: int | None, replications: int) -> list[Shard]:
-    """R replications; ``cases`` is the total, split evenly (the first ``cases % R`` get one more)."""
+def plan_shards(seed: int, cases: int | None, replications: int, units: Mapping[str, Any] | None = None
+                ) -> list[Shard]:
+    """Units (in the order the process declares them) x R replications. ``cases`` is the total: split over the
+    units in proportion to their arrival factors (largest remainders), then evenly over the replications."""
     if replications < 1:
         raise UsageError("--replications must be a positive number")
-    if cases is not None and cases < replications:
-        raise UsageError(f"--cases {cases} is fewer than --replications {replications}: --cases is the total over "
-                         "all replications, split evenly")
+    unit_list: list[tuple[str | None, float]] = [(n, u.arrival_factor) for n, u in (units or {}).items()] or [
+        (None, 1.0)]
+    per_unit: list[int | None] = [None] * len(unit_list)
+    if cases is not None:
+        if cases < replications * len(unit_list):
+            raise UsageError(f"--cases {cases} is fewer than one case per shard ({len(unit_list)} unit(s) x "
+                             f"{replications} replication(s)): --cases is the total over all shards")
+        weights = [f for _, f in unit_list]
+        exact = [cases * w / sum(weights) for w in weights]
+        split = [int(x) for x in exact]
+        for k in sorted(range(len(exact)), key=lambda k: (split[k] - exact[k], k))[:cases - sum(split)]:
+            split[k] += 1
+        for k, n in enumerate(split):
+            if n < replications:
+                raise UsageError(f"--cases {cases} leaves unit '{unit_list[k][0]}' fewer cases than replications")
+        per_unit = list(split)
     width = max(2, len(str(replications)))
     out = []
-    for r in range(replications):
-        n = None if cases is None else cases // replications + (1 if r < cases % replications else 0)
-        out.append(Shard(index=r, replication=r + 1, seed=shard_seed(seed, 0, r + 1), cases=n,
-                         tag=f"R{r + 1:0{width}d}"))
+    for u, (uname, factor) in enumerate(unit_list):
+        n_unit = per_unit[u]
+        for r in range(replications):
+            n = None if n_unit is None else n_unit // replications + (1 if r < n_unit % replications else 0)
+            rtag = f"R{r + 1:0{width}d}" if replications > 1 else ""
+            tag = "-".join(t for t in (uname, rtag) if t)
+            out.append(Shard(index=len(out), replication=r + 1, seed=shard_seed(seed, u + 1 if uname else 0, r + 1),
+                             cases=n, tag=tag, unit=uname, arrival_factor=factor, replicated=replications > 1))
     return out
+
+
+def apply_unit(loaded: LoadedProcess, unit: str) -> LoadedProcess:
+    """The process as ``unit`` runs it: its staff sizes and calendars in place of the process's (checked at load)."""
+    spec = loaded.spec
+    u = spec.units[unit]
+    roles = {name: r.model_copy(update={"members": u.staff[name]}) if name in u.staff else r
+             for name, r in spec.roles.items()}
+    calendars = {name: u.calendars.get(name, c) for name, c in spec.calendars.items()}
+    return replace(loaded, spec=spec.model_copy(update={"roles": roles, "calendars": calendars}))
 
 
 @dataclass(frozen=True)
@@ -344,8 +377,10 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
         "simulated_period": {"origin": r0["simulated_period"]["origin"],
                              # ISO text with the same zone: the earliest / latest compare as text only per offset
                              "first_event": first[0] if first else None, "last_event": last[-1] if last else None},
-        "replications": len(shards),
-        "shards": [{"shard": s.tag, "replication": s.replication, "seed": s.seed, "cases_requested": s.cases,
+        "replications": max(s.replication for s in shards),
+        "units": [s.unit for s in shards if s.replication == 1 and s.unit is not None],
+        "shards": [{"shard": s.tag} | ({"unit": s.unit} if s.unit is not None else {}) | {
+                    "replication": s.replication, "seed": s.seed, "cases_requested": s.cases,
                     "counts": r["counts"], "files": {n: v["sha256"] for n, v in r["files"].items()}}
                    for s, r in zip(shards, results)],
         "files": {p.name: {"sha256": hashes[p.name], "bytes": p.stat().st_size} for p in files},

@@ -96,7 +96,7 @@ def test_a_failing_shard_fails_the_run_and_leaves_no_output(write_process, tmp_p
 
 
 @pytest.mark.parametrize("kw, msg", [
-    ({"cases": 2, "replications": 3}, "--cases 2 is fewer than --replications 3"),
+    ({"cases": 2, "replications": 3}, "--cases 2 is fewer than one case per shard"),
     ({"cases": 10, "replications": 2, "formats": ["ocel-json"]}, "--format ocel-json is not merged"),
     ({"cases": 10, "dask": "local:2"}, "give --replications R"),
     ({"cases": 10, "replications": 2, "dask": "nowhere"}, "--dask nowhere: give local:N"),
@@ -118,3 +118,85 @@ def test_cli_replications(write_process, tmp_path):
     r = subprocess.run([sys.executable, "-m", "procsim", "run", str(p), "--cases", "40", "--replications", "2",
                         "--format", "documents", "--out", str(tmp_path / "d")], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "is not merged across shards" in r.stderr
+
+
+UNITS = MINI + """\
+units:
+  DE01:
+    staff: {clerk: 4}
+  FR02:
+    arrival_factor: 0.5
+    calendars:
+      office: {days: [mon, tue, wed, thu], hours: ["09:00-17:00"]}
+"""
+
+
+def test_units_are_shards_with_their_own_staff_calendars_and_rates(write_process, tmp_path):
+    p = write_process(UNITS)
+    run(p, tmp_path / "one", seed=2, cases=90, workers=1)
+    run(p, tmp_path / "two", seed=2, cases=90, workers=2)
+    assert (tmp_path / "one" / "events.csv").read_bytes() == (tmp_path / "two" / "events.csv").read_bytes()
+    ev = pd.read_csv(tmp_path / "one" / "events.csv")
+    cases = pd.read_csv(tmp_path / "one" / "cases.csv")
+    assert "replication" not in cases.columns and list(cases.columns)[-1] == "unit"
+    # --cases is the total, split in proportion to the arrival factors (1 : 0.5)
+    assert cases.groupby("unit").size().to_dict() == {"DE01": 60, "FR02": 30}
+    assert all(c.startswith(f"{u}-C") for c, u in zip(cases["case_id"], cases["unit"]))
+    assert all(e.startswith(f"{u}-E") for e, u in zip(ev["event_id"], ev["unit"]))
+    clerks = ev[ev["role"] == "clerk"].groupby("unit")["resource"].nunique().to_dict()
+    assert clerks == {"DE01": 4, "FR02": 2}
+    # FR02's office works Monday to Thursday, 9 to 5: its clerks never start work on a Friday or before 9
+    t = pd.to_datetime(ev["timestamp"].str[:19])
+    fr = (ev["unit"] == "FR02") & (ev["role"] == "clerk")
+    assert not (t[fr].dt.weekday == 4).any() and (t[fr].dt.hour >= 9).all()
+    de = (ev["unit"] == "DE01") & (ev["role"] == "clerk")
+    assert (t[de].dt.hour < 9).any()  # the process's own office opens at 8
+
+
+def test_units_arrival_factor_over_a_horizon(write_process, tmp_path):
+    p = write_process(UNITS)
+    run(p, tmp_path / "h", seed=2, horizon=20 * 86400.0, workers=1)
+    n = pd.read_csv(tmp_path / "h" / "cases.csv").groupby("unit").size().to_dict()
+    assert 0.35 < n["FR02"] / n["DE01"] < 0.65, n
+
+
+def test_units_with_replications(write_process, tmp_path):
+    p = write_process(UNITS)
+    run(p, tmp_path / "r", seed=2, cases=90, replications=2, workers=1)
+    cases = pd.read_csv(tmp_path / "r" / "cases.csv")
+    assert list(cases.columns)[-2:] == ["unit", "replication"]
+    assert cases.groupby(["unit", "replication"]).size().to_dict() == {
+        ("DE01", 1): 30, ("DE01", 2): 30, ("FR02", 1): 15, ("FR02", 2): 15}
+    m = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert [s["shard"] for s in m["shards"]] == ["DE01-R01", "DE01-R02", "FR02-R01", "FR02-R02"]
+    assert len({s["seed"] for s in m["shards"]}) == 4
+
+
+def test_units_load_checks(write_process):
+    from procsim.errors import SpecError
+    from procsim.spec import load_process
+
+    p = write_process(MINI + """\
+units:
+  DE01:
+    staff: {clerc: 3, boss: 2}
+    calendars: {ofice: {days: [mon], hours: ["09:00-17:00"]}}
+  bad-name: {}
+""")
+    with pytest.raises(SpecError) as e:
+        load_process(p)
+    assert "units.bad-name" in str(e.value)
+    p = write_process(MINI + """\
+units:
+  DE01:
+    staff: {clerc: 3, boss: 2}
+    calendars: {ofice: {days: [mon], hours: ["09:00-17:00"]}}
+""")
+    with pytest.raises(SpecError) as e:
+        load_process(p)
+    lines = str(e.value).splitlines()
+    assert any(x.startswith("p.yaml:") and "units.DE01.staff.clerc: unknown role 'clerc'; did you mean 'clerk'?"
+               in x for x in lines), lines
+    assert any("units.DE01.staff.boss: role 'boss' lists its members by name" in x and "[named_members]" in x
+               for x in lines), lines
+    assert any("units.DE01.calendars.ofice: unknown calendar 'ofice'; did you mean 'office'?" in x for x in lines)
