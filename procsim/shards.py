@@ -245,9 +245,14 @@ def run_shards(loaded: LoadedProcess, folder: RunFolder, shards: Sequence[Shard]
 
 def _on_pool(run_one: Callable[..., Any], tasks: list[ShardTask], n_workers: int,
              on_progress: Callable[[int, int | None], None] | None, total: int | None) -> list[dict[str, Any]]:
-    # forkserver, not fork: the parent may hold threads (the writer) and locks a forked child would inherit
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                                      else "spawn")
+    # forkserver, not fork: the parent may hold threads (the writer, an embedding application's) and locks a forked
+    # child would inherit. The server imports procsim once; each worker forks from it with the imports done
+    # (importing procsim and its libraries is ~1.5 s a process on an idle machine, several under load)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["procsim.run"])
+    else:
+        ctx = multiprocessing.get_context("spawn")
     progress = ctx.SimpleQueue() if on_progress is not None else None
     done: dict[int, int] = {}
     with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker,
