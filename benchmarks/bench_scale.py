@@ -59,6 +59,7 @@ def child(mode: str, cases: int, replications: int, out: str) -> dict[str, Any]:
     for name in ("events.csv", "events.parquet", "cases.csv"):
         digest.update((Path(out) / name).read_bytes() if (Path(out) / name).stat().st_size < 2**31 else name.encode())
     return {"mode": mode, "cases": r.cases, "events": r.events, "wall_s": round(wall, 2),
+            "merge_s": r.manifest.get("merge_s"),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
             "sha256": digest.hexdigest()}
 
@@ -94,13 +95,14 @@ def main() -> None:
         reps, per = 16, a.per or (1_000 if a.quick else 25_000)
         base = _spawn("w1", reps * per, reps)
         rows.append(base)
-        print(f"16 replications x {per:,} cases, {base['events']:,} events: --workers 1 {base['wall_s']} s")
+        print(f"16 replications x {per:,} cases, {base['events']:,} events: --workers 1 {base['wall_s']} s "
+              f"(merge {base['merge_s']} s)")
         for mode, target in (("w2", POOL_TARGET), ("dask2", DASK_TARGET)):
             r = _spawn(mode, reps * per, reps)
             r["speedup"] = round(base["wall_s"] / r["wall_s"], 2)
             rows.append(r)
             same = "same bytes" if r["sha256"] == base["sha256"] else "BYTES DIFFER"
-            print(f"  {mode}: {r['wall_s']} s, speed-up {r['speedup']}x (target {target}x: "
+            print(f"  {mode}: {r['wall_s']} s (merge {r['merge_s']} s), speed-up {r['speedup']}x (target {target}x: "
                   f"{'PASS' if r['speedup'] >= target else 'MISS'}), {same}; {_load()}")
     if "memory" in only:
         small, large = (5_000, 50_000) if a.quick else (100_000, 1_000_000)
@@ -118,7 +120,7 @@ def main() -> None:
         r["per_worker_peak_rss_mb"] = per_worker["peak_rss_mb"]
         rows.append(r)
         print(f"end to end: {r['events']:,} events ({r['cases']:,} cases, {reps} replications, {workers} workers) in "
-              f"{r['wall_s']} s = {r['events'] / r['wall_s']:,.0f} events/s; peak RSS per worker "
+              f"{r['wall_s']} s (merge {r['merge_s']} s) = {r['events'] / r['wall_s']:,.0f} events/s; peak RSS per worker "
               f"{per_worker['peak_rss_mb']} MB; {_load()}")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=2) + "\n")

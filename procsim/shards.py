@@ -334,6 +334,7 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
            ) -> tuple[list[Path], dict[str, Any], int, int]:
     from procsim.sinks import REGISTRY
 
+    t_merge = time.perf_counter()
     names = [REGISTRY[k].filename for k in kinds]
     extra = sorted({n for r in results for n in r["files"]} - set(names))  # drift.csv
     names += extra
@@ -389,6 +390,7 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
                     "counts": r["counts"], "files": {n: v["sha256"] for n, v in r["files"].items()}}
                    for s, r in zip(shards, results)],
         "files": {p.name: {"sha256": hashes[p.name], "bytes": p.stat().st_size} for p in files},
+        "merge_s": round(time.perf_counter() - t_merge, 3),  # the part of the wall time the merge took
         "wall_time_s": round(time.perf_counter() - t0, 3),
     }
     path = folder.finish_commit(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
