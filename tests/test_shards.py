@@ -200,3 +200,12 @@ units:
     assert any("units.DE01.staff.boss: role 'boss' lists its members by name" in x and "[named_members]" in x
                for x in lines), lines
     assert any("units.DE01.calendars.ofice: unknown calendar 'ofice'; did you mean 'office'?" in x for x in lines)
+
+
+def test_drift_ground_truth_written_once(tmp_path):
+    from conftest import REPO
+
+    p2p = REPO / "processes" / "procure_to_pay.yaml"  # declares drift: drift.csv is the same in every shard
+    run(p2p, tmp_path / "plain", seed=1, cases=20)
+    run(p2p, tmp_path / "r", seed=1, cases=40, replications=2, workers=1)
+    assert (tmp_path / "r" / "drift.csv").read_bytes() == (tmp_path / "plain" / "drift.csv").read_bytes()
