@@ -110,7 +110,8 @@ def main() -> None:
         ratio = round(m[1]["peak_rss_mb"] / m[0]["peak_rss_mb"], 2)
         rows += m
         print(f"peak RSS of a worker's shard: {small:,} cases {m[0]['peak_rss_mb']} MB, {large:,} cases "
-              f"{m[1]['peak_rss_mb']} MB: {ratio}x (target {MEMORY_TARGET}x: {'PASS' if ratio <= MEMORY_TARGET else 'MISS'})")
+              f"{m[1]['peak_rss_mb']} MB: {ratio}x (target {MEMORY_TARGET}x: "
+              f"{'PASS' if ratio <= MEMORY_TARGET else 'MISS'})")
     if "big" in only:
         workers = os.cpu_count() or 1
         cases = a.events // EVENTS_PER_CASE
@@ -120,7 +121,8 @@ def main() -> None:
         r["per_worker_peak_rss_mb"] = per_worker["peak_rss_mb"]
         rows.append(r)
         print(f"end to end: {r['events']:,} events ({r['cases']:,} cases, {reps} replications, {workers} workers) in "
-              f"{r['wall_s']} s (merge {r['merge_s']} s) = {r['events'] / r['wall_s']:,.0f} events/s; peak RSS per worker "
+              f"{r['wall_s']} s (merge {r['merge_s']} s) = {r['events'] / r['wall_s']:,.0f} events/s; peak RSS per "
+              "worker "
               f"{per_worker['peak_rss_mb']} MB; {_load()}")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=2) + "\n")

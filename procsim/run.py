@@ -24,7 +24,8 @@ from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sim.streams import STREAM_RECORDING
 from procsim.sim.streams import stream
-from procsim.shards import MERGEABLE, Shard, apply_unit, ShardTask, parse_dask, plan_shards, progress_callback, run_shards, shard_run_process
+from procsim.shards import (MERGEABLE, Shard, ShardTask, apply_unit, parse_dask, plan_shards, progress_callback,
+                            run_shards, shard_run_process)
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
 from procsim.targets.stream import StreamOptions
@@ -136,7 +137,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         parse_dask(dask)
     if shards is not None:
         if streaming is not None:
-            raise UsageError("a sharded run (--replications, units) cannot be combined with --to, --pace, --start or --resume")
+            raise UsageError("a sharded run (--replications, units) cannot be combined with --to, --pace, --start "
+                             "or --resume")
         bad = [f for f in formats if f not in MERGEABLE]
         if bad:
             raise UsageError(f"--format {','.join(bad)} is not merged across shards yet; a sharded run "

@@ -35,8 +35,8 @@ from procsim.sim.streams import shard_seed
 from procsim.spec import LoadedProcess, load_process
 from procsim.version import __version__, output_versions
 
-__all__ = ["Shard", "ShardTask", "ShardError", "plan_shards", "apply_unit", "parse_dask", "run_shards", "shard_run_process",
-           "MERGEABLE"]
+__all__ = ["Shard", "ShardTask", "ShardError", "plan_shards", "apply_unit", "parse_dask", "run_shards",
+           "shard_run_process", "MERGEABLE"]
 
 # formats a sharded run can merge (the object-centric ones and documents are not merged yet: refused up front)
 MERGEABLE = ("csv", "parquet", "xes", "labels-parquet", "cases", "labels")
