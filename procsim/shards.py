@@ -349,7 +349,7 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
                 hashes[name] = _merge_parquet(parts, tmp)
             elif name.endswith(".xes"):
                 hashes[name] = _merge_xes(parts, tmp)
-            elif len({p.read_bytes() for p in parts}) == 1 and name not in names[:len(kinds)]:
+            elif name not in names[:len(kinds)] and len({p.read_bytes() for p in parts}) == 1:
                 # a ground truth of the process (drift.csv), the same in every shard: once, not once per shard
                 hashes[name] = _merge_csv(parts[:1], tmp)
             else:

@@ -58,3 +58,12 @@ def test_worker_killed_mid_run_shard_recomputed(write_process, tmp_path):
     assert killed, "no worker was killed: the test did not test a lost worker"
     assert _bytes(out) == _bytes(tmp_path / "ref")
     assert res.cases == 1600
+
+
+def test_a_failing_shard_on_dask_fails_the_run_cleanly(write_process, tmp_path):
+    from procsim.errors import ProcsimError
+
+    p = write_process(MINI.replace("  region:\n", "  ratio:\n    expr: \"1000 / (amount - amount)\"\n  region:\n"))
+    with pytest.raises(ProcsimError, match=r"attributes\.ratio\.expr: division by zero in case R0"):
+        run(p, tmp_path / "out", cases=40, replications=2, dask="local:1")
+    assert list((tmp_path / "out").iterdir()) == []
