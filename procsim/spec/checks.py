@@ -28,7 +28,7 @@ from procsim.spec.paths import check_input, project_root
 from procsim.spec.people import check_people
 from procsim.spec.models import ProcessSpec, written_gateways
 
-__all__ = ["check_exceptions", "check_model", "check_units"]
+__all__ = ["check_exceptions", "check_model", "check_org_units"]
 
 
 def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
@@ -110,7 +110,7 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             except (ValueError, UnicodeDecodeError) as e:
                 problems.append(smap.problem(("arrivals", "replay"), f"{display_path(path)}: {e}", "bad_replay"))
     if spec.units:
-        problems += check_units(spec, smap)
+        problems += check_org_units(spec, smap)
     if spec.recording is not None:
         problems += check_recording(loaded)
     if spec.drift:
@@ -135,7 +135,7 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
     return problems
 
 
-def check_units(spec: ProcessSpec, smap: Any) -> list[Problem]:
+def check_org_units(spec: ProcessSpec, smap: Any) -> list[Problem]:
     """Each unit's staff names roles with a number of members, its calendars are the process's, arrivals that
     replay a file are not scaled."""
     problems: list[Problem] = []
