@@ -55,13 +55,15 @@ def child(mode: str, cases: int, replications: int, out: str) -> dict[str, Any]:
     r = run(P2P, out, seed=1, cases=cases, formats=FORMATS, replications=replications if mode != "shard" else 1,
             **kw)
     wall = time.perf_counter() - t0
+    peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # before the check below
     digest = hashlib.sha256()
     for name in ("events.csv", "events.parquet", "cases.csv"):
-        digest.update((Path(out) / name).read_bytes() if (Path(out) / name).stat().st_size < 2**31 else name.encode())
+        with (Path(out) / name).open("rb") as f:  # in chunks: reading a 2 GB file whole would be the peak RSS
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                digest.update(chunk)
     return {"mode": mode, "cases": r.cases, "events": r.events, "wall_s": round(wall, 2),
             "merge_s": r.manifest.get("merge_s"),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
-            "sha256": digest.hexdigest()}
+            "peak_rss_mb": peak, "sha256": digest.hexdigest()}
 
 
 def _spawn(mode: str, cases: int, replications: int) -> dict[str, Any]:
