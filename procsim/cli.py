@@ -80,6 +80,12 @@ def run(
     secret_env: Annotated[Optional[str], typer.Option(help="Environment variable holding the HMAC secret for "
                                                       "http targets")] = None,
     mail_to: Annotated[Optional[str], typer.Option(help="Who gets the e-mails of smtp:// targets")] = None,
+    replications: Annotated[int, typer.Option(help="Independent replications, run as shards; --cases is the "
+                                              "total over all of them, split evenly (docs/scaling.md)")] = 1,
+    workers: Annotated[Optional[int], typer.Option(help="Local processes running the shards (default: one per "
+                                                   "core; 1: in this process)")] = None,
+    dask: Annotated[Optional[str], typer.Option(help="Run the shards on dask: local:N or tcp://scheduler:8786")]
+    = None,
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -110,7 +116,8 @@ def run(
         try:
             result = do_run(loaded, out, seed=seed, cases=cases, horizon=h, formats=formats,
                             labels_in_log=labels_in_log, on_progress=progress.update, force=force,
-                            window=window, on_notice=None if quiet else lambda m: typer.echo(m, err=True), streaming=stream)
+                            window=window, on_notice=None if quiet else lambda m: typer.echo(m, err=True), streaming=stream,
+                            replications=replications, workers=workers, dask=dask)
         finally:
             progress.close()
             restore()

@@ -140,8 +140,9 @@ class Recorder:
     def __init__(self, timebase: TimeBase, attr_names: Sequence[str], attr_types: Sequence[str],
                  emit_events: Callable[[EventBatch], None], emit_cases: Callable[[CaseBatch], None],
                  flush_every: int = 50_000, labels: bool = False, objects: ObjectModel | None = None,
-                 batches: bool = False, recording: Recording | None = None) -> None:
+                 batches: bool = False, recording: Recording | None = None, id_prefix: str = "") -> None:
         self.timebase = timebase
+        self.event_prefix = id_prefix + "E"  # a shard's events: 'R02-E17', unique across the shards of a run
         self.attr_names = list(attr_names)
         self.attr_types = [ARROW_TYPES[t] for t in attr_types]
         self.emit_events = emit_events
@@ -285,10 +286,10 @@ class Recorder:
                 labelled = self.labelled
                 for j, (c, e) in enumerate(zip(cols[1], exc)):
                     if e:
-                        labelled.setdefault(c, []).append(f"E{first + 1 + j}")
+                        labelled.setdefault(c, []).append(f"{self.event_prefix}{first + 1 + j}")
         ids = self.case_ids
         event_ids = pc.binary_join_element_wise(
-            "E", pc.cast(pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)), pa.string()), "")
+            self.event_prefix, pc.cast(pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)), pa.string()), "")
         links = self.objects.link(batch, first, ids) if self.objects is not None else None
         arrays: list[pa.Array] = [
             event_ids,

@@ -24,6 +24,8 @@ from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sim.streams import STREAM_RECORDING
 from procsim.sim.streams import stream
+from procsim.shards import (MERGEABLE, Shard, ShardTask, apply_unit, parse_dask, plan_shards, progress_callback,
+                            run_shards, shard_run_process)
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
 from procsim.targets.stream import StreamOptions
@@ -71,13 +73,19 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         horizon: float | None = None, formats: Sequence[str] = ("csv",), labels_in_log: bool = True,
         on_progress: Callable[[int, int | None], None] | None = None, flush_every: int = 50_000,
         root: str | Path | None = None, force: bool = False, window: str | Window | None = None,
-        on_notice: Callable[[str], None] | None = None, streaming: StreamOptions | None = None) -> RunResult:
+        on_notice: Callable[[str], None] | None = None, streaming: StreamOptions | None = None,
+        replications: int = 1, workers: int | None = None, dask: str | None = None,
+        shard: Shard | None = None) -> RunResult:
     """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``.
 
     ``root`` is the project folder the process may read from (``procsim.spec.paths``); ``force`` lets a run
     add its files to a non-empty folder procsim did not make (``procsim.outdir``); ``window`` is an extraction
     window (``procsim.recording``); ``on_notice`` hears about large but legitimate runs before they start;
-    ``streaming`` also delivers the events to targets while the run goes (``procsim.targets.stream``)."""
+    ``streaming`` also delivers the events to targets while the run goes (``procsim.targets.stream``).
+
+    ``replications`` > 1 runs that many independent replications as shards (``procsim.shards``): ``cases`` is
+    the total, split evenly; ``workers`` local processes run them (default: one per core; 1: in this process),
+    or the dask cluster ``dask`` ('local:N' or a scheduler address). ``shard`` is set only for one shard's run."""
     t0 = time.perf_counter()
     loaded = process if isinstance(process, LoadedProcess) else load_process(process, root)
     if streaming is not None:
@@ -118,14 +126,41 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         on_notice(notice)
     labels = has_exceptions(loaded)
     out_dir = Path(out)
+    shards = (plan_shards(seed, cases, replications, spec.units)
+              if shard is None and (replications != 1 or spec.units) else None)  # a shard is one run
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be a positive number")
+    if shards is None and dask is not None:
+        raise UsageError("--dask runs the shards of a run on a cluster: give --replications R (R > 1) too, or "
+                         "declare units in the process")
+    if dask is not None:
+        parse_dask(dask)
+    if shards is not None:
+        if streaming is not None:
+            raise UsageError("a sharded run (--replications, units) cannot be combined with --to, --pace, --start "
+                             "or --resume")
+        bad = [f for f in formats if f not in MERGEABLE]
+        if bad:
+            raise UsageError(f"--format {','.join(bad)} is not merged across shards yet; a sharded run "
+                             f"writes {', '.join(f for f in MERGEABLE if f not in ('cases', 'labels'))}")
+        taken = [c for c in shards[0].columns if c in spec.attributes]
+        if taken:
+            raise UsageError(f"a sharded run adds the column '{taken[0]}', and the process has an attribute of "
+                             "that name: rename the attribute")
     kinds = [*formats, "cases", *(["labels"] if labels else [])]
     # locked, its ownership read and stale temporaries cleared before anything is simulated or written
     entries = [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds] + ([DRIFT_CSV] if spec.drift else [])
     folder = RunFolder(out_dir, entries, force=force)
     try:
+        if shards is not None:
+            files, manifest, n_cases, n_events = run_shards(
+                loaded, folder, shards, run_one=_shard_run, horizon=horizon, formats=formats, kinds=kinds,
+                labels_in_log=labels_in_log, window=window, flush_every=flush_every, workers=workers, dask=dask,
+                seed=seed, cases=cases, on_progress=on_progress, t0=t0)
+            return RunResult(out_dir, files, n_cases, n_events, manifest["wall_time_s"], manifest)
         return _run(loaded, folder, seed=seed, cases=cases, horizon=horizon, formats=formats, kinds=kinds,
                     labels=labels, labels_in_log=labels_in_log, on_progress=on_progress, flush_every=flush_every,
-                    t0=t0, tz=tz, recording=recording, until=until, streaming=streaming)
+                    t0=t0, tz=tz, recording=recording, until=until, streaming=streaming, shard=shard)
     except BaseException as e:
         folder.discard_temporaries()
         if isinstance(e, OSError):  # the file-level handlers name the file; this names at least the folder
@@ -138,12 +173,15 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
 def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | None, horizon: float | None,
          formats: list[str], kinds: list[str], labels: bool, labels_in_log: bool,
          on_progress: Callable[[int, int | None], None] | None, flush_every: int, t0: float, tz: ZoneInfo,
-         recording: Recording | None, until: float | None, streaming: StreamOptions | None = None) -> RunResult:
+         recording: Recording | None, until: float | None, streaming: StreamOptions | None = None,
+         shard: Shard | None = None) -> RunResult:
     spec = loaded.spec
     out_dir = folder.out
     model = build_model(loaded, seed)
     tb = TimeBase(spec.process.start, tz)
     types = attribute_types(spec)
+    if shard is not None:
+        _add_shard(model, types, shard)
     sinks: list[Sink] = []
 
     writer = Writer()
@@ -158,7 +196,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     objects = ObjectModel(loaded, types) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
                    labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches),
-                   recording=recording)
+                   recording=recording, id_prefix=f"{shard.tag}-" if shard is not None else "")
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
@@ -231,6 +269,39 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     # earlier runs' files of other formats go, then the manifest: it lists exactly what is in the folder
     manifest_path = folder.finish_commit(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return RunResult(out_dir, files + [manifest_path], rec.n_cases, rec.n_events, wall, manifest)
+
+
+def _add_shard(model: Any, types: dict[str, str], shard: Shard) -> None:
+    """A shard's cases carry its columns (after the attributes, in events and cases) and its tag in their ids."""
+    columns = shard.columns
+    for name, value in columns.items():
+        types[name] = "integer" if isinstance(value, int) else "string"
+    model.attr_names = [*model.attr_names, *columns]
+    make = model.make_attributes
+    model.make_attributes = lambda idx, case_id: make(idx, case_id) | columns
+    model.case_prefix = f"{shard.tag}-{model.case_prefix}"
+    if shard.arrival_factor != 1.0:
+        # gaps shrink by the factor: the rate scales, and so does a shaped rate (calendar, intensity) everywhere
+        gap, factor = model.interarrival, shard.arrival_factor
+        model.interarrival = lambda rng: gap(rng) / factor
+
+
+def _shard_run(task: ShardTask, loaded: LoadedProcess | None = None,
+               on_progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+    """One shard of a sharded run, on a worker (the process reloaded there) or here; returns its manifest."""
+    if loaded is None:
+        loaded = shard_run_process(task)
+        on_progress = progress_callback(task.shard)
+    s = task.shard
+    if s.unit is not None:
+        loaded = apply_unit(loaded, s.unit)
+    # a window sets how long each shard runs (the parent turned it into a horizon: not passed twice)
+    windowed = task.window is not None
+    result = run(loaded, task.out, seed=s.seed, cases=None if windowed else s.cases,
+                 horizon=None if windowed else task.horizon, formats=task.formats,
+                 labels_in_log=task.labels_in_log, window=task.window, flush_every=task.flush_every,
+                 on_progress=on_progress, shard=s)
+    return result.manifest
 
 
 def _write_events(sinks: list[Sink], batch: EventBatch) -> None:

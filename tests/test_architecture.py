@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("log analysis", ("procsim.eventlog", "procsim.profile", "procsim.layout", "procsim.charts", "procsim.graph_svg",
                       "procsim.report", "procsim.profile_cli", "procsim.distances", "procsim.compare",
                       "procsim.mining", "procsim.bpmn")),
-    ("run", ("procsim=", "procsim.run", "procsim.init", "procsim.plugins")),
+    ("run", ("procsim=", "procsim.run", "procsim.init", "procsim.plugins", "procsim.shards")),
     # from a log back to a process: discover writes a process file and loads it, fidelity runs it
     ("grounding", ("procsim.discover", "procsim.fidelity", "procsim.convert")),
     ("cli", ("procsim.cli", "procsim.__main__", "procsim.cli_grounding")),

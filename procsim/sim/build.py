@@ -6,7 +6,9 @@ Everything that can fail on the user's input is checked at load, with positions,
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import threading
 from bisect import bisect_right
 from pathlib import Path
 from collections.abc import Callable
@@ -55,15 +57,21 @@ def expr_names(types: dict[str, str]) -> dict[str, str]:
     return {**CONTEXT_NAMES, **{k: ("number" if v == "integer" else v) for k, v in types.items()}}
 
 
-_FAKERS: dict[str, Any] = {}
+# Fakers are slow to make (~50 ms a locale), so they are kept, but per thread: every use reseeds its Faker
+# (seed_instance) and draws at once, and two runs in threads of one process (dask workers) must not reseed
+# the same instance under each other.
+_FAKERS = threading.local()
 
 
 def faker_for(locale: str) -> Any:
     from faker import Faker
 
-    if locale not in _FAKERS:
-        _FAKERS[locale] = Faker(locale)
-    return _FAKERS[locale]
+    cache: dict[str, Any] | None = getattr(_FAKERS, "by_locale", None)
+    if cache is None:
+        cache = _FAKERS.by_locale = {}
+    if locale not in cache:
+        cache[locale] = Faker(locale)
+    return cache[locale]
 
 
 def moments(spec: ProcessSpec, m: MomentSpec, cals: dict[str, WorkCalendar]) -> Any:
@@ -397,7 +405,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
                  interarrival=spec.arrivals.interarrival.sampler() if spec.arrivals.interarrival else _no_gap,
                  rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
                  make_attributes=AttributeMaker(spec, seed, STREAM_DATA, expr_positions(loaded)), attr_names=list(spec.attributes),
-                 case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
+                 case_prefix=spec.process.case_prefix, hooks=_run_rules(loaded.rules),
                  exceptions=xplan, batches=batches, drift=drifts, people=people_setup(spec, names, seed))
 
 
@@ -460,6 +468,12 @@ def _batch_plan(spec: ProcessSpec, act: Activity, b: Any, cals: dict[str, WorkCa
 
     return BatchPlan(act, b.size, b.timeout, moments(spec, b.schedule, cals) if b.schedule is not None else None,
                      stream(seed, STREAM_BATCH, k))
+
+
+def _run_rules(rs: Any) -> Any:
+    """This run's own copy of the compiled rules: ``bind`` sets the members and node indices of one run on it, and
+    the loaded process (shared by runs in one process, one after another or at once) must stay as loaded."""
+    return copy.copy(rs) if _has_rules(rs) else None
 
 
 def _has_rules(rs: Any) -> bool:

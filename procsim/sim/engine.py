@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
@@ -628,15 +629,30 @@ def fewer_collections() -> Iterator[None]:
     interval (5 ms): a batch took 2.5x its CPU time, the writer fell behind, and the run ended waiting for it.
     A 0.5 ms interval costs the simulation nothing measurable (it is only consulted while a thread waits).
     """
-    old = gc.get_threshold()
-    old_interval = sys.getswitchinterval()
-    gc.set_threshold(max(old[0], 200_000), max(old[1], 20), max(old[2], 100))
-    sys.setswitchinterval(min(old_interval, 0.0005))
+    global _collecting_runs, _saved
+    # the settings are the interpreter's, not the run's: with several runs at once in one process (threads of a
+    # dask worker) the first one in changes them and the last one out puts the old ones back
+    with _collecting_lock:
+        if _collecting_runs == 0:
+            old = gc.get_threshold()
+            _saved = (old, sys.getswitchinterval())
+            gc.set_threshold(max(old[0], 200_000), max(old[1], 20), max(old[2], 100))
+            sys.setswitchinterval(min(_saved[1], 0.0005))
+        _collecting_runs += 1
     try:
         yield
     finally:
-        gc.set_threshold(*old)
-        sys.setswitchinterval(old_interval)
+        with _collecting_lock:
+            _collecting_runs -= 1
+            if _collecting_runs == 0 and _saved is not None:
+                gc.set_threshold(*_saved[0])
+                sys.setswitchinterval(_saved[1])
+                _saved = None
+
+
+_collecting_lock = threading.Lock()
+_collecting_runs = 0  # runs inside fewer_collections() now, in this process
+_saved: tuple[tuple[int, int, int], float] | None = None  # the settings before the first of them
 
 
 def _join(a: str, b: str) -> str:

@@ -15,7 +15,7 @@ from hashlib import blake2b
 
 import numpy as np
 
-__all__ = ["stream", "CaseStreams"]
+__all__ = ["stream", "CaseStreams", "shard_seed"]
 
 # The purposes (spawn keys) of the run's streams. Here, not in the engine, because the exception catalogue
 # draws from them too and sits below the engine.
@@ -24,11 +24,22 @@ STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build
 STREAM_ARRIVAL_DAYS = 101  # day-to-day arrival noise (procsim.sim.arrivals.DayFactors)
 STREAM_RECORDING = 102  # recording delays (procsim.recording)
 STREAM_DRIFT = 103  # gradual drift's case versions, incremental removals (procsim.drift)
+STREAM_SHARD = 104  # the root seed of each shard of a sharded run (shard_seed)
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 
 
 def stream(seed: int, *key: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+def shard_seed(seed: int, unit: int, replication: int) -> int:
+    """The root seed of one shard (organisational unit x replication) of a run whose root seed is ``seed``.
+
+    A shard is a whole run of its own: every stream above is derived from this seed, so the shards' arrivals,
+    staff names and case data are independent, and a shard's bytes depend only on (seed, unit, replication),
+    never on how many workers ran the shards. A run that is not sharded uses ``seed`` itself, unchanged."""
+    state = np.random.SeedSequence(seed, spawn_key=(STREAM_SHARD, unit, replication)).generate_state(2, np.uint32)
+    return (int(state[0]) << 31) | (int(state[1]) >> 1)  # 62 bits: fits every integer column and JSON reader
 
 
 class CaseStreams:

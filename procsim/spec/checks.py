@@ -28,7 +28,7 @@ from procsim.spec.paths import check_input, project_root
 from procsim.spec.people import check_people
 from procsim.spec.models import ProcessSpec, written_gateways
 
-__all__ = ["check_exceptions", "check_model"]
+__all__ = ["check_exceptions", "check_model", "check_org_units"]
 
 
 def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
@@ -109,6 +109,8 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
                                              f"({e.strerror})", "unreadable"))
             except (ValueError, UnicodeDecodeError) as e:
                 problems.append(smap.problem(("arrivals", "replay"), f"{display_path(path)}: {e}", "bad_replay"))
+    if spec.units:
+        problems += check_org_units(spec, smap)
     if spec.recording is not None:
         problems += check_recording(loaded)
     if spec.drift:
@@ -130,6 +132,41 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         problems += check_objects(loaded, attribute_types(spec))
     if spec.documents:
         problems += check_documents(loaded, attribute_types(spec))
+    return problems
+
+
+def check_org_units(spec: ProcessSpec, smap: Any) -> list[Problem]:
+    """Each unit's staff names roles with a number of members, its calendars are the process's, arrivals that
+    replay a file are not scaled."""
+    problems: list[Problem] = []
+    tz = ZoneInfo(spec.process.timezone)
+    for uname, u in spec.units.items():
+        for role in u.staff:
+            where = ("units", uname, "staff", role)
+            if role not in spec.roles:
+                problems.append(smap.problem(where, f"unknown role '{role}'{_suggest(role, spec.roles)}",
+                                             "unknown_role", at_key=True))
+            elif not isinstance(spec.roles[role].members, int):
+                problems.append(smap.problem(where, f"role '{role}' lists its members by name: a unit can set the "
+                                             "number of members only of a role given as 'members: N'",
+                                             "named_members", at_key=True))
+        for cname, cspec in u.calendars.items():
+            where = ("units", uname, "calendars", cname)
+            if cname not in spec.calendars:
+                problems.append(smap.problem(where, f"unknown calendar '{cname}'{_suggest(cname, spec.calendars)}",
+                                             "unknown_calendar", at_key=True))
+                continue
+            try:
+                cal = WorkCalendar(cspec.week(), cspec.holidays, tz=tz, origin=spec.process.start,
+                                   holiday_country=cspec.holiday_country, holiday_subdiv=cspec.holiday_subdiv,
+                                   name=cname)
+                cal.next_working(0.0)
+            except ValueError as e:
+                problems.append(smap.problem(where, str(e), "bad_calendar", at_key=True))
+        if spec.arrivals.replay is not None and u.arrival_factor != 1.0:
+            problems.append(smap.problem(("units", uname, "arrival_factor"), "the arrivals replay a file: a unit "
+                                         "cannot scale them (give each unit its own process file)",
+                                         "replay_factor"))
     return problems
 
 

@@ -710,6 +710,19 @@ class RecordingSpec(RecordSpec):
     window: WindowSpec | None = None
 
 
+UnitName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_]{0,31}$")]
+
+
+class UnitSpec(Strict):
+    """An organisational unit (company code, plant, region): a simulation of its own, sharing no resources with
+    the other units (``docs/scaling.md``). Unset fields are the process's own."""
+
+    description: str = ""
+    arrival_factor: Annotated[float, Field(gt=0, le=1000)] = 1.0  # times the process's arrival rate
+    staff: dict[Identifier, Annotated[int, Field(ge=1, le=MAX_MEMBERS)]] = {}  # role -> number of members
+    calendars: dict[Identifier, CalendarSpec] = {}  # a calendar of the process, as this unit keeps it
+
+
 class ProcessSpec(Strict):
     """A whole process file."""
 
@@ -730,6 +743,7 @@ class ProcessSpec(Strict):
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
     recording: RecordingSpec | None = None  # granularity, recording delays, extraction window (procsim.recording)
     drift: list[DriftSpec] = []  # the process changing over time, with ground truth (procsim.drift)
+    units: dict[UnitName, UnitSpec] = {}  # organisational units, each its own simulation (procsim.shards)
     # the compiled documents, set by procsim.documents.check_documents at load (templates need the file's folder)
     _documents: Any = PrivateAttr(None)
     # call node -> procsim.spec.subprocesses.Expansion, set when the calls are expanded at load

@@ -1,0 +1,468 @@
+"""A sharded run: independent replications of a process run as shards, on local processes or a dask cluster,
+then merged into one output folder.
+
+A discrete-event simulation with shared resources is sequential, so a run is split only where the model itself
+is independent: replications (``--replications R``) share nothing. Each shard is a whole run of its own (its root
+seed from ``procsim.sim.streams.shard_seed``), written into its own folder inside a temporary folder of ``--out``;
+the parent merges the shards' files in shard order (never in the order they finished) and commits them through
+the ``RunFolder`` like any run, the manifest last. So the bytes depend on the seed and the shards, never on the
+number of workers or where they ran; a shard that fails fails the run, and nothing that looks complete is left.
+
+The loaded process is not pickled (its rules are compiled to closures): a worker reloads it from its file and
+checks that every input file has the hashes the parent loaded (``ShardTask``). Each worker process keeps the
+processes it loaded (one load per worker, not per shard); runs never change a loaded process (test_shared_state).
+
+This module does not import ``procsim.run`` (which calls it): the function that runs one shard is passed in.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from procsim.errors import ProcsimError, UsageError
+from procsim.outdir import RunFolder, os_error
+from procsim.sim.streams import shard_seed
+from procsim.spec import LoadedProcess, load_process
+from procsim.version import __version__, output_versions
+
+__all__ = ["Shard", "ShardTask", "ShardError", "plan_shards", "apply_unit", "parse_dask", "run_shards",
+           "shard_run_process", "MERGEABLE"]
+
+# formats a sharded run can merge (the object-centric ones and documents are not merged yet: refused up front)
+MERGEABLE = ("csv", "parquet", "xes", "labels-parquet", "cases", "labels")
+PROGRESS_EVERY = 500  # cases between a worker's progress messages
+
+
+class ShardError(ProcsimError):
+    """A shard failed for a reason that could not be sent back as itself (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One independent part of a run: which unit and replication, its seed, its number of cases, its id prefix."""
+
+    index: int  # position in the merge order
+    replication: int  # 1-based
+    seed: int
+    cases: int | None
+    tag: str  # 'DE01-R03', 'R03' or 'DE01': prefixes case and event ids, names the shard folder
+    unit: str | None = None
+    arrival_factor: float = 1.0  # the unit's arrival rate, relative to the process's
+    replicated: bool = False  # more than one replication: the 'replication' column is written
+
+    @property
+    def columns(self) -> dict[str, Any]:
+        """The shard's columns in events and cases (as if they were case attributes)."""
+        return ({"unit": self.unit} if self.unit is not None else {}) | (
+            {"replication": self.replication} if self.replicated else {})
+
+
+def plan_shards(seed: int, cases: int | None, replications: int, units: Mapping[str, Any] | None = None
+                ) -> list[Shard]:
+    """Units (in the order the process declares them) x R replications. ``cases`` is the total: split over the
+    units in proportion to their arrival factors (largest remainders), then evenly over the replications."""
+    if replications < 1:
+        raise UsageError("--replications must be a positive number")
+    unit_list: list[tuple[str | None, float]] = [(n, u.arrival_factor) for n, u in (units or {}).items()] or [
+        (None, 1.0)]
+    per_unit: list[int | None] = [None] * len(unit_list)
+    if cases is not None:
+        if cases < replications * len(unit_list):
+            raise UsageError(f"--cases {cases} is fewer than one case per shard ({len(unit_list)} unit(s) x "
+                             f"{replications} replication(s)): --cases is the total over all shards")
+        weights = [f for _, f in unit_list]
+        exact = [cases * w / sum(weights) for w in weights]
+        split = [int(x) for x in exact]
+        for k in sorted(range(len(exact)), key=lambda k: (split[k] - exact[k], k))[:cases - sum(split)]:
+            split[k] += 1
+        for k, n in enumerate(split):
+            if n < replications:
+                raise UsageError(f"--cases {cases} leaves unit '{unit_list[k][0]}' fewer cases than replications")
+        per_unit = list(split)
+    width = max(2, len(str(replications)))
+    out = []
+    for u, (uname, factor) in enumerate(unit_list):
+        n_unit = per_unit[u]
+        for r in range(replications):
+            n = None if n_unit is None else n_unit // replications + (1 if r < n_unit % replications else 0)
+            rtag = f"R{r + 1:0{width}d}" if replications > 1 else ""
+            tag = "-".join(t for t in (uname, rtag) if t)
+            out.append(Shard(index=len(out), replication=r + 1, seed=shard_seed(seed, u + 1 if uname else 0, r + 1),
+                             cases=n, tag=tag, unit=uname, arrival_factor=factor, replicated=replications > 1))
+    return out
+
+
+def apply_unit(loaded: LoadedProcess, unit: str) -> LoadedProcess:
+    """The process as ``unit`` runs it: its staff sizes and calendars in place of the process's (checked at load)."""
+    spec = loaded.spec
+    u = spec.units[unit]
+    roles = {name: r.model_copy(update={"members": u.staff[name]}) if name in u.staff else r
+             for name, r in spec.roles.items()}
+    calendars = {name: u.calendars.get(name, c) for name, c in spec.calendars.items()}
+    return replace(loaded, spec=spec.model_copy(update={"roles": roles, "calendars": calendars}))
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """What a worker needs to run one shard: the process's file and the hashes of every file it read (the worker
+    reloads it), the shard, its folder and the run's options."""
+
+    path: str
+    root: str | None
+    inputs: tuple[tuple[str, str], ...]
+    shard: Shard
+    out: str
+    horizon: float | None
+    formats: tuple[str, ...]
+    labels_in_log: bool
+    window: Any
+    flush_every: int
+
+
+def parse_dask(text: str) -> tuple[str, int | str]:
+    """``local:N`` -> ('local', N); ``tcp://host:port`` (or tls://...) -> ('address', text)."""
+    if text.startswith("local:"):
+        try:
+            n = int(text[6:])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise UsageError(f"--dask {text}: give local:N with N workers, e.g. local:4")
+        return "local", n
+    if "://" in text:
+        return "address", text
+    raise UsageError(f"--dask {text}: give local:N (a LocalCluster of N workers) or a scheduler address like "
+                     "tcp://scheduler:8786")
+
+
+# -- the worker side --------------------------------------------------------------------------------------
+
+_LOADED: dict[tuple[str, str | None, tuple[tuple[str, str], ...]], LoadedProcess] = {}
+_PROGRESS: Any = None  # the pool's progress queue, in a worker process of the local pool
+
+
+def _init_worker(progress: Any) -> None:
+    global _PROGRESS
+    _PROGRESS = progress
+
+
+def shard_run_process(task: ShardTask) -> LoadedProcess:
+    """The process of ``task`` as the parent loaded it: reloaded from its files once per worker process."""
+    key = (task.path, task.root, task.inputs)
+    loaded = _LOADED.get(key)
+    if loaded is None:
+        loaded = load_process(task.path, task.root)
+        if tuple(sorted(loaded.inputs.items())) != task.inputs:
+            raise UsageError(f"{task.path}: the process or a file it reads changed while the run went on (or is "
+                             "not the same on this worker): run again")
+        _LOADED[key] = loaded
+    return loaded
+
+
+def progress_callback(shard: Shard) -> Callable[[int, int | None], None] | None:
+    """In a pool worker: a run's progress callback that tells the parent every PROGRESS_EVERY cases."""
+    q = _PROGRESS
+    if q is None:
+        return None
+
+    def tell(done: int, total: int | None) -> None:
+        if done % PROGRESS_EVERY == 0:
+            q.put((shard.index, done))
+
+    return tell
+
+
+def _portable(e: BaseException) -> BaseException:
+    """An error as it can travel back to the parent: itself if it pickles, else its message."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(e))
+        return e
+    except Exception:  # noqa: BLE001 - any failure to pickle: send the text
+        return ShardError(str(e))
+
+
+def call_shard(run_one: Callable[[ShardTask], dict[str, Any]], task: ShardTask) -> dict[str, Any]:
+    """Run one shard from a clean folder (a retried shard starts again, it never continues a dead one's files)."""
+    out = Path(task.out)
+    if out.exists():
+        shutil.rmtree(out)
+    try:
+        return run_one(task)
+    except ProcsimError as e:
+        raise _portable(e) from None
+
+
+# -- the parent side --------------------------------------------------------------------------------------
+
+
+def run_shards(loaded: LoadedProcess, folder: RunFolder, shards: Sequence[Shard], *, run_one: Callable[..., Any],
+               horizon: float | None, formats: Sequence[str], kinds: Sequence[str], labels_in_log: bool,
+               window: Any, flush_every: int, workers: int | None, dask: str | None, seed: int,
+               cases: int | None, on_progress: Callable[[int, int | None], None] | None, t0: float
+               ) -> tuple[list[Path], dict[str, Any], int, int]:
+    """Run every shard, merge their files into ``folder`` and commit them with the manifest.
+
+    Returns (files, manifest, cases, events)."""
+    if not loaded.path.is_file() and (dask is not None or (workers or 0) > 1):
+        raise UsageError("a process built in memory cannot be sent to workers: load it from its file")
+    scratch = folder.temp("shards")  # '.shards.<pid>-<hex>.part': a leftover is cleared like any temporary
+    scratch.mkdir()
+    inputs = tuple(sorted(loaded.inputs.items()))
+    tasks = [ShardTask(path=str(loaded.path), root=str(loaded.root) if loaded.root is not None else None,
+                       inputs=inputs, shard=s, out=str(scratch / s.tag), horizon=horizon, formats=tuple(formats),
+                       labels_in_log=labels_in_log, window=window, flush_every=flush_every) for s in shards]
+    total = cases
+    n_workers = min(len(tasks), workers if workers is not None else (os.cpu_count() or 1))
+    if dask is not None:
+        results = _on_dask(run_one, tasks, dask, on_progress, total)
+    elif n_workers <= 1:
+        results = []
+        done_before = 0
+        for t in tasks:
+            prog = (lambda d, _t, base=done_before: on_progress(base + d, total)) if on_progress else None
+            results.append(run_one(t, loaded=loaded, on_progress=prog))
+            done_before += results[-1]["counts"]["cases"]
+    else:
+        results = _on_pool(run_one, tasks, n_workers, on_progress, total)
+    files, manifest, n_cases, n_events = _merge(folder, scratch, shards, results, kinds, t0=t0, seed=seed,
+                                                cases=cases, horizon=horizon, formats=formats,
+                                                labels_in_log=labels_in_log, loaded=loaded)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return files, manifest, n_cases, n_events
+
+
+def _on_pool(run_one: Callable[..., Any], tasks: list[ShardTask], n_workers: int,
+             on_progress: Callable[[int, int | None], None] | None, total: int | None) -> list[dict[str, Any]]:
+    # forkserver, not fork: the parent may hold threads (the writer, an embedding application's) and locks a forked
+    # child would inherit. The server imports procsim once; each worker forks from it with the imports done
+    # (importing procsim and its libraries is ~1.5 s a process on an idle machine, several under load)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["procsim.run"])
+    else:
+        ctx = multiprocessing.get_context("spawn")
+    progress = ctx.SimpleQueue() if on_progress is not None else None
+    done: dict[int, int] = {}
+    with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker,
+                                initargs=(progress,)) as pool:
+        futures = [pool.submit(call_shard, run_one, t) for t in tasks]
+        try:
+            pending = set(futures)
+            while pending:
+                finished, pending = cf.wait(pending, timeout=0.25, return_when=cf.FIRST_EXCEPTION)
+                for f in finished:
+                    f.result()  # raises a shard's error: the others are cancelled below
+                if progress is not None and on_progress is not None:
+                    while not progress.empty():
+                        i, n = progress.get()
+                        done[i] = n
+                    for k, f in enumerate(futures):
+                        if f.done() and not f.exception():
+                            done[k] = f.result()["counts"]["cases"]
+                    on_progress(sum(done.values()), total)
+            return [f.result() for f in futures]
+        except cf.process.BrokenProcessPool:
+            raise ShardError("a worker process died while running a shard (killed, or out of memory?): the run "
+                             "failed and no output was written") from None
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            # the running shards are stopped, not awaited: the run has failed
+            for p in list(getattr(pool, "_processes", {}).values()):
+                p.terminate()
+            raise
+
+
+def _on_dask(run_one: Callable[..., Any], tasks: list[ShardTask], dask: str,
+             on_progress: Callable[[int, int | None], None] | None, total: int | None) -> list[dict[str, Any]]:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise UsageError("--dask needs dask.distributed: pip install 'procsim[scale]'") from None
+    kind, arg = parse_dask(dask)
+    cluster = None
+    if kind == "local":
+        # processes, one thread each: a shard holds the GIL for its whole run
+        cluster = LocalCluster(n_workers=int(arg), threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(str(arg), timeout=30)
+        except OSError as e:
+            raise UsageError(f"--dask {dask}: cannot reach the scheduler ({e})") from None
+    try:
+        # pure=False: a recomputed shard (its worker was lost) is the same task, run again from a clean folder
+        futures = [client.submit(call_shard, run_one, t, key=f"procsim-shard-{Path(t.out).parent.name}-{t.shard.tag}",
+                                 pure=False, retries=0) for t in tasks]
+        done = 0
+        try:
+            for f in as_completed(futures):
+                res = f.result()
+                done += res["counts"]["cases"]
+                if on_progress is not None:
+                    on_progress(done, total)
+            return [f.result() for f in futures]
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# -- merging ----------------------------------------------------------------------------------------------
+
+_XES_END = b"</log>\n"
+
+
+def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: list[dict[str, Any]],
+           kinds: Sequence[str], *, t0: float, seed: int, cases: int | None, horizon: float | None,
+           formats: Sequence[str], labels_in_log: bool, loaded: LoadedProcess
+           ) -> tuple[list[Path], dict[str, Any], int, int]:
+    from procsim.sinks import REGISTRY
+
+    t_merge = time.perf_counter()
+    names = [REGISTRY[k].filename for k in kinds]
+    extra = sorted({n for r in results for n in r["files"]} - set(names))  # drift.csv
+    names += extra
+    temps: dict[str, Path] = {}
+    hashes: dict[str, str] = {}
+    try:
+        for name in names:
+            parts = [scratch / s.tag / name for s in shards]
+            tmp = folder.temp(name)
+            temps[name] = tmp
+            if name.endswith(".parquet"):
+                hashes[name] = _merge_parquet(parts, tmp)
+            elif name.endswith(".xes"):
+                hashes[name] = _merge_xes(parts, tmp)
+            elif name not in names[:len(kinds)] and len({p.read_bytes() for p in parts}) == 1:
+                # a ground truth of the process (drift.csv), the same in every shard: once, not once per shard
+                hashes[name] = _merge_csv(parts[:1], tmp)
+            else:
+                hashes[name] = _merge_csv(parts, tmp)
+        folder.begin_commit(names)
+        files = []
+        for name in names:
+            final = folder.out / name
+            os.replace(temps.pop(name), final)
+            files.append(final)
+    except OSError as e:
+        for t in temps.values():
+            t.unlink(missing_ok=True)
+        raise os_error(e, folder.out) from None
+    n_cases = sum(r["counts"]["cases"] for r in results)
+    n_events = sum(r["counts"]["events"] for r in results)
+    first = [r["simulated_period"]["first_event"] for r in results if r["simulated_period"]["first_event"]]
+    last = [r["simulated_period"]["last_event"] for r in results if r["simulated_period"]["last_event"]]
+    r0 = results[0]
+    manifest: dict[str, Any] = {
+        "procsim_version": __version__,
+        "output_versions": output_versions(),
+        "process": r0["process"],
+        "process_version": r0["process_version"],
+        "seed": seed,
+        "cases_requested": cases,
+        "horizon_s": horizon,
+        "formats": list(formats),
+        "labels_in_log": labels_in_log,
+        "inputs": r0["inputs"],
+        "rules": r0["rules"],
+        "exceptions": r0["exceptions"],
+        "counts": {k: sum(r["counts"][k] for r in results) for k in r0["counts"]},
+        "simulated_period": {"origin": r0["simulated_period"]["origin"],
+                             # ISO text with the same zone: the earliest / latest compare as text only per offset
+                             "first_event": first[0] if first else None, "last_event": last[-1] if last else None},
+        "replications": max(s.replication for s in shards),
+        "units": [s.unit for s in shards if s.replication == 1 and s.unit is not None],
+        "shards": [{"shard": s.tag} | ({"unit": s.unit} if s.unit is not None else {}) | {
+                    "replication": s.replication, "seed": s.seed, "cases_requested": s.cases,
+                    "counts": r["counts"], "files": {n: v["sha256"] for n, v in r["files"].items()}}
+                   for s, r in zip(shards, results)],
+        "files": {p.name: {"sha256": hashes[p.name], "bytes": p.stat().st_size} for p in files},
+        "merge_s": round(time.perf_counter() - t_merge, 3),  # the part of the wall time the merge took
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+    }
+    path = folder.finish_commit(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return files + [path], manifest, n_cases, n_events
+
+
+def _copy(src: Path, dst: Any, h: Any, start: int = 0, end: int | None = None) -> None:
+    with src.open("rb") as f:
+        f.seek(start)
+        left = (end if end is not None else src.stat().st_size) - start
+        while left > 0:
+            chunk = f.read(min(left, 1 << 22))
+            if not chunk:
+                break
+            left -= len(chunk)
+            h.update(chunk)
+            dst.write(chunk)
+
+
+def _merge_csv(parts: list[Path], out: Path) -> str:
+    """Every shard's rows, in shard order, under the first shard's header (all shards have the same columns)."""
+    h = hashlib.sha256()
+    with open(out, "xb") as dst:
+        for k, p in enumerate(parts):
+            with p.open("rb") as f:
+                header = f.readline()
+            if k == 0:
+                h.update(header)
+                dst.write(header)
+            _copy(p, dst, h, start=len(header))
+    return h.hexdigest()
+
+
+def _merge_xes(parts: list[Path], out: Path) -> str:
+    """The first shard's log head, every shard's traces in shard order, one closing tag."""
+    h = hashlib.sha256()
+    with open(out, "xb") as dst:
+        for k, p in enumerate(parts):
+            size = p.stat().st_size
+            with p.open("rb") as f:
+                head = f.read(1 << 16)
+            cut = head.find(b"\t<trace>\n")
+            if cut < 0:
+                cut = size - len(_XES_END)  # a shard without traces
+            if k == 0:
+                _copy(p, dst, h, 0, cut)
+            _copy(p, dst, h, cut, size - len(_XES_END))
+        h.update(_XES_END)
+        dst.write(_XES_END)
+    return h.hexdigest()
+
+
+def _merge_parquet(parts: list[Path], out: Path) -> str:
+    """One Parquet file: the shards' row groups in shard order (same schema, same compression as a plain run)."""
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for p in parts:
+            pf = pq.ParquetFile(p)
+            if writer is None:
+                writer = pq.ParquetWriter(str(out), pf.schema_arrow, compression="zstd")
+            for g in range(pf.num_row_groups):
+                writer.write_table(pf.read_row_group(g), row_group_size=1 << 20)
+    finally:
+        if writer is not None:
+            writer.close()
+    h = hashlib.sha256()
+    with out.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
