@@ -24,6 +24,8 @@ STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build
 STREAM_ARRIVAL_DAYS = 101  # day-to-day arrival noise (procsim.sim.arrivals.DayFactors)
 STREAM_RECORDING = 102  # recording delays (procsim.recording)
 STREAM_DRIFT = 103  # gradual drift's case versions, incremental removals (procsim.drift)
+STREAM_LINES = 104  # a case's line items (procsim.lineitems): processes without line_items never draw from it
+STREAM_LINE_EXC = 105  # which line and how much a document exception changes (procsim.lineitems)
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 
 
