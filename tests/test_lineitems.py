@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 P2P = ROOT / "processes" / "procure_to_pay.yaml"
 CENT = Decimal("0.01")
 
-EXCEPTIONS = """
-exceptions:
+EXCEPTIONS = """exceptions:
   - {type: invoice_price_change, activity: record_invoice, count: 25}
   - {type: short_delivery, activity: receive_goods, count: 25}
   - {type: invoice_price_change, name: small_price_change, activity: record_invoice, low: 1.0001, high: 1.001,
@@ -114,7 +113,7 @@ def mismatches(docs: dict[str, list[dict[str, Any]]]) -> set[str]:
         if got[k] != int(ln["quantity"]):
             bad.add(f"{receipts[-1]['id']}/{k + 1}.quantity")
     billed = lines_of(inv["text"])
-    assert span(inv["text"], "order") == po["id"]
+    assert f"Your order: {po['id']} of " in inv["text"]
     assert [x["material"] for x in billed] == [x["material"] for x in order]
     for k, (a, b) in enumerate(zip(order, billed)):
         assert a["quantity"] == b["quantity"]  # an invoice bills what was ordered
@@ -149,7 +148,10 @@ def test_every_clean_case_passes_the_three_way_match(clean_run: Path) -> None:
         if c["end_event"] == "rejected":
             assert not docs.get("purchase_order")
             continue
-        assert c["status"] == "completed"  # procure_to_pay injects no exceptions: every case is clean
+        assert c["status"] == "completed"
+        if {"invoice_price_change", "short_delivery"} & set(c["exceptions"].split(";")):
+            assert mismatches(docs)  # the only cases that fail: tested below
+            continue
         for d in docs["purchase_order"] + docs["supplier_invoice"]:
             check_arithmetic(d)
         assert mismatches(docs) == set(), cid
@@ -159,7 +161,7 @@ def test_every_clean_case_passes_the_three_way_match(clean_run: Path) -> None:
         assert money(foot["gross_total"]) == Decimal(c["gross_amount"]).quantize(CENT)
         assert money(foot["tax_total"]) == Decimal(c["tax_amount"]).quantize(CENT)
         matched += 1
-    assert matched > 800  # about 9 in 10 requisitions become orders
+    assert matched > 780  # about 9 in 10 requisitions become orders, 1 in 50 of them has a deviation
     # partial deliveries: some cases have several receipts, and they still add up
     assert sum(len(d.get("goods_receipt", [])) > 1 for d in by_case.values()) > 50
 
@@ -181,20 +183,21 @@ def test_invoice_json_has_its_lines_and_totals(clean_run: Path) -> None:
         assert data["items"] and Decimal(data["totals"]["gross"]) > 0
         assert Decimal(data["totals"]["net"]) == sum(Decimal(i["line_net"]) for i in data["items"])
         assert Decimal(data["totals"]["tax"]) == sum(Decimal(i["line_tax"]) for i in data["items"])
-        assert "discrepancies" not in data
+        assert [x["exception"] for x in data.get("discrepancies", [])] in ([], ["invoice_price_change"])
 
 
 def test_each_document_exception_fails_the_match_on_its_labelled_fields(tmp_path: Path) -> None:
     p = tmp_path / "processes" / "p2p.yaml"
     p.parent.mkdir()
-    text = P2P.read_text(encoding="utf-8").replace("../templates/", "../../templates/").replace(
-        "../rules/", "../../rules/")
-    # the process file must stay inside the project: copy templates and rules next to it instead
+    text = P2P.read_text(encoding="utf-8")
+    # the process file's templates and rules must be inside its project: copy them next to it
     for sub in ("templates", "rules"):
         for f in (ROOT / sub).iterdir():
             (tmp_path / sub).mkdir(exist_ok=True)
             (tmp_path / sub / f.name).write_bytes(f.read_bytes())
-    p.write_text(text.replace("../../", "../") + EXCEPTIONS, encoding="utf-8")
+    head, _, tail = text.partition("exceptions:\n")
+    tail = tail.split("\n\n", 1)[1]  # the example's own exceptions, replaced by more frequent ones
+    p.write_text(head + EXCEPTIONS + "\n" + tail, encoding="utf-8")
     out = tmp_path / "out"
     run(p, out, seed=3, cases=400, formats=["csv", "documents"])
     by_case = read_documents(out)
@@ -287,7 +290,8 @@ def test_load_errors_name_file_line_and_key(tmp_path: Path) -> None:
     text = P2P.read_text(encoding="utf-8")
     bad = (text.replace("totals: {net: amount,", "totals: {net: amont,")
            .replace("    line_items: receipt ", "    line_items: receipt\n    lines: {count: '1', item: gr_item} ")
-           + "\nexceptions:\n  - {type: short_delivery, activity: record_invoice, count: 1}\n")
+           .replace("{type: short_delivery, activity: receive_goods,",
+                    "{type: short_delivery, activity: record_invoice,"))
     p = ROOT / "processes" / f".tmp_lineitems_{tmp_path.name}.yaml"
     try:
         p.write_text(bad, encoding="utf-8")
@@ -299,6 +303,6 @@ def test_load_errors_name_file_line_and_key(tmp_path: Path) -> None:
     assert any("line_items.totals.net: unknown attribute 'amont'; did you mean 'amount'?" in m
                and m.endswith("[unknown_attribute]") for m in msgs), msgs
     assert any("objects.goods_receipt.line_items" in m and m.endswith("[lines_conflict]") for m in msgs), msgs
-    assert any("exceptions[0].activity: 'short_delivery' changes the receipt" in m and m.endswith("[no_line_items]")
+    assert any("exceptions[1].activity: 'short_delivery' changes the receipt" in m and m.endswith("[no_line_items]")
                for m in msgs), msgs
     assert all(re.match(r"^\S+:\d+:\d+: ", m) for m in msgs), msgs  # every problem at once, each positioned
