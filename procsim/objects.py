@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from procsim.errors import Problem
+from procsim.lineitems import ROLE_FIELDS, ROLE_ITEM_FIELDS, LineBook
 from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, compile_expr, describe_error
 from procsim.spec.paths import number_problem
 from procsim.timebase import TimeBase
@@ -146,7 +147,8 @@ class ObjectRecord:
     """One object as the run made it: initial values at ``time``, later changes, links to other objects,
     and where it came from (its case and the event that made it: what a rendered document refers to)."""
 
-    __slots__ = ("id", "type", "time", "values", "changes", "links", "items", "case_id", "event_id")
+    __slots__ = ("id", "type", "time", "values", "changes", "links", "items", "case_id", "event_id",
+                 "discrepancies")
 
     def __init__(self, oid: str, otype: str, time: str, values: list[tuple[str, Any]], case_id: str,
                  event_id: str) -> None:
@@ -159,6 +161,8 @@ class ObjectRecord:
         self.changes: list[tuple[str, str, Any]] = []  # (time, field, new value)
         self.links: list[tuple[str, str]] = []  # (target object id, qualifier)
         self.items: list[ObjectRecord] = []  # line items (objects of their own, linked 'contains')
+        # (exception label, fields it changed: "INV-000001/2.unit_price"): a document exception's ground truth
+        self.discrepancies: list[tuple[str, list[str]]] = []
 
     def current(self) -> dict[str, Any]:
         """The field values after the last change."""
@@ -171,7 +175,7 @@ class ObjectRecord:
 class _Kind:
     """A compiled object type."""
 
-    __slots__ = ("name", "number", "fields", "refers", "count", "item", "item_fields", "sums", "n")
+    __slots__ = ("name", "number", "fields", "refers", "count", "item", "item_fields", "sums", "n", "role")
 
     def __init__(self, name: str, number: str, fields: list[tuple[str, Compiled]], refers: list[str],
                  count: Compiled | None, item: str, item_fields: list[tuple[str, Compiled]],
@@ -185,6 +189,7 @@ class _Kind:
         self.item_fields = item_fields
         self.sums = sums
         self.n = 0
+        self.role: str | None = None  # the line_items role (procsim.lineitems)
 
 
 class _CaseState:
@@ -200,8 +205,10 @@ class _CaseState:
 class ObjectModel:
     """Compiled object declarations plus the per-run state: objects of running cases, counters per type."""
 
-    def __init__(self, loaded: LoadedProcess, types: dict[str, str]) -> None:
+    def __init__(self, loaded: LoadedProcess, types: dict[str, str], seed: int = 0) -> None:
         spec = loaded.spec
+        # the documents' view of the case's drawn line items, for objects with a line_items role
+        self.line_book = LineBook(spec, seed) if spec.line_items is not None else None
         names = object_names(loaded, types)
         lnames = {**names, "line": "number", "lines": "number"}
         self.attr_names = list(types)
@@ -221,11 +228,17 @@ class ObjectModel:
                          compile_expr(lines.count, names, expect="number") if lines else None,
                          lines.item if lines else "", item_fields, list(lines.sums.items()) if lines else [])
             self.kinds[oname] = kind
+            own = len(self.object_types)
             self.object_types.append((oname, [(f, OCEL_TYPES.get(c.type, "string")) for f, c in fields]
                                       + [(f, "float") for f, _ in kind.sums]))
             if lines is not None:
                 self.object_types.append((lines.item, [("line", "integer")] + [
                     (f, OCEL_TYPES.get(c.type, "string")) for f, c in item_fields]))
+            if o.line_items is not None:
+                kind.role = o.line_items
+                self.object_types[own][1].extend(ROLE_FIELDS[o.line_items])
+                if ROLE_ITEM_FIELDS[o.line_items]:
+                    self.object_types.append((f"{oname}_line", list(ROLE_ITEM_FIELDS[o.line_items])))
             for a in dict.fromkeys(o.creators()):
                 self.creates.setdefault(a, []).append(kind)
             for a in dict.fromkeys(o.updated_by):
@@ -246,6 +259,8 @@ class ObjectModel:
         self.cases.clear()
         for k in self.kinds.values():
             k.n = 0
+        if self.line_book is not None:
+            self.line_book.cases.clear()
         self.n_objects = self.n_links = self.n_object_links = 0
 
     def open_case(self, idx: int, start: float) -> None:
@@ -254,6 +269,8 @@ class ObjectModel:
     def close_case(self, idx: int) -> list[ObjectRecord]:
         """The objects of a finished case (its case object first, then in creation order)."""
         self.starts.pop(idx, None)
+        if self.line_book is not None:
+            self.line_book.close(idx)
         st = self.cases.pop(idx, None)
         if st is None:
             return []
@@ -313,7 +330,7 @@ class ObjectModel:
         env = dict(zip(self.attr_names, row[9]))
         env.update(case_id=case_id, activity=row[2].label, resource=row[4], role=row[5],
                    now=self.timebase.to_datetime(row[0]), elapsed=row[0] - self.starts.get(row[1], row[0]),
-                   _time=row[0])
+                   _time=row[0], _idx=row[1], _exc=row[8])
         return env
 
     @staticmethod
@@ -354,6 +371,8 @@ class ObjectModel:
                             if f == field and isinstance(v, (int, float)))
                 o.values.append((total, cents / 100))
             self.n_objects += count
+        if kind.role is not None and self.line_book is not None:
+            self.n_objects += self.line_book.create(kind.role, f"{kind.name}_line", o, env["_idx"], env["_exc"])
         self.n_object_links += len(o.links)
         st.made.append(o)
         st.by_type.setdefault(kind.name, []).append(o)

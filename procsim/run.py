@@ -193,7 +193,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         writer.submit(_write_cases, sinks, batch)
 
     # objects are derived only for the formats that write them: other runs pay nothing for them
-    objects = ObjectModel(loaded, types) if any(f in OBJECT_FORMATS for f in formats) else None
+    objects = ObjectModel(loaded, types, seed) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
                    labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches),
                    recording=recording, id_prefix=f"{shard.tag}-" if shard is not None else "")

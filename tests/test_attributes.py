@@ -33,7 +33,9 @@ def test_values_follow_the_declared_sources():
     for value, p in {"DE": 0.6, "AT": 0.15, "PL": 0.1, "NL": 0.1, "NO": 0.05}.items():
         assert abs(countries[value] - 4000 * p) < 4.5 * math.sqrt(4000 * p * (1 - p)), (value, countries)
     assert len({c["supplier"] for c in cases}) <= 300  # a faker pool of 300
-    assert all(c["amount"] >= 25 and round(c["amount"], 2) == c["amount"] for c in cases)  # min 25, round 2
+    # the net of the drawn line items (line_items.totals): whole cents, never zero
+    assert all(c["amount"] > 0 and round(c["amount"], 2) == c["amount"] for c in cases)
+    assert all(c["gross_amount"] == round(c["amount"] + c["tax_amount"], 2) for c in cases)
     assert all(abs(c["net_amount"] - c["amount"] / 1.19) <= 0.005 + 1e-9 for c in cases)  # derived from amount
     assert {c["currency"] for c in cases} == {"EUR"}
     assert {c["urgent"] for c in cases} == {True, False}

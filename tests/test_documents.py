@@ -51,7 +51,7 @@ def test_index_and_files(p2p_run: Path) -> None:
     rows = index(p2p_run)
     with (p2p_run / "documents" / "index.csv").open(encoding="utf-8") as f:
         assert f.readline().strip() == "document_id,type,case_id,event_id,path,created_at"
-    assert {r["type"] for r in rows} == {"purchase_order", "supplier_invoice", "payment_advice"}
+    assert {r["type"] for r in rows} == {"purchase_order", "goods_receipt", "supplier_invoice", "payment_advice"}
     ids = [r["document_id"] for r in rows]
     assert len(ids) == len(set(ids))
     for r in rows:
@@ -62,8 +62,8 @@ def test_index_and_files(p2p_run: Path) -> None:
     assert not (p2p_run / ".documents.part").exists()
     manifest = json.loads((p2p_run / "manifest.json").read_text())
     assert "index.csv" in manifest["files"]
-    assert Path(rows[0]["path"]).suffix == {"purchase_order": ".html", "supplier_invoice": ".html",
-                                            "payment_advice": ".md"}[rows[0]["type"]]
+    assert Path(rows[0]["path"]).suffix == {"purchase_order": ".html", "goods_receipt": ".html",
+                                            "supplier_invoice": ".html", "payment_advice": ".md"}[rows[0]["type"]]
 
 
 def test_totals_add_up(p2p_run: Path) -> None:
@@ -78,8 +78,9 @@ def test_totals_add_up(p2p_run: Path) -> None:
             assert Decimal(it["line_total"]) == cents(Decimal(str(it["unit_price"])) * it["quantity"])
         net = sum(Decimal(it["line_total"]) for it in items)
         t = d["totals"]
-        assert Decimal(t["net"]) == net == cents(d["fields"]["lines_total"])
-        assert Decimal(t["tax"]) == cents(net * Decimal(str(d["fields"]["vat_rate"])))
+        assert Decimal(t["net"]) == net == cents(d["fields"]["net_total"])
+        # VAT rounded per line (procsim.lineitems): the total is the sum of the printed line taxes
+        assert Decimal(t["tax"]) == sum(Decimal(it["line_tax"]) for it in items) == cents(d["fields"]["tax_total"])
         assert Decimal(t["gross"]) == net + Decimal(t["tax"])
         html = (p2p_run / r["path"]).read_text(encoding="utf-8")
         for value in (t["net"], t["tax"], t["gross"]):
@@ -91,8 +92,8 @@ def test_references_and_dates(p2p_run: Path) -> None:
     by_id = {r["document_id"]: r for r in rows}
     with (p2p_run / "events.csv").open(encoding="utf-8", newline="") as f:
         events = {e["event_id"]: e for e in csv.DictReader(f)}
-    made_by = {"purchase_order": "Create purchase order", "supplier_invoice": "Record invoice",
-               "payment_advice": "Execute payment"}
+    made_by = {"purchase_order": "Create purchase order", "goods_receipt": "Receive goods",
+               "supplier_invoice": "Record invoice", "payment_advice": "Execute payment"}
     for r in rows:
         ev = events[r["event_id"]]
         assert ev["case_id"] == r["case_id"] and ev["lifecycle"] == "complete"
@@ -218,8 +219,8 @@ def test_missing_field_is_a_load_error(tmp_path: Path, monkeypatch: pytest.Monke
                   "'supplier'? [unknown_field]"
     msg = load_error(process_with(tmp_path, "{% for i in items %}\n{{ i.price }}\n{% endfor %}\n"))
     assert msg.startswith("t.html.j2:2:1: documents.doc: 'dict object' has no attribute 'price' (the fields of "
-                          "purchase_order: supplier, supplier_country, buyer, status, net_total, vat_rate, "
-                          "gross_total, currency, payment_terms, lines_total) [template_error]")
+                          "purchase_order: supplier, supplier_country, buyer, status, currency, payment_terms, "
+                          "net_total, tax_total, gross_total) [template_error]")
 
 
 def test_template_syntax_error_names_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -314,14 +315,14 @@ def test_two_documents_of_one_object_type(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_when_and_tax_rate_name_object_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path / "processes")
-    p = process_with(tmp_path, "{{ number }}\n", extra="    when: {stauts: sent}\n    tax_rate: vat_rat\n")
+    p = process_with(tmp_path, "{{ number }}\n", extra="    when: {stauts: sent}\n    tax_rate: tax_totl\n")
     lines = p.read_text(encoding="utf-8").splitlines()
-    w, t = lines.index("    when: {stauts: sent}") + 1, lines.index("    tax_rate: vat_rat") + 1
+    w, t = lines.index("    when: {stauts: sent}") + 1, lines.index("    tax_rate: tax_totl") + 1
     assert load_error(p) == (
         f"p.yaml:{w}:12: documents.doc.when.stauts: 'stauts' is not a field of purchase_order; did you mean "
         f"'status'? [unknown_field]\n"
-        f"p.yaml:{t}:15: documents.doc.tax_rate: 'vat_rat' is not a field of purchase_order; did you mean "
-        f"'vat_rate'? [unknown_field]")
+        f"p.yaml:{t}:15: documents.doc.tax_rate: 'tax_totl' is not a field of purchase_order; did you mean "
+        f"'tax_total'? [unknown_field]")
 
 
 def test_benchmark_runs() -> None:

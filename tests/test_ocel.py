@@ -140,13 +140,13 @@ def test_p2p_objects_tell_the_story(outputs):
         assert [r["type"] for r in refs] == ["purchase_order"]  # the invoice carries the PO it bills
         po = refs[0]
         items = [objs[r["objectId"]] for r in po["relationships"] if r["qualifier"] == "contains"]
-        assert items and all(i["type"] == "po_item" for i in items)
+        assert items and all(i["type"] == "purchase_order_line" for i in items)
         for i in items:
-            v = {a["name"]: float(a["value"]) for a in i["attributes"] if a["name"] != "line"}
-            assert v["line_total"] == round(v["quantity"] * v["unit_price"], 2)
-        total = float(next(a["value"] for a in po["attributes"] if a["name"] == "lines_total"))
+            v = {a["name"]: a["value"] for a in i["attributes"]}
+            assert float(v["line_net"]) == round(int(v["quantity"]) * float(v["unit_price"]), 2)
+        total = float(next(a["value"] for a in po["attributes"] if a["name"] == "net_total"))
         assert total == round(sum(float(a["value"]) for i in items for a in i["attributes"]
-                                  if a["name"] == "line_total"), 2)  # the order adds up to its lines
+                                  if a["name"] == "line_net"), 2)  # the order adds up to its lines
     for po in (o for o in doc["objects"] if o["type"] == "purchase_order"):
         status = [a["value"] for a in po["attributes"] if a["name"] == "status"]
         assert status in (["created"], ["created", "sent"])

@@ -95,8 +95,8 @@ def test_init_writes_a_project_that_runs(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     written = sorted(str(p.relative_to(tmp_path / "demo")) for p in (tmp_path / "demo").rglob("*") if p.is_file())
     assert written == ["processes/procure_to_pay.yaml", "rules/procure_to_pay.yaml",
-                       "templates/payment_advice.md.j2", "templates/purchase_order.html.j2",
-                       "templates/supplier_invoice.html.j2"]
+                       "templates/goods_receipt.html.j2", "templates/payment_advice.md.j2",
+                       "templates/purchase_order_lines.html.j2", "templates/supplier_invoice_lines.html.j2"]
     assert (tmp_path / "demo/processes/procure_to_pay.yaml").read_bytes() == \
         (REPO / "processes/procure_to_pay.yaml").read_bytes()
     result = runner.invoke(app, ["run", "demo/processes/procure_to_pay.yaml", "--cases", "30", "--out", "o",

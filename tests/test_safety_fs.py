@@ -139,8 +139,8 @@ def test_templates_outside_the_project_or_not_j2_are_refused(project: Path, monk
     (outside / "secret.html.j2").write_text("{{ number }} secret\n", encoding="utf-8")
     (project / "templates" / "link.html.j2").symlink_to("/etc/hostname")
     (project / "templates" / "folder.html.j2").mkdir()
-    text = (P2P_TEXT.replace("template: ../templates/purchase_order.html.j2", "template: /etc/passwd")
-            .replace("template: ../templates/supplier_invoice.html.j2", "template: /proc/self/environ")
+    text = (P2P_TEXT.replace("template: ../templates/purchase_order_lines.html.j2", "template: /etc/passwd")
+            .replace("template: ../templates/supplier_invoice_lines.html.j2", "template: /proc/self/environ")
             .replace("template: ../templates/payment_advice.md.j2", "template: ../../elsewhere/secret.html.j2"))
     text += ("  a:\n    object: purchase_order\n    template: ../../../../etc/hostname\n"
              "  b:\n    object: purchase_order\n    template: ../templates/link.html.j2\n"

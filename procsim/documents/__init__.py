@@ -67,10 +67,16 @@ class DocumentSet:
         values = obj.current()
         items = []
         net = Decimal("0.00")
+        line_tax: Decimal | None = None  # drawn line items (procsim.lineitems) carry their own rounded tax
         for it in obj.items:
             iv = it.current()
             qty, price = iv.get("quantity"), iv.get("unit_price")
-            if "line_total" in iv:
+            if "line_net" in iv:
+                total = cents(iv["line_net"])
+                for k in ("unit_price", "line_net", "line_tax", "line_gross"):
+                    iv[k] = cents(iv[k])
+                line_tax = (line_tax or Decimal("0.00")) + iv["line_tax"]
+            elif "line_total" in iv:
                 total = cents(iv["line_total"])
             elif qty is not None and price is not None:
                 total = cents(Decimal(str(price)) * Decimal(str(qty)))
@@ -82,6 +88,12 @@ class DocumentSet:
             net += total
         rate = Decimal(str(values.get(doc.tax_rate, 0) or 0)) if doc.tax_rate else Decimal(0)
         tax = cents(net * rate)
+        if line_tax is not None:
+            # taxed per line, rounded per line: the total tax is the sum of the printed line taxes; one rate
+            # when every line has it, else None (print the rate per line)
+            tax = line_tax
+            rates = {Decimal(str(it["tax_rate"])) for it in items}
+            rate = rates.pop() if len(rates) == 1 else None  # type: ignore[assignment]
         refs: dict[str, Any] = dict.fromkeys(doc.refers)
         for target, qualifier in obj.links:
             if qualifier == "refers to" and target in by_id:
@@ -196,7 +208,8 @@ def check_documents(loaded: LoadedProcess, types: dict[str, str]) -> list[Proble
                                         f"{d.object}{_suggest(var, sorted(known))}", "unknown_field"))
                 bad = True
         lines = o.lines
-        item_fields = otypes.get(lines.item, []) if lines is not None else []
+        item_fields = otypes.get(lines.item if lines is not None else f"{d.object}_line", []) if (
+            lines is not None or o.line_items) else []
         doc = Document(name, d.object, template, d.template, dict(d.when), d.tax_rate, list(o.refers_to),
                        "" if counts[d.object] == 1 else f"-{name}")
         if not bad:

@@ -13,6 +13,7 @@ from procsim.exceptions import control  # noqa: F401, I001 - imported for regist
 from procsim.exceptions import timing  # noqa: F401
 from procsim.exceptions import data  # noqa: F401
 from procsim.exceptions import business  # noqa: F401
+from procsim.exceptions import documents  # noqa: F401
 from procsim.exceptions.base import INJECTED, REGISTRY, CaseExc, Effect, ExceptionType, Plan
 
 

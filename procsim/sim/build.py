@@ -25,6 +25,7 @@ from procsim.sim.arrivals import Burst, DayFactors, RateProfile, Replay, read_re
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, OR_SPLIT, PASS, WAIT, XOR, Activity, Gateway, Model,
                                 Node)
+from procsim.lineitems import LineDrawer
 from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
                                  STREAM_SAMPLES, CaseStreams, stream)
 from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
@@ -213,6 +214,9 @@ class AttributeMaker:
                 payload, post = post(payload), None
             self.steps.append((name, kind, payload, post))
         self.streams = CaseStreams(seed, purpose)
+        # line items' totals (net, tax, gross) go into their attributes before any derived one is computed
+        li = spec.line_items
+        self.lines = LineDrawer(li, seed) if li is not None and li.totals else None
         self._block = -1
         self._rows: list[dict[str, Any]] = []  # per case of the block: its drawn and constant attributes
         # derived attributes, computed per case in declaration order (each reads only attributes above it)
@@ -241,6 +245,8 @@ class AttributeMaker:
         if block != self._block:
             self._draw_block(block)
         attrs = {"case_id": case_id, **self._rows[j]}
+        if self.lines is not None:
+            attrs.update(self.lines.attributes(self.lines.draw(idx)))
         for name, fn, post in self._exprs:
             try:
                 v = fn(attrs)

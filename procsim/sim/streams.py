@@ -25,6 +25,8 @@ STREAM_ARRIVAL_DAYS = 101  # day-to-day arrival noise (procsim.sim.arrivals.DayF
 STREAM_RECORDING = 102  # recording delays (procsim.recording)
 STREAM_DRIFT = 103  # gradual drift's case versions, incremental removals (procsim.drift)
 STREAM_SHARD = 104  # the root seed of each shard of a sharded run (shard_seed)
+STREAM_LINES = 105  # a case's line items (procsim.lineitems): processes without line_items never draw from it
+STREAM_LINE_EXC = 106  # which line and how much a document exception changes (procsim.lineitems)
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 
 

@@ -95,6 +95,9 @@ class DocumentsSink(Sink):
                         "totals": ctx["totals"],
                         "refs": {k: (r["number"] if r else None) for k, r in ctx["refs"].items()},
                         "case": ctx["case"]}
+                if obj.discrepancies:  # a document exception's ground truth: the fields it changed
+                    data["discrepancies"] = [{"exception": label, "fields": fields}
+                                             for label, fields in obj.discrepancies]
                 _write(temp / f"{stem}.json", _dumps(data) + "\n")
                 _write(temp / name, text)
                 rows.append((stem, doc.name, obj.case_id, obj.event_id, f"{FOLDER}/{name}", obj.time))

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from procsim.distributions import check_units
 from procsim.documents import check_documents
+from procsim.lineitems import check_line_items
 from procsim.errors import Problem
 from procsim.errors import suggest as _suggest
 from procsim.objects import check_objects
@@ -130,6 +131,7 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         problems += check_exceptions(loaded, attribute_types(spec))
     if spec.objects:
         problems += check_objects(loaded, attribute_types(spec))
+    problems += check_line_items(loaded, attribute_types(spec))
     if spec.documents:
         problems += check_documents(loaded, attribute_types(spec))
     return problems

@@ -610,6 +610,39 @@ class LinesSpec(Strict):
     sums: dict[Identifier, Identifier] = {}  # object field -> item field it totals (rounded to cents)
 
 
+class MaterialSpec(Strict):
+    """One entry of the ``line_items`` catalogue: what is bought or sold, its unit, its unit price (a
+    distribution, rounded half up to cents when drawn) and, if it differs from the section's, its tax rate."""
+
+    description: str
+    unit: str = "pc"
+    price: DistributionSpec
+    tax_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+class LineItemsSpec(Strict):
+    """Line items drawn per case (``procsim.lineitems``): ``count`` lines (weights by number of lines), each a
+    material of ``materials`` (keyed by material number, drawn by weight) with an integer ``quantity`` (a
+    distribution, rounded, at least 1); money is exact decimal cents, tax rounded half up per line; ``totals``
+    names the case attributes that receive the sums (net, tax, gross) before any derived attribute is computed."""
+
+    count: dict[Annotated[int, Field(ge=1, le=100)], Annotated[float, Field(ge=0)]]
+    materials: dict[Identifier, MaterialSpec]
+    quantity: DistributionSpec
+    tax_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    totals: dict[Literal["net", "tax", "gross"], Identifier] = {}
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _weights(self) -> LineItemsSpec:
+        if not self.count or sum(self.count.values()) <= 0:
+            raise ValueError("'count' needs at least one number of lines with a weight above 0")
+        if not self.materials:
+            raise ValueError("'materials' needs at least one material")
+        return self
+
+
 class ObjectSpec(Strict):
     """A business object (OCEL 2.0 object type): which activity's completion creates it, which ones update it
     or use it, its number pattern, its fields (expressions over the case attributes) and its links."""
@@ -621,6 +654,8 @@ class ObjectSpec(Strict):
     fields: dict[Identifier, str] = {}
     refers_to: list[Identifier] = []
     lines: LinesSpec | None = None
+    # the case's drawn line items (``line_items:``) as this document shows them (procsim.lineitems)
+    line_items: Literal["order", "receipt", "invoice", "payment"] | None = None
     description: str = ""
 
     def creators(self) -> list[str]:
@@ -741,6 +776,7 @@ class ProcessSpec(Strict):
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
+    line_items: LineItemsSpec | None = None  # line items drawn per case, money in exact cents (procsim.lineitems)
     recording: RecordingSpec | None = None  # granularity, recording delays, extraction window (procsim.recording)
     drift: list[DriftSpec] = []  # the process changing over time, with ground truth (procsim.drift)
     units: dict[UnitName, UnitSpec] = {}  # organisational units, each its own simulation (procsim.shards)

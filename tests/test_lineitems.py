@@ -1,0 +1,308 @@
+"""Line items and documents that reconcile: the three-way match of every clean procure-to-pay case passes to
+the cent on the rendered documents, each document exception fails it on exactly the fields it is labelled
+with, line items always add up (hypothesis), and a process without line items keeps its bytes."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import json
+import re
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import MINI
+from procsim.errors import SpecError
+from procsim.lineitems import Line, LineDrawer, tax_cents, totals
+from procsim.run import run
+from procsim.sim.build import AttributeMaker
+from procsim.sim.streams import STREAM_DATA
+from procsim.spec import load_process
+
+ROOT = Path(__file__).resolve().parents[1]
+P2P = ROOT / "processes" / "procure_to_pay.yaml"
+CENT = Decimal("0.01")
+
+EXCEPTIONS = """exceptions:
+  - {type: invoice_price_change, activity: record_invoice, count: 25}
+  - {type: short_delivery, activity: receive_goods, count: 25}
+  - {type: invoice_price_change, name: small_price_change, activity: record_invoice, low: 1.0001, high: 1.001,
+     count: 10}
+"""
+
+# -- reading the rendered documents (never the internal records) ------------------------------------------
+
+
+def money(text: str) -> Decimal:
+    """A de_DE amount as printed, '1.234,56 €' -> Decimal('1234.56')."""
+    t = html.unescape(text).replace("\u00a0", " ").replace("€", "").replace(".", "").replace(",", ".").strip()
+    return Decimal(t)
+
+
+_ROW = re.compile(r'<tr class="line">(.*?)</tr>', re.S)
+_CELL = re.compile(r'<td class="(\w+)">(.*?)</td>', re.S)
+
+
+def cells(fragment: str) -> dict[str, str]:
+    return {k: html.unescape(v) for k, v in _CELL.findall(fragment)}
+
+
+def lines_of(text: str) -> list[dict[str, str]]:
+    return [cells(m) for m in _ROW.findall(text)]
+
+
+def span(text: str, cls: str) -> str | None:
+    m = re.search(rf'<span class="{cls}">(.*?)</span>', text)
+    return m.group(1) if m else None
+
+
+def read_documents(out: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """case id -> document type -> [{"id", "text", "data"}] in creation order."""
+    by_case: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    with (out / "documents" / "index.csv").open(encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            text = (out / r["path"]).read_text(encoding="utf-8")
+            data = json.loads((out / "documents" / f"{r['document_id']}.json").read_text(encoding="utf-8"))
+            by_case[r["case_id"]][r["type"]].append({"id": r["document_id"], "text": text, "data": data})
+    return by_case
+
+
+def check_arithmetic(doc: dict[str, Any]) -> None:
+    """A priced document's own numbers: each line's net, tax and gross from its quantity, price and rate;
+    the totals the sums of the lines."""
+    text = doc["text"]
+    lines = lines_of(text)
+    assert lines, doc["id"]
+    sums = [Decimal(0)] * 3
+    for ln in lines:
+        qty, price = int(ln["quantity"]), money(ln["unit_price"])
+        rate = Decimal(ln["tax_rate"].replace("\u00a0", "").rstrip("%")) / 100
+        net = money(ln["line_net"])
+        assert net == qty * price
+        assert money(ln["line_tax"]) == (net * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+        assert money(ln["line_gross"]) == net + money(ln["line_tax"])
+        sums = [a + money(ln[k]) for a, k in zip(sums, ("line_net", "line_tax", "line_gross"))]
+    foot = cells(text.split("<tfoot>")[1])
+    assert [money(foot[k]) for k in ("net_total", "tax_total", "gross_total")] == sums, doc["id"]
+
+
+def mismatches(docs: dict[str, list[dict[str, Any]]]) -> set[str]:
+    """The three-way match of one case, read off its rendered documents: the fields (document id + field)
+    where the goods receipts, the invoice or the payment disagree with the order. Empty: it passes."""
+    (po,) = docs["purchase_order"]
+    (inv,) = docs["supplier_invoice"]
+    (pay,) = docs["payment_advice"]
+    receipts = docs["goods_receipt"]
+    order = lines_of(po["text"])
+    bad: set[str] = set()
+    # received quantities: what the receipts add up to, per line, against the order; a shortfall is on the
+    # last receipt (earlier ones are partial deliveries by design)
+    got = [sum(int(lines_of(r["text"])[k]["quantity"]) for r in receipts) for k in range(len(order))]
+    for r in receipts:
+        assert span(r["text"], "order") == po["id"]
+        assert [x["material"] for x in lines_of(r["text"])] == [x["material"] for x in order]
+        assert [int(x["ordered"]) for x in lines_of(r["text"])] == [int(x["quantity"]) for x in order]
+    for k, ln in enumerate(order):
+        if got[k] != int(ln["quantity"]):
+            bad.add(f"{receipts[-1]['id']}/{k + 1}.quantity")
+    billed = lines_of(inv["text"])
+    assert f"Your order: {po['id']} of " in inv["text"]
+    assert [x["material"] for x in billed] == [x["material"] for x in order]
+    for k, (a, b) in enumerate(zip(order, billed)):
+        assert a["quantity"] == b["quantity"]  # an invoice bills what was ordered
+        for f in ("unit_price", "line_net", "line_tax", "line_gross"):
+            if money(a[f]) != money(b[f]):
+                bad.add(f"{inv['id']}/{k + 1}.{f}")
+    foot_po, foot_inv = (cells(d["text"].split("<tfoot>")[1]) for d in (po, inv))
+    for f in ("net_total", "tax_total", "gross_total"):
+        if money(foot_po[f]) != money(foot_inv[f]):
+            bad.add(f"{inv['id']}.{f}")
+    amount = re.search(r"\| Amount \| (.*?) \|", pay["text"])
+    assert amount is not None and f"| Invoice | {inv['id']} |" in pay["text"]
+    if money(amount.group(1)) != money(foot_inv["gross_total"]):
+        bad.add(f"{pay['id']}.amount")
+    return bad
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("clean")
+    run(P2P, out, seed=7, cases=1000, formats=["csv", "documents"])
+    return out
+
+
+def test_every_clean_case_passes_the_three_way_match(clean_run: Path) -> None:
+    by_case = read_documents(clean_run)
+    with (clean_run / "cases.csv").open(encoding="utf-8", newline="") as f:
+        cases = {r["case_id"]: r for r in csv.DictReader(f)}
+    matched = 0
+    for cid, c in cases.items():
+        docs = by_case.get(cid, {})
+        if c["end_event"] == "rejected":
+            assert not docs.get("purchase_order")
+            continue
+        assert c["status"] == "completed"
+        if {"invoice_price_change", "short_delivery"} & set(c["exceptions"].split(";")):
+            assert mismatches(docs)  # the only cases that fail: tested below
+            continue
+        for d in docs["purchase_order"] + docs["supplier_invoice"]:
+            check_arithmetic(d)
+        assert mismatches(docs) == set(), cid
+        # the case attributes are the order's totals (line_items.totals)
+        foot = cells(docs["purchase_order"][0]["text"].split("<tfoot>")[1])
+        assert money(foot["net_total"]) == Decimal(c["amount"]).quantize(CENT)
+        assert money(foot["gross_total"]) == Decimal(c["gross_amount"]).quantize(CENT)
+        assert money(foot["tax_total"]) == Decimal(c["tax_amount"]).quantize(CENT)
+        matched += 1
+    assert matched > 780  # about 9 in 10 requisitions become orders, 1 in 50 of them has a deviation
+    # partial deliveries: some cases have several receipts, and they still add up
+    assert sum(len(d.get("goods_receipt", [])) > 1 for d in by_case.values()) > 50
+
+
+def test_goods_receipt_is_a_document_with_a_delivery_date(clean_run: Path) -> None:
+    by_case = read_documents(clean_run)
+    for docs in list(by_case.values())[:100]:
+        for r in docs.get("goods_receipt", []):
+            assert re.fullmatch(r"\d\d\.\d\d\.\d{4}", span(r["text"], "delivery_date") or "")
+            assert r["data"]["fields"]["delivery_date"] == r["data"]["created_at"][:10]
+
+
+def test_invoice_json_has_its_lines_and_totals(clean_run: Path) -> None:
+    by_case = read_documents(clean_run)
+    invoices = [d for docs in by_case.values() for d in docs.get("supplier_invoice", [])]
+    assert invoices
+    for inv in invoices:
+        data = inv["data"]
+        assert data["items"] and Decimal(data["totals"]["gross"]) > 0
+        assert Decimal(data["totals"]["net"]) == sum(Decimal(i["line_net"]) for i in data["items"])
+        assert Decimal(data["totals"]["tax"]) == sum(Decimal(i["line_tax"]) for i in data["items"])
+        assert [x["exception"] for x in data.get("discrepancies", [])] in ([], ["invoice_price_change"])
+
+
+def test_each_document_exception_fails_the_match_on_its_labelled_fields(tmp_path: Path) -> None:
+    p = tmp_path / "processes" / "p2p.yaml"
+    p.parent.mkdir()
+    text = P2P.read_text(encoding="utf-8")
+    # the process file's templates and rules must be inside its project: copy them next to it
+    for sub in ("templates", "rules"):
+        for f in (ROOT / sub).iterdir():
+            (tmp_path / sub).mkdir(exist_ok=True)
+            (tmp_path / sub / f.name).write_bytes(f.read_bytes())
+    head, _, tail = text.partition("exceptions:\n")
+    tail = tail.split("\n\n", 1)[1]  # the example's own exceptions, replaced by more frequent ones
+    p.write_text(head + EXCEPTIONS + "\n" + tail, encoding="utf-8")
+    out = tmp_path / "out"
+    run(p, out, seed=3, cases=400, formats=["csv", "documents"])
+    by_case = read_documents(out)
+    with (out / "labels.csv").open(encoding="utf-8", newline="") as f:
+        labels = {r["case_id"]: set(filter(None, r["exceptions"].split(";"))) for r in csv.DictReader(f)}
+    seen = defaultdict(int)
+    for cid, docs in by_case.items():
+        if not docs.get("payment_advice"):
+            continue
+        found = mismatches(docs)
+        labelled = {f for d in docs["supplier_invoice"] + docs["goods_receipt"]
+                    for x in d["data"].get("discrepancies", []) for f in x["fields"]}
+        names = {x["exception"] for d in docs["supplier_invoice"] + docs["goods_receipt"]
+                 for x in d["data"].get("discrepancies", [])}
+        assert found == labelled, cid  # the match fails exactly where the labels say
+        assert names == labels[cid] & {"invoice_price_change", "short_delivery", "small_price_change"}, cid
+        for n in names:
+            seen[n] += 1
+        if not names:
+            assert not found
+        if "invoice_price_change" in names:
+            (inv,) = docs["supplier_invoice"]
+            assert any(f.endswith(".unit_price") for f in labelled)
+            assert any(f == f"{inv['id']}.gross_total" for f in labelled)
+        if "short_delivery" in names:
+            assert any(f.startswith(docs["goods_receipt"][-1]["id"] + "/") for f in labelled)
+    assert seen["invoice_price_change"] >= 15 and seen["short_delivery"] >= 15 and seen["small_price_change"] >= 5
+
+
+# -- money --------------------------------------------------------------------------------------------------
+
+_lines = st.lists(st.tuples(st.integers(1, 10_000), st.integers(1, 10**9),
+                            st.sampled_from(["0", "0.07", "0.19", "0.2", "0.255"])), min_size=1, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines)
+def test_line_items_always_add_up(spec: list[tuple[int, int, str]]) -> None:
+    lines = [Line(k, "m", "d", "pc", q, p, Decimal(r)) for k, (q, p, r) in enumerate(spec, 1)]
+    net, tax, gross = totals(lines)
+    assert net == sum(q * p for q, p, _ in spec)
+    for x in lines:
+        exact = Decimal(x.net) * x.tax_rate
+        assert abs(Decimal(x.tax) - exact) <= Decimal("0.5")  # rounded per line, at most half a cent off
+        assert x.gross == x.net + x.tax
+    assert tax == sum(x.tax for x in lines) and gross == net + tax
+    # as printed: cents to decimals and back lose nothing
+    assert sum(Decimal(x.gross) / 100 for x in lines) == Decimal(gross) / 100
+
+
+def test_tax_rounds_half_up_per_line() -> None:
+    assert tax_cents(50, Decimal("0.01")) == 1  # 0.5 cent goes up
+    assert tax_cents(150, Decimal("0.01")) == 2  # half up, not to even
+    assert tax_cents(249, Decimal("0.01")) == 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31))
+def test_drawn_lines_and_case_totals_agree(seed: int) -> None:
+    spec = load_process(P2P).spec
+    assert spec.line_items is not None
+    drawer = LineDrawer(spec.line_items, seed)
+    maker = AttributeMaker(spec, seed, STREAM_DATA)
+    for idx in range(5):
+        lines = drawer.draw(idx)
+        assert lines == drawer.draw(idx)  # a function of (seed, case) only
+        net, tax, gross = totals(lines)
+        a = maker(idx, f"C{idx}")
+        assert (a["amount"], a["tax_amount"], a["gross_amount"]) == (net / 100, tax / 100, gross / 100)
+        assert Decimal(repr(a["amount"])) * 100 == net  # the float prints as the exact cents
+
+
+# -- bytes of processes without line items ------------------------------------------------------------------
+
+MINI_SHA = "eb9b23df7659ed196e93d5fcc841557cc7f629aedc56ef3b92950f6ac3eebcd1"  # test_determinism's golden hash
+
+
+def test_process_without_line_items_keeps_its_bytes(write_process, tmp_path: Path) -> None:
+    run(write_process(MINI), tmp_path / "g", seed=1, cases=25, formats=["csv"])
+    from pinned import require_pinned
+
+    require_pinned()
+    assert hashlib.sha256((tmp_path / "g" / "events.csv").read_bytes()).hexdigest() == MINI_SHA
+
+
+# -- load-time checks ------------------------------------------------------------------------------------------
+
+
+def test_load_errors_name_file_line_and_key(tmp_path: Path) -> None:
+    text = P2P.read_text(encoding="utf-8")
+    bad = (text.replace("totals: {net: amount,", "totals: {net: amont,")
+           .replace("    line_items: receipt ", "    line_items: receipt\n    lines: {count: '1', item: gr_item} ")
+           .replace("{type: short_delivery, activity: receive_goods,",
+                    "{type: short_delivery, activity: record_invoice,"))
+    p = ROOT / "processes" / f".tmp_lineitems_{tmp_path.name}.yaml"
+    try:
+        p.write_text(bad, encoding="utf-8")
+        with pytest.raises(SpecError) as e:
+            load_process(p)
+    finally:
+        p.unlink()
+    msgs = [str(x) for x in e.value.problems]
+    assert any("line_items.totals.net: unknown attribute 'amont'; did you mean 'amount'?" in m
+               and m.endswith("[unknown_attribute]") for m in msgs), msgs
+    assert any("objects.goods_receipt.line_items" in m and m.endswith("[lines_conflict]") for m in msgs), msgs
+    assert any("exceptions[1].activity: 'short_delivery' changes the receipt" in m and m.endswith("[no_line_items]")
+               for m in msgs), msgs
+    assert all(re.match(r"^\S+:\d+:\d+: ", m) for m in msgs), msgs  # every problem at once, each positioned
