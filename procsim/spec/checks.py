@@ -124,7 +124,7 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         problems += rproblems
         if _batched(spec):
             problems += _check_batched_rules(loaded)
-    if spec.exceptions:
+    if spec.exceptions or spec.near_misses:
         problems += check_exceptions(loaded, attribute_types(spec))
     if spec.objects:
         problems += check_objects(loaded, attribute_types(spec))
@@ -263,14 +263,24 @@ def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Probl
     spec, smap = loaded.spec, loaded.smap
     problems: list[Problem] = []
     names = exception_names(types)
-    seen: dict[str, int] = {}
-    for i, x in enumerate(spec.exceptions):
-        loc = ("exceptions", i)
-        prev = seen.setdefault(x.label, i)
-        if prev != i:
+    seen: dict[str, tuple[str, int]] = {}
+    entries = [("exceptions", i, x) for i, x in enumerate(spec.exceptions)]
+    entries += [("near_misses", i, x) for i, x in enumerate(spec.near_misses)]
+    for section, i, x in entries:
+        loc: tuple[str | int, ...] = (section, i)
+        prev = seen.setdefault(x.label, (section, i))
+        if prev != (section, i):
             problems.append(smap.problem(loc + (("name",) if x.name else ("type",)), f"exception name '{x.label}' "
-                                         f"is used twice (also exceptions[{prev}]); give each a 'name'",
+                                         f"is used twice (also {prev[0]}[{prev[1]}]); give each a 'name'",
                                          "duplicate_name"))
+        if x.money is not None and types.get(x.money) not in ("number", "integer"):
+            problems.append(smap.problem(loc + ("money",), f"'money' must name a number attribute, not '{x.money}'"
+                                         f"{_suggest(x.money, types) if x.money not in types else ''}",
+                                         "not_a_number"))
+        for a in getattr(x, "attributes", None) or {}:
+            if a not in types:
+                problems.append(smap.problem(loc + ("attributes", a), f"unknown attribute '{a}'"
+                                             f"{_suggest(a, types)}", "unknown_attribute"))
         for f in x.activity_fields:
             a = getattr(x, f)
             if a not in spec.activities:

@@ -16,7 +16,7 @@ from pydantic import (BeforeValidator, Field, PrivateAttr, WithJsonSchema, field
 
 from procsim.distributions import DistributionSpec, DurationDistribution
 from procsim.drift import DriftSpec
-from procsim.exceptions import ExceptionSpec
+from procsim.exceptions import ExceptionSpec, NearMissSpec
 from procsim.limits import MAX_CASES, MAX_MEMBERS, MAX_YEAR, MIN_YEAR
 from procsim.spec.base import Strict
 from procsim.spec.units import Duration
@@ -714,6 +714,7 @@ class ProcessSpec(Strict):
     calls: dict[Identifier, CallSpec] = {}  # expanded into the sections above at load (procsim.spec.subprocesses)
     rules: list[str] = []
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
+    near_misses: list[NearMissSpec] = []  # legitimate cases that look suspicious (procsim.exceptions.nearmiss)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
     recording: RecordingSpec | None = None  # granularity, recording delays, extraction window (procsim.recording)
