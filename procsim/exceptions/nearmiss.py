@@ -94,8 +94,8 @@ class SameAmount(NearMiss):
 
 
 class ExtendedTerms(NearMiss):
-    """``activity`` (a payment) is done ``delay`` late, within payment terms agreed for this case
-    (set them with ``attributes``, e.g. ``{payment_terms: net60}``)."""
+    """``activity`` (the payment or its approval) waits ``delay`` before it is done: late, but within payment
+    terms agreed for this case (set them with ``attributes``, e.g. ``{payment_terms: net60}``)."""
 
     type: Literal["extended_terms"] = "extended_terms"
     activity: str
@@ -111,7 +111,7 @@ class ExtendedTerms(NearMiss):
         return False  # labelled when the late execution happens
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
-        eff.add += self.delay
+        eff.wait += self.delay  # the case waits (the agreed date), nobody works longer
         eff.tag(self.label)
         return True
 
@@ -163,7 +163,7 @@ class NewSupplier(NearMiss):
     def on_case(self, case: Any, st: CaseExc, plan: Plan) -> bool:
         r = st.rng
         name = (f"{_FIRST[int(r.integers(len(_FIRST)))]} {_SECOND[int(r.integers(len(_SECOND)))]} "
-                f"{_FORMS[int(r.integers(len(_FORMS)))]} {int(r.integers(100, 1000))}")
+                f"{_FORMS[int(r.integers(len(_FORMS)))]}")
         st.change(case, self.label, self.attribute, name)
         self.set_attributes(case, st)
         st.stick(self.label)
