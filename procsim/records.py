@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from procsim.timebase import TimeBase
 
 if TYPE_CHECKING:
+    from procsim.exceptions.quality import Quality
     from procsim.objects import ObjectModel, ObjectRecord
     from procsim.recording import Recording
 
@@ -119,6 +120,7 @@ class CaseBatch:
     labels: pa.Table | None = None  # ground truth per case (LABEL_SCHEMA), when the recorder keeps labels
     objects: list[ObjectRecord] | None = None  # the finished cases' objects, when the recorder keeps objects
     exceptions: pa.Table | None = None  # one row per exception instance (EXCEPTION_SCHEMA), with labels
+    field_labels: pa.Table | None = None  # data-quality faults (FIELD_LABEL_SCHEMA), when the process has them
 
     @cached_property
     def start_iso(self) -> pa.Array:
@@ -158,6 +160,11 @@ class ExcMeta:
     fields: tuple[str, ...] = ()
 
 
+# field_labels.csv: per case, field and (original, recorded) pair, the events whose data show the fault
+FIELD_LABEL_SCHEMA = pa.schema([("case_id", pa.string()), ("event_ids", pa.string()), ("field", pa.string()),
+                                ("original", pa.string()), ("recorded", pa.string()), ("fault", pa.string())])
+
+
 # exceptions raised by rules (``raise``) have no type in the catalogue
 RULE_META = ExcMeta("rule", "compliance", "medium", "one_field")
 
@@ -191,7 +198,7 @@ class Recorder:
                  emit_events: Callable[[EventBatch], None], emit_cases: Callable[[CaseBatch], None],
                  flush_every: int = 50_000, labels: bool = False, objects: ObjectModel | None = None,
                  batches: bool = False, recording: Recording | None = None,
-                 exc_meta: dict[str, ExcMeta] | None = None) -> None:
+                 exc_meta: dict[str, ExcMeta] | None = None, quality: Quality | None = None) -> None:
         self.timebase = timebase
         self.attr_names = list(attr_names)
         self.attr_types = [ARROW_TYPES[t] for t in attr_types]
@@ -209,6 +216,9 @@ class Recorder:
         self.near = frozenset(n for n, m in self.exc_meta.items() if m.near)
         self.event_objects: dict[str, list[str]] = {}  # labelled event id -> its objects (when objects are kept)
         self.spells: dict[str, tuple[dict[str, None], list[str]]] = {}  # run-wide spell -> (case ids, event ids)
+        self.quality = quality  # data-quality faults: the records show recorded values (procsim.exceptions.quality)
+        # case index -> (column, original, recorded, kind) -> ids of the events showing it
+        self.faulty: dict[int, dict[tuple[int, Any, Any, str], list[str]]] = {}
         self.n_cases = 0
         self.t_min: float | None = None
         self.t_max = 0.0
@@ -237,6 +247,8 @@ class Recorder:
 
     def open_case(self, case: Case) -> None:
         self.case_ids[case.idx] = case.id
+        if self.quality is not None:
+            self.quality.open_case(case.idx)
         if self.recording is not None:
             self.recording.open_case(case.idx, case.start)
         if self.objects is not None:
@@ -316,6 +328,9 @@ class Recorder:
                     if self.objects is not None:
                         self.objects.close_case(c.idx)
                     self.labelled.pop(c.idx, None)
+                    self.faulty.pop(c.idx, None)
+                    if self.quality is not None:
+                        self.quality.hits.pop(c.idx, None)
             if shown:
                 self._emit_case_batch(shown)
 
@@ -328,6 +343,8 @@ class Recorder:
 
     def _emit_event_batch(self, batch: list[EventRow]) -> None:
         n = len(batch)
+        if self.quality is not None and self.quality.hits:
+            self._record_faults(batch, self.n_events)
         cols = list(zip(*batch))
         t = np.fromiter(cols[0], dtype=np.float64, count=n)
         if self.t_min is None:
@@ -380,6 +397,37 @@ class Recorder:
         table = pa.Table.from_arrays(arrays, schema=self.event_schema)
         self.emit_events(EventBatch(table, t, self.timebase, links))
 
+    def _record_faults(self, batch: list[EventRow], first: int) -> None:
+        """Replace, in place, the snapshots of the events of cases a data-quality fault hit by what was
+        recorded (objects, documents and every log then show it), and note the ground truth."""
+        q = self.quality
+        assert q is not None
+        hits = q.hits
+        seen: dict[int, tuple[tuple[Any, ...], list[tuple[int, Any, Any, str]]]] = {}  # by the snapshot's id
+        for j, row in enumerate(batch):
+            c = row[1]
+            if c not in hits:
+                continue
+            snap = row[9]
+            got = seen.get(id(snap))
+            if got is None:
+                got = seen[id(snap)] = q.recorded(c, snap)
+            if got[1]:
+                batch[j] = row[:9] + (got[0],)
+                marks = self.faulty.setdefault(c, {})
+                for ch in got[1]:
+                    marks.setdefault(ch, []).append(f"E{first + 1 + j}")
+
+    def field_labels(self, cases: list[Case]) -> pa.Table:
+        """field_labels.csv's rows of ``cases``."""
+        rows = []
+        names = self.attr_names
+        for c in cases:
+            for (col, old, new, kind), events in self.faulty.pop(c.idx, {}).items():
+                rows.append((c.id, ";".join(events), names[col], _text_or_none(old), _text_or_none(new), kind))
+        cols = list(zip(*rows)) if rows else [()] * len(FIELD_LABEL_SCHEMA)
+        return pa.Table.from_arrays([pa.array(list(v), pa.string()) for v in cols], schema=FIELD_LABEL_SCHEMA)
+
     def _emit_case_batch(self, cases: list[Case]) -> None:
         # completion order (then case number) is the same however the run is cut into batches
         cases.sort(key=_completion)
@@ -388,6 +436,9 @@ class Recorder:
         ids, status, start_l, end_l, events, cost, end_event, rules, excs, snaps = zip(*[
             (c.id, c.status, c.start, c.end, c.events, c.cost, c.end_event, c.rules_fired, c.exceptions,
              c._snap or c.snapshot()) for c in cases])
+        q = self.quality
+        if q is not None and q.hits:  # cases.csv shows the recorded values too
+            snaps = tuple(q.recorded(c.idx, s)[0] if c.idx in q.hits else s for c, s in zip(cases, snaps))
         start = np.fromiter(start_l, dtype=np.float64, count=n)
         end = np.fromiter((np.nan if e is None else e for e in end_l), dtype=np.float64, count=n)
         done = ~np.isnan(end)
@@ -419,13 +470,17 @@ class Recorder:
         pop = self.case_ids.pop
         for c in cases:
             pop(c.idx, None)
-        labels = exceptions = None
+        labels = exceptions = faults = None
         if self.labels:
             labels, exceptions = self._labels(cases)
+        if q is not None:
+            faults = self.field_labels(cases)
+            for c in cases:
+                q.hits.pop(c.idx, None)
         om = self.objects
         objects = [o for c in cases for o in om.close_case(c.idx)] if om is not None else None
         self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), start, end, tb, labels,
-                                  objects, exceptions))
+                                  objects, exceptions, faults))
 
     def _labels(self, cases: list[Case]) -> tuple[pa.Table, pa.Table]:
         """labels.csv's rows (one per case) and exceptions.csv's (one per exception instance) for ``cases``."""
@@ -494,6 +549,10 @@ class Recorder:
 def _without(labels: str, names: frozenset[str]) -> str:
     """An event's labels without the near misses among them."""
     return ";".join(x for x in labels.split(";") if x not in names)
+
+
+def _text_or_none(v: Any) -> str | None:
+    return None if v is None else v if isinstance(v, str) else _text(v)
 
 
 def _number(v: Any) -> float:

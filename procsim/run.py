@@ -19,6 +19,7 @@ from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
 from procsim.outdir import RunFolder, os_error
 from procsim.recording import Recording, Window, build_recording, parse_window
+from procsim.exceptions.quality import Quality
 from procsim.records import NEAR_LABEL_SCHEMA, CaseBatch, EventBatch, Recorder, exception_meta
 from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
@@ -49,7 +50,7 @@ class RunResult:
 def parse_formats(text: str | Sequence[str]) -> list[str]:
     """``"csv,parquet"`` -> ['csv', 'parquet'], checked against the sink registry (did-you-mean on typos)."""
     items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
-    known = sorted(f for f in REGISTRY if f not in ("cases", "labels", "exceptions"))
+    known = sorted(f for f in REGISTRY if f not in ("cases", "labels", "exceptions", "field-labels"))
     bad = []
     for f in items:
         if f not in known:
@@ -119,7 +120,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         on_notice(notice)
     labels = has_exceptions(loaded)
     out_dir = Path(out)
-    kinds = [*formats, "cases", *(["labels", "exceptions"] if labels else [])]
+    kinds = [*formats, "cases", *(["labels", "exceptions"] if labels else []),
+             *(["field-labels"] if spec.data_quality else [])]
     # locked, its ownership read and stale temporaries cleared before anything is simulated or written
     entries = [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds] + ([DRIFT_CSV] if spec.drift else [])
     folder = RunFolder(out_dir, entries, force=force)
@@ -159,7 +161,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     objects = ObjectModel(loaded, types) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
                    labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches),
-                   recording=recording, exc_meta=exception_meta([*spec.exceptions, *spec.near_misses]))
+                   recording=recording, exc_meta=exception_meta([*spec.exceptions, *spec.near_misses]),
+                   quality=Quality(spec.data_quality, list(types), seed) if spec.data_quality else None)
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
@@ -213,6 +216,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
                        for x in spec.exceptions],
         **({"near_misses": [x.model_dump(mode="json", exclude_defaults=True) | {"name": x.label, "type": x.type}
                             for x in spec.near_misses]} if spec.near_misses else {}),
+        **({"data_quality": [x.model_dump(mode="json", exclude_defaults=True) for x in spec.data_quality]}
+           if spec.data_quality else {}),
         "counts": {"cases": rec.n_cases, "events": rec.n_events,
                    "cases_completed": completed, "cases_running": rec.n_cases - completed}
         | ({"objects": objects.n_objects, "event_object_links": objects.n_links,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from procsim.records import EXCEPTION_SCHEMA, LABEL_SCHEMA, CaseBatch
+from procsim.records import EXCEPTION_SCHEMA, FIELD_LABEL_SCHEMA, LABEL_SCHEMA, CaseBatch
 from procsim.sinks.base import Sink, SinkContext
 
 _OPTIONS = pacsv.WriteOptions(include_header=True, quoting_style="needed")
@@ -72,4 +72,23 @@ class ExceptionsCsvSink(Sink):
             t = spells()
             if t.num_rows:
                 self._writer.write_table(t)
+        self._writer.close()
+
+
+class FieldLabelsCsvSink(Sink):
+    """``field_labels.csv``: the data-quality faults (procsim.exceptions.quality), per case, field and
+    (original, recorded) pair, with the events that show the recorded value."""
+
+    format = "field-labels"
+    filename = "field_labels.csv"
+
+    def __init__(self, ctx: SinkContext) -> None:
+        super().__init__(ctx)
+        self._writer = pacsv.CSVWriter(str(self.temp), FIELD_LABEL_SCHEMA, write_options=_OPTIONS)
+
+    def write_cases(self, batch: CaseBatch) -> None:
+        if batch.field_labels is not None and batch.field_labels.num_rows:
+            self._writer.write_table(batch.field_labels)
+
+    def _finish(self) -> None:
         self._writer.close()

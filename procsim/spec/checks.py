@@ -15,6 +15,7 @@ from procsim.distributions import check_units
 from procsim.documents import check_documents
 from procsim.errors import Problem
 from procsim.errors import suggest as _suggest
+from procsim.exceptions.quality import TEXT_ONLY
 from procsim.objects import check_objects
 from procsim.records import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS
 from procsim.rules.engine import RESERVED, compile_rules
@@ -28,7 +29,7 @@ from procsim.spec.paths import check_input, project_root
 from procsim.spec.people import check_people
 from procsim.spec.models import ProcessSpec, written_gateways
 
-__all__ = ["check_exceptions", "check_model"]
+__all__ = ["check_exceptions", "check_model", "check_quality"]
 
 
 def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
@@ -126,6 +127,8 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             problems += _check_batched_rules(loaded)
     if spec.exceptions or spec.near_misses:
         problems += check_exceptions(loaded, attribute_types(spec))
+    if spec.data_quality:
+        problems += check_quality(loaded, attribute_types(spec))
     if spec.objects:
         problems += check_objects(loaded, attribute_types(spec))
     if spec.documents:
@@ -255,6 +258,22 @@ def check_drift(loaded: LoadedProcess) -> list[Problem]:
             if c.duration is not None:
                 for msg in check_units(c.duration, need_units=True):
                     problems.append(smap.problem(loc + ("duration",), msg, "unit_missing"))
+    return problems
+
+
+def check_quality(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
+    """``data_quality:``: each field is a case attribute, and a fault that makes text names a text one."""
+    problems: list[Problem] = []
+    for i, f in enumerate(loaded.spec.data_quality):
+        loc = ("data_quality", i)
+        t = types.get(f.field)
+        if t is None:
+            problems.append(loaded.smap.problem(loc + ("field",), f"unknown attribute '{f.field}'"
+                                                f"{_suggest(f.field, types)}", "unknown_attribute"))
+        elif f.fault in TEXT_ONLY and t not in ("string", "any"):
+            problems.append(loaded.smap.problem(loc + ("fault",), f"'{f.field}' is a {t} column, which cannot "
+                                                f"hold a {f.fault} (text); use 'missing', or a text attribute",
+                                                "not_text"))
     return problems
 
 
