@@ -203,3 +203,20 @@ def test_near_miss_load_errors(write_process):
     assert "'region' is a string attribute; 'same_amount' needs a number [not_a_number]" in text
     assert "near_misses[0].attributes.regio: unknown attribute 'regio'; did you mean 'region'?" in text
     assert "exception name 'same_amount' is used twice (also exceptions[0])" in text
+
+
+def test_derived_attributes_keep_the_value_from_before_a_data_exception(tmp_path):
+    # docs/exceptions.md#derived-attributes-keep-their-value: intended, as a system storing net amounts shows
+    from conftest import REPO
+
+    out = tmp_path / "out"
+    run(REPO / "processes" / "procure_to_pay_exceptions.yaml", out, seed=3, cases=1500)
+    exc = pd.read_csv(out / "exceptions.csv")
+    cs = pd.read_csv(out / "cases.csv").set_index("case_id")
+    typo = cs.loc[exc[exc.name == "amount_typo"].case_ids]
+    assert len(typo) >= 2
+    before = typo.amount / 100  # factor 100
+    assert ((typo.net_amount - (before / 1.19).round(2)).abs() <= 0.011).all()
+    assert ((typo.gross_amount - (before * (1 + typo.vat_rate)).round(2)).abs() <= 0.011).all()
+    clean = cs[cs.exceptions.isna()]
+    assert ((clean.net_amount - (clean.amount / 1.19).round(2)).abs() <= 0.011).all()

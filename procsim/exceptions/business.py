@@ -44,6 +44,9 @@ class SodViolation(ExceptionType):
     default_difficulty = "cross_document"
     activity_fields = ("activity", "same_as")
 
+    def fields(self) -> tuple[str, ...]:
+        return ("resource",)  # who did it is what is wrong
+
     def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
         a = spec.activities.get(self.same_as)
         if a is not None and a.role is None:

@@ -155,6 +155,9 @@ class WrongRole(ExceptionType):
     activity_fields = ("activity",)
     role_fields = ("role",)
 
+    def fields(self) -> tuple[str, ...]:
+        return ("resource",)  # who did it is what is wrong
+
     def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
         a = spec.activities.get(self.activity)
         if a is not None and a.role == self.role:
