@@ -4,6 +4,10 @@ Events arrive in simulated-time order (the simulation records each at the moment
 only needs a stable sort by (time, case) among equal times, and memory stays flat: a batch is flushed
 every ``flush_every`` events, keeping back the events of the last timestamp so that ties that span a
 flush are still ordered by case. A case row is handed on only after all its events.
+
+The recorder also keeps the ground truth: labels per case (labels.csv), one row per exception instance and near
+miss (exceptions.csv), and, for data-quality faults, the recorded values (they replace the true ones in the
+events' snapshots here, so every format, object and document shows them) with their originals (field_labels.csv).
 """
 
 from __future__ import annotations
