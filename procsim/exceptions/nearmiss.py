@@ -123,6 +123,7 @@ class LegitimateRework(NearMiss):
     activity: str
     times: Annotated[int, Field(ge=1, le=100)] = 1
     activity_fields = ("activity",)
+    flow = True  # a conformance check against the model flags it: the false positive it is there for
     default_category = "control_flow"
     default_severity = "low"
     default_difficulty = "control_flow"
@@ -150,6 +151,7 @@ class NewSupplier(NearMiss):
     attribute_fields = ("attribute",)
     activity_fields = ("activity",)
     role_fields = ("role",)
+    flow = True  # the onboarding is an activity the model does not have
     default_category = "fraud"
     default_severity = "low"
     default_difficulty = "several_cases"
