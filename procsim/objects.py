@@ -38,9 +38,14 @@ EVENT_ATTRIBUTES = (("lifecycle", "string"), ("resource", "string"), ("role", "s
 BATCH_ATTRIBUTE = ("batch", "string")  # an event attribute too when the process has batched activities
 
 
-def event_attributes(batches: bool) -> tuple[tuple[str, str], ...]:
-    """The OCEL attributes of every event type: with the batch id when the run has batched activities."""
-    return EVENT_ATTRIBUTES + (BATCH_ATTRIBUTE,) if batches else EVENT_ATTRIBUTES
+EXCEPTION_ATTRIBUTE = ("exception_id", "string")  # the exception instances on an event (exceptions.csv)
+
+
+def event_attributes(batches: bool, exceptions: bool = False) -> tuple[tuple[str, str], ...]:
+    """The OCEL attributes of every event type: with the batch id when the run has batched activities, and
+    the exception instances' ids when the process can produce exceptions and labels go into the log."""
+    return (EVENT_ATTRIBUTES + ((BATCH_ATTRIBUTE,) if batches else ())
+            + ((EXCEPTION_ATTRIBUTE,) if exceptions else ()))
 
 
 def object_names(loaded: LoadedProcess, types: dict[str, str]) -> dict[str, Any]:

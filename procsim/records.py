@@ -4,6 +4,10 @@ Events arrive in simulated-time order (the simulation records each at the moment
 only needs a stable sort by (time, case) among equal times, and memory stays flat: a batch is flushed
 every ``flush_every`` events, keeping back the events of the last timestamp so that ties that span a
 flush are still ordered by case. A case row is handed on only after all its events.
+
+The recorder also keeps the ground truth: labels per case (labels.csv), one row per exception instance and near
+miss (exceptions.csv), and, for data-quality faults, the recorded values (they replace the true ones in the
+events' snapshots here, so every format, object and document shows them) with their originals (field_labels.csv).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pyarrow.compute as pc
 from procsim.timebase import TimeBase
 
 if TYPE_CHECKING:
+    from procsim.exceptions.quality import Quality
     from procsim.objects import ObjectModel, ObjectRecord
     from procsim.recording import Recording
 
@@ -118,6 +123,8 @@ class CaseBatch:
     timebase: TimeBase
     labels: pa.Table | None = None  # ground truth per case (LABEL_SCHEMA), when the recorder keeps labels
     objects: list[ObjectRecord] | None = None  # the finished cases' objects, when the recorder keeps objects
+    exceptions: pa.Table | None = None  # one row per exception instance (EXCEPTION_SCHEMA), with labels
+    field_labels: pa.Table | None = None  # data-quality faults (FIELD_LABEL_SCHEMA), when the process has them
 
     @cached_property
     def start_iso(self) -> pa.Array:
@@ -132,6 +139,60 @@ class CaseBatch:
 
 LABEL_SCHEMA = pa.schema([("case_id", pa.string()), ("is_exception", pa.bool_()), ("exceptions", pa.string()),
                           ("event_ids", pa.string()), ("omitted", pa.string())])
+# labels.csv of a process with near misses: one more column (other processes keep their bytes)
+NEAR_LABEL_SCHEMA = LABEL_SCHEMA.append(pa.field("near_miss", pa.string()))
+# exceptions.csv: one row per exception instance (and per near miss, is_exception false)
+EXCEPTION_SCHEMA = pa.schema([
+    ("exception_id", pa.string()), ("name", pa.string()), ("type", pa.string()), ("is_exception", pa.bool_()),
+    ("category", pa.string()), ("severity", pa.string()), ("difficulty", pa.string()),
+    ("monetary_impact", pa.float64()), ("case_ids", pa.string()), ("event_ids", pa.string()),
+    ("object_ids", pa.string()), ("fields", pa.string())])
+
+
+@dataclass(frozen=True)
+class ExcMeta:
+    """What exceptions.csv says about the instances of one declared exception (or near miss)."""
+
+    type: str
+    category: str
+    severity: str
+    difficulty: str
+    spell: bool = False  # a run-wide spell (outage, absence): one instance across every case it touched
+    near: bool = False
+    money: str | None = None
+    times: int = 1  # executions an instance adds (duplicates): the money at stake is times the value
+    fields: tuple[str, ...] = ()
+
+
+# field_labels.csv: per case, field and (original, recorded) pair, the events whose data show the fault
+FIELD_LABEL_SCHEMA = pa.schema([("case_id", pa.string()), ("event_ids", pa.string()), ("field", pa.string()),
+                                ("original", pa.string()), ("recorded", pa.string()), ("fault", pa.string())])
+
+
+# exceptions raised by rules (``raise``) have no type in the catalogue
+RULE_META = ExcMeta("rule", "compliance", "medium", "one_field")
+
+
+def exception_meta(entries: Sequence[Any]) -> dict[str, ExcMeta]:
+    """Label -> ExcMeta for the declared exceptions and near misses (procsim.exceptions types)."""
+    out = {}
+    for x in entries:
+        cat, sev, diff = x.meta()
+        out[x.label] = ExcMeta(x.type, cat, sev, diff, x.phase == "global", x.near, x.money,
+                               int(getattr(x, "times", 1) or 1), x.fields())
+    return out
+
+
+def exception_id(case_id: str, name: str, meta: dict[str, ExcMeta]) -> str:
+    """The stable, readable id of an instance: ``<case id>/<name>``; a run-wide spell's is its name."""
+    m = meta.get(name)
+    return name if m is not None and m.spell else f"{case_id}/{name}"
+
+
+def exception_ids(exc: Sequence[str | None], case_ids: Sequence[str], meta: dict[str, ExcMeta]) -> list[str | None]:
+    """Per event, the ids of the exception instances on it (";"-joined), None where there is none."""
+    return [";".join(exception_id(c, n, meta) for n in e.split(";")) if e else None
+            for e, c in zip(exc, case_ids)]
 
 
 class Recorder:
@@ -140,7 +201,8 @@ class Recorder:
     def __init__(self, timebase: TimeBase, attr_names: Sequence[str], attr_types: Sequence[str],
                  emit_events: Callable[[EventBatch], None], emit_cases: Callable[[CaseBatch], None],
                  flush_every: int = 50_000, labels: bool = False, objects: ObjectModel | None = None,
-                 batches: bool = False, recording: Recording | None = None, id_prefix: str = "") -> None:
+                 batches: bool = False, recording: Recording | None = None, id_prefix: str = "",
+                 exc_meta: dict[str, ExcMeta] | None = None, quality: Quality | None = None) -> None:
         self.timebase = timebase
         self.event_prefix = id_prefix + "E"  # a shard's events: 'R02-E17', unique across the shards of a run
         self.attr_names = list(attr_names)
@@ -153,7 +215,15 @@ class Recorder:
         self.case_ids: dict[int, str] = {}
         self.n_events = 0
         self.labels = labels
-        self.labelled: dict[int, list[str]] = {}  # case index -> ids of its events with an exception label
+        # case index -> (event id, its labels) of its events with an exception or near-miss label
+        self.labelled: dict[int, list[tuple[str, str]]] = {}
+        self.exc_meta = exc_meta or {}
+        self.near = frozenset(n for n, m in self.exc_meta.items() if m.near)
+        self.event_objects: dict[str, list[str]] = {}  # labelled event id -> its objects (when objects are kept)
+        self.spells: dict[str, tuple[dict[str, None], list[str]]] = {}  # run-wide spell -> (case ids, event ids)
+        self.quality = quality  # data-quality faults: the records show recorded values (procsim.exceptions.quality)
+        # case index -> (column, original, recorded, kind) -> ids of the events showing it
+        self.faulty: dict[int, dict[tuple[int, Any, Any, str], list[str]]] = {}
         self.n_cases = 0
         self.t_min: float | None = None
         self.t_max = 0.0
@@ -182,6 +252,8 @@ class Recorder:
 
     def open_case(self, case: Case) -> None:
         self.case_ids[case.idx] = case.id
+        if self.quality is not None:
+            self.quality.open_case(case.idx)
         if self.recording is not None:
             self.recording.open_case(case.idx, case.start)
         if self.objects is not None:
@@ -261,6 +333,9 @@ class Recorder:
                     if self.objects is not None:
                         self.objects.close_case(c.idx)
                     self.labelled.pop(c.idx, None)
+                    self.faulty.pop(c.idx, None)
+                    if self.quality is not None:
+                        self.quality.hits.pop(c.idx, None)
             if shown:
                 self._emit_case_batch(shown)
 
@@ -273,6 +348,8 @@ class Recorder:
 
     def _emit_event_batch(self, batch: list[EventRow]) -> None:
         n = len(batch)
+        if self.quality is not None and self.quality.hits:
+            self._record_faults(batch, self.n_events)
         cols = list(zip(*batch))
         t = np.fromiter(cols[0], dtype=np.float64, count=n)
         if self.t_min is None:
@@ -280,17 +357,24 @@ class Recorder:
         self.t_max = max(self.t_max, float(t[-1]))
         first = self.n_events
         self.n_events += n
-        if self.labels:
-            exc = cols[8]
-            if any(exc):
-                labelled = self.labelled
-                for j, (c, e) in enumerate(zip(cols[1], exc)):
-                    if e:
-                        labelled.setdefault(c, []).append(f"{self.event_prefix}{first + 1 + j}")
+        exc = cols[8]
+        if self.labels and any(exc):
+            labelled = self.labelled
+            for j, (c, e) in enumerate(zip(cols[1], exc)):
+                if e:
+                    labelled.setdefault(c, []).append((f"{self.event_prefix}{first + 1 + j}", e))
+            if self.near:  # near misses are labelled in labels.csv and exceptions.csv, never in the log
+                exc = tuple(_without(e, self.near) if e else e for e in exc)
         ids = self.case_ids
         event_ids = pc.binary_join_element_wise(
             self.event_prefix, pc.cast(pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)), pa.string()), "")
         links = self.objects.link(batch, first, ids) if self.objects is not None else None
+        if links and self.labels and any(cols[8]):
+            marked = {f"E{first + 1 + j}" for j, e in enumerate(cols[8]) if e}
+            eo = self.event_objects
+            for eid, oid, _ in links:
+                if eid in marked:
+                    eo.setdefault(eid, []).append(oid)
         arrays: list[pa.Array] = [
             event_ids,
             pa.array(list(map(ids.__getitem__, cols[1])), pa.string()),
@@ -301,7 +385,7 @@ class Recorder:
             pa.array(cols[5], pa.string()),
             pa.array(cols[6], pa.float64()),
             pa.array(cols[7], pa.string()),
-            pa.array(cols[8], pa.string()),
+            pa.array(exc, pa.string()),
         ]
         if self.batches:
             arrays.append(pa.array([getattr(a, "batch_id", None) for a in cols[2]], pa.string()))
@@ -318,6 +402,37 @@ class Recorder:
         table = pa.Table.from_arrays(arrays, schema=self.event_schema)
         self.emit_events(EventBatch(table, t, self.timebase, links))
 
+    def _record_faults(self, batch: list[EventRow], first: int) -> None:
+        """Replace, in place, the snapshots of the events of cases a data-quality fault hit by what was
+        recorded (objects, documents and every log then show it), and note the ground truth."""
+        q = self.quality
+        assert q is not None
+        hits = q.hits
+        seen: dict[int, tuple[tuple[Any, ...], list[tuple[int, Any, Any, str]]]] = {}  # by the snapshot's id
+        for j, row in enumerate(batch):
+            c = row[1]
+            if c not in hits:
+                continue
+            snap = row[9]
+            got = seen.get(id(snap))
+            if got is None:
+                got = seen[id(snap)] = q.recorded(c, snap)
+            if got[1]:
+                batch[j] = row[:9] + (got[0],)
+                marks = self.faulty.setdefault(c, {})
+                for ch in got[1]:
+                    marks.setdefault(ch, []).append(f"E{first + 1 + j}")
+
+    def field_labels(self, cases: list[Case]) -> pa.Table:
+        """field_labels.csv's rows of ``cases``."""
+        rows = []
+        names = self.attr_names
+        for c in cases:
+            for (col, old, new, kind), events in self.faulty.pop(c.idx, {}).items():
+                rows.append((c.id, ";".join(events), names[col], _text_or_none(old), _text_or_none(new), kind))
+        cols = list(zip(*rows)) if rows else [()] * len(FIELD_LABEL_SCHEMA)
+        return pa.Table.from_arrays([pa.array(list(v), pa.string()) for v in cols], schema=FIELD_LABEL_SCHEMA)
+
     def _emit_case_batch(self, cases: list[Case]) -> None:
         # completion order (then case number) is the same however the run is cut into batches
         cases.sort(key=_completion)
@@ -326,6 +441,9 @@ class Recorder:
         ids, status, start_l, end_l, events, cost, end_event, rules, excs, snaps = zip(*[
             (c.id, c.status, c.start, c.end, c.events, c.cost, c.end_event, c.rules_fired, c.exceptions,
              c._snap or c.snapshot()) for c in cases])
+        q = self.quality
+        if q is not None and q.hits:  # cases.csv shows the recorded values too
+            snaps = tuple(q.recorded(c.idx, s)[0] if c.idx in q.hits else s for c, s in zip(cases, snaps))
         start = np.fromiter(start_l, dtype=np.float64, count=n)
         end = np.fromiter((np.nan if e is None else e for e in end_l), dtype=np.float64, count=n)
         done = ~np.isnan(end)
@@ -341,7 +459,8 @@ class Recorder:
             pa.array([round(x, 2) for x in cost], pa.float64()),
             pa.array(end_event, pa.string()),
             pa.array([";".join(r) if r else "" for r in rules], pa.string()),
-            pa.array([";".join(dict.fromkeys(e for e, _ in x)) if x else "" for x in excs], pa.string()),
+            pa.array([";".join(dict.fromkeys(e for e, _ in x if e not in self.near)) if x else "" for x in excs],
+                     pa.string()),
         ]
         if self.recording is not None:
             self.n_completed += sum(1 for s in status if s == "completed")
@@ -356,21 +475,99 @@ class Recorder:
         pop = self.case_ids.pop
         for c in cases:
             pop(c.idx, None)
-        labels = self._labels(cases) if self.labels else None
+        labels = exceptions = faults = None
+        if self.labels:
+            labels, exceptions = self._labels(cases)
+        if q is not None:
+            faults = self.field_labels(cases)
+            for c in cases:
+                q.hits.pop(c.idx, None)
         om = self.objects
         objects = [o for c in cases for o in om.close_case(c.idx)] if om is not None else None
         self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), start, end, tb, labels,
-                                  objects))
+                                  objects, exceptions, faults))
 
-    def _labels(self, cases: list[Case]) -> pa.Table:
+    def _labels(self, cases: list[Case]) -> tuple[pa.Table, pa.Table]:
+        """labels.csv's rows (one per case) and exceptions.csv's (one per exception instance) for ``cases``."""
         pop = self.labelled.pop
-        ids = [";".join(pop(c.idx, ())) for c in cases]
+        near = self.near
+        ids, names, nears = [], [], []
+        rows: list[tuple[Any, ...]] = []
+        for c in cases:
+            marked = pop(c.idx, [])
+            ids.append(";".join(eid for eid, e in marked if not near or _without(e, near)))
+            names.append(";".join(dict.fromkeys(e for e, _ in c.exceptions if e not in near)))
+            if near:
+                nears.append(";".join(dict.fromkeys(e for e, _ in c.exceptions if e in near)))
+            if c.exceptions:
+                rows += self._instances(c, marked)
         omitted = [";".join(c.exc.omitted) if c.exc is not None else "" for c in cases]
-        return pa.Table.from_arrays([
-            pa.array([c.id for c in cases], pa.string()),
-            pa.array([bool(c.exceptions) for c in cases], pa.bool_()),
-            pa.array([";".join(dict.fromkeys(e for e, _ in c.exceptions)) for c in cases], pa.string()),
-            pa.array(ids, pa.string()), pa.array(omitted, pa.string())], schema=LABEL_SCHEMA)
+        cols = [pa.array([c.id for c in cases], pa.string()), pa.array([bool(x) for x in names], pa.bool_()),
+                pa.array(names, pa.string()), pa.array(ids, pa.string()), pa.array(omitted, pa.string())]
+        if near:
+            cols.append(pa.array(nears, pa.string()))
+        labels = pa.Table.from_arrays(cols, schema=NEAR_LABEL_SCHEMA if near else LABEL_SCHEMA)
+        return labels, _exception_table(rows)
+
+    def _instances(self, c: Case, marked: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
+        """exceptions.csv's rows of one case: one per exception (run-wide spells are gathered for the end)."""
+        out = []
+        st = c.exc
+        eo = self.event_objects
+        for name in dict.fromkeys(e for e, _ in c.exceptions):
+            m = self.exc_meta.get(name, RULE_META)
+            events = [eid for eid, e in marked if name in e.split(";")]
+            if m.spell:
+                cases_, evs = self.spells.setdefault(name, ({}, []))
+                cases_[c.id] = None
+                evs += events
+                for eid in events:
+                    eo.pop(eid, None)
+                continue
+            objs = dict.fromkeys(o for eid in events for o in eo.get(eid, ()))
+            for eid in events:
+                eo.pop(eid, None)
+            impact = None
+            if m.money is not None:
+                ch = st.changed.get(name) if st is not None else None
+                if ch is not None and ch[0] == m.money:
+                    impact = round(abs(_number(ch[2]) - _number(ch[1])), 2)
+                else:
+                    impact = round(_number(c.attrs.get(m.money)) * m.times, 2)
+            related = st.related.get(name, []) if st is not None else []
+            fields = m.fields or ((st.changed[name][0],) if st is not None and name in st.changed else ())
+            out.append((exception_id(c.id, name, self.exc_meta), name, m.type, not m.near, m.category, m.severity,
+                        m.difficulty, impact, ";".join([c.id, *related]), ";".join(events), ";".join(objs),
+                        ";".join(fields)))
+        return out
+
+    def spell_rows(self) -> pa.Table:
+        """exceptions.csv's rows of the run-wide spells, one each (known once the run is over)."""
+        rows = []
+        for name, (cases_, events) in self.spells.items():
+            m = self.exc_meta[name]
+            rows.append((name, name, m.type, True, m.category, m.severity, m.difficulty, None, ";".join(cases_),
+                         ";".join(events), "", ""))
+        return _exception_table(rows)
+
+
+def _without(labels: str, names: frozenset[str]) -> str:
+    """An event's labels without the near misses among them."""
+    return ";".join(x for x in labels.split(";") if x not in names)
+
+
+def _text_or_none(v: Any) -> str | None:
+    return None if v is None else v if isinstance(v, str) else _text(v)
+
+
+def _number(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+
+
+def _exception_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    cols = list(zip(*rows)) if rows else [()] * len(EXCEPTION_SCHEMA)
+    return pa.Table.from_arrays([pa.array(list(v), f.type) for v, f in zip(cols, EXCEPTION_SCHEMA)],
+                                schema=EXCEPTION_SCHEMA)
 
 
 def _in_output_order(batch: list[EventRow]) -> list[EventRow]:

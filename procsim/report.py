@@ -379,27 +379,81 @@ def _exceptions(log: ActivityLog, extras: RunExtras | None, key: str) -> str:
             return "\n".join(parts)
         parts.append(hbar_chart("exceptions", "cases per exception type", [str(x) for x in counts.index],
                                 counts.astype(float).tolist()))
-        cols = sorted({k for m in meta.values() for k in m if k in ("category", "severity", "type", "kind")})
-        rows = [[str(n), f"{int(c):,}", *(str(meta.get(str(n), {}).get(k, "")) for k in cols)]
-                for n, c in counts.items()]
-        parts.append(_table(["exception", "cases", *cols], rows, cls="exc"))
-        known = set(log.df["case_id"].unique())
-        for n in counts.index:
-            ids = [c for c in names.loc[names["exceptions"] == n, "case_id"].head(50) if c in known][:EXAMPLES]
-            if not ids:
-                continue
-            parts.append(f"<h4>{escape(str(n))}: example cases</h4>")
-            for c in ids:
-                anchor = f"{key}-case-{c}"
-                parts.append(f'<details id="{escape(anchor)}"><summary><a href="#{escape(anchor)}">'
-                             f"{escape(c)}</a></summary>{_case_table(log, c)}</details>")
-    if extras.exceptions is not None and len(extras.exceptions):
-        ex = extras.exceptions
-        col = next((c for c in ("type", "exception", "name") if c in ex.columns), ex.columns[0])
-        by = [c for c in (col, "category", "severity") if c in ex.columns]
-        t = ex.groupby(by, sort=True).size().reset_index(name="n")
-        parts.append("<h4>exceptions.csv</h4>" + _table([*by, "rows"], [[*map(str, r[:-1]), f"{r[-1]:,}"]
-                                                                          for r in t.itertuples(index=False)]))
+        inst = _instances(extras.exceptions)
+        if inst is not None:
+            # exceptions.csv says what the label is: type, category, severity, difficulty, the money at stake
+            rows = []
+            for n, c in counts.items():
+                g = inst[inst["name"] == str(n)]
+                first = g.iloc[0] if len(g) else None
+                cells = [str(first[k]) if first is not None else "" for k in ("type", "category", "severity",
+                                                                              "difficulty")]
+                money = pd.to_numeric(g["monetary_impact"], errors="coerce").sum() if len(g) else 0.0
+                rows.append([str(n), f"{int(c):,}", *cells, f"{money:,.2f}" if money else ""])
+            parts.append(_table(["exception", "cases", "type", "category", "severity", "difficulty",
+                                 "monetary impact"], rows, cls="exc"))
+        else:
+            cols = sorted({k for m in meta.values() for k in m if k in ("category", "severity", "type", "kind")})
+            rows = [[str(n), f"{int(c):,}", *(str(meta.get(str(n), {}).get(k, "")) for k in cols)]
+                    for n, c in counts.items()]
+            parts.append(_table(["exception", "cases", *cols], rows, cls="exc"))
+        parts += _examples(log, names.rename(columns={"exceptions": "name"}), counts.index, key)
+    inst = _instances(extras.exceptions)
+    if inst is not None and len(inst[inst["is_exception"]]):
+        real = inst[inst["is_exception"]]
+        t = real.groupby(["category", "severity"], sort=True).agg(
+            n=("exception_id", "size"), money=("monetary_impact", lambda v: pd.to_numeric(v, errors="coerce").sum()))
+        parts.append("<h4>Per category and severity (exceptions.csv)</h4>" + _table(
+            ["category", "severity", "instances", "monetary impact"],
+            [[str(c), str(sv), f"{int(r.n):,}", f"{r.money:,.2f}" if r.money else ""]
+             for (c, sv), r in t.iterrows()], cls="exc-cat"))
+    parts.append(_near_misses(log, inst, key))
+    return "\n".join(parts)
+
+
+def _instances(ex: pd.DataFrame | None) -> pd.DataFrame | None:
+    """exceptions.csv with ``is_exception`` as a bool, or None when the run has none (or an older layout)."""
+    if ex is None or not {"name", "is_exception", "category", "severity", "case_ids"} <= set(ex.columns):
+        return None
+    return ex.assign(is_exception=ex["is_exception"].str.lower() == "true")
+
+
+def _examples(log: ActivityLog, names: pd.DataFrame, order: Any, key: str) -> list[str]:
+    """A few example cases per name (``names``: case_id, name), each a link to its events."""
+    parts = []
+    known = set(log.df["case_id"].unique())
+    for n in order:
+        ids = [c for c in names.loc[names["name"] == n, "case_id"].head(50) if c in known][:EXAMPLES]
+        if not ids:
+            continue
+        parts.append(f"<h4>{escape(str(n))}: example cases</h4>")
+        for c in ids:
+            anchor = f"{key}-case-{c}"
+            parts.append(f'<details id="{escape(anchor)}"><summary><a href="#{escape(anchor)}">'
+                         f"{escape(c)}</a></summary>{_case_table(log, c)}</details>")
+    return parts
+
+
+def _near_misses(log: ActivityLog, inst: pd.DataFrame | None, key: str) -> str:
+    """Legitimate cases that look suspicious (exceptions.csv rows with is_exception false)."""
+    if inst is None:
+        return ""
+    near = inst[~inst["is_exception"]]
+    if near.empty:
+        return '<h3 id="near-misses">Near misses</h3><p class="note">This process declares no near misses.</p>'
+    near = near.assign(case_id=near["case_ids"].str.split(";").str[0])
+    counts = near.groupby("name", sort=True).size().sort_values(ascending=False, kind="stable")
+    parts = ['<h3 id="near-misses">Near misses</h3>',
+             f"<p>{len(set(near['case_id'])):,} cases are near misses: legitimate, labelled "
+             "<code>is_exception=false</code>, the false positives a detector should avoid.</p>",
+             hbar_chart("near-misses", "cases per near miss", [str(x) for x in counts.index],
+                        counts.astype(float).tolist())]
+    rows = []
+    for n, c in counts.items():
+        first = near[near["name"] == n].iloc[0]
+        rows.append([str(n), f"{int(c):,}", str(first["type"]), str(first["category"])])
+    parts.append(_table(["near miss", "cases", "type", "looks like"], rows, cls="near"))
+    parts += _examples(log, near[["case_id", "name"]], counts.index, f"{key}-near")
     return "\n".join(parts)
 
 

@@ -19,7 +19,8 @@ from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
 from procsim.outdir import RunFolder, os_error
 from procsim.recording import Recording, Window, build_recording, parse_window
-from procsim.records import CaseBatch, EventBatch, Recorder
+from procsim.exceptions.quality import Quality
+from procsim.records import NEAR_LABEL_SCHEMA, CaseBatch, EventBatch, Recorder, exception_meta
 from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sim.streams import STREAM_RECORDING
@@ -51,7 +52,7 @@ class RunResult:
 def parse_formats(text: str | Sequence[str]) -> list[str]:
     """``"csv,parquet"`` -> ['csv', 'parquet'], checked against the sink registry (did-you-mean on typos)."""
     items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
-    known = sorted(f for f in REGISTRY if f not in ("cases", "labels"))
+    known = sorted(f for f in REGISTRY if f not in ("cases", "labels", "exceptions", "field-labels"))
     bad = []
     for f in items:
         if f not in known:
@@ -66,7 +67,8 @@ def parse_formats(text: str | Sequence[str]) -> list[str]:
 def has_exceptions(loaded: LoadedProcess) -> bool:
     """Whether a run can produce exceptions (injected ones, or rules that raise): then labels.csv is written."""
     rs = loaded.rules
-    return bool(loaded.spec.exceptions) or (rs is not None and bool(rs.raises_start or rs.raises_at))
+    return (bool(loaded.spec.exceptions or loaded.spec.near_misses)
+            or (rs is not None and bool(rs.raises_start or rs.raises_at)))
 
 
 def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, cases: int | None = None,
@@ -147,7 +149,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         if taken:
             raise UsageError(f"a sharded run adds the column '{taken[0]}', and the process has an attribute of "
                              "that name: rename the attribute")
-    kinds = [*formats, "cases", *(["labels"] if labels else [])]
+    kinds = [*formats, "cases", *(["labels", "exceptions"] if labels else []),
+             *(["field-labels"] if spec.data_quality else [])]
     # locked, its ownership read and stale temporaries cleared before anything is simulated or written
     entries = [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds] + ([DRIFT_CSV] if spec.drift else [])
     folder = RunFolder(out_dir, entries, force=force)
@@ -196,11 +199,15 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     objects = ObjectModel(loaded, types, seed) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
                    labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches),
-                   recording=recording, id_prefix=f"{shard.tag}-" if shard is not None else "")
+                   recording=recording, id_prefix=f"{shard.tag}-" if shard is not None else "",
+                   exc_meta=exception_meta([*spec.exceptions, *spec.near_misses]),
+                   quality=Quality(spec.data_quality, list(types), seed) if spec.data_quality else None)
     ctx = SinkContext(out_dir=out_dir, timebase=tb, process_name=spec.process.name, attr_names=tuple(types),
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
-                             "objects": objects, "batches": rec.batches, "graph": loaded.graph}, temp_tag=folder.tag)
+                             "objects": objects, "batches": rec.batches, "graph": loaded.graph,
+                             "exc_meta": rec.exc_meta, "labelled": labels, "spell_rows": rec.spell_rows}
+                      | ({"label_schema": NEAR_LABEL_SCHEMA} if spec.near_misses else {}), temp_tag=folder.tag)
     with writer:
         # sinks are made, fed and closed on the writer thread (procsim.writer): output overlaps the simulation
         try:
@@ -246,6 +253,10 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         "rules": loaded.rules.catalogue if loaded.rules is not None else {},
         "exceptions": [x.model_dump(mode="json", exclude_defaults=True) | {"name": x.label, "type": x.type}
                        for x in spec.exceptions],
+        **({"near_misses": [x.model_dump(mode="json", exclude_defaults=True) | {"name": x.label, "type": x.type}
+                            for x in spec.near_misses]} if spec.near_misses else {}),
+        **({"data_quality": [x.model_dump(mode="json", exclude_defaults=True) for x in spec.data_quality]}
+           if spec.data_quality else {}),
         "counts": {"cases": rec.n_cases, "events": rec.n_events,
                    "cases_completed": completed, "cases_running": rec.n_cases - completed}
         | ({"objects": objects.n_objects, "event_object_links": objects.n_links,

@@ -1,5 +1,7 @@
-"""The log conforms to the model: every case without a control-flow exception fits the exported Petri net,
-and every case with one does not (token-based replay with pm4py, on a 2,000-case run)."""
+"""The log conforms to the model: every case without a control-flow exception fits the exported Petri net
+(token-based replay with pm4py, on a 2,000-case run), and alignments fit none with one. Token replay does call
+the cases with an inserted unknown activity fitting (it skips activities the model does not have): pinned too,
+since the README says so."""
 
 from __future__ import annotations
 
@@ -29,24 +31,21 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict
     events = pd.read_parquet(out / "events.parquet")
     log = pm4py.format_dataframe(events[events.lifecycle == "complete"].copy(), case_id="case_id",
                                  activity_key="activity", timestamp_key="timestamp")
-    # an inserted activity the model does not know must count against fitness (pm4py ignores it by default)
     diagnostics = pm4py.conformance_diagnostics_token_based_replay(log, net, im, fm)
     case_ids = list(log.groupby("case:concept:name", sort=False).size().index)
     # pm4py returns the traces in the order the log's cases appear
-    # token replay skips activities the model does not have (an inserted activity) and keeps fitness 1.0,
-    # so such a trace counts as fitness 0 here
-    known = {t.label for t in net.transitions if t.label is not None}
-    foreign = set(log.loc[~log["concept:name"].isin(known), "case:concept:name"])
-    fitness = {c: 0.0 if c in foreign else d["trace_fitness"] for c, d in zip(case_ids, diagnostics)}
+    fitness = {c: d["trace_fitness"] for c, d in zip(case_ids, diagnostics)}
     labels = pd.read_csv(out / "labels.csv", keep_default_na=False)
     manifest = json.loads((out / "manifest.json").read_text())
     labels = labels.assign(types=labels.exceptions.map(lambda s: _types(s, manifest)))
-    # a split order repeats the purchase order, so it changes the flow only for cases that reach the order
-    # (a split requisition can still be rejected before): those count as deviating
-    orders = log[log["concept:name"] == "Create purchase order"].groupby("case:concept:name").size()
-    labels["types"] = [t - {"split_order"} if "split_order" in t and orders.get(c, 0) < 2 else t
-                       for c, t in zip(labels.case_id, labels.types)]
-    return labels, fitness
+    # alignments for the cases with a control-flow exception (they are few; aligning all 2,000 is slow)
+    flow = flow_types()
+    hit = set(labels.case_id[labels.types.map(lambda t: bool(t & flow))])
+    sub = log[log["case:concept:name"].isin(hit)]
+    aligned = pm4py.conformance_diagnostics_alignments(sub, net, im, fm)
+    sub_ids = list(sub.groupby("case:concept:name", sort=False).size().index)
+    alignment = {c: d["fitness"] for c, d in zip(sub_ids, aligned)}
+    return labels, fitness, alignment
 
 
 def _types(names: str, manifest: dict) -> set[str]:
@@ -59,7 +58,7 @@ def flow_types() -> set[str]:
 
 
 def test_cases_without_control_flow_exceptions_fit(replay):
-    labels, fitness = replay
+    labels, fitness, _ = replay
     flow = flow_types()
     clean = labels[~labels.types.map(lambda t: bool(t & flow))]
     assert len(clean) > 1800
@@ -67,12 +66,18 @@ def test_cases_without_control_flow_exceptions_fit(replay):
     assert unfit == []
 
 
-def test_every_case_with_a_control_flow_exception_does_not_fit(replay):
-    labels, fitness = replay
+def test_alignments_fit_no_case_with_a_control_flow_exception(replay):
+    labels, fitness, alignment = replay
     flow = flow_types()
     hit = labels[labels.types.map(lambda t: bool(t & flow))]
     assert len(hit) > 50
     seen = set().union(*hit.types) & flow
     assert len(seen) >= 6, seen  # several kinds really occur in the run
-    fitting = [(c, sorted(t)) for c, t in zip(hit.case_id, hit.types) if fitness.get(c, 0.0) >= 1.0]
+    fitting = [(c, sorted(t)) for c, t in zip(hit.case_id, hit.types) if alignment.get(c, 0.0) >= 1.0]
     assert fitting == []
+    # token replay finds every one of them except the cases whose only deviation is an inserted activity the
+    # model does not know: it skips unknown activities and calls those traces fitting
+    tok_fit = {tuple(sorted(t & flow)) for c, t in zip(hit.case_id, hit.types) if fitness[c] >= 1.0}
+    assert tok_fit == {("insert_activity",)}
+    inserted_only = [c for c, t in zip(hit.case_id, hit.types) if t & flow == {"insert_activity"}]
+    assert inserted_only and all(fitness[c] >= 1.0 for c in inserted_only)

@@ -427,7 +427,7 @@ def test_cli_no_labels_in_log_and_labels_parquet(write_process, tmp_path):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "cases.csv", "events.csv", "labels.csv", "labels.parquet", "manifest.json"]
+        "cases.csv", "events.csv", "exceptions.csv", "labels.csv", "labels.parquet", "manifest.json"]
     assert "exception" not in (tmp_path / "out" / "events.csv").read_text().splitlines()[0].split(",")
     lab = pd.read_parquet(tmp_path / "out" / "labels.parquet")
     assert lab.is_exception.sum() == 3 and set(lab[lab.is_exception].exceptions) == {"rework"}

@@ -101,6 +101,15 @@ def check_workflow_net(net: Any, im: Any, fm: Any, woflan: bool = True) -> None:
         assert pm4py().check_soundness(net, im, fm)[0]
 
 
+def flow_near_misses(loaded: Any, out: Path) -> set[str]:
+    """The cases of a run labelled with a near miss that changes the flow (docs/exceptions.md#near-misses)."""
+    flow = {x.label for x in loaded.spec.near_misses if x.alters_control_flow()}
+    if not flow or not (out / "labels.csv").is_file():
+        return set()
+    lab = pd.read_csv(out / "labels.csv", keep_default_na=False)
+    return {c for c, n in zip(lab.case_id, lab.near_miss) if set(n.split(";")) & flow}
+
+
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_examples_are_sound_workflow_nets_that_fit_their_simulated_logs(name: str, tmp_path: Path) -> None:
     loaded = load_process(REPO / "processes" / f"{name}.yaml")
@@ -114,7 +123,9 @@ def test_examples_are_sound_workflow_nets_that_fit_their_simulated_logs(name: st
     df = complete_events(tmp_path / "out" / "events.csv")
     fit = fit_by_case(df, net, im, fm)
     assert len(fit) == 300
-    assert [c for c, ok in fit.items() if not ok] == []
+    # near misses that change the flow (legitimate rework, an onboarding) are outside the model on purpose
+    legit = flow_near_misses(loaded, tmp_path / "out")
+    assert [c for c, ok in fit.items() if not ok and c not in legit] == []
     # the log does exercise a loop (an activity twice in a case), so the fit is not vacuous
     assert df.groupby(["case:concept:name", "concept:name"]).size().max() > 1
 
@@ -128,8 +139,10 @@ def test_escalations_and_xes_replay_on_complete_events(tmp_path: Path) -> None:
     escalated = set(done.loc[done["concept:name"] == "Escalated approval", "case:concept:name"])
     approved = set(done.loc[done["concept:name"] == "Approve purchase requisition", "case:concept:name"])
     assert escalated and not escalated & approved  # the deadline skipped the approval in these cases
-    diag = pm4py().conformance.conformance_diagnostics_token_based_replay(done, net, im, fm)
-    assert len(diag) == 300 and all(d["trace_is_fit"] for d in diag)
+    legit = flow_near_misses(loaded, tmp_path / "out")  # outside the model on purpose
+    diag = pm4py().conformance.conformance_diagnostics_token_based_replay(
+        done[~done["case:concept:name"].isin(legit)], net, im, fm)
+    assert len(diag) == 300 - len(legit) and all(d["trace_is_fit"] for d in diag)
     # both lifecycles against one transition per activity: nothing fits (hence the filter)
     diag = pm4py().conformance.conformance_diagnostics_token_based_replay(log, net, im, fm)
     assert not any(d["trace_is_fit"] for d in diag)

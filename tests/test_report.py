@@ -191,3 +191,34 @@ def test_report_never_writes_through_a_planted_link(p2p: Path, tmp_path: Path) -
     assert victim.read_text() == "mine"
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in run_dir.glob(".report.html.*.part")] == []
+
+
+def test_exceptions_show_category_severity_impact_and_near_misses(tmp_path: Path) -> None:
+    # the bundled procure_to_pay declares near misses; exceptions.csv feeds both tables
+    from procsim.run import run
+
+    out = tmp_path / "p2p"
+    run(REPO / "processes" / "procure_to_pay.yaml", out, seed=3, cases=1500, formats=("csv",))
+    html = build_report(read_log(out), load_extras(out))
+    exc = pd.read_csv(out / "exceptions.csv", keep_default_na=False)
+    real, near = exc[exc.is_exception], exc[~exc.is_exception]
+    assert len(real) and len(near)
+    table = re.search(r'<table class="exc">.*?</table>', html, re.S)
+    assert table is not None
+    assert "<th>category</th><th>severity</th><th>difficulty</th><th>monetary impact</th>" in table.group(0)
+    first = real.iloc[0]
+    assert (f"<td>{first['name']}</td><td>{(real.name == first['name']).sum():,}</td><td>{first['type']}</td>"
+            f"<td>{first.category}</td><td>{first.severity}</td><td>{first.difficulty}</td>") in table.group(0)
+    cat = re.search(r'<table class="exc-cat">.*?</table>', html, re.S)
+    assert cat is not None
+    for (c, sv), n in real.groupby(["category", "severity"]).size().items():
+        assert f"<td>{c}</td><td>{sv}</td><td>{n:,}</td>" in cat.group(0)
+    assert '<h3 id="near-misses">Near misses</h3>' in html
+    chart = re.search(r'data-chart="near-misses".*?</svg>', html, re.S)
+    assert chart is not None
+    assert sum(float(v) for v in re.findall(r'data-value="([^"]+)"', chart.group(0))) == len(near)
+    nm = re.search(r'<table class="near">.*?</table>', html, re.S)
+    assert nm is not None
+    for name, n in near.groupby("name").size().items():
+        assert f"<td>{name}</td><td>{n:,}</td>" in nm.group(0)
+    assert f"{near.case_ids.str.split(';').str[0].nunique():,} cases are near misses" in html

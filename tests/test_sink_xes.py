@@ -167,7 +167,8 @@ def test_awkward_text_round_trips_and_validates(tmp_path: Path) -> None:
     assert ea[1]["rules"] == "r1 & r2" and ea[1]["cost:total"] == "1.5" and "exception" not in ea[1]
     assert eb[1] == {"concept:name": "Check", "lifecycle:transition": "complete",
                      "time:timestamp": "2026-03-02T09:00:20.000+01:00", "cost:total": "0",
-                     "procsim:event_id": "E4", "exception": "late_delivery <x>"}
+                     "procsim:event_id": "E4", "exception": "late_delivery <x>",
+                     "procsim:exception_id": "C-2/late_delivery <x>"}
     log_attrs = {a.get("key"): a.get("value") for a in etree.parse(str(path)).getroot().findall(f"{NS}string")}
     assert log_attrs == {"lifecycle:model": "standard", "concept:name": "Tiny & <small>"}
     df = _read_xes(path)

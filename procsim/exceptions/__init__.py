@@ -14,7 +14,8 @@ from procsim.exceptions import timing  # noqa: F401
 from procsim.exceptions import data  # noqa: F401
 from procsim.exceptions import business  # noqa: F401
 from procsim.exceptions import documents  # noqa: F401
-from procsim.exceptions.base import INJECTED, REGISTRY, CaseExc, Effect, ExceptionType, Plan
+from procsim.exceptions import nearmiss  # noqa: F401
+from procsim.exceptions.base import INJECTED, NEAR_REGISTRY, REGISTRY, CaseExc, Effect, ExceptionType, Plan
 
 
 def _known_type(v: Any) -> Any:
@@ -25,17 +26,28 @@ def _known_type(v: Any) -> Any:
     return v
 
 
-REGISTRY.load_plugins()  # third-party exception types (entry points) join the union
+def _known_near(v: Any) -> Any:
+    if isinstance(v, dict) and isinstance(v.get("type"), str) and v["type"] not in NEAR_REGISTRY:
+        raise ValueError(f"unknown near-miss type '{v['type']}'"
+                         + suggest(v["type"], NEAR_REGISTRY, f" (choose from: {', '.join(NEAR_REGISTRY)})"))
+    return v
 
 
-def _build_union() -> Any:
-    return Annotated[Union[tuple(REGISTRY.values())], Field(discriminator="type"),  # noqa: UP007
-                     BeforeValidator(_known_type)]
+REGISTRY.load_plugins()  # third-party exception types and near misses (entry points) join the unions
+NEAR_REGISTRY.load_plugins()
+
+
+def _build_union(registry: dict[str, type[ExceptionType]] = REGISTRY, known: Any = _known_type) -> Any:
+    return Annotated[Union[tuple(registry.values())], Field(discriminator="type"),  # noqa: UP007
+                     BeforeValidator(known)]
 
 
 if TYPE_CHECKING:
     ExceptionSpec = ExceptionType
+    NearMissSpec = ExceptionType
 else:
     ExceptionSpec = _build_union()
+    NearMissSpec = _build_union(NEAR_REGISTRY, _known_near)
 
-__all__ = ["INJECTED", "REGISTRY", "CaseExc", "Effect", "ExceptionSpec", "ExceptionType", "Plan"]
+__all__ = ["INJECTED", "NEAR_REGISTRY", "REGISTRY", "CaseExc", "Effect", "ExceptionSpec", "ExceptionType",
+           "NearMissSpec", "Plan"]

@@ -31,6 +31,19 @@ if TYPE_CHECKING:
     from procsim.sim.engine import Activity
 
 REGISTRY: Registry[type[ExceptionType]] = Registry("exception type", "procsim.exceptions", "Exception types")
+# near misses (procsim.exceptions.nearmiss): legitimate cases that look suspicious
+NEAR_REGISTRY: Registry[type[ExceptionType]] = Registry("near-miss type", "procsim.near_misses", "Near misses")
+
+# What a label says beyond the name (exceptions.csv): declared per type below, overridable per exception.
+CATEGORIES = ("control_flow", "time", "data", "fraud", "compliance")
+SEVERITIES = ("low", "medium", "high", "critical")
+# what a detector needs to see to find it, easiest first: the sequence of activities; one value; two values that
+# should agree; durations and gaps (judged against what is normal, which varies); only several cases together.
+# benchmarks/bench_detect.py measures the order (the mean recall of three simple detectors falls along it).
+DIFFICULTIES = ("control_flow", "one_field", "cross_document", "timing", "several_cases")
+Category = Literal["control_flow", "time", "data", "fraud", "compliance"]
+Severity = Literal["low", "medium", "high", "critical"]
+Difficulty = Literal["control_flow", "one_field", "cross_document", "timing", "several_cases"]
 INJECTED = "@exceptions"  # the 'source' of an injected exception in Case.exceptions (rule ids cannot look like it)
 
 START, COMPLETE = 1, 2  # lifecycle bits for missing / duplicated events
@@ -52,8 +65,17 @@ class ExceptionType(BaseModel):
     per: Literal["case", "activity"] = "case"
     when: str | None = None
     description: str = ""
+    # the label's metadata in exceptions.csv; None: the type's default (default_category ... below)
+    category: Category | None = None
+    severity: Severity | None = None
+    difficulty: Difficulty | None = None
+    money: str | None = None  # a number attribute: the money at stake (monetary impact in exceptions.csv)
 
     phase: ClassVar[str] = "activity"
+    default_category: ClassVar[str] = "control_flow"
+    default_severity: ClassVar[str] = "medium"
+    default_difficulty: ClassVar[str] = "control_flow"
+    near: ClassVar[bool] = False  # a near miss: legitimate, labelled is_exception=false
     family: ClassVar[str] = ""
     activity_fields: ClassVar[tuple[str, ...]] = ()  # parameters naming activities (checked at load)
     role_fields: ClassVar[tuple[str, ...]] = ()
@@ -65,10 +87,12 @@ class ExceptionType(BaseModel):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         ann = cls.model_fields["type"].annotation
+        if ann is str:
+            return  # an intermediate base (NearMiss): its subclasses register
         tags = get_args(ann) if get_origin(ann) is Literal else ()
         if len(tags) != 1:
             raise TypeError(f"{cls.__name__}.type must be Literal['<name>']")
-        REGISTRY.add(tags[0], cls)
+        (NEAR_REGISTRY if cls.near else REGISTRY).add(tags[0], cls)
 
     @model_validator(mode="after")
     def _how_often(self) -> ExceptionType:
@@ -84,6 +108,15 @@ class ExceptionType(BaseModel):
     @property
     def label(self) -> str:
         return self.name or self.type
+
+    def meta(self) -> tuple[str, str, str]:
+        """(category, severity, detection difficulty): as declared, else the type's defaults."""
+        return (self.category or self.default_category, self.severity or self.default_severity,
+                self.difficulty or self.default_difficulty)
+
+    def fields(self) -> tuple[str, ...]:
+        """The attributes (fields) the exception changes or compares, for exceptions.csv."""
+        return tuple(dict.fromkeys(a for f in self.attribute_fields if (a := getattr(self, f, None))))
 
     def target(self) -> str | None:
         """The activity whose execution this exception alters (activity phase)."""
@@ -113,6 +146,9 @@ class ExceptionType(BaseModel):
     def start_global(self, sim: Any, plan: Plan) -> None:
         """Global spells: start their SimPy process."""
 
+    def observe(self, case: Case, plan: Plan) -> None:
+        """Called for every case after its start (whether chosen or not); most types ignore it."""
+
 
 @dataclass(eq=False)
 class Effect:
@@ -141,7 +177,7 @@ class Effect:
 class CaseExc:
     """A case's exception state: its random stream, armed effects, performers, sticky labels, omissions."""
 
-    __slots__ = ("rng", "armed", "who", "sticky", "omitted", "deferred")
+    __slots__ = ("rng", "armed", "who", "sticky", "omitted", "deferred", "changed", "related")
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
@@ -150,6 +186,15 @@ class CaseExc:
         self.sticky = ""  # labels of every later event (data changed)
         self.omitted: list[str] = []  # events that should exist but do not (skipped activity, logging gap)
         self.deferred: dict[str, list[tuple[str, str]]] = {}  # after activity -> [(activity, label)]
+        # label -> (attribute, old value, new value) of the data an exception changed (monetary impact)
+        self.changed: dict[str, tuple[str, Any, Any]] = {}
+        self.related: dict[str, list[str]] = {}  # label -> ids of other cases it involves (a near miss's twin)
+
+    def change(self, case: Any, name: str, attribute: str, value: Any) -> None:
+        """Set a case attribute on behalf of exception ``name``, remembering the value it had."""
+        old = self.changed[name][1] if name in self.changed else case.attrs.get(attribute)
+        case.set(attribute, value)
+        self.changed[name] = (attribute, old, value)
 
     def stick(self, name: str) -> None:
         if name not in self.sticky.split(";"):
@@ -175,6 +220,8 @@ class Plan:
             if x.phase == "activity" and x.per == "activity":
                 self.per_act.setdefault(x.target() or "", []).append(k)
         self.globals = [x for x in entries if x.phase == "global"]
+        # entries that watch every case as it starts (a near miss copying an earlier case's value)
+        self.observers = [x for x in entries if type(x).observe is not ExceptionType.observe]
         self.chosen: list[frozenset[int] | None] = [None] * len(entries)
         self.pending = [0] * len(entries)
         self.seed = 0
@@ -229,6 +276,8 @@ class Plan:
                 hit = u < (x.rate or 0.0) and self._holds(k, case, None, now)
             if hit and x.on_case(case, st, self):
                 case.raise_exception(x.label, INJECTED)
+        for x in self.observers:
+            x.observe(case, self)
         return st
 
     def effect(self, case: Case, act: Activity, now: float) -> Effect | None:

@@ -20,6 +20,9 @@ class DuplicateActivity(ExceptionType):
     activity: str
     times: Annotated[int, Field(ge=1, le=100)] = 1
     family = "business"
+    default_category = "fraud"
+    default_severity = "high"
+    default_difficulty = "control_flow"
     flow = True
     activity_fields = ("activity",)
 
@@ -36,7 +39,13 @@ class SodViolation(ExceptionType):
     activity: str
     same_as: str
     family = "business"
+    default_category = "compliance"
+    default_severity = "high"
+    default_difficulty = "cross_document"
     activity_fields = ("activity", "same_as")
+
+    def fields(self) -> tuple[str, ...]:
+        return ("resource",)  # who did it is what is wrong
 
     def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
         a = spec.activities.get(self.same_as)
@@ -63,6 +72,9 @@ class PriceChange(ExceptionType):
     low: float = 1.1
     high: float = 1.5
     family = "business"
+    default_category = "fraud"
+    default_severity = "high"
+    default_difficulty = "cross_document"
     activity_fields = ("activity",)
     attribute_fields = ("attribute",)
     number_fields = ("attribute",)
@@ -72,7 +84,7 @@ class PriceChange(ExceptionType):
 
         def change() -> None:
             v = case.attrs.get(self.attribute)
-            case.set(self.attribute, round(float(v or 0.0) * f, 2))
+            st.change(case, self.label, self.attribute, round(float(v or 0.0) * f, 2))
             st.stick(self.label)
 
         eff.after.append(change)
@@ -81,7 +93,8 @@ class PriceChange(ExceptionType):
 
 class SplitOrder(ExceptionType):
     """A purchase split to stay under an approval limit: ``attribute`` is set just under ``limit`` (between
-    ``low`` x limit and the limit) when the case starts, and ``activity`` is done ``parts`` times."""
+    ``low`` x limit and the limit) when the case starts, and ``activity`` is done ``parts`` times. The case
+    is labelled from the first order on, and only if an order is written."""
 
     type: Literal["split_order"] = "split_order"
     activity: str
@@ -91,6 +104,9 @@ class SplitOrder(ExceptionType):
     low: Annotated[float, Field(gt=0, lt=1)] = 0.9
     phase = "start"
     family = "business"
+    default_category = "fraud"
+    default_severity = "high"
+    default_difficulty = "control_flow"
     flow = True
     activity_fields = ("activity",)
     attribute_fields = ("attribute",)
@@ -98,11 +114,14 @@ class SplitOrder(ExceptionType):
 
     def on_case(self, case: Any, st: CaseExc, plan: Plan) -> bool:
         f = self.low + (0.999 - self.low) * st.rng.random()
-        case.set(self.attribute, round(self.limit * f, 2))
-        st.stick(self.label)
+        st.change(case, self.label, self.attribute, round(self.limit * f, 2))
         st.armed.setdefault(self.activity, []).append(self)
-        return True
+        # labelled only when the orders are written: a case rejected before any order split nothing (its
+        # value just under the limit is then an ordinary value, not an exception)
+        return False
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
+        st.stick(self.label)
+        eff.tag(self.label)
         eff.repeats += [self.label] * (self.parts - 1)
         return True

@@ -19,6 +19,9 @@ class SkipActivity(ExceptionType):
     type: Literal["skip_activity"] = "skip_activity"
     activity: str
     family = "control"
+    default_category = "control_flow"
+    default_severity = "medium"
+    default_difficulty = "control_flow"
     flow = True
     activity_fields = ("activity",)
 
@@ -37,6 +40,9 @@ class InsertActivity(ExceptionType):
     role: str | None = None
     duration: DurationDistribution = Fixed(value=600.0)
     family = "control"
+    default_category = "control_flow"
+    default_severity = "low"
+    default_difficulty = "control_flow"
     flow = True
     activity_fields = ("activity",)
     role_fields = ("role",)
@@ -59,6 +65,9 @@ class Rework(ExceptionType):
     activity: str
     times: Annotated[int, Field(ge=1, le=100)] = 1
     family = "control"
+    default_category = "control_flow"
+    default_severity = "low"
+    default_difficulty = "control_flow"
     flow = True
     activity_fields = ("activity",)
 
@@ -75,6 +84,9 @@ class SwapOrder(ExceptionType):
     activity: str
     after: str
     family = "control"
+    default_category = "compliance"
+    default_severity = "medium"
+    default_difficulty = "control_flow"
     flow = True
     activity_fields = ("activity", "after")
 
@@ -98,6 +110,9 @@ class DuplicateEvent(ExceptionType):
     activity: str
     lifecycle: Literal["start", "complete", "both"] = "complete"
     family = "control"
+    default_category = "data"
+    default_severity = "low"
+    default_difficulty = "control_flow"
     flow = True
     activity_fields = ("activity",)
 
@@ -114,6 +129,9 @@ class MissingEvent(ExceptionType):
     activity: str
     lifecycle: Literal["start", "complete", "both"] = "complete"
     family = "control"
+    default_category = "data"
+    default_severity = "low"
+    default_difficulty = "control_flow"
     flow = True
     activity_fields = ("activity",)
 
@@ -131,8 +149,14 @@ class WrongRole(ExceptionType):
     activity: str
     role: str
     family = "control"
+    default_category = "compliance"
+    default_severity = "high"
+    default_difficulty = "one_field"
     activity_fields = ("activity",)
     role_fields = ("role",)
+
+    def fields(self) -> tuple[str, ...]:
+        return ("resource",)  # who did it is what is wrong
 
     def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
         a = spec.activities.get(self.activity)

@@ -21,6 +21,9 @@ class OutOfRange(ExceptionType):
     value: float | None = None
     phase = "start"
     family = "data"
+    default_category = "data"
+    default_severity = "medium"
+    default_difficulty = "one_field"
     attribute_fields = ("attribute",)
     number_fields = ("attribute",)
 
@@ -28,7 +31,7 @@ class OutOfRange(ExceptionType):
         new = self.value if self.value is not None else round(_num(case.attrs.get(self.attribute)) * self.factor, 2)
         if plan.types.get(self.attribute) == "integer":
             new = int(round(new))
-        case.set(self.attribute, new)
+        st.change(case, self.label, self.attribute, new)
         st.stick(self.label)
         return True
 
@@ -42,6 +45,9 @@ class WrongKind(ExceptionType):
     value: Any = -1
     phase = "start"
     family = "data"
+    default_category = "data"
+    default_severity = "low"
+    default_difficulty = "one_field"
     attribute_fields = ("attribute",)
 
     def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:
@@ -52,7 +58,7 @@ class WrongKind(ExceptionType):
         return []
 
     def on_case(self, case: Any, st: CaseExc, plan: Plan) -> bool:
-        case.set(self.attribute, self.value)
+        st.change(case, self.label, self.attribute, self.value)
         st.stick(self.label)
         return True
 
@@ -68,6 +74,9 @@ class InconsistentPair(ExceptionType):
     high: float = 1.3
     phase = "start"
     family = "data"
+    default_category = "data"
+    default_severity = "high"
+    default_difficulty = "cross_document"
     attribute_fields = ("attribute", "reference")
     number_fields = ("attribute", "reference")
 
@@ -80,6 +89,6 @@ class InconsistentPair(ExceptionType):
         f = self.low + (self.high - self.low) * st.rng.random()
         if abs(f - 1.0) < 1e-9:
             f = self.high
-        case.set(self.attribute, round(_num(case.attrs.get(self.reference)) * f, 2))
+        st.change(case, self.label, self.attribute, round(_num(case.attrs.get(self.reference)) * f, 2))
         st.stick(self.label)
         return True

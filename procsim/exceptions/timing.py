@@ -18,6 +18,9 @@ class EarlyEvent(ExceptionType):
     activity: str
     factor: Annotated[float, Field(ge=0, lt=1)] = 0.02
     family = "time"
+    default_category = "time"
+    default_severity = "low"
+    default_difficulty = "timing"
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
@@ -33,6 +36,9 @@ class LateEvent(ExceptionType):
     activity: str
     delay: Duration
     family = "time"
+    default_category = "time"
+    default_severity = "low"
+    default_difficulty = "timing"
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
@@ -48,6 +54,9 @@ class StuckCase(ExceptionType):
     activity: str
     wait: Duration
     family = "time"
+    default_category = "time"
+    default_severity = "medium"
+    default_difficulty = "timing"
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
@@ -65,6 +74,9 @@ class SystemOutage(ExceptionType):
     duration: Duration
     phase = "global"
     family = "time"
+    default_category = "time"
+    default_severity = "medium"
+    default_difficulty = "several_cases"
 
     def start_global(self, sim: Any, plan: Plan) -> None:
         plan.outages.append((self.start, self.start + self.duration, self.label))
@@ -81,6 +93,9 @@ class ResourceAbsence(ExceptionType):
     duration: Duration
     phase = "global"
     family = "time"
+    default_category = "time"
+    default_severity = "low"
+    default_difficulty = "several_cases"
     role_fields = ("role",)
 
     def check(self, spec: Any, types: dict[str, str]) -> list[tuple[tuple[Any, ...], str, str]]:

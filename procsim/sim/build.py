@@ -96,8 +96,9 @@ def build_exceptions(loaded: LoadedProcess, acts: dict[str, Activity], role_inde
     spec = loaded.spec
     types = attribute_types(spec)
     enames = exception_names(types)
-    conds = [compile_expr(x.when, enames, expect="bool").fn if x.when else None for x in spec.exceptions]
-    return Plan(list(spec.exceptions), conds, acts, role_index, names, types, new_activity=Activity)
+    entries = [*spec.exceptions, *spec.near_misses]
+    conds = [compile_expr(x.when, enames, expect="bool").fn if x.when else None for x in entries]
+    return Plan(entries, conds, acts, role_index, names, types, new_activity=Activity)
 
 
 def sample_cases(loaded: LoadedProcess, n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -400,7 +401,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         drifts.apply(nodes, list(spec.roles), lambda x: compile_expr(x, enames, expect="bool").fn)
     rate = _rate(spec, cals, seed, drifts.day_factors() if drifts is not None else None)
     xplan = None
-    if spec.exceptions:
+    if spec.exceptions or spec.near_misses:
         xplan = build_exceptions(loaded, {n.id: n.act for n in nodes if n.act is not None}, role_index, names)
     rules = loaded.rules
     history: list[str] | None = None  # who did which activity in each case: kept only for what rules read

@@ -27,6 +27,7 @@ STREAM_DRIFT = 103  # gradual drift's case versions, incremental removals (procs
 STREAM_SHARD = 104  # the root seed of each shard of a sharded run (shard_seed)
 STREAM_LINES = 105  # a case's line items (procsim.lineitems): processes without line_items never draw from it
 STREAM_LINE_EXC = 106  # which line and how much a document exception changes (procsim.lineitems)
+STREAM_QUALITY = 107  # data-quality faults: which cases, which positions (procsim.exceptions.quality)
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from procsim.objects import ObjectModel, ObjectRecord, event_attributes, text
-from procsim.records import CaseBatch, EventBatch
+from procsim.records import CaseBatch, EventBatch, exception_ids
 from procsim.sinks.base import Sink, SinkContext
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -27,20 +27,23 @@ EventRows = list[tuple[str, str, str, list[tuple[str, str]], list[tuple[str, str
 _last: list[tuple[EventBatch, EventRows]] = []
 
 
-def event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...]) -> EventRows:
+def event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...],
+               exc_meta: dict[str, Any] | None = None) -> EventRows:
     """(id, type, time, attributes as text, relationships) per event of a batch, in output order."""
     if _last and _last[0][0] is batch:
         return _last[0][1]
-    rows = _event_rows(batch, attributes)
+    rows = _event_rows(batch, attributes, exc_meta or {})
     _last[:] = [(batch, rows)]
     return rows
 
 
-def _event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...]) -> EventRows:
+def _event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...], exc_meta: dict[str, Any]) -> EventRows:
     t = batch.table
     ids = t.column("event_id").to_pylist()
     acts = t.column("activity").to_pylist()
-    cols = [(name, t.column(name).to_pylist()) for name, _ in attributes]
+    cols = [(name, t.column(name).to_pylist() if name != "exception_id" else
+             exception_ids(t.column("exception").to_pylist(), t.column("case_id").to_pylist(), exc_meta))
+            for name, _ in attributes]
     rels: dict[str, list[tuple[str, str]]] = {}
     for eid, oid, q in batch.links or ():
         rels.setdefault(eid, []).append((oid, q))
@@ -62,7 +65,9 @@ class OcelJsonSink(Sink):
         model = ctx.extra.get("objects")
         assert isinstance(model, ObjectModel), "run() passes the object model to OCEL sinks"
         self.model = model
-        self.attributes = event_attributes(bool(ctx.extra.get("batches")))
+        self.attributes = event_attributes(bool(ctx.extra.get("batches")),
+                                           bool(ctx.extra.get("labelled")) and ctx.labels_in_log)
+        self.exc_meta = ctx.extra.get("exc_meta") or {}
         self.event_types: dict[str, None] = {}
         self._spools = [self.claim(f"{self.filename}.objects"), self.claim(f"{self.filename}.events")]
         self._objects: IO[str] = self._spools[0].open("w", encoding="utf-8")
@@ -72,7 +77,7 @@ class OcelJsonSink(Sink):
     def write_events(self, batch: EventBatch) -> None:
         parts = []
         types = self.event_types
-        for eid, typ, time, attrs, rels in event_rows(batch, self.attributes):
+        for eid, typ, time, attrs, rels in event_rows(batch, self.attributes, self.exc_meta):
             if typ not in types:
                 types[typ] = None
             parts.append(_dumps({"id": eid, "type": typ, "time": time,

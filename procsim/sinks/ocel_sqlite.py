@@ -66,7 +66,9 @@ class OcelSqliteSink(Sink):
         self.event_tables: dict[str, str] = {}
         self.object_tables: dict[str, str] = {}
         self.object_fields: dict[str, list[str]] = {}
-        self.attributes = event_attributes(bool(ctx.extra.get("batches")))
+        self.attributes = event_attributes(bool(ctx.extra.get("batches")),
+                                           bool(ctx.extra.get("labelled")) and ctx.labels_in_log)
+        self.exc_meta = ctx.extra.get("exc_meta") or {}
         ev_cols = ", ".join(f"{_q(n)} {_SQL_TYPES[t]}" for n, t in self.attributes)
         self._event_cols = ev_cols
         for name, fields in model.object_types:
@@ -83,7 +85,7 @@ class OcelSqliteSink(Sink):
         names = [n for n, _ in self.attributes]
         by_type: dict[str, list[tuple[object, ...]]] = {}
         events = []
-        for eid, typ, time, attrs, _rels in event_rows(batch, self.attributes):
+        for eid, typ, time, attrs, _rels in event_rows(batch, self.attributes, self.exc_meta):
             if typ not in self.event_tables:
                 suffix = table_suffix(typ, self.event_tables)
                 db.execute(f"CREATE TABLE {_q('event_' + suffix)} (ocel_id TEXT, ocel_time TEXT, "

@@ -10,7 +10,8 @@ A trace holds ``concept:name`` (the case id), ``status``, ``cost:total``, the ca
 ``exceptions`` when non-empty, and the case attributes typed as declared. An event holds ``concept:name``,
 ``lifecycle:transition``, ``time:timestamp`` (local time with its offset), ``org:resource`` and ``org:role``
 and ``cost:total`` when known, ``procsim:event_id`` (joins with the flat logs), and ``rules`` and
-``exception`` when non-empty, and ``procsim:batch`` (the batch id) on the events of a batched activity. With
+``exception`` and ``procsim:exception_id`` (the instances in exceptions.csv) when non-empty, and
+``procsim:batch`` (the batch id) on the events of a batched activity. With
 ``labels_in_log`` off no exception attribute is written at all.
 
 Output is valid against the IEEE 1849-2016 XSD once the ``http://www.xes-standard.org/`` namespace is
@@ -28,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from procsim.records import CaseBatch, EventBatch
+from procsim.records import CaseBatch, EventBatch, exception_ids
 from procsim.sinks.base import Sink, SinkContext
 
 __all__ = ["XesSink", "escape"]
@@ -104,6 +105,13 @@ def _piece(prefix: str, values: Any, suffix: str = '"/>\n') -> Any:
     return pc.binary_join_element_wise(prefix, values, suffix, "").fill_null("")
 
 
+def _exception_ids(t: pa.Table, meta: dict[str, Any]) -> pa.Array:
+    exc = t.column("exception")
+    if not pc.any(pc.not_equal(exc, "")).as_py():
+        return pa.nulls(t.num_rows, pa.string())
+    return pa.array(exception_ids(exc.to_pylist(), t.column("case_id").to_pylist(), meta), pa.string())
+
+
 def _nonempty(values: Any) -> Any:
     """Empty strings as nulls, so their attribute is left out."""
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
@@ -155,6 +163,9 @@ class XesSink(Sink):
         if self.ctx.labels_in_log:
             pieces.append(_piece('\t\t\t<string key="exception" value="',
                                  _escape_array(_nonempty(t.column("exception")))))
+            # the exception instances (exceptions.csv's exception_id), so each event joins its ground truth
+            pieces.append(_piece('\t\t\t<string key="procsim:exception_id" value="',
+                                 _escape_array(_exception_ids(t, self.ctx.extra.get("exc_meta") or {}))))
         if self._batch:  # a process with batched activities: the batch id, where there is one
             pieces.append(_piece('\t\t\t<string key="procsim:batch" value="', _escape_array(t.column("batch"))))
         pieces.append("\t\t</event>\n")

@@ -16,6 +16,7 @@ from procsim.documents import check_documents
 from procsim.lineitems import check_line_items
 from procsim.errors import Problem
 from procsim.errors import suggest as _suggest
+from procsim.exceptions.quality import TEXT_ONLY
 from procsim.objects import check_objects
 from procsim.records import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS
 from procsim.rules.engine import RESERVED, compile_rules
@@ -29,7 +30,7 @@ from procsim.spec.paths import check_input, project_root
 from procsim.spec.people import check_people
 from procsim.spec.models import ProcessSpec, written_gateways
 
-__all__ = ["check_exceptions", "check_model", "check_org_units"]
+__all__ = ["check_exceptions", "check_model", "check_org_units", "check_quality"]
 
 
 def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
@@ -127,8 +128,10 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
         problems += rproblems
         if _batched(spec):
             problems += _check_batched_rules(loaded)
-    if spec.exceptions:
+    if spec.exceptions or spec.near_misses:
         problems += check_exceptions(loaded, attribute_types(spec))
+    if spec.data_quality:
+        problems += check_quality(loaded, attribute_types(spec))
     if spec.objects:
         problems += check_objects(loaded, attribute_types(spec))
     problems += check_line_items(loaded, attribute_types(spec))
@@ -297,19 +300,45 @@ def check_drift(loaded: LoadedProcess) -> list[Problem]:
     return problems
 
 
+def check_quality(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
+    """``data_quality:``: each field is a case attribute, and a fault that makes text names a text one."""
+    problems: list[Problem] = []
+    for i, f in enumerate(loaded.spec.data_quality):
+        loc = ("data_quality", i)
+        t = types.get(f.field)
+        if t is None:
+            problems.append(loaded.smap.problem(loc + ("field",), f"unknown attribute '{f.field}'"
+                                                f"{_suggest(f.field, types)}", "unknown_attribute"))
+        elif f.fault in TEXT_ONLY and t not in ("string", "any"):
+            problems.append(loaded.smap.problem(loc + ("fault",), f"'{f.field}' is a {t} column, which cannot "
+                                                f"hold a {f.fault} (text); use 'missing', or a text attribute",
+                                                "not_text"))
+    return problems
+
+
 def check_exceptions(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]:
     """Names (activities, roles, attributes) with did-you-mean, conditions, and each type's own checks."""
     spec, smap = loaded.spec, loaded.smap
     problems: list[Problem] = []
     names = exception_names(types)
-    seen: dict[str, int] = {}
-    for i, x in enumerate(spec.exceptions):
-        loc = ("exceptions", i)
-        prev = seen.setdefault(x.label, i)
-        if prev != i:
+    seen: dict[str, tuple[str, int]] = {}
+    entries = [("exceptions", i, x) for i, x in enumerate(spec.exceptions)]
+    entries += [("near_misses", i, x) for i, x in enumerate(spec.near_misses)]
+    for section, i, x in entries:
+        loc: tuple[str | int, ...] = (section, i)
+        prev = seen.setdefault(x.label, (section, i))
+        if prev != (section, i):
             problems.append(smap.problem(loc + (("name",) if x.name else ("type",)), f"exception name '{x.label}' "
-                                         f"is used twice (also exceptions[{prev}]); give each a 'name'",
+                                         f"is used twice (also {prev[0]}[{prev[1]}]); give each a 'name'",
                                          "duplicate_name"))
+        if x.money is not None and types.get(x.money) not in ("number", "integer"):
+            problems.append(smap.problem(loc + ("money",), f"'money' must name a number attribute, not '{x.money}'"
+                                         f"{_suggest(x.money, types) if x.money not in types else ''}",
+                                         "not_a_number"))
+        for a in getattr(x, "attributes", None) or {}:
+            if a not in types:
+                problems.append(smap.problem(loc + ("attributes", a), f"unknown attribute '{a}'"
+                                             f"{_suggest(a, types)}", "unknown_attribute"))
         for f in x.activity_fields:
             a = getattr(x, f)
             if a not in spec.activities:

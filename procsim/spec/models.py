@@ -16,7 +16,8 @@ from pydantic import (BeforeValidator, Field, PrivateAttr, WithJsonSchema, field
 
 from procsim.distributions import DistributionSpec, DurationDistribution
 from procsim.drift import DriftSpec
-from procsim.exceptions import ExceptionSpec
+from procsim.exceptions import ExceptionSpec, NearMissSpec
+from procsim.exceptions.quality import QualityFault
 from procsim.limits import MAX_CASES, MAX_MEMBERS, MAX_YEAR, MIN_YEAR
 from procsim.spec.base import Strict
 from procsim.spec.units import Duration
@@ -774,6 +775,8 @@ class ProcessSpec(Strict):
     calls: dict[Identifier, CallSpec] = {}  # expanded into the sections above at load (procsim.spec.subprocesses)
     rules: list[str] = []
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
+    near_misses: list[NearMissSpec] = []  # legitimate cases that look suspicious (procsim.exceptions.nearmiss)
+    data_quality: list[QualityFault] = []  # faults in recorded values, per field (procsim.exceptions.quality)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
     line_items: LineItemsSpec | None = None  # line items drawn per case, money in exact cents (procsim.lineitems)
