@@ -38,7 +38,8 @@ def load_registries() -> tuple[list[Registry[Any]], list[str]]:
 
 
 def _group_order() -> list[str]:
-    return ["procsim.distributions", "procsim.exceptions", "procsim.rule_actions", "procsim.functions",
+    return ["procsim.distributions", "procsim.exceptions", "procsim.near_misses", "procsim.rule_actions",
+            "procsim.functions",
             "procsim.sinks", "procsim.targets"]
 
 

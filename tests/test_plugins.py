@@ -56,7 +56,8 @@ def procsim(env: dict[str, str], *args: str, cwd: Path | None = None) -> subproc
 
 def test_every_extension_says_what_it_is() -> None:
     regs, _ = load_registries()
-    assert {r.group for r in regs} >= {"procsim.distributions", "procsim.exceptions", "procsim.rule_actions",
+    assert {r.group for r in regs} >= {"procsim.distributions", "procsim.exceptions", "procsim.near_misses",
+                                       "procsim.rule_actions",
                                        "procsim.functions", "procsim.sinks", "procsim.targets"}
     empty = [f"{r.group}:{e.name}" for r in regs for e in r.entries() if not e.summary]
     assert empty == []
