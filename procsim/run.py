@@ -155,7 +155,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         writer.submit(_write_cases, sinks, batch)
 
     # objects are derived only for the formats that write them: other runs pay nothing for them
-    objects = ObjectModel(loaded, types) if any(f in OBJECT_FORMATS for f in formats) else None
+    objects = ObjectModel(loaded, types, model.world) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
                    labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches),
                    recording=recording)
@@ -210,7 +210,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
                        for x in spec.exceptions],
         "counts": {"cases": rec.n_cases, "events": rec.n_events,
                    "cases_completed": completed, "cases_running": rec.n_cases - completed}
-        | ({"objects": objects.n_objects, "event_object_links": objects.n_links,
+        | ({"ocel_events": objects.n_events, "objects": objects.n_objects, "event_object_links": objects.n_links,
             "object_object_links": objects.n_object_links} if objects is not None else {}),
         "simulated_period": {
             "origin": tb.iso_one(0.0),
