@@ -179,12 +179,13 @@ def check_master_data(loaded: LoadedProcess) -> list[Problem]:
 class MasterObject:
     """One object: values at the start of the run, then changes (sim time, field, value) generated lazily."""
 
-    __slots__ = ("id", "type", "values", "changes", "_next", "_rngs", "_horizon")
+    __slots__ = ("id", "type", "values", "changes", "created", "_next", "_rngs", "_horizon")
 
     def __init__(self, oid: str, otype: str, values: dict[str, Any]) -> None:
         self.id = oid
         self.type = otype
         self.values = values
+        self.created = 0.0  # sim time it exists from (a scheme's ghost vendor: later than the run's start)
         self.changes: list[tuple[float, str, Any]] = []
         self._next: list[float] = []  # per changing field: the time of its next change
         self._rngs: list[np.random.Generator] = []
@@ -281,9 +282,10 @@ class World:
         if o is None:
             return None
         v = o.values.get(field)
-        if t is None or not o._rngs:
+        if t is None or not o.changes and not o._rngs:
             return v
-        self._advance(o, t)
+        if o._rngs:
+            self._advance(o, t)
         for when, f, new in o.changes:
             if when > t:
                 break
@@ -316,6 +318,26 @@ class World:
         o.changes.extend(sorted(fresh, key=lambda c: c[0]))
         o._horizon = t
 
+    def add(self, tname: str, n: int, rng: np.random.Generator) -> MasterObject:
+        """A new object of type ``tname``, numbered ``n`` (above the population), its fields drawn from ``rng``;
+        its changes are set by the caller (a scheme's ghost vendor)."""
+        typ = self.types[tname]
+        values = {f: self._draw(spec, rng, 1)[0] for f, spec in typ.spec.fields.items()}
+        o = MasterObject(typ.spec.number.format(n=n), tname, {f: v for f, v in values.items() if v is not None})
+        typ.objects.append(o)
+        self.by_id[o.id] = o
+        return o
+
+    def redraw(self, o: MasterObject, field: str, rng: np.random.Generator) -> Any:
+        """A new value of ``field`` for ``o``, different from its first one when the field allows it."""
+        spec = self.types[o.type].spec.fields[field]
+        new = o.values.get(field)
+        for _ in range(MAX_REDRAWS):
+            new = self._draw(spec, rng, 1)[0]
+            if new != o.values.get(field):
+                break
+        return new
+
     # -- output ----------------------------------------------------------------------------------------
 
     def records(self, end: float, iso: Any, keep: set[str]) -> list[ObjectRecord]:
@@ -329,7 +351,8 @@ class World:
                     continue
                 if o._rngs:
                     self._advance(o, end)
-                rec = ObjectRecord(o.id, o.type, start, list(o.values.items()), "", "")
+                rec = ObjectRecord(o.id, o.type, iso(o.created) if o.created else start, list(o.values.items()),
+                                   "", "")
                 rec.changes = [(iso(when), f, v) for when, f, v in o.changes if when <= end]
                 out.append(rec)
         return out

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from procsim.version import __version__, output_versions
 from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
+from procsim.schemes import SCHEMES_CSV
 from procsim.outdir import RunFolder, os_error
 from procsim.recording import Recording, Window, build_recording, parse_window
 from procsim.records import CaseBatch, EventBatch, Recorder
@@ -120,7 +121,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     out_dir = Path(out)
     kinds = [*formats, "cases", *(["labels"] if labels else [])]
     # locked, its ownership read and stale temporaries cleared before anything is simulated or written
-    entries = [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds] + ([DRIFT_CSV] if spec.drift else [])
+    entries = [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds] + ([DRIFT_CSV] if spec.drift else []) + (
+        [SCHEMES_CSV] if spec.schemes else [])
     folder = RunFolder(out_dir, entries, force=force)
     try:
         return _run(loaded, folder, seed=seed, cases=cases, horizon=horizon, formats=formats, kinds=kinds,
@@ -142,6 +144,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     spec = loaded.spec
     out_dir = folder.out
     model = build_model(loaded, seed)
+    if model.schemes is not None:  # the instances' cases are chosen among the cases the run will have
+        model.schemes.bind(cases if cases is not None else spec.process.cases or 1000)
     tb = TimeBase(spec.process.start, tz)
     types = attribute_types(spec)
     sinks: list[Sink] = []
@@ -181,7 +185,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
             writer.drain()
             # from here the files change: the old manifest goes first, so none ever vouches for other bytes
             folder.begin_commit([*(s.entry or s.filename for s in sinks if s.filename),  # targets have no file
-                                 *([DRIFT_CSV] if model.drift else [])])
+                                 *([DRIFT_CSV] if model.drift else []), *([SCHEMES_CSV] if model.schemes else [])])
             files: list[Path] = writer.call(_close, sinks)
         except BaseException:
             writer.settle()
@@ -190,6 +194,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     if model.drift is not None:
         # the ground truth of every change, for scoring drift detectors (procsim.drift)
         files.append(folder.add_file(DRIFT_CSV, model.drift.csv_text(tb.iso_one)))
+    if model.schemes is not None:  # the ground truth of the schemes: instance x case, with the supplier
+        files.append(folder.add_file(SCHEMES_CSV, model.schemes.csv_text(sim.case_id, rec.n_cases)))
     digests = {name: h for s in sinks for name, h in s.digests.items()}
     # with recorded times the log shows cases as the extract saw them (a case finished after it: running)
     completed = rec.n_completed if recording is not None else sim.finished

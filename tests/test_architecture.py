@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               "procsim.spec.paths", "procsim.spec.people", "procsim.spec.limits")),
     ("graph", ("procsim.graph",)),
     ("rules", ("procsim.rules",)),
-    ("records and objects", ("procsim.records", "procsim.objects", "procsim.masterdata")),
+    ("records and objects", ("procsim.records", "procsim.objects", "procsim.masterdata", "procsim.schemes")),
     ("sim", ("procsim.sim",)),
     ("documents", ("procsim.documents",)),
     ("load", ("procsim.spec=", "procsim.spec.checks", "procsim.spec.subprocesses")),

@@ -28,6 +28,7 @@ from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_DATA,
 from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
 from procsim.sim.people import member_weights, people_setup, policy_code
 from procsim.masterdata import World
+from procsim.schemes import SchemePlan
 
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
@@ -199,6 +200,8 @@ class AttributeMaker:
         if world is None and spec.master_data:
             world = World(spec, seed, member_names(spec, seed))
         self.world = world
+        # schemes across cases act on the data of their cases (procsim.schemes; bound to the run's cases later)
+        self.schemes = SchemePlan(spec, seed, world) if spec.schemes and world is not None else None
         # per attribute: ("col", draw a block) | ("expr", fn(attrs)) | ("const", value) | ("master", (reference
         # attribute, field)); then its post-processing
         self.steps: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
@@ -223,6 +226,14 @@ class AttributeMaker:
         self._masters = [(name, payload[0], payload[1]) for name, kind, payload, _ in self.steps if kind == "master"]
 
     def _draw_block(self, block: int) -> None:
+        self._block, self._rows = block, self._block_rows(block)
+
+    def _drawn(self, idx: int) -> dict[str, Any]:
+        """Case ``idx``'s drawn attributes (what a scheme repeats in another case), without moving the cache."""
+        block, j = divmod(idx, ATTRIBUTE_BLOCK)
+        return (self._rows if block == self._block else self._block_rows(block))[j]
+
+    def _block_rows(self, block: int) -> list[dict[str, Any]]:
         rng = self.streams.get(block)
         names: list[str] = []
         cols: list[list[Any]] = []
@@ -237,14 +248,15 @@ class AttributeMaker:
             names.append(name)
         self.streams.put(rng)
         # one dict per case, made here in bulk (C-level zips) rather than key by key when the case starts
-        self._block, self._rows = block, [dict(zip(names, values)) for values in zip(*cols)] if cols else [
-            {} for _ in range(ATTRIBUTE_BLOCK)]
+        return [dict(zip(names, values)) for values in zip(*cols)] if cols else [{} for _ in range(ATTRIBUTE_BLOCK)]
 
     def __call__(self, idx: int, case_id: str, now: float | None = None) -> dict[str, Any]:
         block, j = divmod(idx, ATTRIBUTE_BLOCK)
         if block != self._block:
             self._draw_block(block)
         attrs = {"case_id": case_id, **self._rows[j]}
+        if self.schemes is not None and idx in self.schemes.by_case:
+            self.schemes.apply(idx, attrs, now, self._drawn)
         if self._masters:
             value = self.world.value  # type: ignore[union-attr] - there are master steps only with a world
             for name, ref, field in self._masters:
@@ -404,13 +416,14 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
     if rules is not None and rules.uses_history:
         keys = rules.history_keys
         history = [a for a in spec.activities if keys is None or a in keys]
+    maker = AttributeMaker(spec, seed, STREAM_DATA, expr_positions(loaded), world)
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
                  interarrival=spec.arrivals.interarrival.sampler() if spec.arrivals.interarrival else _no_gap,
                  rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
-                 make_attributes=AttributeMaker(spec, seed, STREAM_DATA, expr_positions(loaded), world), attr_names=list(spec.attributes),
+                 make_attributes=maker, attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=loaded.rules if _has_rules(loaded.rules) else None,
                  exceptions=xplan, batches=batches, drift=drifts, people=people_setup(spec, names, seed),
-                 world=world)
+                 world=world, schemes=maker.schemes)
 
 
 def _no_gap(rng: np.random.Generator) -> float:

@@ -114,6 +114,7 @@ class Model:
     replay: Any = None  # procsim.sim.arrivals.Replay (or None): arrival counts replayed instead of gaps
     people: Any = None  # per pool: procsim.sim.people.PoolPeople or None (None overall: nobody differs)
     world: Any = None  # procsim.masterdata.World (or None): master data shared by the cases
+    schemes: Any = None  # procsim.schemes.SchemePlan (or None): schemes across cases, bound to the run's cases
 
 
 class Simulation:
@@ -154,6 +155,10 @@ class Simulation:
         self.batchers = [plan.start(self) for plan in model.batches]
         if model.drift is not None:
             model.drift.bind(self)
+
+    def case_id(self, idx: int) -> str:
+        """The id of the case with index ``idx`` (ids count from 1)."""
+        return self._id_fmt.format(idx + 1)
 
     def run(self) -> None:
         self.env.process(self._arrivals())

@@ -24,6 +24,7 @@ STREAM_SAMPLES = 99  # the sample cases load-time checks draw (procsim.sim.build
 STREAM_ARRIVAL_DAYS = 101  # day-to-day arrival noise (procsim.sim.arrivals.DayFactors)
 STREAM_RECORDING = 102  # recording delays (procsim.recording)
 STREAM_DRIFT = 103  # gradual drift's case versions, incremental removals (procsim.drift)
+STREAM_SCHEMES = 105  # schemes across cases: their cases, suppliers and amounts (procsim.schemes)
 STREAM_MASTER = 104  # master data: objects drawn once per run, their changes over time (procsim.masterdata)
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 

@@ -17,6 +17,7 @@ from procsim.errors import Problem
 from procsim.errors import suggest as _suggest
 from procsim.masterdata import check_master_data
 from procsim.objects import check_objects
+from procsim.schemes import check_schemes
 from procsim.records import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS
 from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import compile_at
@@ -121,6 +122,8 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             problems.append(smap.problem(("arrivals",), str(e), "bad_intensity", at_key=True))
     if spec.master_data or any(a.master is not None for a in spec.attributes.values()):
         problems += check_master_data(loaded)
+    if spec.schemes:
+        problems += check_schemes(loaded, attribute_types(spec))
     if rules and not problems:
         loaded.rules, rproblems = compile_rules(loaded, loaded.rule_sources, attribute_types(spec),
                                                 samples=lambda n: sample_cases(loaded, n))

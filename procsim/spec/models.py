@@ -699,6 +699,44 @@ class MasterTypeSpec(Strict):
             kind=self.popularity)
 
 
+class SchemeSpec(Strict):
+    """A scheme across cases (procsim.schemes): ``count`` instances, each a group of ``cases`` cases that share
+    one supplier (the master object the reference attribute ``supplier`` names) and whose ``amount`` the scheme
+    sets: ``split_purchase`` (amounts just under ``limit``), ``kickback`` (prices ``factor`` above the market),
+    ``ghost_vendor`` (a supplier created for the scheme, its ``bank`` field changed, paid, then dormant),
+    ``duplicate_payment`` (the same amount paid to the same supplier in several cases). The cases of an
+    instance start ``spacing`` arrivals apart."""
+
+    type: Literal["split_purchase", "kickback", "ghost_vendor", "duplicate_payment"]
+    name: Identifier | None = None
+    count: Annotated[int, Field(ge=1, le=1000)] = 1
+    supplier: Identifier
+    amount: Identifier
+    cases: Annotated[int, Field(ge=2, le=1000)] | None = None
+    spacing: Annotated[int, Field(ge=1, le=10_000)] = 1
+    limit: Annotated[float, Field(gt=0)] | None = None
+    low: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    factor: Annotated[float, Field(gt=1, le=10)] = 1.3
+    bank: Identifier = "iban"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _limit(self) -> SchemeSpec:
+        if (self.type == "split_purchase") != (self.limit is not None):
+            raise ValueError("'limit' (the approval limit the parts stay under) goes with split_purchase, and "
+                             "only with it")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+    def group(self) -> int:
+        """Cases per instance: given, or the type's usual number."""
+        return self.cases or {"split_purchase": 3, "kickback": 12, "ghost_vendor": 3, "duplicate_payment": 2}[
+            self.type]
+
+
 class DocumentSpec(Strict):
     """A business document: one rendering (by a jinja2 template, path relative to the process file) per object
     of type ``object``; ``when`` keeps only objects whose final field values equal the given ones; ``tax_rate``
@@ -803,6 +841,7 @@ class ProcessSpec(Strict):
     exceptions: list[ExceptionSpec] = []  # rare injected exceptions with ground-truth labels (procsim.exceptions)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
     master_data: dict[Identifier, MasterTypeSpec] = {}  # objects shared by many cases (procsim.masterdata)
+    schemes: list[SchemeSpec] = []  # fraud schemes spanning cases, with ground truth (procsim.schemes)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
     recording: RecordingSpec | None = None  # granularity, recording delays, extraction window (procsim.recording)
     drift: list[DriftSpec] = []  # the process changing over time, with ground truth (procsim.drift)
