@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from procsim.errors import Problem
+from procsim.limits import MAX_MASTER_CHANGES, MAX_MASTER_DRAWS
 from procsim.errors import suggest as _suggest
 from procsim.objects import CASE_TYPE, OCEL_TYPES, ObjectRecord, _pattern_prefix
 from procsim.sim.streams import STREAM_MASTER, stream
@@ -131,6 +132,14 @@ def check_master_data(loaded: LoadedProcess) -> list[Problem]:
                 problems.append(smap.problem(loc + ("changes", fname), f"unknown field '{fname}'"
                                              f"{_suggest(fname, names) if not why else ''}{why}", "unknown_field",
                                              at_key=True))
+    # what drawing the world costs at the start of every run (and of validate, which samples cases)
+    draws = sum((t.count or 0) * sum(f.faker is not None for f in t.fields.values()) for t in spec.master_data.values())
+    changes = sum((t.count or 0) * sum(c.rate for c in t.changes.values()) for t in spec.master_data.values())
+    if draws > MAX_MASTER_DRAWS or changes > MAX_MASTER_CHANGES:
+        problems.append(smap.problem(("master_data",), f"{draws:,} faker values and {changes:,.0f} changes a year "
+                                     f"for master data; at most {MAX_MASTER_DRAWS:,} and {MAX_MASTER_CHANGES:,} "
+                                     "(docs/limits.md): fewer objects, fields or changes", "too_many_objects",
+                                     at_key=True))
     seen: dict[str, str] = {}  # valid reference attributes declared so far -> their type
     above: set[str] = set()  # every attribute declared so far
     for aname, a in spec.attributes.items():

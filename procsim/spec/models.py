@@ -17,7 +17,7 @@ from pydantic import (BeforeValidator, Field, PrivateAttr, WithJsonSchema, field
 from procsim.distributions import DistributionSpec, DurationDistribution
 from procsim.drift import DriftSpec
 from procsim.exceptions import ExceptionSpec
-from procsim.limits import MAX_CASES, MAX_MEMBERS, MAX_YEAR, MIN_YEAR
+from procsim.limits import MAX_CASES, MAX_MASTER_OBJECTS, MAX_MEMBERS, MAX_YEAR, MIN_YEAR
 from procsim.spec.base import Strict
 from procsim.spec.units import Duration
 
@@ -670,7 +670,7 @@ class MasterChangeSpec(Strict):
     """A field that changes over time: ``rate`` changes per object and year (a Poisson process on the
     simulation clock); each change draws a new value the way the field's first one was drawn."""
 
-    rate: Annotated[float, Field(gt=0, le=365)]
+    rate: Annotated[float, Field(gt=0, le=52)]
 
 
 class MasterTypeSpec(Strict):
@@ -678,7 +678,7 @@ class MasterTypeSpec(Strict):
     member of ``roles`` (employees); numbered by ``number``; chosen per case by ``popularity``; linked to the
     events of ``used_by`` activities; fields that change at ``changes`` rates."""
 
-    count: Annotated[int, Field(gt=0, le=100_000)] | None = None
+    count: Annotated[int, Field(gt=0, le=MAX_MASTER_OBJECTS)] | None = None
     roles: list[Identifier] | None = None
     number: str
     popularity: PopularitySpec | Literal["uniform", "zipf"] = "zipf"
