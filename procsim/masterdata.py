@@ -71,7 +71,7 @@ def type_fields(t: MasterTypeSpec) -> list[str]:
 
 def check_master_data(loaded: LoadedProcess) -> list[Problem]:
     """Names (roles, activities, fields, types), number patterns, faker providers, and the ``master`` attributes
-    that refer to them (a reference names a type; a field reads a reference declared above it)."""
+    that refer to them (a reference names a type; a field reads a reference declared anywhere)."""
     spec, smap = loaded.spec, loaded.smap
     problems: list[Problem] = []
     fake = None
@@ -140,35 +140,34 @@ def check_master_data(loaded: LoadedProcess) -> list[Problem]:
                                      f"for master data; at most {MAX_MASTER_DRAWS:,} and {MAX_MASTER_CHANGES:,} "
                                      "(docs/limits.md): fewer objects, fields or changes", "too_many_objects",
                                      at_key=True))
-    seen: dict[str, str] = {}  # valid reference attributes declared so far -> their type
-    above: set[str] = set()  # every attribute declared so far
+    # references first: a field may read any of them, wherever declared (references are drawn with the case's
+    # other columns, fields are read after them)
+    seen: dict[str, str] = {}  # valid reference attributes -> their type
     for aname, a in spec.attributes.items():
-        above.add(aname)
-        if a.master is None:
+        if a.master is None or "." in a.master:
+            continue
+        loc: tuple[Any, ...] = ("attributes", aname, "master")
+        ref = a.master
+        if ref not in spec.master_data:
+            problems.append(smap.problem(loc, f"unknown master-data type '{ref}'"
+                                         f"{_suggest(ref, spec.master_data)}", "unknown_master"))
+        elif spec.master_data[ref].roles is not None:
+            problems.append(smap.problem(loc, f"'{ref}' are the members of roles: events link to them by who "
+                                         "did the work, a case does not draw one", "not_drawn"))
+        else:
+            seen[aname] = ref
+    for aname, a in spec.attributes.items():
+        if a.master is None or "." not in a.master:
             continue
         loc = ("attributes", aname, "master")
         ref, _, field = a.master.partition(".")
-        if not field:
-            if ref not in spec.master_data:
-                problems.append(smap.problem(loc, f"unknown master-data type '{ref}'"
-                                             f"{_suggest(ref, spec.master_data)}", "unknown_master"))
-            elif spec.master_data[ref].roles is not None:
-                problems.append(smap.problem(loc, f"'{ref}' are the members of roles: events link to them by who "
-                                             "did the work, a case does not draw one", "not_drawn"))
-            else:
-                seen[aname] = ref
-            continue
         if ref not in seen:
             r = spec.attributes.get(ref)
-            if r is not None and r.master is not None and "." not in r.master and ref in above:
-                continue  # a reference, but a wrong one: reported there
             if r is not None and r.master is not None and "." not in r.master:
-                msg = f"'{ref}' must be declared above '{aname}'"
-            else:
-                msg = (f"'{ref}' is not a reference to master data (like '{ref}: {{master: "
-                       f"{next(iter(spec.master_data), 'supplier')}}}')"
-                       + (_suggest(ref, seen) if r is None else ""))
-            problems.append(smap.problem(loc, msg, "unknown_reference"))
+                continue  # a reference, but a wrong one: reported there
+            problems.append(smap.problem(loc, f"'{ref}' is not a reference to master data (like '{ref}: {{master: "
+                                         f"{next(iter(spec.master_data), 'supplier')}}}')"
+                                         + (_suggest(ref, seen) if r is None else ""), "unknown_reference"))
             continue
         t = spec.master_data[seen[ref]]
         if field not in type_fields(t):
