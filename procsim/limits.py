@@ -39,6 +39,12 @@ MAX_MEMBERS = 10_000
 """People in one role (``members: N``)."""
 MAX_MEMBERS_TOTAL = 20_000
 """People in all roles together (each generated name is drawn from faker at the start of a run)."""
+MAX_MASTER_OBJECTS = 10_000
+"""Objects of one master-data type (``count:``)."""
+MAX_MASTER_DRAWS = 50_000
+"""Faker values drawn for master data at the start of a run: objects x faker fields, all types together."""
+MAX_MASTER_CHANGES = 20_000
+"""Expected master-data field changes a year, all objects together (``count`` x ``rate``, summed)."""
 MAX_LOOP_REPEATS = 1_000
 """A loop branch's ``max``: repetitions of one loop in one case."""
 MAX_CASES = 100_000_000

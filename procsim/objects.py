@@ -12,6 +12,15 @@ Links: the creating event ``creates`` the object (and its line items), an ``upda
 event ``updates`` it (changed field values are recorded, time-stamped), events of ``used_by`` activities (start
 and complete) ``use`` the case's objects of that type, every event links to its case object (``case``).
 Object-to-object: ``refers to`` (from ``refers_to``) and ``contains`` (an object's line items).
+
+Lifecycle: OCEL has one event per activity instance, its *complete* event (same ``event_id`` as in the flat
+logs), with the start time as the attribute ``start_time``; start events are not OCEL events, so flattening
+on an object type never sees start->complete pairs of one activity.
+
+Master data (``procsim.masterdata``): the case object refers to the master objects its attributes name
+(qualifier: the attribute), events of a type's ``used_by`` activities link to the case's object of that type,
+events performed by an employee link to the employee (``performed by``), and ``refers_to`` may name a master
+type (the case's objects of that type).
 """
 
 from __future__ import annotations
@@ -28,13 +37,14 @@ from procsim.spec.paths import number_problem
 from procsim.timebase import TimeBase
 
 if TYPE_CHECKING:
+    from procsim.masterdata import World
     from procsim.spec import LoadedProcess
 
 CASE_TYPE = "case"
 MAX_LINES = 1000
 # expression type -> OCEL 2.0 attribute type
 OCEL_TYPES = {"number": "float", "integer": "integer", "string": "string", "bool": "boolean", "datetime": "time"}
-EVENT_ATTRIBUTES = (("lifecycle", "string"), ("resource", "string"), ("role", "string"), ("cost", "float"))
+EVENT_ATTRIBUTES = (("start_time", "time"), ("resource", "string"), ("role", "string"), ("cost", "float"))
 BATCH_ATTRIBUTE = ("batch", "string")  # an event attribute too when the process has batched activities
 
 
@@ -98,7 +108,7 @@ def check_objects(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]
                 problems.append(smap.problem(where, f"unknown activity '{a}'{_suggest(a, acts)}",
                                              "unknown_activity"))
         for i, r in enumerate(o.refers_to):
-            if r not in spec.objects:
+            if r not in spec.objects and r not in spec.master_data:
                 problems.append(smap.problem(loc + ("refers_to", i), f"unknown object '{r}'"
                                              f"{_suggest(r, spec.objects)}", "unknown_object"))
         unsafe = number_problem(o.number)  # before formatting: a huge width would be built
@@ -210,7 +220,8 @@ class _CaseState:
 class ObjectModel:
     """Compiled object declarations plus the per-run state: objects of running cases, counters per type."""
 
-    def __init__(self, loaded: LoadedProcess, types: dict[str, str], seed: int = 0) -> None:
+    def __init__(self, loaded: LoadedProcess, types: dict[str, str], seed: int = 0,
+                 world: World | None = None) -> None:
         spec = loaded.spec
         # the documents' view of the case's drawn line items, for objects with a line_items role
         self.line_book = LineBook(spec, seed) if spec.line_items is not None else None
@@ -250,7 +261,28 @@ class ObjectModel:
                 self.updates.setdefault(a, []).append(kind)
             for a in dict.fromkeys(o.used_by):
                 self.uses.setdefault(a, []).append(oname)
+        # master data: (attribute index, attribute, type) of each reference; activity id -> (attribute index,
+        # type) its events link to; member name -> employee object id
+        self.world = world
+        self.refs: list[tuple[int, str, str]] = []
+        self.master_uses: dict[str, list[tuple[int, str]]] = {}
+        self.employees: dict[str, str] = {}
+        if world is not None:
+            self.object_types += world.ocel_types(spec)
+            index = {n: i for i, n in enumerate(self.attr_names)}
+            self.refs = [(index[n], n, a.master) for n, a in spec.attributes.items()
+                         if a.master is not None and "." not in a.master]
+            for tname, t in spec.master_data.items():
+                for act in dict.fromkeys(t.used_by):
+                    self.master_uses.setdefault(act, []).extend((i, tname) for i, _, ty in self.refs if ty == tname)
+            self.employees = world.employee_of
         self.timebase: TimeBase | None = None
+        self.open_starts: dict[tuple[int, str], list[float]] = {}  # (case, activity) -> start times not completed
+        self.start_times: dict[str, str] = {}  # complete event id -> its start time (read once by the OCEL sinks)
+        self.t_end = 0.0  # the last event's time: master objects' changes are written up to here
+        self._master: list[ObjectRecord] | None = None
+        self.touched: set[str] = set()  # master objects something links to: the ones OCEL holds
+        self.n_events = 0  # OCEL events (complete events)
         self.starts: dict[int, float] = {}
         self.cases: dict[int, _CaseState] = {}
         self.n_objects = 0
@@ -266,10 +298,27 @@ class ObjectModel:
             k.n = 0
         if self.line_book is not None:
             self.line_book.cases.clear()
-        self.n_objects = self.n_links = self.n_object_links = 0
+        self.n_objects = self.n_links = self.n_object_links = self.n_events = 0
+        self.open_starts.clear()
+        self.start_times.clear()
+        self.t_end = 0.0
+        self._master = None
+        self.touched.clear()
 
     def open_case(self, idx: int, start: float) -> None:
         self.starts[idx] = start
+
+    def master_records(self) -> list[ObjectRecord]:
+        """The master-data objects an event or object links to, with their changes up to the last event (written
+        once, at the end; objects no case touched are left out, as an extract of the log's objects would)."""
+        if self.world is None:
+            return []
+        if self._master is None:  # both OCEL sinks ask: made and counted once
+            assert self.timebase is not None
+            self._master = self.world.records(self.t_end, self.timebase.iso_one, self.touched)
+            self.n_objects += len(self._master)
+            self.n_object_links += sum(len(o.links) for o in self._master)
+        return self._master
 
     def close_case(self, idx: int) -> list[ObjectRecord]:
         """The objects of a finished case (its case object first, then in creation order)."""
@@ -303,18 +352,42 @@ class ObjectModel:
                 st = cases[cidx] = _CaseState(ObjectRecord(cid, CASE_TYPE, tb.iso_one(t), [
                     (n, v) for n, v in zip(self.attr_names, snap) if v is not None], cid, eid), snap)
                 self.n_objects += 1
+                if self.refs:  # the case's master objects: the same ids in many cases
+                    st.obj.links.extend((snap[i], n) for i, n, _ in self.refs if snap[i] is not None)
+                    self.n_object_links += len(st.obj.links)
+                    self.touched.update(oid for oid, _ in st.obj.links)
             elif snap is not st.snap:
                 old, st.snap = st.snap, snap
                 if old != snap:
                     when = tb.iso_one(t)
                     st.obj.changes.extend((when, n, v) for n, v, w in zip(self.attr_names, snap, old)
                                           if v != w and v is not None)
+            if t > self.t_end:
+                self.t_end = t
+            if life != 1:
+                # a start is no OCEL event: its time becomes the start_time of the activity's complete event
+                self.open_starts.setdefault((cidx, aid), []).append(t)
+                continue
+            pending = self.open_starts.get((cidx, aid))
+            if pending:
+                self.start_times[eid] = tb.iso_one(pending.pop(0))
+                if not pending:
+                    del self.open_starts[cidx, aid]
+            self.n_events += 1
             out.append((eid, st.obj.id, "case"))
+            if aid in self.master_uses:
+                for i, tname in self.master_uses[aid]:
+                    if snap[i] is not None:
+                        out.append((eid, snap[i], tname))
+                        self.touched.add(snap[i])
+            if self.employees and row[4] in self.employees:
+                out.append((eid, self.employees[row[4]], "performed by"))
+                self.touched.add(self.employees[row[4]])
             if aid in uses:
                 for oname in uses[aid]:
                     for o in st.by_type.get(oname, ()):
                         out.append((eid, o.id, "uses"))
-            if life == 1 and (aid in creates or aid in updates):
+            if aid in creates or aid in updates:
                 env = self._env(row, st, case_ids[cidx])
                 for kind in updates.get(aid, ()):
                     for o in st.by_type.get(kind.name, ()):
@@ -357,6 +430,10 @@ class ObjectModel:
         for r in kind.refers:
             for target in st.by_type.get(r, ()):
                 o.links.append((target.id, "refers to"))
+            for i, _, tname in self.refs:  # a master type: the case's objects of it
+                if tname == r and st.snap[i] is not None:
+                    o.links.append((st.snap[i], "refers to"))
+                    self.touched.add(st.snap[i])
         if kind.count is not None:
             raw = self._eval(kind.count, env, f"objects.{kind.name}.lines.count")
             count = min(MAX_LINES, max(0, int(round(raw))))

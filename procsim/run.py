@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from procsim.version import __version__, output_versions
 from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
+from procsim.schemes import SCHEMES_CSV
 from procsim.outdir import RunFolder, os_error
 from procsim.recording import Recording, Window, build_recording, parse_window
 from procsim.exceptions.quality import Quality
@@ -152,7 +153,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     kinds = [*formats, "cases", *(["labels", "exceptions"] if labels else []),
              *(["field-labels"] if spec.data_quality else [])]
     # locked, its ownership read and stale temporaries cleared before anything is simulated or written
-    entries = [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds] + ([DRIFT_CSV] if spec.drift else [])
+    entries = [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds] + ([DRIFT_CSV] if spec.drift else []) + (
+        [SCHEMES_CSV] if spec.schemes else [])
     folder = RunFolder(out_dir, entries, force=force)
     try:
         if shards is not None:
@@ -181,6 +183,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     spec = loaded.spec
     out_dir = folder.out
     model = build_model(loaded, seed)
+    if model.schemes is not None:  # the instances' cases are chosen among the cases the run will have
+        model.schemes.bind(cases if cases is not None else spec.process.cases or 1000)
     tb = TimeBase(spec.process.start, tz)
     types = attribute_types(spec)
     if shard is not None:
@@ -196,7 +200,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         writer.submit(_write_cases, sinks, batch)
 
     # objects are derived only for the formats that write them: other runs pay nothing for them
-    objects = ObjectModel(loaded, types, seed) if any(f in OBJECT_FORMATS for f in formats) else None
+    objects = ObjectModel(loaded, types, seed, model.world) if any(f in OBJECT_FORMATS for f in formats) else None
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
                    labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches),
                    recording=recording, id_prefix=f"{shard.tag}-" if shard is not None else "",
@@ -226,7 +230,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
             writer.drain()
             # from here the files change: the old manifest goes first, so none ever vouches for other bytes
             folder.begin_commit([*(s.entry or s.filename for s in sinks if s.filename),  # targets have no file
-                                 *([DRIFT_CSV] if model.drift else [])])
+                                 *([DRIFT_CSV] if model.drift else []), *([SCHEMES_CSV] if model.schemes else [])])
             files: list[Path] = writer.call(_close, sinks)
         except BaseException:
             writer.settle()
@@ -235,6 +239,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
     if model.drift is not None:
         # the ground truth of every change, for scoring drift detectors (procsim.drift)
         files.append(folder.add_file(DRIFT_CSV, model.drift.csv_text(tb.iso_one)))
+    if model.schemes is not None:  # the ground truth of the schemes: instance x case, with the supplier
+        files.append(folder.add_file(SCHEMES_CSV, model.schemes.csv_text(sim.case_id, rec.n_cases)))
     digests = {name: h for s in sinks for name, h in s.digests.items()}
     # with recorded times the log shows cases as the extract saw them (a case finished after it: running)
     completed = rec.n_completed if recording is not None else sim.finished
@@ -259,7 +265,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
            if spec.data_quality else {}),
         "counts": {"cases": rec.n_cases, "events": rec.n_events,
                    "cases_completed": completed, "cases_running": rec.n_cases - completed}
-        | ({"objects": objects.n_objects, "event_object_links": objects.n_links,
+        | ({"ocel_events": objects.n_events, "objects": objects.n_objects, "event_object_links": objects.n_links,
             "object_object_links": objects.n_object_links} if objects is not None else {}),
         "simulated_period": {
             "origin": tb.iso_one(0.0),

@@ -28,11 +28,15 @@ def test_values_follow_the_declared_sources():
     spec = load_process(P2P).spec
     maker = AttributeMaker(spec, 1, STREAM_DATA)
     cases = [maker(i, f"C{i}") for i in range(4000)]
-    countries = Counter(c["supplier_country"] for c in cases)
-    # choice {DE: 0.6, AT: 0.15, PL: 0.1, NL: 0.1, "NO": 0.05}: 4000 draws within 4.5 standard deviations
+    # the supplier is master data: each of the 300 has one name and one country, whichever case refers to it
+    suppliers = {c["supplier_id"]: (c["supplier"], c["supplier_country"]) for c in cases}
+    assert all(suppliers[c["supplier_id"]] == (c["supplier"], c["supplier_country"]) for c in cases)
+    assert len(suppliers) <= 300
+    countries = Counter(country for _, country in suppliers.values())
+    n = len(suppliers)
+    # choice {DE: 0.6, AT: 0.15, PL: 0.1, NL: 0.1, "NO": 0.05} per supplier: within 4.5 standard deviations
     for value, p in {"DE": 0.6, "AT": 0.15, "PL": 0.1, "NL": 0.1, "NO": 0.05}.items():
-        assert abs(countries[value] - 4000 * p) < 4.5 * math.sqrt(4000 * p * (1 - p)), (value, countries)
-    assert len({c["supplier"] for c in cases}) <= 300  # a faker pool of 300
+        assert abs(countries[value] - n * p) < 4.5 * math.sqrt(n * p * (1 - p)), (value, countries)
     # the net of the drawn line items (line_items.totals): whole cents, never zero
     assert all(c["amount"] > 0 and round(c["amount"], 2) == c["amount"] for c in cases)
     assert all(c["gross_amount"] == round(c["amount"] + c["tax_amount"], 2) for c in cases)

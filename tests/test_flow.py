@@ -361,13 +361,13 @@ objects:
     assert (log["procsim:batch"].fillna("") == log["procsim:event_id"].map(by_event)).all()
     ocel = json.loads((tmp_path / "o" / "ocel.json").read_text())
     with_batch = [e for e in ocel["events"] if any(a["name"] == "batch" for a in e["attributes"])]
-    assert len(with_batch) == 60
+    assert len(with_batch) == 30  # one OCEL event per activity instance (its completion)
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "o" / "ocel.sqlite")
     table = db.execute("SELECT ocel_type_map FROM event_map_type WHERE ocel_type = 'pay'").fetchone()[0]
     ids = db.execute(f'SELECT batch FROM "event_{table}"').fetchall()
-    assert len(ids) == 60 and all(b.startswith("pay#") for (b,) in ids)
+    assert len(ids) == 30 and all(b.startswith("pay#") for (b,) in ids)
     db.close()
     plain = write_process(WAITING, "plain.yaml")
     run(load_process(plain), tmp_path / "p", seed=1, cases=3, formats=["csv", "parquet"])

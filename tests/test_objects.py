@@ -131,9 +131,15 @@ def test_objects_links_and_items(write_process, tmp_path):
         request = objs[refs[0]]
         req_amount = float(next(a["value"] for a in request["attributes"] if a["name"] == "amount"))
         assert amount == round(req_amount * 1.19, 2)  # fields read the same case data
-    # used_by: both events of check_a/check_b link the case's request
+    # used_by: the events of check_a/check_b link the case's request; start events are no OCEL events (one
+    # event per activity instance, at its completion, with the start time as an attribute)
     checks = ev[ev["activity"].isin(["check_a", "check_b"])]
+    assert not set(checks[checks["lifecycle"] == "start"]["event_id"]) & set(events)
+    checks = checks[checks["lifecycle"] == "complete"]
+    starts = ev[ev["lifecycle"] == "start"].groupby(["case_id", "activity"])["timestamp"].apply(list)
     for r in checks.itertuples():
+        attrs = {a["name"]: a["value"] for a in events[r.event_id]["attributes"]}
+        assert pd.Timestamp(attrs["start_time"]) == pd.Timestamp(starts[r.case_id, r.activity][0])
         rels = events[r.event_id]["relationships"]
         assert [x["qualifier"] for x in rels] == ["case", "uses"] and rels[1]["objectId"].startswith("REQ-")
     assert manifest["counts"]["objects"] == len(doc["objects"])
@@ -220,7 +226,11 @@ def test_object_records_know_their_case_and_creating_event(write_process, tmp_pa
     doc, _, _ = simulate(write_process, tmp_path)
     events = {e["id"]: e for e in doc["events"]}
     assert [o.id for o in seen] == [o["id"] for o in doc["objects"]]
+    flat = pd.read_csv(tmp_path / "out" / "events.csv", keep_default_na=False).set_index("event_id")
     for o in seen:
+        if o.type == "case":  # made at the case's first event: a start, which is no OCEL event
+            assert flat.loc[o.event_id, "case_id"] == o.id and o.event_id not in events
+            continue
         rels = events[o.event_id]["relationships"]
         assert rels[0]["objectId"] == o.case_id
         assert {"objectId": o.id, "qualifier": "case" if o.type == "case" else "creates"} in rels

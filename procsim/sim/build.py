@@ -30,6 +30,8 @@ from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_DATA,
                                  STREAM_SAMPLES, CaseStreams, stream)
 from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
 from procsim.sim.people import member_weights, people_setup, policy_code
+from procsim.masterdata import World
+from procsim.schemes import SchemePlan
 
 if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
@@ -42,7 +44,7 @@ def attribute_types(spec: ProcessSpec) -> dict[str, str]:
     """Declared type of each attribute, for expressions and output columns."""
     out: dict[str, str] = {}
     for name, a in spec.attributes.items():
-        kind = a.kind()
+        kind = a.kind(spec)
         if kind == "any" and a.expr is not None:
             try:
                 kind = compile_expr(a.expr, expr_names(out)).type
@@ -202,14 +204,25 @@ class AttributeMaker:
     Derived (``expr``) attributes are computed per case from the attributes above them.
     """
 
-    def __init__(self, spec: ProcessSpec, seed: int, purpose: int, where: dict[str, str] | None = None) -> None:
+    def __init__(self, spec: ProcessSpec, seed: int, purpose: int, where: dict[str, str] | None = None,
+                 world: World | None = None) -> None:
         self.where = where or {}  # attribute -> "file:line:col" of its expr, for messages
-        # per attribute: ("col", draw a block) | ("expr", fn(attrs)) | ("const", value); then its post-processing
+        if world is None and spec.master_data:
+            world = World(spec, seed, member_names(spec, seed))
+        self.world = world
+        # schemes across cases act on the data of their cases (procsim.schemes; bound to the run's cases later)
+        self.schemes = SchemePlan(spec, seed, world) if spec.schemes and world is not None else None
+        # per attribute: ("col", draw a block) | ("expr", fn(attrs)) | ("const", value) | ("master", (reference
+        # attribute, field)); then its post-processing
         self.steps: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
         types: dict[str, str] = {}
         for k, (name, a) in enumerate(spec.attributes.items()):
-            kind, payload = _attribute_draw(spec, a, seed, k, expr_names(types))
-            types[name] = a.kind()
+            if a.master is not None and world is not None:
+                ref, _, field = a.master.partition(".")
+                kind, payload = ("master", (ref, field)) if field else ("col", world.picker(ref))
+            else:
+                kind, payload = _attribute_draw(spec, a, seed, k, expr_names(types))
+            types[name] = a.kind(spec)
             post = _post(a)
             if kind == "const" and post is not None:
                 payload, post = post(payload), None
@@ -222,8 +235,18 @@ class AttributeMaker:
         self._rows: list[dict[str, Any]] = []  # per case of the block: its drawn and constant attributes
         # derived attributes, computed per case in declaration order (each reads only attributes above it)
         self._exprs = [(name, payload, post) for name, kind, payload, post in self.steps if kind == "expr"]
+        # fields of master-data objects, read per case at its start (they read only drawn references)
+        self._masters = [(name, payload[0], payload[1]) for name, kind, payload, _ in self.steps if kind == "master"]
 
     def _draw_block(self, block: int) -> None:
+        self._block, self._rows = block, self._block_rows(block)
+
+    def _drawn(self, idx: int) -> dict[str, Any]:
+        """Case ``idx``'s drawn attributes (what a scheme repeats in another case), without moving the cache."""
+        block, j = divmod(idx, ATTRIBUTE_BLOCK)
+        return (self._rows if block == self._block else self._block_rows(block))[j]
+
+    def _block_rows(self, block: int) -> list[dict[str, Any]]:
         rng = self.streams.get(block)
         names: list[str] = []
         cols: list[list[Any]] = []
@@ -238,16 +261,21 @@ class AttributeMaker:
             names.append(name)
         self.streams.put(rng)
         # one dict per case, made here in bulk (C-level zips) rather than key by key when the case starts
-        self._block, self._rows = block, [dict(zip(names, values)) for values in zip(*cols)] if cols else [
-            {} for _ in range(ATTRIBUTE_BLOCK)]
+        return [dict(zip(names, values)) for values in zip(*cols)] if cols else [{} for _ in range(ATTRIBUTE_BLOCK)]
 
-    def __call__(self, idx: int, case_id: str) -> dict[str, Any]:
+    def __call__(self, idx: int, case_id: str, now: float | None = None) -> dict[str, Any]:
         block, j = divmod(idx, ATTRIBUTE_BLOCK)
         if block != self._block:
             self._draw_block(block)
         attrs = {"case_id": case_id, **self._rows[j]}
         if self.lines is not None:
             attrs.update(self.lines.attributes(self.lines.draw(idx)))
+        if self.schemes is not None and idx in self.schemes.by_case:
+            self.schemes.apply(idx, attrs, now, self._drawn)
+        if self._masters:
+            value = self.world.value  # type: ignore[union-attr] - there are master steps only with a world
+            for name, ref, field in self._masters:
+                attrs[name] = value(attrs[ref], field, now)
         for name, fn, post in self._exprs:
             try:
                 v = fn(attrs)
@@ -344,6 +372,7 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
     blocks = and_blocks(g, ends)
     types = attribute_types(spec)
     enames = expr_names(types)
+    world = World(spec, seed, names) if spec.master_data else None  # drawn once: every case shares it
     nodes: list[Node] = []
     batches: list[Any] = []
     for n in order:
@@ -408,12 +437,14 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
     if rules is not None and rules.uses_history:
         keys = rules.history_keys
         history = [a for a in spec.activities if keys is None or a in keys]
+    maker = AttributeMaker(spec, seed, STREAM_DATA, expr_positions(loaded), world)
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
                  interarrival=spec.arrivals.interarrival.sampler() if spec.arrivals.interarrival else _no_gap,
                  rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
-                 make_attributes=AttributeMaker(spec, seed, STREAM_DATA, expr_positions(loaded)), attr_names=list(spec.attributes),
+                 make_attributes=maker, attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=_run_rules(loaded.rules),
-                 exceptions=xplan, batches=batches, drift=drifts, people=people_setup(spec, names, seed))
+                 exceptions=xplan, batches=batches, drift=drifts, people=people_setup(spec, names, seed),
+                 world=world, schemes=maker.schemes)
 
 
 def _no_gap(rng: np.random.Generator) -> float:

@@ -103,7 +103,7 @@ class Model:
     pools: list[tuple[str, list[str], WorkCalendar | None]]
     interarrival: Callable[[np.random.Generator], float]
     rate: RateProfile | None
-    make_attributes: Callable[[int, str], dict[str, Any]]  # (case index, case id) -> attributes
+    make_attributes: Callable[[int, str, float], dict[str, Any]]  # (case index, case id, start) -> attributes
     attr_names: list[str]
     case_prefix: str
     hooks: Any = None  # procsim.rules.engine.RuleSet (or None): routing, durations, assignment, priorities
@@ -115,6 +115,8 @@ class Model:
     drift: Any = None  # procsim.drift.Drifts (or None): the process changing over time
     replay: Any = None  # procsim.sim.arrivals.Replay (or None): arrival counts replayed instead of gaps
     people: Any = None  # per pool: procsim.sim.people.PoolPeople or None (None overall: nobody differs)
+    world: Any = None  # procsim.masterdata.World (or None): master data shared by the cases
+    schemes: Any = None  # procsim.schemes.SchemePlan (or None): schemes across cases, bound to the run's cases
 
 
 class Simulation:
@@ -155,6 +157,10 @@ class Simulation:
         self.batchers = [plan.start(self) for plan in model.batches]
         if model.drift is not None:
             model.drift.bind(self)
+
+    def case_id(self, idx: int) -> str:
+        """The id of the case with index ``idx`` (ids count from 1)."""
+        return self._id_fmt.format(idx + 1)
 
     def run(self) -> None:
         self.env.process(self._arrivals())
@@ -197,7 +203,7 @@ class Simulation:
     def _start_case(self, idx: int) -> None:
         m = self.model
         case_id = self._id_fmt.format(idx + 1)
-        case = Case(idx, case_id, m.attr_names, m.make_attributes(idx, case_id), self.env._now)
+        case = Case(idx, case_id, m.attr_names, m.make_attributes(idx, case_id, self.env._now), self.env._now)
         case.rng = self._flow_streams.get(idx)
         case.history = {a: [] for a in m.history_keys} if m.history_keys is not None else None
         if m.drift is not None:

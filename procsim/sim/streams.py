@@ -28,6 +28,8 @@ STREAM_SHARD = 104  # the root seed of each shard of a sharded run (shard_seed)
 STREAM_LINES = 105  # a case's line items (procsim.lineitems): processes without line_items never draw from it
 STREAM_LINE_EXC = 106  # which line and how much a document exception changes (procsim.lineitems)
 STREAM_QUALITY = 107  # data-quality faults: which cases, which positions (procsim.exceptions.quality)
+STREAM_MASTER = 108  # master data: objects drawn once per run, their changes over time (procsim.masterdata)
+STREAM_SCHEMES = 109  # schemes across cases: their cases, suppliers and amounts (procsim.schemes)
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 
 

@@ -1,7 +1,8 @@
 """``ocel.json``: the run as an OCEL 2.0 JSON log (object types, event types, objects, events).
 
-Every event of the flat logs (start and complete) is an OCEL event with the same ``event_id``, its activity
-as event type and ``lifecycle``, ``resource``, ``role``, ``cost`` as attributes. Attribute values are text,
+Every complete event of the flat logs is an OCEL event with the same ``event_id``, its activity as event type
+and ``start_time`` (of the activity instance), ``resource``, ``role``, ``cost`` as attributes; start events are
+not OCEL events (one event per activity instance: procsim.objects). Master-data objects are written at the end. Attribute values are text,
 as the OCEL 2.0 JSON schema requires; readers restore types from the declared attribute types. Events and
 objects stream to two spool files (objects once their case is finished); ``close`` writes the types, which
 are known only then, and concatenates the spools into the final file.
@@ -27,29 +28,37 @@ EventRows = list[tuple[str, str, str, list[tuple[str, str]], list[tuple[str, str
 _last: list[tuple[EventBatch, EventRows]] = []
 
 
-def event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...],
+def event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...], starts: dict[str, str],
                exc_meta: dict[str, Any] | None = None) -> EventRows:
-    """(id, type, time, attributes as text, relationships) per event of a batch, in output order."""
+    """(id, type, time, attributes as text, relationships) per complete event of a batch, in output order;
+    ``starts`` (complete event id -> start time) is read once, so the conversion is cached for the other sink."""
     if _last and _last[0][0] is batch:
         return _last[0][1]
-    rows = _event_rows(batch, attributes, exc_meta or {})
+    rows = _event_rows(batch, attributes, starts, exc_meta or {})
     _last[:] = [(batch, rows)]
     return rows
 
 
-def _event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...], exc_meta: dict[str, Any]) -> EventRows:
+def _event_rows(batch: EventBatch, attributes: tuple[tuple[str, str], ...], starts: dict[str, str],
+                exc_meta: dict[str, Any]) -> EventRows:
     t = batch.table
     ids = t.column("event_id").to_pylist()
     acts = t.column("activity").to_pylist()
+    life = t.column("lifecycle").to_pylist()
     cols = [(name, t.column(name).to_pylist() if name != "exception_id" else
              exception_ids(t.column("exception").to_pylist(), t.column("case_id").to_pylist(), exc_meta))
-            for name, _ in attributes]
+            for name, _ in attributes if name != "start_time"]
     rels: dict[str, list[tuple[str, str]]] = {}
     for eid, oid, q in batch.links or ():
         rels.setdefault(eid, []).append((oid, q))
     out = []
+    pop = starts.pop
     for i, eid in enumerate(ids):
-        attrs = [(name, text(values[i])) for name, values in cols if values[i] is not None]
+        if life[i] != "complete":
+            continue
+        start = pop(eid, None)
+        attrs = [("start_time", start)] if start is not None else []
+        attrs += [(name, text(values[i])) for name, values in cols if values[i] is not None]
         out.append((eid, acts[i], str(batch.iso[i]), attrs, rels.get(eid, [])))
     return out
 
@@ -77,7 +86,7 @@ class OcelJsonSink(Sink):
     def write_events(self, batch: EventBatch) -> None:
         parts = []
         types = self.event_types
-        for eid, typ, time, attrs, rels in event_rows(batch, self.attributes, self.exc_meta):
+        for eid, typ, time, attrs, rels in event_rows(batch, self.attributes, self.model.start_times, self.exc_meta):
             if typ not in types:
                 types[typ] = None
             parts.append(_dumps({"id": eid, "type": typ, "time": time,
@@ -101,6 +110,10 @@ class OcelJsonSink(Sink):
                 f.close()
         if not self._spools[0].exists():
             return  # finished already
+        master = self.model.master_records()
+        if master:
+            with self._spools[0].open("a", encoding="utf-8") as f:
+                self._write(0, f, [_dumps(_object(o)) for o in master])
         attrs = [{"name": n, "type": t} for n, t in self.attributes]
         otypes = [_dumps({"name": name, "attributes": [{"name": n, "type": t} for n, t in fields]})
                   for name, fields in self.model.object_types]

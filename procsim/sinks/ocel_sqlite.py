@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from procsim.objects import ObjectModel, event_attributes, text
+from procsim.objects import ObjectModel, ObjectRecord, event_attributes, text
 from procsim.records import CaseBatch, EventBatch
 from procsim.sinks.base import Sink, SinkContext
 from procsim.sinks.ocel_json import event_rows
@@ -60,6 +60,7 @@ class OcelSqliteSink(Sink):
         super().__init__(ctx)
         model = ctx.extra.get("objects")
         assert isinstance(model, ObjectModel), "run() passes the object model to OCEL sinks"
+        self.model = model
         # the empty file Sink.claim made exclusively: SQLite takes an empty file as a new database
         self.db: sqlite3.Connection | None = sqlite3.connect(self.temp)
         self.db.executescript(_CORE)
@@ -85,7 +86,7 @@ class OcelSqliteSink(Sink):
         names = [n for n, _ in self.attributes]
         by_type: dict[str, list[tuple[object, ...]]] = {}
         events = []
-        for eid, typ, time, attrs, _rels in event_rows(batch, self.attributes, self.exc_meta):
+        for eid, typ, time, attrs, _rels in event_rows(batch, self.attributes, self.model.start_times, self.exc_meta):
             if typ not in self.event_tables:
                 suffix = table_suffix(typ, self.event_tables)
                 db.execute(f"CREATE TABLE {_q('event_' + suffix)} (ocel_id TEXT, ocel_time TEXT, "
@@ -102,9 +103,11 @@ class OcelSqliteSink(Sink):
         db.executemany("INSERT INTO event_object VALUES (?, ?, ?)", batch.links or ())
 
     def write_cases(self, batch: CaseBatch) -> None:
+        self._write_objects(batch.objects or [])
+
+    def _write_objects(self, objects: list[ObjectRecord]) -> None:
         db = self.db
         assert db is not None
-        objects = batch.objects or []
         db.executemany("INSERT INTO object VALUES (?, ?)", [(o.id, o.type) for o in objects])
         db.executemany("INSERT INTO object_object VALUES (?, ?, ?)",
                        [(o.id, target, q) for o in objects for target, q in o.links])
@@ -123,6 +126,7 @@ class OcelSqliteSink(Sink):
 
     def _finish(self) -> None:
         if self.db is not None:
+            self._write_objects(self.model.master_records())  # shared by cases: written once, at the end
             self.db.commit()
             self.db.close()
             self.db = None

@@ -17,7 +17,9 @@ from procsim.lineitems import check_line_items
 from procsim.errors import Problem
 from procsim.errors import suggest as _suggest
 from procsim.exceptions.quality import TEXT_ONLY
+from procsim.masterdata import check_master_data
 from procsim.objects import check_objects
+from procsim.schemes import check_schemes
 from procsim.records import CORE_CASE_COLUMNS, CORE_EVENT_COLUMNS
 from procsim.rules.engine import RESERVED, compile_rules
 from procsim.rules.expr import compile_at
@@ -61,7 +63,7 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             c = compile_at(smap, ("attributes", name, "expr"), a.expr, expr_names(types), problems)
             types[name] = c.type if c is not None else "any"
         else:
-            types[name] = a.kind()
+            types[name] = a.kind(spec)
     for name in spec.attributes:
         if name in RESERVED:
             problems.append(smap.problem(("attributes", name), f"'{name}' is a name the simulation provides to "
@@ -122,6 +124,10 @@ def check_model(loaded: LoadedProcess, *, rules: bool = True) -> list[Problem]:
             _rate(spec, {})
         except ValueError as e:
             problems.append(smap.problem(("arrivals",), str(e), "bad_intensity", at_key=True))
+    if spec.master_data or any(a.master is not None for a in spec.attributes.values()):
+        problems += check_master_data(loaded)
+    if spec.schemes:
+        problems += check_schemes(loaded, attribute_types(spec))
     if rules and not problems:
         loaded.rules, rproblems = compile_rules(loaded, loaded.rule_sources, attribute_types(spec),
                                                 samples=lambda n: sample_cases(loaded, n))

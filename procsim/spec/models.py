@@ -18,7 +18,7 @@ from procsim.distributions import DistributionSpec, DurationDistribution
 from procsim.drift import DriftSpec
 from procsim.exceptions import ExceptionSpec, NearMissSpec
 from procsim.exceptions.quality import QualityFault
-from procsim.limits import MAX_CASES, MAX_MEMBERS, MAX_YEAR, MIN_YEAR
+from procsim.limits import MAX_CASES, MAX_MASTER_OBJECTS, MAX_MEMBERS, MAX_YEAR, MIN_YEAR
 from procsim.spec.base import Strict
 from procsim.spec.units import Duration
 
@@ -352,7 +352,9 @@ class ArrivalSpec(Strict):
 
 
 class AttributeSpec(Strict):
-    """A case attribute: exactly one of ``faker``, ``distribution``, ``choice``, ``expr``, ``value``."""
+    """A case attribute: exactly one of ``faker``, ``distribution``, ``choice``, ``expr``, ``value``, ``master``
+    (``master: supplier``: the id of a master-data object drawn for the case; ``master: ref.field``: a field of
+    the object the attribute ``ref`` refers to, as it was when the case started; procsim.masterdata)."""
 
     faker: str | None = None
     args: dict[str, Any] = {}
@@ -365,16 +367,17 @@ class AttributeSpec(Strict):
     integer: bool = False
     min: float | None = None
     max: float | None = None
+    master: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")] | None = None
     description: str = ""
 
     @model_validator(mode="after")
     def _one_source(self) -> AttributeSpec:
-        given = [k for k in ("faker", "distribution", "choice", "expr") if getattr(self, k) is not None]
+        given = [k for k in ("faker", "distribution", "choice", "expr", "master") if getattr(self, k) is not None]
         if "value" in self.model_fields_set:
             given.append("value")
         if len(given) != 1:
             raise ValueError(
-                "an attribute needs exactly one of 'faker', 'distribution', 'choice', 'expr', 'value'"
+                "an attribute needs exactly one of 'faker', 'distribution', 'choice', 'expr', 'value', 'master'"
                 + (f" (got {', '.join(given)})" if given else ""))
         if self.choice is not None:
             if not self.choice:
@@ -386,8 +389,11 @@ class AttributeSpec(Strict):
             raise ValueError("'args' goes with 'faker'")
         return self
 
-    def kind(self) -> str:
-        """Declared type for expressions and output columns: number, string, bool or any."""
+    def kind(self, spec: ProcessSpec | None = None) -> str:
+        """Declared type for expressions and output columns: number, string, bool or any (a ``master``
+        attribute's type needs the ``spec``: the id is a string, a field has the field's type)."""
+        if self.master is not None:
+            return master_kind(spec, self.master) if spec is not None else "any"
         if self.distribution is not None:
             return "number"
         if self.faker is not None:
@@ -663,6 +669,125 @@ class ObjectSpec(Strict):
         return [self.created_by] if isinstance(self.created_by, str) else list(self.created_by)
 
 
+class MasterFieldSpec(Strict):
+    """A field of a master-data object: exactly one of ``faker`` (with ``args``), ``choice``, ``distribution``,
+    ``value``; numbers may be rounded."""
+
+    faker: str | None = None
+    args: dict[str, Any] = {}
+    choice: dict[Any, Annotated[float, Field(ge=0)]] | None = None
+    distribution: DistributionSpec | None = None
+    value: Any = None
+    round: Annotated[int, Field(ge=0, le=12)] | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MasterFieldSpec:
+        given = [k for k in ("faker", "choice", "distribution") if getattr(self, k) is not None]
+        if "value" in self.model_fields_set:
+            given.append("value")
+        if len(given) != 1:
+            raise ValueError("a master-data field needs exactly one of 'faker', 'choice', 'distribution', 'value'"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        if self.choice is not None:
+            if not self.choice:
+                raise ValueError("'choice' needs at least one value")
+            total = sum(self.choice.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"choice weights must sum to 1 (they sum to {total:g})")
+        if self.args and self.faker is None:
+            raise ValueError("'args' goes with 'faker'")
+        return self
+
+    def kind(self) -> str:
+        if self.distribution is not None:
+            return "number"
+        if self.faker is not None:
+            return "string"
+        if self.choice is not None:
+            return _kind_of(list(self.choice))
+        return _kind_of([self.value])
+
+
+class PopularitySpec(Strict):
+    """How often each object is chosen for a case: ``uniform``, or ``zipf`` (the object numbered k is chosen
+    with weight 1/k^exponent: a few objects get many cases, as suppliers and customers do in real data)."""
+
+    kind: Literal["uniform", "zipf"] = "zipf"
+    exponent: Annotated[float, Field(ge=0, le=5)] = 1.0
+
+
+class MasterChangeSpec(Strict):
+    """A field that changes over time: ``rate`` changes per object and year (a Poisson process on the
+    simulation clock); each change draws a new value the way the field's first one was drawn."""
+
+    rate: Annotated[float, Field(gt=0, le=52)]
+
+
+class MasterTypeSpec(Strict):
+    """A master-data object type (procsim.masterdata): ``count`` objects drawn once per run, or one object per
+    member of ``roles`` (employees); numbered by ``number``; chosen per case by ``popularity``; linked to the
+    events of ``used_by`` activities; fields that change at ``changes`` rates."""
+
+    count: Annotated[int, Field(gt=0, le=MAX_MASTER_OBJECTS)] | None = None
+    roles: list[Identifier] | None = None
+    number: str
+    popularity: PopularitySpec | Literal["uniform", "zipf"] = "zipf"
+    fields: dict[Identifier, MasterFieldSpec] = {}
+    changes: dict[Identifier, MasterChangeSpec] = {}
+    used_by: list[NodeRef] = []
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _count_or_roles(self) -> MasterTypeSpec:
+        if (self.count is None) == (self.roles is None):
+            raise ValueError("a master-data type needs exactly one of 'count' (objects drawn once per run) and "
+                             "'roles' (one object per member: employees)")
+        return self
+
+    def popular(self) -> PopularitySpec:
+        return self.popularity if isinstance(self.popularity, PopularitySpec) else PopularitySpec(
+            kind=self.popularity)
+
+
+class SchemeSpec(Strict):
+    """A scheme across cases (procsim.schemes): ``count`` instances, each a group of ``cases`` cases that share
+    one supplier (the master object the reference attribute ``supplier`` names) and whose ``amount`` the scheme
+    sets: ``split_purchase`` (amounts just under ``limit``), ``kickback`` (prices ``factor`` above the market),
+    ``ghost_vendor`` (a supplier created for the scheme, its ``bank`` field changed, paid, then dormant),
+    ``duplicate_payment`` (the same amount paid to the same supplier in several cases). The cases of an
+    instance start ``spacing`` arrivals apart."""
+
+    type: Literal["split_purchase", "kickback", "ghost_vendor", "duplicate_payment"]
+    name: Identifier | None = None
+    count: Annotated[int, Field(ge=1, le=1000)] = 1
+    supplier: Identifier
+    amount: Identifier
+    cases: Annotated[int, Field(ge=2, le=1000)] | None = None
+    spacing: Annotated[int, Field(ge=1, le=10_000)] = 1
+    limit: Annotated[float, Field(gt=0)] | None = None
+    low: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    factor: Annotated[float, Field(gt=1, le=10)] = 1.3
+    bank: Identifier = "iban"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _limit(self) -> SchemeSpec:
+        if (self.type == "split_purchase") != (self.limit is not None):
+            raise ValueError("'limit' (the approval limit the parts stay under) goes with split_purchase, and "
+                             "only with it")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+    def group(self) -> int:
+        """Cases per instance: given, or the type's usual number."""
+        return self.cases or {"split_purchase": 3, "kickback": 12, "ghost_vendor": 3, "duplicate_payment": 2}[
+            self.type]
+
+
 class DocumentSpec(Strict):
     """A business document: one rendering (by a jinja2 template, path relative to the process file) per object
     of type ``object``; ``when`` keeps only objects whose final field values equal the given ones; ``tax_rate``
@@ -778,6 +903,8 @@ class ProcessSpec(Strict):
     near_misses: list[NearMissSpec] = []  # legitimate cases that look suspicious (procsim.exceptions.nearmiss)
     data_quality: list[QualityFault] = []  # faults in recorded values, per field (procsim.exceptions.quality)
     objects: dict[Identifier, ObjectSpec] = {}  # business objects for object-centric output (procsim.objects)
+    master_data: dict[Identifier, MasterTypeSpec] = {}  # objects shared by many cases (procsim.masterdata)
+    schemes: list[SchemeSpec] = []  # fraud schemes spanning cases, with ground truth (procsim.schemes)
     documents: dict[Identifier, DocumentSpec] = {}  # rendered business documents (procsim.documents)
     line_items: LineItemsSpec | None = None  # line items drawn per case, money in exact cents (procsim.lineitems)
     recording: RecordingSpec | None = None  # granularity, recording delays, extraction window (procsim.recording)
@@ -787,6 +914,20 @@ class ProcessSpec(Strict):
     _documents: Any = PrivateAttr(None)
     # call node -> procsim.spec.subprocesses.Expansion, set when the calls are expanded at load
     _calls: Any = PrivateAttr(default_factory=dict)
+
+
+def master_kind(spec: ProcessSpec, master: str) -> str:
+    """The type of an attribute ``master: X`` (an object id: a string) or ``master: ref.field`` (the field's)."""
+    ref, _, field = master.partition(".")
+    if not field:
+        return "string"
+    r = spec.attributes.get(ref)
+    t = spec.master_data.get(r.master) if r is not None and r.master is not None else None
+    if t is None:
+        return "any"
+    if field in t.fields:
+        return t.fields[field].kind()
+    return "string" if t.roles is not None and field in ("name", "role") else "any"
 
 
 def written_gateways(spec: ProcessSpec) -> list[tuple[tuple[str, ...], str, GatewaySpec]]:
