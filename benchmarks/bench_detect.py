@@ -22,13 +22,13 @@ Printed: recall per exception type, per category and per detection difficulty (a
 cases counts the share of its cases flagged), for each detector and their union; false positives on the near
 misses (the share of near-miss cases without a real exception that a detector flags) and on clean cases; and
 whether the difficulty labels order the union's recall (easier found more often). Schemes across cases
-(``schemes:``, the ``world`` branch of issue #17) are not in this dataset yet: ``SCHEMES`` below is the hook
-to add them to the variant once merged; their rows in exceptions.csv are then scored like every other.
+(``SCHEMES`` below; ground truth in schemes.csv) are scored as fraud instances that only several cases show.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -70,9 +70,17 @@ exceptions:
      low: 1.05, high: 1.4, rate: 0.01, money: amount}
   - {type: split_order, name: split_purchase_order, activity: create_purchase_order, attribute: amount,
      limit: 5000, parts: 2, rate: 0.02, when: "amount >= 5000"}
+  - {type: invoice_price_change, activity: record_invoice, low: 1.02, high: 1.15, rate: 0.01}
+  - {type: short_delivery, activity: receive_goods, rate: 0.01}
 """
-# the hook for schemes across cases (issue #17, 'world' branch): their section, appended to the variant
-SCHEMES = ""
+# schemes across cases (procsim.schemes): a few instances of each type, in the example's supplier master data
+SCHEMES = """
+schemes:
+  - {type: split_purchase, supplier: supplier_id, amount: amount, limit: 5000, cases: 3, count: 3}
+  - {type: kickback, supplier: supplier_id, amount: amount, factor: 1.4, cases: 6, spacing: 20, count: 2}
+  - {type: ghost_vendor, supplier: supplier_id, amount: amount, cases: 3, spacing: 5, count: 2}
+  - {type: duplicate_payment, supplier: supplier_id, amount: amount, count: 3}
+"""
 
 LIMIT = 5000.0
 MODEL_ROLES = {"Create purchase requisition": "requester", "Approve purchase requisition": "manager",
@@ -87,6 +95,14 @@ def make_dataset(folder: Path, cases: int, seed: int) -> tuple[Path, Path]:
     text = text.replace("  payment_terms: {value: net30}\n",
                         "  payment_terms: {value: net30}\n  invoice_amount: {expr: amount}\n", 1)
     variant = src.with_name("procure_to_pay_detect.yaml")
+    # every near miss: the two that set the amount directly are left out of the example (its amounts are line
+    # items that its documents print); here there are no documents, so they join
+    text = text.replace("near_misses:\n", "near_misses:\n"
+                        "  - {type: below_limit, name: amount_just_below_limit, attribute: amount, limit: 5000, "
+                        "low: 0.96, rate: 0.01}\n"
+                        "  - {type: same_amount, name: same_amount_other_order, attribute: amount, rate: 0.005}\n", 1)
+    # the example's own exceptions give way to the full catalogue above
+    text = re.sub(r"^exceptions:\n(?:(?:  |\s*#).*\n)*", "", text, count=1, flags=re.M)
     variant.write_text(text + EXCEPTIONS + SCHEMES, encoding="utf-8")
     out = folder / "out"
     run(variant, out, seed=seed, cases=cases, formats=["parquet"])
@@ -177,6 +193,16 @@ def outlier(events: pd.DataFrame, cases: pd.DataFrame, seed: int) -> set[str]:
     return set(feats.index[model.predict(feats.values) == -1])
 
 
+def scheme_rows(out: Path) -> pd.DataFrame:
+    """Schemes across cases (schemes.csv, one row per instance and case) as exception instances: fraud, seen
+    only across several cases."""
+    sc = pd.read_csv(out / "schemes.csv") if (out / "schemes.csv").exists() else pd.DataFrame()
+    rows = [{"exception_id": sid, "name": g.scheme.iloc[0], "type": f"scheme:{g.type.iloc[0]}", "is_exception": True,
+             "category": "fraud", "severity": "high", "difficulty": "several_cases",
+             "case_ids": ";".join(g.case_id)} for sid, g in sc.groupby("scheme_id", sort=True)] if len(sc) else []
+    return pd.DataFrame(rows)
+
+
 def score(exc: pd.DataFrame, flagged: dict[str, set[str]]) -> pd.DataFrame:
     rows = []
     for r in exc[exc.is_exception].itertuples():
@@ -198,7 +224,7 @@ def main() -> None:
         process, out = make_dataset(Path(tmp), a.cases, a.seed)
         events = pd.read_parquet(out / "events.parquet")
         cases = pd.read_csv(out / "cases.csv", keep_default_na=False, na_values={"cycle_time_s": [""]})
-        exc = pd.read_csv(out / "exceptions.csv")
+        exc = pd.concat([pd.read_csv(out / "exceptions.csv"), scheme_rows(out)], ignore_index=True)
         labels = pd.read_csv(out / "labels.csv", keep_default_na=False)
         fields = pd.read_csv(out / "field_labels.csv", keep_default_na=False)
         t1 = time.perf_counter()

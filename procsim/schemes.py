@@ -63,6 +63,8 @@ def check_schemes(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]
     return problems
 
 
+_TRIES = 64  # draws of an instance's first case before it settles for the cases still free
+
 class _Instance:
     __slots__ = ("k", "scheme", "sid", "cases", "supplier", "u", "lead", "ghost")
 
@@ -101,7 +103,12 @@ class SchemePlan:
                 rng = stream(self.seed, STREAM_SCHEMES, k, i)
                 if span > n_cases:
                     break
-                first = int(rng.integers(0, n_cases - span + 1))
+                # an instance gets the cases it declares: a start whose cases an earlier instance holds is drawn
+                # again (a bounded number of times; after that it keeps the free ones, or is dropped below)
+                for _ in range(_TRIES):
+                    first = int(rng.integers(0, n_cases - span + 1))
+                    if not any(c in self.by_case for c in range(first, first + span, x.spacing)):
+                        break
                 inst = _Instance(k, x, f"{x.label}#{i + 1}")
                 inst.cases = [c for c in range(first, first + span, x.spacing) if c not in self.by_case]
                 inst.u = rng.random(len(inst.cases)).tolist()
