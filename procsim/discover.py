@@ -496,6 +496,7 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         return gname
 
     next_of: dict[str, str] | None = None
+    copies: dict[str, list[tuple[str, str, int]]] = defaultdict(list)  # label -> unrolled loop passes
     if miner == "tree":
         from procsim.mining import Emitter, inductive
 
@@ -505,6 +506,8 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         if set(em.next_of) == set(labels):
             next_of, gateways = em.next_of, em.gateways
             first = entry
+            for cnode, (label, cnext, k) in em.copies.items():
+                copies[label].append((cnode, cnext, k))
     if next_of is None:
         first = split("first_activity", _START, "how cases begin")
         flow_note = ["# Control flow (docs/discover.md): the directly-follows graph, arcs below "
@@ -544,6 +547,13 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         else:
             L.append(f"    duration: {dur}    # no resource: the whole time from enablement, {note}")
         L.append(f"    next: {nxt}")
+        for cnode, cnext, k in copies.get(a, []):
+            L.append(f"  {cnode}:    # pass {k} of a loop, written out: as {node[i]}")
+            L.append(f"    name: {_q(a)}")
+            if arole is not None:
+                L.append(f"    role: {arole}")
+            L.append(f"    duration: {dur}")
+            L.append(f"    next: {cnext}")
     L.append("")
     if gateways:
         L += ["gateways:"] + gateways + [""]
