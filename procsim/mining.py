@@ -27,6 +27,9 @@ UNROLL = 6  # passes of a loop written out, each with its own share of going rou
 UNROLL_MIN = 20  # cases that must go round again after a pass for it to get a share of its own
 UNROLL_ACTS = 4  # loops with more activities (body and redo) are not unrolled
 UNROLL_BUDGET = 300  # copies of activities in one model at most
+STATE_MIN = 20  # cases through a state of a directly-follows part for it to get a node of its own
+STATE_BUDGET = 400  # copies of activities (loop passes and states) in one model at most
+RUN_CAP = 4  # runs of one activity in a row counted apart up to this length
 SAME_SKIPS = 0.95  # consecutive optional groups skipped by this share of the same cases are skipped together
 
 __all__ = ["Node", "inductive", "Emitter", "dfg_fragment"]
@@ -410,7 +413,7 @@ class Emitter:
         self.next_of: dict[str, str] = {}
         self.gateways: list[str] = []
         # unrolled loops: node -> (label, next, pass) of each extra copy of an activity (same name, role, duration)
-        self.copies: dict[str, tuple[str, str, int]] = {}
+        self.copies: dict[str, tuple[str, str, str]] = {}  # node -> (label, next, why it is a copy)
 
     def _name(self, base: str) -> str:
         s, i = base, 2
@@ -448,7 +451,7 @@ class Emitter:
         if t.op == "act":
             if copy:
                 node = self._name(f"{self.node_of[t.label]}_{copy + 1}")
-                self.copies[node] = (t.label, nxt, copy + 1)
+                self.copies[node] = (t.label, nxt, f"pass {copy + 1} of a loop, written out")
                 return node
             node = self.node_of[t.label]
             self.next_of[t.label] = nxt
@@ -545,6 +548,149 @@ class Emitter:
         return start
 
     def _fragment(self, log: Variants, nxt: str) -> str:
+        """A part no block fits: by its states where the log has enough cases (:meth:`_states`), else by the
+        directly-follows graph (:meth:`_first_order`)."""
+        budget = STATE_BUDGET - len(self.copies)
+        if budget > 0:
+            saved = (dict(self.next_of), list(self.gateways), dict(self.copies), set(self.taken))
+            entry = self._states(log, nxt, budget)
+            if entry is not None:
+                return entry
+            self.next_of, self.gateways, self.copies, self.taken = saved[0], saved[1], saved[2], saved[3]
+        return self._first_order(log, nxt)
+
+    def _states(self, log: Variants, nxt: str, budget: int) -> str | None:
+        """The fragment as a transition system (van der Aalst et al., "Process mining: a two-step approach to
+        balance between underfitting and overfitting", 2010): a state is the last activity, the set of the
+        fragment's activities done so far and how many times in a row the last one ran (up to RUN_CAP). States
+        that at least STATE_MIN cases pass through get a node of their own (a copy of the activity), with the
+        choices the cases made *there*: what was done already decides what comes next, which a directly-follows
+        graph forgets (work done twice, parts skipped). Rarer states fall back to the directly-follows graph.
+        Branches that add no new activity can close a cycle and carry ``max`` (the most times one case took
+        them). None when some activity would not be reached (the caller then uses the directly-follows graph)."""
+        State = tuple  # (last, frozenset(done), run)
+        start: State = ("", frozenset(), 0)
+        visits: Counter[State] = Counter()
+        moves: dict[State, Counter[State | None]] = defaultdict(Counter)
+        most: dict[tuple[State, State | None], int] = defaultdict(int)
+        for t, n in log.items():
+            st = start
+            here: Counter[tuple[State, State | None]] = Counter()
+            visits[st] += n
+            for x in t:
+                run = min(st[2] + 1, RUN_CAP) if x == st[0] else 1
+                new = (x, st[1] | {x}, run)
+                moves[st][new] += n
+                here[(st, new)] += 1
+                st = new
+                visits[st] += n
+            moves[st][None] += n
+            here[(st, None)] += 1
+            for k, c in here.items():
+                most[k] = max(most[k], c)
+
+        def key(s: State) -> tuple[object, ...]:
+            return (-visits[s], s[0], tuple(sorted(s[1])), s[2])
+
+        kept = [s for s in sorted(visits, key=key) if s != start and visits[s] >= STATE_MIN][:budget]
+        if not kept:
+            return None
+        keep = set(kept)
+        labels = sorted({a for t in log for a in t})
+        name: dict[State, str] = {}
+        for s in kept:
+            a = s[0]
+            if a not in self.next_of and not any(v[0] == a for v in name):
+                name[s] = self.node_of[a]  # the activity's most visited state is its own node
+            else:
+                name[s] = self._name(f"{self.node_of[a]}_2")
+        # the directly-follows fallback for the states not kept, with its own copies where an activity's node
+        # is taken by a state
+        arcs, fo_most, rank = dfg_fragment(log, self.noise)
+        fo_name: dict[str, str] = {}
+
+        def generic(b: str) -> str:
+            if b not in fo_name:
+                own = any(s[0] == b for s in kept)
+                fo_name[b] = self._name(f"{self.node_of[b]}_2") if own else self.node_of[b]
+            return fo_name[b]
+
+        def target(s: State | None) -> str:
+            if s is None:
+                return nxt
+            return name[s] if s in keep else generic(s[0])
+
+        entry_name = self._name("fragment")
+        out: dict[str, list[str]] = {}  # node -> targets (to check that every activity is reached)
+        nodes: list[tuple[str, str, list[tuple[str, float, int | None]], str]] = []
+        for s in [start] + kept:
+            mv = moves[s]
+            total = sum(mv.values())
+            br: list[tuple[str, float, int | None]] = []
+            for t_, c in sorted(mv.items(), key=lambda kv: (-kv[1], "" if kv[0] is None else kv[0][0],
+                                                             () if kv[0] is None else tuple(sorted(kv[0][1])),
+                                                             0 if kv[0] is None else kv[0][2])):
+                if c < self.noise * total and br:
+                    continue
+                loops = t_ is not None and s != start and t_[1] == s[1] and not (t_[2] > s[2] and t_ in keep
+                                                                                and t_[2] < RUN_CAP)
+                br.append((target(t_), float(c), max(most[(s, t_)], 1) if loops else None))
+            if all(mx is not None for _, _, mx in br):
+                br.append((nxt, 0.0, None))  # every branch bounded: leaving must stay possible
+            gw = entry_name if s == start else self._name(f"after_{name[s]}")
+            desc = ("no block structure fits here: the first activity" if s == start else
+                    f"{s[0]} after {', '.join(sorted(s[1] - {s[0]})) or 'nothing else'}"
+                    + (f" (run of {s[2]})" if s[2] > 1 else "") + f": {visits[s]} times")
+            nodes.append((gw, "" if s == start else name[s], br, desc))
+        # the fallback graph, for every activity reached through it
+        todo = sorted(set(fo_name))
+        done: set[str] = set()
+        succ: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for (a, b), c in sorted(arcs.items()):
+            succ[a].append((b, c))
+
+        def back(a: str, b: str) -> bool:
+            return b != "" and not (rank[b] > rank[a] or (rank[b] == rank[a] and b > a))
+
+        fo_nodes: list[tuple[str, str, list[tuple[str, float, int | None]], str]] = []
+        while todo:
+            a = todo.pop(0)
+            if a in done:
+                continue
+            done.add(a)
+            br2 = [(nxt if b == "" else generic(b), c, fo_most[(a, b)] if back(a, b) else None) for b, c in succ[a]]
+            for b, _ in succ[a]:
+                if b and b not in done:
+                    todo.append(b)
+            fo_nodes.append((self._name(f"after_{fo_name[a]}"), fo_name[a], br2, f"after {a} (rare paths)"))
+        # every activity of the fragment must be reached from its entry
+        for gw, node, br, _ in nodes + fo_nodes:
+            out[gw] = [t for t, _, _ in br]
+            if node:
+                out[node] = [gw]
+        seen, stack = {entry_name}, [entry_name]
+        while stack:
+            for y in out.get(stack.pop(), []):
+                if y not in seen:
+                    seen.add(y)
+                    stack.append(y)
+        if not all(self.node_of[a] in seen for a in labels):
+            return None
+        label_of = {v: s[0] for s, v in name.items()} | {v: b for b, v in fo_name.items()}
+        entry = ""
+        for gw, node, br, desc in nodes + fo_nodes:
+            if node and node not in seen:
+                continue  # a state whose every way in was filtered out as noise
+            target_gw = self._xor(gw, br, desc)
+            if not node:
+                entry = target_gw
+            elif node == self.node_of[label_of[node]]:
+                self.next_of[label_of[node]] = target_gw
+            else:
+                self.copies[node] = (label_of[node], target_gw, "a state of a directly-follows part, written out")
+        return entry
+
+    def _first_order(self, log: Variants, nxt: str) -> str:
         arcs, most, rank = dfg_fragment(log, self.noise)
         names: dict[str, str] = {}
         for a in sorted(rank):
