@@ -32,6 +32,7 @@ import math
 import os
 import re
 import secrets
+import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from procsim.distances import all_distances
 from procsim.errors import ProcsimError, UsageError
 from procsim.eventlog import ActivityLog, ColumnMap, read_log
+from procsim.run import run
 
 __all__ = ["discover", "discover_to_dir", "Discovered"]
 
@@ -49,6 +52,8 @@ _WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # columns of procsim's own cases.csv that are bookkeeping, not case attributes
 _PROCSIM_CASE_COLUMNS = {"status", "start", "end", "cycle_time_s", "events", "cost", "end_event", "rules",
                          "exceptions", "truncated"}
+HOLDOUT_MINERS = ("tree", "states")  # the candidates of miner 'auto' (choose_miner), in order of preference
+HOLDOUT_MIN_CASES = 40  # cases a log needs for the hold-out (else: tree)
 MEMBER_MIN_EVENTS = 30  # events a member needs for a calendar of their own
 MIN_SPEED_N = 5  # instances of an activity a resource needs for its speed to count (as the profile's metrics)
 UNEVEN_GINI = 0.2  # an activity whose work is shared this unevenly goes to its members by their shares
@@ -436,9 +441,12 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
              cases: int | None = None) -> Discovered:
     """Discover a process from ``log``; the result's ``yaml`` is a complete process file. ``start`` and ``cases``
     replace the log's first case start and case count as the simulation's start and size (``fidelity`` simulates
-    the period after the log)."""
+    the period after the log). ``miner``: ``tree``, ``states``, ``dfg``, or ``auto`` (:func:`choose_miner`)."""
     if log.df.empty:
         raise UsageError(f"{log.source or 'log'}: no activity instances to discover from")
+    choice = ""
+    if miner == "auto":
+        miner, choice = choose_miner(log, noise, role_similarity)
     df, estimated = _prepare(log)
     flow = _flow(df, noise / 4)
     roles, res_role = _roles(df, role_similarity)
@@ -578,12 +586,12 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
 
     next_of: dict[str, str] | None = None
     copies: dict[str, list[tuple[str, str, str]]] = defaultdict(list)  # label -> extra nodes (loop passes, states)
-    if miner == "tree":
-        from procsim.mining import Emitter, inductive
+    if miner in ("tree", "states"):
+        from procsim.mining import Emitter, Node, inductive
 
         variants = Counter(tuple(t) for t in df.groupby("case_id", sort=False)["activity"].agg(tuple))
         em = Emitter({a: node[i] for i, a in enumerate(labels)}, set(gw_taken), noise / 4)
-        entry = em.emit(inductive(variants, noise), "end")
+        entry = em.emit(inductive(variants, noise) if miner == "tree" else Node("dfg", log=variants), "end")
         if set(em.next_of) == set(labels):
             next_of, gateways = em.next_of, em.gateways
             first = entry
@@ -596,11 +604,17 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
                      f"{flow.dropped + len(flow.arcs)}); each activity is followed by an XOR split with the log's",
                      "# frequencies; loops back carry 'max' = the most times one case took them; parallel work "
                      "shows as interleaving."]
+    elif miner == "states":
+        flow_note = ["# Control flow (docs/discover.md): the log's transition system: a node per state (last "
+                     "activity, what was", "# done, run length) that 20 cases or more pass through, with their "
+                     "choices; rarer states follow", "# the directly-follows graph."]
     else:
         flow_note = ["# Control flow (docs/discover.md): a process tree by the inductive miner (IMf, filter "
                      f"{noise:g}): XOR", "# probabilities are the shares of cases in each branch, AND blocks "
                      "where the log shows work in both orders,", "# loops with 'max' = the most repetitions of one "
                      "case; parts with no block structure are directly-follows choices."]
+    if choice:
+        flow_note.append(f"# This miner was chosen by a hold-out on the log: {choice}.")
     at = L.index("@FLOW@")
     L[at:at + 1] = flow_note
     L[L.index("  start: {type: start, next: first_activity}")] = f"  start: {{type: start, next: {first}}}"
@@ -647,6 +661,44 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
     return Discovered("\n".join(L), len(labels), roles, len(flow.arcs), flow.dropped, estimated)
 
 
+def choose_miner(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7) -> tuple[str, str]:
+    """The control-flow miner for ``log`` by a hold-out on it: the first 80% of its cases by start discovered with
+    each of HOLDOUT_MINERS, each model simulating the last 20% (same start, same number of cases, seed 0), scored
+    by CFLD + 3-gram distance against them; the lower wins (ties: the first). Which structure fits a log best
+    differs from log to log (a block-structured tree for receipt, the transition system for BPIC 2012), and a
+    hold-out is how to tell without looking at the data the model will be judged on. Returns the miner and a
+    line for the file's header; ``tree`` when the log has too few cases to split."""
+    t = log.df["start_time"].fillna(log.df["end_time"])
+    starts = t.groupby(log.df["case_id"]).min().sort_values(kind="stable")
+    n = int(0.8 * len(starts))
+    if n < HOLDOUT_MIN_CASES or len(starts) - n < HOLDOUT_MIN_CASES // 4:
+        return "tree", ""
+    inner = log.df["case_id"].isin(starts.index[:n])
+    ca = log.case_attributes
+    tr = ActivityLog(log.df[inner].reset_index(drop=True), ca[ca.index.isin(starts.index[:n])] if not ca.empty
+                     else ca, log.source)
+    te = ActivityLog(log.df[~inner].reset_index(drop=True), ca, log.source)
+    scores: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="procsim-discover-") as tmp:
+        for m in HOLDOUT_MINERS:
+            try:
+                d = discover(tr, noise=noise, role_similarity=role_similarity, miner=m,
+                             start=starts.iloc[n], cases=len(starts) - n)
+                path = Path(tmp) / f"{m}.yaml"
+                path.write_text(d.yaml, encoding="utf-8")  # run loads and checks it (once: parsing is the cost)
+                run(path, Path(tmp) / f"{m}-sim", seed=0, cases=len(starts) - n)
+            except ProcsimError:
+                continue  # a model that does not load or run is not a candidate
+            dist = all_distances(te, read_log(Path(tmp) / f"{m}-sim"), only=["cfld", "ngd_3"])
+            scores[m] = dist["cfld"] + dist["ngd_3"]
+    if not scores:
+        return "tree", ""
+    best = min(HOLDOUT_MINERS, key=lambda m: scores.get(m, math.inf))
+    line = ", ".join(f"{m} {scores[m]:.3f}" for m in HOLDOUT_MINERS if m in scores)
+    return best, (f"CFLD + 3-gram distance of a simulation of the log's last 20% of cases, from a model of the "
+                  f"first 80%: {line}")
+
+
 def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noise: float = 0.2,
                     miner: str = "tree") -> Path:
     """Read ``path``, discover, write ``out/process.yaml`` and check that it loads; returns the file's path."""
@@ -655,11 +707,11 @@ def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noi
 
 
 def discover_checked(log: ActivityLog, out: Path, miner: str = "tree", **kw: object) -> Path:
-    """:func:`discover` and :func:`write_checked`; should the tree miner's model not load (a bug), the
+    """:func:`discover` and :func:`write_checked`; should the chosen miner's model not load (a bug), the
     directly-follows miner's is written instead, so a user always gets a runnable file."""
-    if miner == "tree":
+    if miner != "dfg":
         try:
-            return write_checked(discover(log, miner="tree", **kw), out)  # type: ignore[arg-type]
+            return write_checked(discover(log, miner=miner, **kw), out)  # type: ignore[arg-type]
         except ProcsimError:
             pass
     return write_checked(discover(log, miner="dfg", **kw), out)  # type: ignore[arg-type]

@@ -621,7 +621,6 @@ class Emitter:
             return name[s] if s in keep else generic(s[0])
 
         entry_name = self._name("fragment")
-        out: dict[str, list[str]] = {}  # node -> targets (to check that every activity is reached)
         nodes: list[tuple[str, str, list[tuple[str, float, int | None]], str]] = []
         for s in [start] + kept:
             mv = moves[s]
@@ -643,7 +642,6 @@ class Emitter:
                     + (f" (run of {s[2]})" if s[2] > 1 else "") + f": {visits[s]} times")
             nodes.append((gw, "" if s == start else name[s], br, desc))
         # the fallback graph, for every activity reached through it
-        todo = sorted(set(fo_name))
         done: set[str] = set()
         succ: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for (a, b), c in sorted(arcs.items()):
@@ -653,27 +651,38 @@ class Emitter:
             return b != "" and not (rank[b] > rank[a] or (rank[b] == rank[a] and b > a))
 
         fo_nodes: list[tuple[str, str, list[tuple[str, float, int | None]], str]] = []
-        while todo:
-            a = todo.pop(0)
-            if a in done:
-                continue
-            done.add(a)
-            br2 = [(nxt if b == "" else generic(b), c, fo_most[(a, b)] if back(a, b) else None) for b, c in succ[a]]
-            for b, _ in succ[a]:
-                if b and b not in done:
-                    todo.append(b)
-            fo_nodes.append((self._name(f"after_{fo_name[a]}"), fo_name[a], br2, f"after {a} (rare paths)"))
-        # every activity of the fragment must be reached from its entry
-        for gw, node, br, _ in nodes + fo_nodes:
-            out[gw] = [t for t, _, _ in br]
-            if node:
-                out[node] = [gw]
-        seen, stack = {entry_name}, [entry_name]
-        while stack:
-            for y in out.get(stack.pop(), []):
-                if y not in seen:
-                    seen.add(y)
-                    stack.append(y)
+        while True:
+            todo = sorted(set(fo_name) - done)
+            while todo:
+                a = todo.pop(0)
+                if a in done:
+                    continue
+                done.add(a)
+                br2 = [(nxt if b == "" else generic(b), c, fo_most[(a, b)] if back(a, b) else None)
+                       for b, c in succ[a]]
+                todo += [b for b, _ in succ[a] if b and b not in done]
+                fo_nodes.append((self._name(f"after_{fo_name[a]}"), fo_name[a], br2, f"after {a} (rare paths)"))
+            # every activity of the fragment must be reached from its entry
+            out: dict[str, list[str]] = {}
+            for gw, node, br, _ in nodes + fo_nodes:
+                out[gw] = [t for t, _, _ in br]
+                if node:
+                    out[node] = [gw]
+            seen, stack = {entry_name}, [entry_name]
+            while stack:
+                for y in out.get(stack.pop(), []):
+                    if y not in seen:
+                        seen.add(y)
+                        stack.append(y)
+            lost = [a for a in labels if self.node_of[a] not in seen]
+            if not lost:
+                break
+            # an activity whose every way in was filtered out as noise: entered from the start, as rarely as it
+            # was in the log (its count where the directly-follows graph enters it)
+            states = set(name.values())
+            for a in lost:
+                to = self.node_of[a] if self.node_of[a] in states else generic(a)
+                nodes[0][2].append((to, float(sum(c for (x, y), c in arcs.items() if y == a) or 1.0), None))
         if not all(self.node_of[a] in seen for a in labels):
             return None
         label_of = {v: s[0] for s, v in name.items()} | {v: b for b, v in fo_name.items()}

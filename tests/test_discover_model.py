@@ -70,6 +70,12 @@ def test_a_directly_follows_part_remembers_what_was_done(tmp_path: Path) -> None
     v = _variants(sim)
     assert set(v) <= {tuple(t) for t in traces}, v  # only what the log did
     assert len(v) == 3
+    # the whole log as a transition system, and the hold-out between it and the tree
+    for miner in ("states", "auto"):
+        d = discover(log, miner=miner)
+        assert ("chosen by a hold-out" in d.yaml) == (miner == "auto")
+        assert "the log's transition system" in d.yaml or "process tree" in d.yaml
+        write_checked(d, tmp_path / miner)
 
 
 def test_members_get_speeds_calendars_and_their_share(tmp_path: Path) -> None:
