@@ -514,6 +514,7 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
             proc[rows] = _working_seconds(sub["start"], sub["end_time"], role_cal.get(arole))
     res_str = df["resource"].map(lambda r: None if r is None or (isinstance(r, float) and math.isnan(r)) else str(r))
     speed = _speeds(proc, df["activity"].to_numpy(), res_str.to_numpy())
+    rows_of = res_str.groupby(res_str, sort=True).indices
     for role, members in roles.items():
         week = role_cal[role]
         mine = df[df["resource"].isin(members)]
@@ -525,7 +526,7 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
             own: list[str] = []
             if m in speed:
                 own.append(f"speed: {speed[m]}")
-            mts = df.loc[res_str == m, ["start", "end_time"]]
+            mts = df.iloc[rows_of.get(m, []), :][["start", "end_time"]]
             mcal = _member_calendar(pd.concat([mts["start"], mts["end_time"]]))
             if mcal is not None and mcal != week and mcal[0] and mcal[1]:
                 mname = _ident(f"{m}_hours", taken)

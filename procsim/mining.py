@@ -568,35 +568,41 @@ class Emitter:
         graph forgets (work done twice, parts skipped). Rarer states fall back to the directly-follows graph.
         Branches that add no new activity can close a cycle and carry ``max`` (the most times one case took
         them). None when some activity would not be reached (the caller then uses the directly-follows graph)."""
-        State = tuple  # (last, frozenset(done), run)
-        start: State = ("", frozenset(), 0)
+        State = tuple  # (last, done as a bit mask over labels, run)
+        labels = sorted({a for t in log for a in t})
+        bit = {a: 1 << i for i, a in enumerate(labels)}
+        start: State = ("", 0, 0)
         visits: Counter[State] = Counter()
         moves: dict[State, Counter[State | None]] = defaultdict(Counter)
-        most: dict[tuple[State, State | None], int] = defaultdict(int)
-        for t, n in log.items():
+        most: dict[tuple[State, State | None], int] = defaultdict(int)  # for the branches that add nothing new
+        for t, n in log.items():  # first pass: how many cases pass through each state
             st = start
-            here: Counter[tuple[State, State | None]] = Counter()
             visits[st] += n
             for x in t:
-                run = min(st[2] + 1, RUN_CAP) if x == st[0] else 1
-                new = (x, st[1] | {x}, run)
-                moves[st][new] += n
-                here[(st, new)] += 1
-                st = new
+                st = (x, st[1] | bit[x], min(st[2] + 1, RUN_CAP) if x == st[0] else 1)
                 visits[st] += n
-            moves[st][None] += n
-            here[(st, None)] += 1
-            for k, c in here.items():
-                most[k] = max(most[k], c)
 
         def key(s: State) -> tuple[object, ...]:
-            return (-visits[s], s[0], tuple(sorted(s[1])), s[2])
+            return (-visits[s], s[0], s[1], s[2])
 
-        kept = [s for s in sorted(visits, key=key) if s != start and visits[s] >= STATE_MIN][:budget]
-        if not kept:
-            return None
+        kept = sorted((s for s, v in visits.items() if v >= STATE_MIN and s != start), key=key)[:budget]
         keep = set(kept)
-        labels = sorted({a for t in log for a in t})
+        for t, n in log.items():  # second pass: the choices made in the states kept (and at the start)
+            st = start
+            here: dict[tuple[State, State | None], int] = {}
+            for x in t:
+                new = (x, st[1] | bit[x], min(st[2] + 1, RUN_CAP) if x == st[0] else 1)
+                if st is start or st in keep:
+                    moves[st][new] += n
+                    if new[1] == st[1]:
+                        here[(st, new)] = here.get((st, new), 0) + 1
+                st = new
+            if st in keep:
+                moves[st][None] += n
+            for k, c in here.items():
+                if c > most[k]:
+                    most[k] = c
+        keep = set(kept)
         name: dict[State, str] = {}
         for s in kept:
             a = s[0]
@@ -626,9 +632,7 @@ class Emitter:
             mv = moves[s]
             total = sum(mv.values())
             br: list[tuple[str, float, int | None]] = []
-            for t_, c in sorted(mv.items(), key=lambda kv: (-kv[1], "" if kv[0] is None else kv[0][0],
-                                                             () if kv[0] is None else tuple(sorted(kv[0][1])),
-                                                             0 if kv[0] is None else kv[0][2])):
+            for t_, c in sorted(mv.items(), key=lambda kv: (-kv[1], ("", -1, 0) if kv[0] is None else kv[0])):
                 if c < self.noise * total and br:
                     continue
                 loops = t_ is not None and s != start and t_[1] == s[1] and not (t_[2] > s[2] and t_ in keep
@@ -638,7 +642,7 @@ class Emitter:
                 br.append((nxt, 0.0, None))  # every branch bounded: leaving must stay possible
             gw = entry_name if s == start else self._name(f"after_{name[s]}")
             desc = ("no block structure fits here: the first activity" if s == start else
-                    f"{s[0]} after {', '.join(sorted(s[1] - {s[0]})) or 'nothing else'}"
+                    f"{s[0]} after {', '.join(a for a in labels if s[1] & bit[a] and a != s[0]) or 'nothing else'}"
                     + (f" (run of {s[2]})" if s[2] > 1 else "") + f": {visits[s]} times")
             nodes.append((gw, "" if s == start else name[s], br, desc))
         # the fallback graph, for every activity reached through it
