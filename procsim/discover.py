@@ -484,8 +484,9 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
           "# Durations are processing times in working time"
           + (";\n# starts the log lacks were estimated: the later of the case's previous completion and the"
              " resource's previous one" if estimated else "") + ".",
-          "# Roles are resources that do the same activities; calendars are the hours they were seen working.",
-          "# Not modelled yet: per-member speeds, waits that hold nobody, month factors of arrivals.",
+          "# Roles are resources that do the same activities; calendars are the hours they were seen working;",
+          "# each member's speed, own calendar and share of an activity come from what they did in the log.",
+          "# Not modelled yet: waits that hold nobody, batching, month factors of arrivals.",
           "",
           "process:",
           f"  name: {_q(name)}",

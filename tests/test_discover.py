@@ -72,9 +72,10 @@ def test_roles_are_the_source_roles_with_their_members(p2p: tuple[ActivityLog, A
 
 
 # bounds: the figures measured when this was written, with room for the random streams (the running example has
-# 6 cases, so one odd trace moves its distances a lot)
+# 6 cases, so one odd trace moves its distances a lot); receipt tightened from 0.1 / 0.3 when its unstructured
+# part got states (measured 0.040 / 0.041)
 @pytest.mark.parametrize(("name", "max_ngd_2", "max_cfld"), [("running-example.xes", 0.45, 0.55),
-                                                          ("receipt.xes.gz", 0.1, 0.3)])
+                                                          ("receipt.xes.gz", 0.06, 0.08)])
 def test_real_logs_discovered_validate_and_run(name: str, max_ngd_2: float, max_cfld: float,
                                                tmp_path: Path) -> None:
     p = SHARED / "data" / "logs" / name
