@@ -15,6 +15,8 @@ import typer
 
 from procsim.errors import ProcsimError, UsageError
 
+MINERS = ("tree", "states", "auto", "dfg")  # discover's control-flow miners (docs/discover.md)
+
 if TYPE_CHECKING:
     from procsim.eventlog import ColumnMap
 
@@ -76,8 +78,9 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write process.yaml into")] = Path("mined"),
         noise: Annotated[float, typer.Option(help="Filter: drop directly-follows arcs below this share of their "
                                                    "source's most frequent arc (0-1)")] = 0.2,
-        miner: Annotated[str, typer.Option(help="tree: inductive miner (AND, XOR, loops); dfg: directly-follows "
-                                                "choices only")] = "tree",
+        miner: Annotated[str, typer.Option(help="tree: inductive miner (AND, XOR, loops); states: the log's "
+                                                "transition system; auto: tree or states, whichever scores better on "
+                                                "a hold-out of the log; dfg: directly-follows choices only")] = "tree",
         case: CaseOpt = None, activity: ActOpt = None, start: StartOpt = None, end: EndOpt = None,
         resource: ResOpt = None, lifecycle: LifeOpt = None,
     ) -> None:
@@ -87,8 +90,8 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
         try:
             if not 0 <= noise < 1:
                 raise UsageError("--noise: must be at least 0 and below 1")
-            if miner not in ("tree", "dfg"):
-                raise UsageError(f"--miner: '{miner}' is not one of: tree, dfg")
+            if miner not in MINERS:
+                raise UsageError(f"--miner: '{miner}' is not one of: {', '.join(MINERS)}")
             path = discover_to_dir(log, out, _columns(case, activity, start, end, resource, lifecycle),
                                    noise=noise, miner=miner)
         except ProcsimError as e:
@@ -103,7 +106,7 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
         replications: Annotated[int, typer.Option(help="Simulations of the test period")] = 5,
         seed: Annotated[int, typer.Option(help="Root seed of the replications")] = 0,
         train: Annotated[float, typer.Option(help="Share of cases (by start) to discover from")] = 0.8,
-        miner: Annotated[str, typer.Option(help="tree or dfg (see 'procsim discover --help')")] = "tree",
+        miner: Annotated[str, typer.Option(help="tree, states, auto or dfg (see 'procsim discover --help')")] = "tree",
         case: CaseOpt = None, activity: ActOpt = None, start: StartOpt = None, end: EndOpt = None,
         resource: ResOpt = None, lifecycle: LifeOpt = None,
     ) -> None:
@@ -116,8 +119,8 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
                 raise UsageError("--replications: must be at least 1")
             if not 0.1 <= train <= 0.95:
                 raise UsageError("--train: must be between 0.1 and 0.95")
-            if miner not in ("tree", "dfg"):
-                raise UsageError(f"--miner: '{miner}' is not one of: tree, dfg")
+            if miner not in MINERS:
+                raise UsageError(f"--miner: '{miner}' is not one of: {', '.join(MINERS)}")
             r = do_fidelity(log, _columns(case, activity, start, end, resource, lifecycle),
                             replications=replications, seed=seed, train=train, miner=miner)
         except ProcsimError as e:

@@ -32,6 +32,7 @@ import math
 import os
 import re
 import secrets
+import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from procsim.distances import all_distances
 from procsim.errors import ProcsimError, UsageError
 from procsim.eventlog import ActivityLog, ColumnMap, read_log
+from procsim.run import run
 
 __all__ = ["discover", "discover_to_dir", "Discovered"]
 
@@ -49,6 +52,11 @@ _WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # columns of procsim's own cases.csv that are bookkeeping, not case attributes
 _PROCSIM_CASE_COLUMNS = {"status", "start", "end", "cycle_time_s", "events", "cost", "end_event", "rules",
                          "exceptions", "truncated"}
+HOLDOUT_MINERS = ("tree", "states")  # the candidates of miner 'auto' (choose_miner), in order of preference
+HOLDOUT_MIN_CASES = 40  # cases a log needs for the hold-out (else: tree)
+MEMBER_MIN_EVENTS = 30  # events a member needs for a calendar of their own
+MIN_SPEED_N = 5  # instances of an activity a resource needs for its speed to count (as the profile's metrics)
+UNEVEN_GINI = 0.2  # an activity whose work is shared this unevenly goes to its members by their shares
 _RESERVED = {"case_id", "activity", "resource", "role", "now", "elapsed", "history", "true", "false", "none",
              "and", "or", "not", "in", "is", "if", "else"}
 
@@ -195,17 +203,70 @@ def _roles(df: pd.DataFrame, similarity: float) -> tuple[dict[str, list[str]], d
 
 
 def _calendar(ts: pd.Series) -> tuple[list[int], list[int]] | None:
-    """Working days and hours from the instants members were seen working: a weekday (an hour of the day) is
-    working when it has at least 5% of the busiest weekday's (hour's) events. None: around the clock."""
+    """Working days and hours from the instants members were seen working: an hour of the day is working when it
+    has at least 5% of the busiest hour's events, a weekday when it has 5% of the busiest weekday's or at least 2
+    (and 0.1% of the busiest). None: around the clock."""
     if len(ts) < 30:
         return None  # too little evidence for a calendar of its own
     days = np.bincount(ts.dt.dayofweek.to_numpy(), minlength=7).astype(np.float64)
     hours = np.bincount(ts.dt.hour.to_numpy(), minlength=24).astype(np.float64)
-    wd = [d for d in range(7) if days[d] >= 0.05 * days.max()]
+    # a weekday with a few events is still a working day for some: without it the simulation has none that day
+    wd = [d for d in range(7) if days[d] >= 0.05 * days.max() or days[d] >= max(2.0, 0.001 * days.max())]
     wh = [h for h in range(24) if hours[h] >= 0.05 * hours.max()]
     if len(wd) == 7 and len(wh) >= 22:
         return None
     return wd, wh
+
+
+def _assignment(res: pd.Series, members: list[str]) -> str | None:
+    """The activity's assignment line when its members shared it unevenly (Gini of their counts >= UNEVEN_GINI):
+    weighted by the share of it each did in the log (when several are free; a worklist, which holds a task for
+    the member drawn, built backlogs the log does not show: receipt's CTD 31 h -> 41 h)."""
+    counts = res[res.isin(members)].value_counts()
+    if len(counts) < 2:
+        return None
+    c = np.sort(counts.to_numpy(dtype=np.float64))
+    n = len(members)
+    full = np.concatenate([np.zeros(n - len(c)), c])
+    gini = float(np.abs(full[:, None] - full[None, :]).sum() / (2 * n * n * full.mean()))
+    if gini < UNEVEN_GINI:
+        return None
+    # members who never did it weigh 0 (a member not listed would weigh 1)
+    w = {str(m): int(counts.get(m, 0)) for m in members}
+    body = ", ".join(f"{_q(m)}: {k}" for m, k in sorted(w.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (f"    assignment: {{policy: weighted, weights: {{{body}}}}}    # who did it in the log "
+            f"(Gini {gini:.2f})")
+
+
+def _member_calendar(ts: pd.Series) -> tuple[list[int], list[int]] | None:
+    """A member's own days and hours: as :func:`_calendar`, except that every weekday with an event of the
+    member's is a working day, however few (the one who also works on Saturdays); None: too little evidence."""
+    if len(ts) < MEMBER_MIN_EVENTS:
+        return None
+    days = np.bincount(ts.dt.dayofweek.to_numpy(), minlength=7)
+    hours = np.bincount(ts.dt.hour.to_numpy(), minlength=24).astype(np.float64)
+    wd = [d for d in range(7) if days[d] >= 1]
+    wh = [h for h in range(24) if hours[h] >= 0.05 * hours.max()]
+    return wd, wh
+
+
+def _speeds(x: np.ndarray, act: np.ndarray, res: np.ndarray) -> dict[str, float]:
+    """Each resource's speed: how much faster than the activity's median it works, as the geometric mean over the
+    activities it did at least MIN_SPEED_N times (weighted by those counts) of median(activity) / median(its
+    own), clipped to [0.2, 5]; resources without such evidence are left out (speed 1)."""
+    f = pd.DataFrame({"x": x, "a": act, "r": res})
+    f = f[f["r"].notna() & np.isfinite(f["x"])]
+    med_a = f.groupby("a")["x"].median()
+    g = f.groupby(["a", "r"])["x"].agg(["median", "size"]).reset_index()
+    g = g[(g["size"] >= MIN_SPEED_N)]
+    g["ma"] = g["a"].map(med_a)
+    g = g[(g["ma"] > 0) & (g["median"] > 0)]
+    if g.empty:
+        return {}
+    g["lr"] = np.log(g["ma"] / g["median"]) * g["size"]
+    agg = g.groupby("r")[["lr", "size"]].sum()
+    sp = np.exp(agg["lr"] / agg["size"]).clip(0.2, 5.0)
+    return {str(r): round(float(v), 3) for r, v in sp.items() if abs(float(v) - 1) >= 0.05}
 
 
 def _ranges(hours: list[int]) -> list[str]:
@@ -380,9 +441,12 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
              cases: int | None = None) -> Discovered:
     """Discover a process from ``log``; the result's ``yaml`` is a complete process file. ``start`` and ``cases``
     replace the log's first case start and case count as the simulation's start and size (``fidelity`` simulates
-    the period after the log)."""
+    the period after the log). ``miner``: ``tree``, ``states``, ``dfg``, or ``auto`` (:func:`choose_miner`)."""
     if log.df.empty:
         raise UsageError(f"{log.source or 'log'}: no activity instances to discover from")
+    choice = ""
+    if miner == "auto":
+        miner, choice = choose_miner(log, noise, role_similarity)
     df, estimated = _prepare(log)
     flow = _flow(df, noise / 4)
     roles, res_role = _roles(df, role_similarity)
@@ -420,8 +484,9 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
           "# Durations are processing times in working time"
           + (";\n# starts the log lacks were estimated: the later of the case's previous completion and the"
              " resource's previous one" if estimated else "") + ".",
-          "# Roles are resources that do the same activities; calendars are the hours they were seen working.",
-          "# Not modelled yet: per-member speeds, waits that hold nobody, month factors of arrivals.",
+          "# Roles are resources that do the same activities; calendars are the hours they were seen working;",
+          "# each member's speed, own calendar and share of an activity come from what they did in the log.",
+          "# Not modelled yet: waits that hold nobody, batching, month factors of arrivals.",
           "",
           "process:",
           f"  name: {_q(name)}",
@@ -440,11 +505,37 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
     for role, members in roles.items():
         mine = df[df["resource"].isin(members)]
         ts = pd.concat([mine["start"], mine["end_time"]])
-        week = _calendar(ts) if len(ts) >= 30 else everyone
-        role_cal[role] = week
+        role_cal[role] = _calendar(ts) if len(ts) >= 30 else everyone
+    # processing time of each instance, in the working time of its activity's role
+    proc = np.full(len(df), np.nan)
+    for a, rows in idx.items():
+        arole = act_role[str(a)]
+        if arole is not None:
+            sub = df.iloc[rows]
+            proc[rows] = _working_seconds(sub["start"], sub["end_time"], role_cal.get(arole))
+    res_str = df["resource"].map(lambda r: None if r is None or (isinstance(r, float) and math.isnan(r)) else str(r))
+    speed = _speeds(proc, df["activity"].to_numpy(), res_str.to_numpy())
+    rows_of = res_str.groupby(res_str, sort=True).indices
+    for role, members in roles.items():
+        week = role_cal[role]
+        mine = df[df["resource"].isin(members)]
         acts = sorted(mine["activity"].value_counts().index[:3])
         role_lines.append(f"  {role}:    # does {', '.join(_q(a) for a in acts)}")
-        role_lines.append(f"    members: [{', '.join(_q(m) for m in members)}]")
+        role_lines.append("    members:    # speed: median time of the activities they did against everyone's; "
+                          "calendar: when they were seen working")
+        for m in members:
+            own: list[str] = []
+            if m in speed:
+                own.append(f"speed: {speed[m]}")
+            mts = df.iloc[rows_of.get(m, []), :][["start", "end_time"]]
+            mcal = _member_calendar(pd.concat([mts["start"], mts["end_time"]]))
+            if mcal is not None and mcal != week and mcal[0] and mcal[1]:
+                mname = _ident(f"{m}_hours", taken)
+                cal_lines.append(f"  {mname}:    # {_q(m)}: the days they worked, hours with 5% of their busiest")
+                cal_lines.append(f"    days: [{', '.join(_WEEKDAYS[d] for d in mcal[0])}]")
+                cal_lines.append(f"    hours: [{', '.join(_q(r) for r in _ranges(mcal[1]))}]")
+                own.append(f"calendar: {mname}")
+            role_lines.append(f"      {_q(m)}: {{{', '.join(own)}}}    # {len(mts)} instances")
         if week is not None:
             cname = _ident(f"{role}_hours", taken)
             cal_lines.append(f"  {cname}:    # days and hours with at least 5% of the busiest one's events")
@@ -496,15 +587,18 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         return gname
 
     next_of: dict[str, str] | None = None
-    if miner == "tree":
-        from procsim.mining import Emitter, inductive
+    copies: dict[str, list[tuple[str, str, str]]] = defaultdict(list)  # label -> extra nodes (loop passes, states)
+    if miner in ("tree", "states"):
+        from procsim.mining import Emitter, Node, inductive
 
         variants = Counter(tuple(t) for t in df.groupby("case_id", sort=False)["activity"].agg(tuple))
         em = Emitter({a: node[i] for i, a in enumerate(labels)}, set(gw_taken), noise / 4)
-        entry = em.emit(inductive(variants, noise), "end")
+        entry = em.emit(inductive(variants, noise) if miner == "tree" else Node("dfg", log=variants), "end")
         if set(em.next_of) == set(labels):
             next_of, gateways = em.next_of, em.gateways
             first = entry
+            for cnode, (label, cnext, why) in em.copies.items():
+                copies[label].append((cnode, cnext, why))
     if next_of is None:
         first = split("first_activity", _START, "how cases begin")
         flow_note = ["# Control flow (docs/discover.md): the directly-follows graph, arcs below "
@@ -512,11 +606,17 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
                      f"{flow.dropped + len(flow.arcs)}); each activity is followed by an XOR split with the log's",
                      "# frequencies; loops back carry 'max' = the most times one case took them; parallel work "
                      "shows as interleaving."]
+    elif miner == "states":
+        flow_note = ["# Control flow (docs/discover.md): the log's transition system: a node per state (last "
+                     "activity, what was", "# done, run length) that 20 cases or more pass through, with their "
+                     "choices; rarer states follow", "# the directly-follows graph."]
     else:
         flow_note = ["# Control flow (docs/discover.md): a process tree by the inductive miner (IMf, filter "
                      f"{noise:g}): XOR", "# probabilities are the shares of cases in each branch, AND blocks "
                      "where the log shows work in both orders,", "# loops with 'max' = the most repetitions of one "
                      "case; parts with no block structure are directly-follows choices."]
+    if choice:
+        flow_note.append(f"# This miner was chosen by a hold-out on the log: {choice}.")
     at = L.index("@FLOW@")
     L[at:at + 1] = flow_note
     L[L.index("  start: {type: start, next: first_activity}")] = f"  start: {{type: start, next: {first}}}"
@@ -526,9 +626,11 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
     for i, a in enumerate(labels):
         rows = idx[a]
         arole = act_role[a]
+        assign: str | None = None
         if arole is not None:
-            sub = df.iloc[rows]
-            x = _working_seconds(sub["start"], sub["end_time"], role_cal.get(arole))
+            # a member's time times their speed: the activity's own duration, which the engine divides by it
+            x = proc[rows] * res_str.iloc[rows].map(lambda r: speed.get(r, 1.0) if r else 1.0).to_numpy()
+            assign = _assignment(res_str.iloc[rows], roles[arole])
         else:
             x = whole[rows]
         dur, note = _duration_yaml(x)
@@ -541,13 +643,62 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
             L.append(f"    role: {arole}")
             L.append(f"    duration: {dur}    # processing time: {note}"
                      + (f"; waited {_dur(float(np.median(w)))} (median) before it" if len(w) else ""))
+            if assign:
+                L.append(assign)
         else:
             L.append(f"    duration: {dur}    # no resource: the whole time from enablement, {note}")
         L.append(f"    next: {nxt}")
+        for cnode, cnext, why in copies.get(a, []):
+            L.append(f"  {cnode}:    # {why}: as {node[i]}")
+            L.append(f"    name: {_q(a)}")
+            if arole is not None:
+                L.append(f"    role: {arole}")
+            L.append(f"    duration: {dur}")
+            if assign:
+                L.append(assign)
+            L.append(f"    next: {cnext}")
     L.append("")
     if gateways:
         L += ["gateways:"] + gateways + [""]
     return Discovered("\n".join(L), len(labels), roles, len(flow.arcs), flow.dropped, estimated)
+
+
+def choose_miner(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7) -> tuple[str, str]:
+    """The control-flow miner for ``log`` by a hold-out on it: the first 80% of its cases by start discovered with
+    each of HOLDOUT_MINERS, each model simulating the last 20% (same start, same number of cases, seed 0), scored
+    by CFLD + 3-gram distance against them; the lower wins (ties: the first). Which structure fits a log best
+    differs from log to log (a block-structured tree for receipt, the transition system for BPIC 2012), and a
+    hold-out is how to tell without looking at the data the model will be judged on. Returns the miner and a
+    line for the file's header; ``tree`` when the log has too few cases to split."""
+    t = log.df["start_time"].fillna(log.df["end_time"])
+    starts = t.groupby(log.df["case_id"]).min().sort_values(kind="stable")
+    n = int(0.8 * len(starts))
+    if n < HOLDOUT_MIN_CASES or len(starts) - n < HOLDOUT_MIN_CASES // 4:
+        return "tree", ""
+    inner = log.df["case_id"].isin(starts.index[:n])
+    ca = log.case_attributes
+    tr = ActivityLog(log.df[inner].reset_index(drop=True), ca[ca.index.isin(starts.index[:n])] if not ca.empty
+                     else ca, log.source)
+    te = ActivityLog(log.df[~inner].reset_index(drop=True), ca, log.source)
+    scores: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="procsim-discover-") as tmp:
+        for m in HOLDOUT_MINERS:
+            try:
+                d = discover(tr, noise=noise, role_similarity=role_similarity, miner=m,
+                             start=starts.iloc[n], cases=len(starts) - n)
+                path = Path(tmp) / f"{m}.yaml"
+                path.write_text(d.yaml, encoding="utf-8")  # run loads and checks it (once: parsing is the cost)
+                run(path, Path(tmp) / f"{m}-sim", seed=0, cases=len(starts) - n)
+            except ProcsimError:
+                continue  # a model that does not load or run is not a candidate
+            dist = all_distances(te, read_log(Path(tmp) / f"{m}-sim"), only=["cfld", "ngd_3"])
+            scores[m] = dist["cfld"] + dist["ngd_3"]
+    if not scores:
+        return "tree", ""
+    best = min(HOLDOUT_MINERS, key=lambda m: scores.get(m, math.inf))
+    line = ", ".join(f"{m} {scores[m]:.3f}" for m in HOLDOUT_MINERS if m in scores)
+    return best, (f"CFLD + 3-gram distance of a simulation of the log's last 20% of cases, from a model of the "
+                  f"first 80%: {line}")
 
 
 def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noise: float = 0.2,
@@ -558,11 +709,11 @@ def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noi
 
 
 def discover_checked(log: ActivityLog, out: Path, miner: str = "tree", **kw: object) -> Path:
-    """:func:`discover` and :func:`write_checked`; should the tree miner's model not load (a bug), the
+    """:func:`discover` and :func:`write_checked`; should the chosen miner's model not load (a bug), the
     directly-follows miner's is written instead, so a user always gets a runnable file."""
-    if miner == "tree":
+    if miner != "dfg":
         try:
-            return write_checked(discover(log, miner="tree", **kw), out)  # type: ignore[arg-type]
+            return write_checked(discover(log, miner=miner, **kw), out)  # type: ignore[arg-type]
         except ProcsimError:
             pass
     return write_checked(discover(log, miner="dfg", **kw), out)  # type: ignore[arg-type]

@@ -6,7 +6,8 @@ simulates the test period, starting at the first test case's start with as many 
 ``replications`` times with different seeds; each distance of :mod:`procsim.distances` between the test part and
 each simulation is reported as mean and standard deviation. Next to it, the log's own noise floor: the same
 distances between the last ``train`` share's last 20% of cases and the test part (two real samples of the process,
-close in time: a simulation cannot be expected to beat it by much).
+close in time: a simulation cannot be expected to beat it by much). And the resource metrics of the realism
+profile (:data:`RESOURCE_METRICS`, see docs/metrics.md) of the test part and of each simulation.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ import pandas as pd
 from procsim.distances import DISTANCES, all_distances
 from procsim.errors import UsageError
 from procsim.eventlog import ActivityLog, ColumnMap, read_log
+from procsim.profile import METRICS, profile
 
-__all__ = ["FidelityResult", "fidelity", "fidelity_log", "split_by_start"]
+__all__ = ["FidelityResult", "RESOURCE_METRICS", "fidelity", "fidelity_log", "split_by_start"]
+
+# the realism profile's resource metrics, compared between the test part and the simulations (issue #13)
+RESOURCE_METRICS = ("resource_eta2", "workload_gini")
 
 
 @dataclass
@@ -42,6 +47,13 @@ class FidelityResult:
     discover_seconds: float
     simulate_seconds: float
     notes: list[str] = field(default_factory=list)
+    real_profile: dict[str, float] = field(default_factory=dict)  # RESOURCE_METRICS of the test part
+    sim_profiles: list[dict[str, float]] = field(default_factory=list)  # ... of each simulation
+
+    def sim_metric(self, key: str) -> float:
+        """The mean of a resource metric over the simulations (nan where none has it)."""
+        v = [p[key] for p in self.sim_profiles if math.isfinite(p.get(key, math.nan))]
+        return float(np.mean(v)) if v else math.nan
 
     def mean(self, key: str) -> float:
         v = [x for x in self.values[key] if math.isfinite(x)]
@@ -61,6 +73,9 @@ class FidelityResult:
                 "distances": {d.key: {"mean": f(self.mean(d.key)), "sd": f(self.sd(d.key)),
                                       "values": [f(x) for x in self.values[d.key]],
                                       "noise_floor": f(self.floor[d.key])} for d in DISTANCES},
+                "resource_metrics": {k: {"real": f(self.real_profile.get(k, math.nan)),
+                                         "simulated": [f(p.get(k, math.nan)) for p in self.sim_profiles]}
+                                     for k in RESOURCE_METRICS},
                 "notes": self.notes}
 
     def to_json(self) -> str:
@@ -75,6 +90,10 @@ class FidelityResult:
         for d in DISTANCES:
             lines.append(f"{d.title:<{w}}  {_fmt(self.mean(d.key)):>10}  {_fmt(self.sd(d.key)):>9}  "
                          f"{_fmt(self.floor[d.key]):>11}  {d.unit}")
+        labels = {m.key: m.label for m in METRICS}
+        for k in RESOURCE_METRICS:
+            lines.append(f"{labels[k]}: test part {_fmt(self.real_profile.get(k, math.nan))}, "
+                         f"simulations {_fmt(self.sim_metric(k))}")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
 
@@ -119,6 +138,7 @@ def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: 
     tail = starts.loc[train_ids].sort_values(kind="stable")
     tail_log = _subset(log, pd.Index(tail.index[-max(2, int(round(0.2 * len(tail)))):]))
     values: dict[str, list[float]] = {k.key: [] for k in DISTANCES}
+    profiles: list[dict[str, float]] = []
     t_sim = 0.0
     with tempfile.TemporaryDirectory(prefix="procsim-fidelity-") as tmp:
         t0 = time.perf_counter()
@@ -135,12 +155,16 @@ def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: 
             sim = read_log(out)
             for k, v in all_distances(te, sim).items():
                 values[k].append(v)
+            prof = profile(sim)
+            profiles.append({k: prof[k] for k in RESOURCE_METRICS})
     floor = all_distances(tail_log, te)
     notes = [f"noise floor: the training part's last {tail_log.df['case_id'].nunique()} cases against the test part"]
     if not log.has_start:
         notes.append("the log records completions only: starts were estimated for discovery, and the "
                      "distances count each real end as its start")
-    return FidelityResult(log.source, len(train_ids), n_test, replications, values, floor, t_disc, t_sim, notes)
+    real = profile(te)
+    return FidelityResult(log.source, len(train_ids), n_test, replications, values, floor, t_disc, t_sim, notes,
+                          {k: real[k] for k in RESOURCE_METRICS}, profiles)
 
 
 def fidelity(path: Path, columns: ColumnMap | None = None, replications: int = 5, seed: int = 0,

@@ -50,7 +50,8 @@ def test_procure_to_pay_rediscovered_validates_runs_and_is_close(p2p: tuple[Acti
     src, other_seed = p2p
     path, sim = _mine_and_run(src, tmp_path)
     loaded = load_process(path)  # the loader's own validation
-    assert len(loaded.spec.activities) == src.df["activity"].nunique()
+    # one name per activity of the log (written-out loop passes and states are extra nodes with the same name)
+    assert {a.name for a in loaded.spec.activities.values()} == set(src.df["activity"])
     assert set(sim.df["activity"]) <= set(src.df["activity"])
     assert sim.df["case_id"].nunique() == src.df["case_id"].nunique()
     d = all_distances(src, sim)
@@ -71,9 +72,10 @@ def test_roles_are_the_source_roles_with_their_members(p2p: tuple[ActivityLog, A
 
 
 # bounds: the figures measured when this was written, with room for the random streams (the running example has
-# 6 cases, so one odd trace moves its distances a lot)
+# 6 cases, so one odd trace moves its distances a lot); receipt tightened from 0.1 / 0.3 when its unstructured
+# part got states (measured 0.040 / 0.041)
 @pytest.mark.parametrize(("name", "max_ngd_2", "max_cfld"), [("running-example.xes", 0.45, 0.55),
-                                                          ("receipt.xes.gz", 0.1, 0.3)])
+                                                          ("receipt.xes.gz", 0.06, 0.08)])
 def test_real_logs_discovered_validate_and_run(name: str, max_ngd_2: float, max_cfld: float,
                                                tmp_path: Path) -> None:
     p = SHARED / "data" / "logs" / name
