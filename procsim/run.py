@@ -295,7 +295,7 @@ def _add_shard(model: Any, types: dict[str, str], shard: Shard) -> None:
         types[name] = "integer" if isinstance(value, int) else "string"
     model.attr_names = [*model.attr_names, *columns]
     make = model.make_attributes
-    model.make_attributes = lambda idx, case_id: make(idx, case_id) | columns
+    model.make_attributes = lambda idx, case_id, now=None: make(idx, case_id, now) | columns
     model.case_prefix = f"{shard.tag}-{model.case_prefix}"
     if shard.arrival_factor != 1.0:
         # gaps shrink by the factor: the rate scales, and so does a shaped rate (calendar, intensity) everywhere

@@ -209,3 +209,19 @@ def test_drift_ground_truth_written_once(tmp_path):
     run(p2p, tmp_path / "plain", seed=1, cases=20)
     run(p2p, tmp_path / "r", seed=1, cases=40, replications=2, workers=1)
     assert (tmp_path / "r" / "drift.csv").read_bytes() == (tmp_path / "plain" / "drift.csv").read_bytes()
+
+
+def test_the_bundled_example_shards_with_every_ground_truth_file(tmp_path):
+    # procure_to_pay uses master data, line items, near misses and data-quality faults: each shard writes
+    # exceptions.csv and field_labels.csv, merged like labels.csv; ids carry the shard, so none repeats
+    out = tmp_path / "out"
+    run("processes/procure_to_pay.yaml", out, seed=7, cases=400, replications=2, workers=1, formats=["csv"])
+    cases = pd.read_csv(out / "cases.csv")
+    assert len(cases) == 400 and set(cases["replication"]) == {1, 2}
+    exc = pd.read_csv(out / "exceptions.csv")
+    assert len(exc) > 0 and not exc["exception_id"].duplicated().any()
+    assert {i.split("-")[0] for i in exc["exception_id"]} == {"R01", "R02"}
+    fields = pd.read_csv(out / "field_labels.csv")
+    assert set(fields["case_id"]) <= set(cases["case_id"])
+    labels = pd.read_csv(out / "labels.csv")
+    assert set(labels["case_id"]) == set(cases["case_id"])
