@@ -117,7 +117,7 @@ def run(
             result = do_run(loaded, out, seed=seed, cases=cases, horizon=h, formats=formats,
                             labels_in_log=labels_in_log, on_progress=progress.update, force=force,
                             window=window, on_notice=None if quiet else lambda m: typer.echo(m, err=True), streaming=stream,
-                            replications=replications, workers=workers, dask=dask)
+                            replications=replications, workers=workers, dask=dask, report=report)
         finally:
             progress.close()
             restore()

@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - depends on the platform
 LOCK = ".procsim.lock"
 JOURNAL = ".procsim-pending.json"
 MANIFEST = "manifest.json"
+REPORT = "report.html"  # written after the commit by `run --report`; the manifest says a report goes with it
 DOCUMENTS = "documents"
 # procsim's temporaries: this version's (".events.csv.123-9f3a1c2b.part", a SQLite journal beside one) and the
 # fixed names earlier versions used for their outputs (".events.csv.part"): only these are ever cleared as stale
@@ -85,6 +86,7 @@ class RunFolder:
 
     def __init__(self, out: Path, entries: Iterable[str], *, force: bool = False) -> None:
         self.out = out
+        self.report = False  # set by a run that writes report.html after its commit (manifest "report")
         self.tag = f"{os.getpid()}-{secrets.token_hex(4)}"  # temporaries unique per run (not in any output)
         self._fd: int | None = None
         self.entries = list(dict.fromkeys([*entries, MANIFEST]))
@@ -187,6 +189,8 @@ class RunFolder:
         if m is not None:
             files = {n: meta for n, meta in m["files"].items() if isinstance(n, str) and _plain(n)}
             owned |= {MANIFEST, *files}
+            if m.get("report") == REPORT:  # the page `run --report` wrote beside this log: stale without it
+                owned.add(REPORT)
             if DOCUMENTS in (m.get("formats") or ()):
                 owned.discard("index.csv")  # the documents index is listed by its name inside documents/
                 owned.add(DOCUMENTS)

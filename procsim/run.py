@@ -18,7 +18,7 @@ from procsim.version import __version__, output_versions
 from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
 from procsim.schemes import SCHEMES_CSV
-from procsim.outdir import RunFolder, os_error
+from procsim.outdir import REPORT, RunFolder, os_error
 from procsim.recording import Recording, Window, build_recording, parse_window
 from procsim.exceptions.quality import Quality
 from procsim.records import NEAR_LABEL_SCHEMA, CaseBatch, EventBatch, Recorder, exception_meta
@@ -78,7 +78,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         root: str | Path | None = None, force: bool = False, window: str | Window | None = None,
         on_notice: Callable[[str], None] | None = None, streaming: StreamOptions | None = None,
         replications: int = 1, workers: int | None = None, dask: str | None = None,
-        shard: Shard | None = None) -> RunResult:
+        shard: Shard | None = None, report: bool = False) -> RunResult:
     """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``.
 
     ``root`` is the project folder the process may read from (``procsim.spec.paths``); ``force`` lets a run
@@ -156,6 +156,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     entries = [REGISTRY[f].entry or REGISTRY[f].filename for f in kinds] + ([DRIFT_CSV] if spec.drift else []) + (
         [SCHEMES_CSV] if spec.schemes else [])
     folder = RunFolder(out_dir, entries, force=force)
+    folder.report = report
     try:
         if shards is not None:
             files, manifest, n_cases, n_events = run_shards(
@@ -255,6 +256,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         "horizon_s": horizon,
         "formats": formats,
         "labels_in_log": labels_in_log,
+        **({"report": REPORT} if folder.report else {}),
         "inputs": {k: {"sha256": v} for k, v in sorted(loaded.inputs.items())},
         "rules": loaded.rules.catalogue if loaded.rules is not None else {},
         "exceptions": [x.model_dump(mode="json", exclude_defaults=True) | {"name": x.label, "type": x.type}

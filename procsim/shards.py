@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from procsim.errors import ProcsimError, UsageError
-from procsim.outdir import RunFolder, os_error
+from procsim.outdir import REPORT, RunFolder, os_error
 from procsim.sim.streams import shard_seed
 from procsim.spec import LoadedProcess, load_process
 from procsim.version import __version__, output_versions
@@ -379,6 +379,7 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
         "horizon_s": horizon,
         "formats": list(formats),
         "labels_in_log": labels_in_log,
+        **({"report": REPORT} if folder.report else {}),
         "inputs": r0["inputs"],
         "rules": r0["rules"],
         "exceptions": r0["exceptions"],

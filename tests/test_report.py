@@ -126,6 +126,17 @@ def test_run_with_report(write_process, tmp_path: Path) -> None:
     html = (tmp_path / "o" / "report.html").read_text()
     assert 'data-count="30"' in html  # the start node: 30 cases
     assert "the model's own graph" in html  # p.yaml is where the manifest says
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["report"] == "report.html"
+    # a later run into the folder without --report: the older page described the older log, so it goes
+    again = cli("run", "p.yaml", "--cases", "20", "--out", "o", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert not (tmp_path / "o" / "report.html").exists()
+    assert "report" not in json.loads((tmp_path / "o" / "manifest.json").read_text())
+    # a page the user put there themselves is theirs: never removed
+    (tmp_path / "o" / "report.html").write_text("mine", encoding="utf-8")
+    third = cli("run", "p.yaml", "--cases", "20", "--out", "o", cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
+    assert (tmp_path / "o" / "report.html").read_text(encoding="utf-8") == "mine"
 
 
 def test_layout_is_layered_deterministic_and_overlap_free() -> None:
