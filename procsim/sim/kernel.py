@@ -11,6 +11,7 @@ it is not an ``Event``, so it cannot be combined with ``|``/``&``: use ``env.tim
 from __future__ import annotations
 
 from heapq import heappush
+from typing import Any, Callable
 
 import simpy
 
@@ -27,7 +28,7 @@ class Wake:
     _value = None
 
     def __init__(self) -> None:
-        self.callbacks: list | None = []
+        self.callbacks: list[Callable[[Any], None]] | None = []
 
 
 class Kernel(simpy.Environment):
@@ -38,5 +39,5 @@ class Kernel(simpy.Environment):
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
         ev = Wake()
-        heappush(self._queue, (self._now + delay, _NORMAL, next(self._eid), ev))  # as Environment.schedule
+        heappush(self._queue, (self._now + delay, _NORMAL, next(self._eid), ev))  # type: ignore[misc]  # as Environment.schedule; Wake is an Event to the kernel by duck typing, simpy types the queue for Event
         return ev

@@ -102,7 +102,7 @@ class Pool:
                     ev = w[2]
                     ev._ok = True
                     ev._value = member
-                    callbacks, ev.callbacks = ev.callbacks, None
+                    callbacks, ev.callbacks = ev.callbacks, None  # type: ignore[assignment]  # None marks processed, as in simpy (typed there as a list)
                     for callback in callbacks:
                         callback(ev)
                     return
@@ -279,9 +279,9 @@ class Pool:
         for pool, j in self._seats(m):
             if not pool.waiting or (pool.people is not None and not pool._on_duty(j, now)):
                 continue
-            w = pool._first(j)
-            if w is not None and (best is None or (w[0], w[1]) < best[0]):
-                best = ((w[0], w[1]), pool, w, j)
+            cand = pool._first(j)
+            if cand is not None and (best is None or (cand[0], cand[1]) < best[0]):
+                best = ((cand[0], cand[1]), pool, cand, j)
         if best is None:
             return False
         _, pool, w, j = best
@@ -297,7 +297,7 @@ class Pool:
         """Succeed a waiting request at once, as ``release`` does (see there)."""
         ev._ok = True
         ev._value = member
-        callbacks, ev.callbacks = ev.callbacks, None
+        callbacks, ev.callbacks = ev.callbacks, None  # type: ignore[assignment]  # None marks processed, as in simpy (typed there as a list)
         for callback in callbacks:
             callback(ev)
 
@@ -344,13 +344,13 @@ def _cumulative(weights: list[float], n: int) -> tuple[list[float], float, list[
     ``u < acc`` at the first index whose running sum exceeds ``u`` is ``bisect_right`` on the sums; a ``u`` at
     or past the last sum (rounding) falls to the last member, as the loop's fallback does."""
     ws = weights[:n]
-    total = sum(ws)
+    total: float = sum(ws)
     sums: list[float] = []
     acc = 0.0
     for w in ws:
         acc += w
         sums.append(acc)
-    answers = [(c,) for c in range(n)]
+    answers: list[tuple[int, ...]] = [(c,) for c in range(n)]
     answers.append((n - 1,))
     return weights, total, sums, answers
 

@@ -46,7 +46,7 @@ class Task(Event):
                 if event._ok:
                     event = gen.send(event._value)
                 else:
-                    event._defused = True  # type: ignore[attr-defined]
+                    event._defused = True
                     event = gen.throw(event._value)
                 callbacks = event.callbacks
                 if callbacks is not None:
@@ -59,4 +59,4 @@ class Task(Event):
             if self.callbacks:
                 self.env.schedule(self)
             else:
-                self.callbacks = None  # processed: nobody waited, and a later waiter sees it done
+                self.callbacks = None  # type: ignore[assignment]  # processed: nobody waited, and a later waiter sees it done (simpy's own marker, though it types callbacks as a list)
