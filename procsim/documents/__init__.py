@@ -189,8 +189,8 @@ def check_documents(loaded: LoadedProcess, types: dict[str, str]) -> list[Proble
         try:
             source = tpath.read_text(encoding="utf-8")
             tree = env.parse(source, name=display, filename=str(tpath))
-            code = env.compile(source, name=display, filename=str(tpath))
-            template = env.template_class.from_code(env, code, env.make_globals(None))
+            compiled = env.compile(source, name=display, filename=str(tpath))
+            template = env.template_class.from_code(env, compiled, env.make_globals(None))
         except jinja2.TemplateSyntaxError as e:
             problems.append(Problem(display, e.lineno or 1, 1, f"documents.{name}", e.message or str(e),
                                     "template_syntax"))

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from copy import copy
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 import jinja2.nodes as jn
@@ -256,7 +256,8 @@ def _str_method_check(env: _Env, obj: Any, args: tuple[Any, ...], kwargs: dict[s
     elif name == "expandtabs":
         tab = args[0] if args else kwargs.get("tabsize", 8)
         if isinstance(tab, int):
-            _check(n + owner.count("\t" if isinstance(owner, str) else b"\t") * tab, "expandtabs()")
+            tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
+            _check(n + tabs * tab, "expandtabs()")
     elif name == "replace" and len(args) >= 2:
         _check(_replaced_size(owner, args[0], args[1], args[2] if len(args) > 2 else kwargs.get("count", -1)),
                "replace()")
@@ -274,7 +275,7 @@ def _replaced_size(s: Any, old: Any, new: Any, count: Any) -> int:
     if not isinstance(old, (str, bytes)) or not isinstance(new, (str, bytes)) or type(old) is not type(s) and \
             not (isinstance(s, str) and isinstance(old, str)):
         return len(s)
-    hits = s.count(old) if old else len(s) + 1
+    hits = cast(Any, s).count(old) if old else len(s) + 1  # s is str or bytes, of old's type
     if isinstance(count, int) and count >= 0:
         hits = min(hits, count)
     return len(s) + hits * (len(new) - len(old))
@@ -324,7 +325,7 @@ class _Env(ImmutableSandboxedEnvironment):
             raise TemplateSyntaxError(f"the template is nested more than {TEMPLATE_MAX_NESTING} levels deep", 1,
                                       name, filename) from None
         # jinja's compiler and its tools recurse once or more per level: refuse deep trees before they do
-        stack = [(tree, 0)]
+        stack: list[tuple[jn.Node, int]] = [(tree, 0)]
         while stack:
             node, depth = stack.pop()
             if depth > TEMPLATE_MAX_NESTING:
@@ -401,9 +402,10 @@ class _Env(ImmutableSandboxedEnvironment):
             if is_map:
                 if kwargs or len(args) != 1:
                     raise TypeError("format_map() takes exactly one argument, a mapping")
-                args, kwargs = (), args[0]
+                kwargs = args[0]
+                args = ()
             _check(len(owner), "a format string")
-            return type(owner)(formatter.vformat(owner, args, kwargs))
+            return cast(str, type(owner)(formatter.vformat(owner, args, kwargs)))  # owner is a str (or Markup)
 
         return functools.update_wrapper(checked, value)
 
@@ -555,7 +557,7 @@ def render(template: jinja2.Template, context: dict[str, Any]) -> str:
     env = template.environment
     checked = isinstance(env, _Env)
     if checked:
-        env.start()
+        cast(_Env, env).start()
     parts: list[str] = []
     size = 0
     t0 = time.perf_counter()
@@ -577,5 +579,5 @@ def render(template: jinja2.Template, context: dict[str, Any]) -> str:
         raise TemplateRuntimeError(f"{type(e).__name__}: {e}").with_traceback(e.__traceback__) from None
     finally:
         if checked:
-            env.stop()
+            cast(_Env, env).stop()
     return "".join(parts)
