@@ -36,6 +36,7 @@ import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -286,7 +287,7 @@ def _working_seconds(start: pd.Series, end: pd.Series, cal: tuple[list[int], lis
     a = start.astype("int64").to_numpy() // 1_000_000_000
     b = end.astype("int64").to_numpy() // 1_000_000_000
     if cal is None:
-        return (b - a).astype(np.float64)
+        return cast(np.ndarray, (b - a).astype(np.float64))  # pandas is untyped here
     work = np.zeros(168, dtype=np.float64)
     for d in cal[0]:
         for h in cal[1]:
@@ -299,9 +300,9 @@ def _working_seconds(start: pd.Series, end: pd.Series, cal: tuple[list[int], lis
         u = t + shift
         k, off = np.divmod(u, week)
         h, sec = np.divmod(off, 3600)
-        return k * cum[-1] + cum[h] + np.where(work[h] > 0, sec, 0)
+        return cast(np.ndarray, k * cum[-1] + cum[h] + np.where(work[h] > 0, sec, 0))
 
-    return (w(b) - w(a)).astype(np.float64)
+    return cast(np.ndarray, (w(b) - w(a)).astype(np.float64))
 
 
 @dataclass
@@ -331,11 +332,11 @@ def _flow(df: pd.DataFrame, noise: float) -> _Flow:
     per_case = pairs.groupby(["case", "a", "b"], sort=False).size()
     full = per_case.groupby(level=["a", "b"]).sum()
     max_rep = per_case.groupby(level=["a", "b"]).max()
-    arcs_all = {(int(a), int(b)): float(v) for (a, b), v in full.items()}  # type: ignore[misc, call-overload, has-type]
+    arcs_all = {(int(a), int(b)): float(v) for (a, b), v in full.items()}
     # rank: mean position of an activity's first occurrence in its traces
     pos = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
     firsts = pd.DataFrame({"case": case, "a": acts, "pos": pos}).drop_duplicates(["case", "a"])
-    rank = {int(a): float(p) for a, p in firsts.groupby("a")["pos"].mean().items()}  # type: ignore[call-overload]
+    rank = {int(a): float(p) for a, p in firsts.groupby("a")["pos"].mean().items()}
     rank[_START], rank[_END] = -math.inf, math.inf
 
     out_tot: dict[int, float] = defaultdict(float)

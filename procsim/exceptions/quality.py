@@ -171,7 +171,7 @@ class Quality:
         g = self.streams.get(idx)
         draws = g.random(4 * len(self.faults))  # a fixed number per case: one fault never shifts another's
         self.streams.put(g)
-        hit = [(self.index[k], f.fault, (float(draws[4 * k + 1]), float(draws[4 * k + 2]), float(draws[4 * k + 3])))
+        hit: list[tuple[int, str, tuple[float, float, float]]] = [(self.index[k], f.fault, (float(draws[4 * k + 1]), float(draws[4 * k + 2]), float(draws[4 * k + 3])))
                for k, f in enumerate(self.faults) if draws[4 * k] < f.rate]
         if hit:
             self.hits[idx] = hit

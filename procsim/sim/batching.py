@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from simpy.events import Event
@@ -84,10 +84,10 @@ class Batcher:
             # a timer even when due now: cases that reach the activity at this same instant join this batch
             opened = self.opened
             scheduled = at <= due
-            env.sleep(min(due, at) - now).callbacks.append(  # type: ignore[union-attr]
+            env.sleep(min(due, at) - now).callbacks.append(
                 lambda _ev: self._due(opened, scheduled))
         yield done
-        return act.next
+        return cast(int, act.next)
 
     def _due(self, opened: int, scheduled: bool, settled: bool = False) -> None:
         if opened != self.opened or not self.waiting:

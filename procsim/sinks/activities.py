@@ -41,7 +41,7 @@ def enabling_labels(spec: Any, graph: nx.DiGraph | None) -> tuple[dict[str, set[
         kind = graph.nodes[n].get("kind")
         if kind == "activity":
             a = spec.activities[n]
-            return a.name or n  # type: ignore[no-any-return]
+            return a.name or n
         if kind == "wait":
             w = spec.waits[n]
             return (w.name or n) if w.log else None

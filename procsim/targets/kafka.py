@@ -23,7 +23,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -230,7 +230,7 @@ class KafkaTarget(Target):
             if p is None:
                 p = cache[k] = zlib.crc32(k.encode()) % n
             lookup.append(p)
-        return np.asarray(lookup, dtype=np.int64)[enc.indices.to_numpy(False)]
+        return cast(np.ndarray, np.asarray(lookup, dtype=np.int64)[enc.indices.to_numpy(False)])  # pyarrow is untyped
 
     def deliver(self, table: pa.Table) -> None:  # pragma: no cover - write_events is overridden
         raise NotImplementedError
