@@ -143,11 +143,11 @@ def check_master_data(loaded: LoadedProcess) -> list[Problem]:
     # references first: a field may read any of them, wherever declared (references are drawn with the case's
     # other columns, fields are read after them)
     seen: dict[str, str] = {}  # valid reference attributes -> their type
-    for aname, a in spec.attributes.items():
-        if a.master is None or "." in a.master:
+    for aname, attr in spec.attributes.items():
+        if attr.master is None or "." in attr.master:
             continue
-        loc: tuple[Any, ...] = ("attributes", aname, "master")
-        ref = a.master
+        loc = ("attributes", aname, "master")
+        ref = attr.master
         if ref not in spec.master_data:
             problems.append(smap.problem(loc, f"unknown master-data type '{ref}'"
                                          f"{_suggest(ref, spec.master_data)}", "unknown_master"))
@@ -156,18 +156,18 @@ def check_master_data(loaded: LoadedProcess) -> list[Problem]:
                                          "did the work, a case does not draw one", "not_drawn"))
         else:
             seen[aname] = ref
-    for aname, a in spec.attributes.items():
-        if a.master is None or "." not in a.master:
+    for aname, attr in spec.attributes.items():
+        if attr.master is None or "." not in attr.master:
             continue
         loc = ("attributes", aname, "master")
-        ref, _, field = a.master.partition(".")
+        ref, _, field = attr.master.partition(".")
         if ref not in seen:
-            r = spec.attributes.get(ref)
-            if r is not None and r.master is not None and "." not in r.master:
+            rattr = spec.attributes.get(ref)
+            if rattr is not None and rattr.master is not None and "." not in rattr.master:
                 continue  # a reference, but a wrong one: reported there
             problems.append(smap.problem(loc, f"'{ref}' is not a reference to master data (like '{ref}: {{master: "
                                          f"{next(iter(spec.master_data), 'supplier')}}}')"
-                                         + (_suggest(ref, seen) if r is None else ""), "unknown_reference"))
+                                         + (_suggest(ref, seen) if rattr is None else ""), "unknown_reference"))
             continue
         t = spec.master_data[seen[ref]]
         if field not in type_fields(t):

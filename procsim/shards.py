@@ -90,15 +90,15 @@ def plan_shards(seed: int, cases: int | None, replications: int, units: Mapping[
                 raise UsageError(f"--cases {cases} leaves unit '{unit_list[k][0]}' fewer cases than replications")
         per_unit = list(split)
     width = max(2, len(str(replications)))
-    out = []
+    out: list[Shard] = []
     for u, (uname, factor) in enumerate(unit_list):
         n_unit = per_unit[u]
         for r in range(replications):
-            n = None if n_unit is None else n_unit // replications + (1 if r < n_unit % replications else 0)
+            n_cases = None if n_unit is None else n_unit // replications + (1 if r < n_unit % replications else 0)
             rtag = f"R{r + 1:0{width}d}" if replications > 1 else ""
             tag = "-".join(t for t in (uname, rtag) if t)
             out.append(Shard(index=len(out), replication=r + 1, seed=shard_seed(seed, u + 1 if uname else 0, r + 1),
-                             cases=n, tag=tag, unit=uname, arrival_factor=factor, replicated=replications > 1))
+                             cases=n_cases, tag=tag, unit=uname, arrival_factor=factor, replicated=replications > 1))
     return out
 
 
@@ -248,9 +248,11 @@ def _on_pool(run_one: Callable[..., Any], tasks: list[ShardTask], n_workers: int
     # forkserver, not fork: the parent may hold threads (the writer, an embedding application's) and locks a forked
     # child would inherit. The server imports procsim once; each worker forks from it with the imports done
     # (importing procsim and its libraries is ~1.5 s a process on an idle machine, several under load)
+    ctx: multiprocessing.context.BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["procsim.run"])
+        fs_ctx = multiprocessing.get_context("forkserver")
+        fs_ctx.set_forkserver_preload(["procsim.run"])
+        ctx = fs_ctx
     else:
         ctx = multiprocessing.get_context("spawn")
     progress = ctx.SimpleQueue() if on_progress is not None else None
@@ -295,11 +297,11 @@ def _on_dask(run_one: Callable[..., Any], tasks: list[ShardTask], dask: str,
     cluster = None
     if kind == "local":
         # processes, one thread each: a shard holds the GIL for its whole run
-        cluster = LocalCluster(n_workers=int(arg), threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
+        cluster = LocalCluster(n_workers=int(arg), threads_per_worker=1, processes=True, dashboard_address=None)  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
+        client = Client(cluster)  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
     else:
         try:
-            client = Client(str(arg), timeout=30)
+            client = Client(str(arg), timeout=30)  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
         except OSError as e:
             raise UsageError(f"--dask {dask}: cannot reach the scheduler ({e})") from None
     try:
@@ -308,17 +310,17 @@ def _on_dask(run_one: Callable[..., Any], tasks: list[ShardTask], dask: str,
                                  pure=False, retries=0) for t in tasks]
         done = 0
         try:
-            for f in as_completed(futures):
+            for f in as_completed(futures):  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
                 res = f.result()
                 done += res["counts"]["cases"]
                 if on_progress is not None:
                     on_progress(done, total)
             return [f.result() for f in futures]
         except BaseException:
-            client.cancel(futures)
+            client.cancel(futures)  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
             raise
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
         if cluster is not None:
             cluster.close()
 
