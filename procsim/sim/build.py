@@ -13,7 +13,7 @@ from bisect import bisect_right
 from pathlib import Path
 from collections.abc import Callable
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -141,8 +141,8 @@ def _day_factors(spec: ProcessSpec, cals: dict[str, WorkCalendar], seed: int,
     for m, f in (a.month or {}).items():
         month[MONTHS.index(m)] *= f
     for s, f in (a.season or {}).items():
-        for m in SEASONS[s]:
-            month[m - 1] *= f
+        for mi in SEASONS[s]:
+            month[mi - 1] *= f
     holiday = None
     if a.holidays is not None:
         cname = a.holidays.calendar or a.calendar
@@ -273,7 +273,7 @@ class AttributeMaker:
         if self.schemes is not None and idx in self.schemes.by_case:
             self.schemes.apply(idx, attrs, now, self._drawn)
         if self._masters:
-            value = self.world.value  # type: ignore[union-attr] - there are master steps only with a world
+            value = cast(World, self.world).value  # there are master steps only with a world
             for name, ref, field in self._masters:
                 attrs[name] = value(attrs[ref], field, now)
         for name, fn, post in self._exprs:
@@ -381,11 +381,11 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
             nodes.append(Node(END, n) if ev.type == "end" else Node(PASS, n, index[ev.next]))  # type: ignore[index]
         elif n in spec.activities:
             a = spec.activities[n]
-            rate = a.cost.per_hour if a.cost.per_hour is not None else (
+            per_hour = a.cost.per_hour if a.cost.per_hour is not None else (
                 spec.roles[a.role].cost_per_hour if a.role else 0.0)
             act = Activity(n, a.name or n, role_index[a.role] if a.role else -1,
                            _immediate(a.duration.sampler(), a.immediate), index[a.next],
-                           a.cost.fixed, rate / 3600.0, a.on_shift_end == "pause", a.priority, a.role)
+                           a.cost.fixed, per_hour / 3600.0, a.on_shift_end == "pause", a.priority, a.role)
             if a.duration_after:
                 act.after = {prev: _immediate(d.sampler(), a.immediate) for prev, d in a.duration_after.items()}
             if a.batch is not None:

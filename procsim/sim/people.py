@@ -10,7 +10,7 @@ at all, so the simulation runs them exactly as before (same bytes).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -50,14 +50,15 @@ class PoolPeople:
 
     def learned(self, member: int, activity: str) -> float:
         """The learning-curve factor of this execution (1 + (initial - 1) * 2^(-done / tasks)), counted."""
-        curve = self.learning[member]  # type: ignore[index]
+        curve: tuple[float, float] | None = self.learning[member]  # type: ignore[index]  # set for pools that learn
         if curve is None:
             return 1.0
         done = self.done if self.done is not None else {}
         self.done = done
         n = done.get((member, activity), 0)
         done[(member, activity)] = n + 1
-        return 1.0 + (curve[0] - 1.0) * 2.0 ** (-n / curve[1])
+        factor: float = 1.0 + (curve[0] - 1.0) * 2.0 ** (-n / curve[1])  # float ** float is Any to mypy
+        return factor
 
 
 def absence_days(rng: np.random.Generator, spec: AbsenceSpec, start: dt.date, workdays: set[int],
@@ -133,9 +134,9 @@ def people_setup(spec: ProcessSpec, names: dict[str, list[str]], seed: int) -> l
         a, cal_name = None, None
         for role in rs:
             r = spec.roles[role]
-            own = r.settings(m)
-            a = a or (own.absences if own is not None else None) or r.absences
-            cal_name = cal_name or (own.calendar if own is not None else None) or r.calendar
+            mine = r.settings(m)
+            a = a or (mine.absences if mine is not None else None) or r.absences
+            cal_name = cal_name or (mine.calendar if mine is not None else None) or r.calendar
         if a is not None:
             week = spec.calendars[cal_name].week() if cal_name else {d: [] for d in range(5)}
             workdays = {d for d, hours in week.items() if hours}
@@ -151,8 +152,15 @@ def people_setup(spec: ProcessSpec, names: dict[str, list[str]], seed: int) -> l
         speeds: list[float] | None = None
         if r.speed is not None or any(o is not None and o.speed is not None for o in own):
             rng = stream(seed, STREAM_PEOPLE, 0, k)
-            draw = (lambda: float(r.speed)) if isinstance(r.speed, (int, float)) else (
-                (lambda s=r.speed.sampler(): max(MIN_SPEED, float(s(rng)))) if r.speed is not None else (lambda: 1.0))
+            speed = r.speed
+            draw: Callable[[], float]
+            if isinstance(speed, (int, float)):
+                draw = lambda: float(speed)  # noqa: E731
+            elif speed is not None:
+                speed_sample = speed.sampler()
+                draw = lambda: max(MIN_SPEED, float(speed_sample(rng)))  # noqa: E731
+            else:
+                draw = lambda: 1.0  # noqa: E731
             speeds = [o.speed if o is not None and o.speed is not None else draw() for o in own]
         cals: list[WorkCalendar | None] | None = None
         if any(m in away for m in members) or any(o is not None and o.calendar is not None for o in own):
@@ -187,8 +195,9 @@ def describe(pools: Sequence[tuple[str, list[str], object]], people: list[PoolPe
         for j, m in enumerate(members):
             row: dict[str, object] = {"speed": round(pp.speeds[j], 6) if pp.speeds is not None else 1.0,
                                       "weight": round(pp.weights[j], 6)}
-            if pp.calendars is not None and pp.calendars[j] is not None:
-                row["calendar"] = pp.calendars[j].name.split("/")[0]
+            cal = pp.calendars[j] if pp.calendars is not None else None
+            if cal is not None:
+                row["calendar"] = cal.name.split("/")[0]
             if m in pp.absences:
                 row["absences"] = [d.isoformat() for d in pp.absences[m]]
             rows[m] = row
