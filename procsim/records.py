@@ -54,6 +54,8 @@ class Case:
     __slots__ = ("idx", "id", "attrs", "_snap", "names", "start", "end", "cost", "events", "status", "end_event",
                  "history", "visits", "rng", "rules_fired", "exceptions", "exc", "routed", "last")
 
+    rng: np.random.Generator  # the case's flow stream, set by the engine when the case starts
+
     def __init__(self, idx: int, case_id: str, names: Sequence[str], attrs: dict[str, Any], start: float) -> None:
         self.idx = idx
         self.id = case_id

@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from simpy.events import Event
@@ -534,7 +534,7 @@ class Simulation:
                     # nobody picked it up in time: withdraw from the queue and take the escalation path
                     pool.cancel(req)
                     case.routed = deadline.rule
-                    return deadline.target
+                    return cast(int, deadline.target)  # hooks (rules) are untyped here
             member = yield req
             if people is not None and people.calendars is not None:
                 cal = people.calendars[member]
@@ -542,7 +542,7 @@ class Simulation:
             # a member is free but off shift until after the deadline (a Friday evening request): escalate
             pool.release(member)
             case.routed = deadline[2]
-            return deadline[1]
+            return cast(int, deadline[1])
         start = env._now
         if cal is not None:
             nw = cal.next_working(start)
@@ -613,7 +613,7 @@ class Simulation:
                 exc = _union(exc, st.sticky)
             if eff is not None and eff.label:
                 exc = _union(exc, eff.label)
-        return (yield from self.batchers[act.batch].join(case, act, routed, exc, eff))
+        return cast(int, (yield from self.batchers[act.batch].join(case, act, routed, exc, eff)))
 
     @staticmethod
     def _exception_label(case: Case, act: Activity) -> str:

@@ -14,6 +14,7 @@ from heapq import heappush
 from typing import Any, Callable
 
 import simpy
+from simpy.events import Event
 
 __all__ = ["Kernel", "Wake"]
 
@@ -34,10 +35,10 @@ class Wake:
 class Kernel(simpy.Environment):
     """``simpy.Environment`` plus ``sleep(delay)``, the lean timeout."""
 
-    def sleep(self, delay: float) -> Wake:
+    def sleep(self, delay: float) -> Event:
         """An event that is due ``delay`` seconds from now (``delay`` >= 0)."""
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
         ev = Wake()
         heappush(self._queue, (self._now + delay, _NORMAL, next(self._eid), ev))  # type: ignore[misc]  # as Environment.schedule; Wake is an Event to the kernel by duck typing, simpy types the queue for Event
-        return ev
+        return ev  # type: ignore[return-value]  # a Wake: processes yield it where simpy's types say Event (duck typing)

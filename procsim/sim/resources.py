@@ -10,10 +10,13 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Collection
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 from simpy.events import Event
+
+if TYPE_CHECKING:
+    from procsim.sim.calendar import WorkCalendar
 
 
 class Pool:
@@ -22,7 +25,7 @@ class Pool:
     __slots__ = ("env", "name", "members", "free", "waiting", "_seq", "calendar", "busy_since", "busy_time",
                  "people", "group", "_wakes", "_draws", "_any", "_by")
 
-    def __init__(self, env: simpy.Environment, name: str, members: list[str], calendar: object | None) -> None:
+    def __init__(self, env: simpy.Environment, name: str, members: list[str], calendar: WorkCalendar | None) -> None:
         self.env = env
         self.name = name
         self.members = members
