@@ -27,7 +27,7 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.parsers import expat
 
 import networkx as nx
@@ -373,7 +373,10 @@ def prosimos_distribution(name: str, params: list[float], time: bool = True) -> 
         if name == "lognorm" and var > 0 and mean > 0:
             s2 = math.log(1 + var / mean ** 2)
             mu = math.log(mean) - s2 / 2
-            cdf = (lambda x: _ncdf((math.log(x) - mu) / math.sqrt(s2)) if x > 0 else 0.0)
+
+            def cdf(x: float) -> float:
+                return _ncdf((math.log(x) - mu) / math.sqrt(s2)) if x > 0 else 0.0
+
             tail = cdf(lo) + 1 - cdf(hi) if hi < math.inf else cdf(lo)
         elif name == "gamma" and mean > 0 and var > 0 and hi < mean - 3 * math.sqrt(var):
             tail = 1.0
@@ -474,7 +477,8 @@ class _Params:
         self.problems.append(Problem(self.fname, line, col, key, msg, "params_invalid"))
 
     def dist(self, d: dict[str, Any], needle: str, key: str, notes: list[str]) -> dict[str, Any] | None:
-        name, values = "", []
+        name = ""
+        values: list[float] = []
         try:
             name, values = _dist_values(d)
             out, n = prosimos_distribution(name, values)
@@ -514,7 +518,7 @@ class _Builder:
         self.keys: dict[str, str] = {}
         used: set[str] = set()
         for n in m.nodes.values():
-            want = n.ext.get("key") if n.ext and n.ext.get("key") else _slug(n.name or n.id)
+            want = cast(str, n.ext.get("key")) if n.ext and n.ext.get("key") else _slug(n.name or n.id)
             key, k = want, 2
             while key in used:
                 key, k = f"{want}_{k}", k + 1
@@ -680,8 +684,8 @@ class _Builder:
                     arrivals = {"interarrival": d}
                     ac = P.data.get("arrival_time_calendar")
                     if ac:
-                        weekly, n = calendar_from_periods(ac)
-                        self.notes += n
+                        weekly, cal_notes = calendar_from_periods(ac)
+                        self.notes += cal_notes
                         if weekly is not None:
                             calendars["arrival_calendar"] = {"weekly": weekly}
                             arrivals["calendar"] = "arrival_calendar"
@@ -722,7 +726,7 @@ class _Builder:
             self.problems.append(Problem(self.fname, at.el.line if at else 1, at.el.col if at else 1,
                                          at.id if at else "", f"the process needs exactly one start event (it "
                                          f"has {len(starts)})", "bpmn_structure"))
-        no_duration = []
+        no_duration: list[str] = []
         tables = {"events": events, "activities": acts, "gateways": gws, "waits": waits}
         for n in m.nodes.values():
             key = self.keys[n.id]

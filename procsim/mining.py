@@ -30,6 +30,7 @@ UNROLL_BUDGET = 300  # copies of activities in one model at most
 STATE_MIN = 20  # cases through a state of a directly-follows part for it to get a node of its own
 STATE_BUDGET = 400  # copies of activities (loop passes and states) in one model at most
 RUN_CAP = 4  # runs of one activity in a row counted apart up to this length
+_State = tuple[str, int, int]  # a transition-system state (see _states): (last, done as a bit mask over labels, run)
 SAME_SKIPS = 0.95  # consecutive optional groups skipped by this share of the same cases are skipped together
 
 __all__ = ["Node", "inductive", "Emitter", "dfg_fragment"]
@@ -568,13 +569,12 @@ class Emitter:
         graph forgets (work done twice, parts skipped). Rarer states fall back to the directly-follows graph.
         Branches that add no new activity can close a cycle and carry ``max`` (the most times one case took
         them). None when some activity would not be reached (the caller then uses the directly-follows graph)."""
-        State = tuple  # (last, done as a bit mask over labels, run)
         labels = sorted({a for t in log for a in t})
         bit = {a: 1 << i for i, a in enumerate(labels)}
-        start: State = ("", 0, 0)
-        visits: Counter[State] = Counter()
-        moves: dict[State, Counter[State | None]] = defaultdict(Counter)
-        most: dict[tuple[State, State | None], int] = defaultdict(int)  # for the branches that add nothing new
+        start: _State = ("", 0, 0)
+        visits: Counter[_State] = Counter()
+        moves: dict[_State, Counter[_State | None]] = defaultdict(Counter)
+        most: dict[tuple[_State, _State | None], int] = defaultdict(int)  # for the branches that add nothing new
         for t, n in log.items():  # first pass: how many cases pass through each state
             st = start
             visits[st] += n
@@ -582,14 +582,14 @@ class Emitter:
                 st = (x, st[1] | bit[x], min(st[2] + 1, RUN_CAP) if x == st[0] else 1)
                 visits[st] += n
 
-        def key(s: State) -> tuple[object, ...]:
+        def key(s: _State) -> tuple[object, ...]:
             return (-visits[s], s[0], s[1], s[2])
 
         kept = sorted((s for s, v in visits.items() if v >= STATE_MIN and s != start), key=key)[:budget]
         keep = set(kept)
         for t, n in log.items():  # second pass: the choices made in the states kept (and at the start)
             st = start
-            here: dict[tuple[State, State | None], int] = {}
+            here: dict[tuple[_State, _State | None], int] = {}
             for x in t:
                 new = (x, st[1] | bit[x], min(st[2] + 1, RUN_CAP) if x == st[0] else 1)
                 if st is start or st in keep:
@@ -603,7 +603,7 @@ class Emitter:
                 if c > most[k]:
                     most[k] = c
         keep = set(kept)
-        name: dict[State, str] = {}
+        name: dict[_State, str] = {}
         for s in kept:
             a = s[0]
             if a not in self.next_of and not any(v[0] == a for v in name):
@@ -621,7 +621,7 @@ class Emitter:
                 fo_name[b] = self._name(f"{self.node_of[b]}_2") if own else self.node_of[b]
             return fo_name[b]
 
-        def target(s: State | None) -> str:
+        def target(s: _State | None) -> str:
             if s is None:
                 return nxt
             return name[s] if s in keep else generic(s[0])
@@ -648,8 +648,8 @@ class Emitter:
         # the fallback graph, for every activity reached through it
         done: set[str] = set()
         succ: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for (a, b), c in sorted(arcs.items()):
-            succ[a].append((b, c))
+        for (a, b), freq in sorted(arcs.items()):
+            succ[a].append((b, freq))
 
         def back(a: str, b: str) -> bool:
             return b != "" and not (rank[b] > rank[a] or (rank[b] == rank[a] and b > a))
