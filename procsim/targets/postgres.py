@@ -83,7 +83,8 @@ CREATE TABLE IF NOT EXISTS {p}cases (
   exceptions text, attributes jsonb, PRIMARY KEY (run, case_id));
 CREATE TABLE IF NOT EXISTS {p}labels (
   run text NOT NULL, case_id text NOT NULL, is_exception boolean, exceptions text, event_ids text, omitted text,
-  PRIMARY KEY (run, case_id));
+  near_miss text, PRIMARY KEY (run, case_id));
+ALTER TABLE {p}labels ADD COLUMN IF NOT EXISTS near_miss text;
 """
 
 
@@ -133,7 +134,8 @@ class PostgresTarget(Target):
         self.p = options.prefix
         self.resent = 0  # batches that held rows the table had already (went through the staging table)
         self.conn: Any = None
-        self.objects = ctx.extra.get("objects") is not None  # the run derives objects: OCEL tables too
+        self.model = ctx.extra.get("objects")
+        self.objects = self.model is not None  # the run derives objects: OCEL tables too
         self.objects_delivered = 0
         self.error: str | None = None  # set by the sender thread (or abort): the writer thread raises it
         self._retry(self._setup)
@@ -329,6 +331,11 @@ class PostgresTarget(Target):
                                    "spool_peak_bytes": self.spool.peak_bytes}
 
     def _finish(self) -> None:
+        if self.objects and self.error is None:
+            # master data (procsim.masterdata): shared by cases, known whole only at the end, as in the OCEL files
+            master = self.model.master_records()
+            if master:
+                self._write_objects(master)
         self.spool.close()
         self._sender.join()
         self.spool.discard()
