@@ -331,7 +331,7 @@ class PostgresTarget(Target):
                                    "spool_peak_bytes": self.spool.peak_bytes}
 
     def _finish(self) -> None:
-        if self.objects and self.error is None:
+        if self.model is not None and self.error is None:
             # master data (procsim.masterdata): shared by cases, known whole only at the end, as in the OCEL files
             master = self.model.master_records()
             if master:
