@@ -83,12 +83,3 @@ def write_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[
 
     return write
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``slow`` (minutes each) run only when asked for, with ``-m slow``."""
-    if "slow" in (config.getoption("-m") or ""):
-        return
-    skip = pytest.mark.skip(reason="slow: run with -m slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
