@@ -70,7 +70,7 @@ def test_oc_discovery_sees_suppliers_shared_by_cases(p2p):
 
 @pytest.mark.slow
 def test_acceptance_5000_cases_most_suppliers_serve_several_cases(tmp_path):
-    """Issue #17's acceptance (minutes: run with -m slow): 5,000 cases, most suppliers linked to several
+    """Issue #17's acceptance (about 30 s; part of the suite): 5,000 cases, most suppliers linked to several
     cases; pm4py's object-centric discovery and flattening run on the log."""
     pm4py = _pm4py()
     run(P2P, tmp_path, seed=7, cases=5000, formats=["ocel-sqlite"])
