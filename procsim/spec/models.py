@@ -351,6 +351,18 @@ class ArrivalSpec(Strict):
                     or self.holidays or self.bursts or self.noise)
 
 
+
+def _check_choice_and_args(choice: dict[Any, float] | None, args: Any, faker: str | None) -> None:
+    """What an attribute and a master-data field share: choice weights summing to 1, ``args`` only with ``faker``."""
+    if choice is not None:
+        if not choice:
+            raise ValueError("'choice' needs at least one value")
+        total = sum(choice.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"choice weights must sum to 1 (they sum to {total:g})")
+    if args and faker is None:
+        raise ValueError("'args' goes with 'faker'")
+
 class AttributeSpec(Strict):
     """A case attribute: exactly one of ``faker``, ``distribution``, ``choice``, ``expr``, ``value``, ``master``
     (``master: supplier``: the id of a master-data object drawn for the case; ``master: ref.field``: a field of
@@ -379,14 +391,7 @@ class AttributeSpec(Strict):
             raise ValueError(
                 "an attribute needs exactly one of 'faker', 'distribution', 'choice', 'expr', 'value', 'master'"
                 + (f" (got {', '.join(given)})" if given else ""))
-        if self.choice is not None:
-            if not self.choice:
-                raise ValueError("'choice' needs at least one value")
-            total = sum(self.choice.values())
-            if abs(total - 1.0) > 1e-6:
-                raise ValueError(f"choice weights must sum to 1 (they sum to {total:g})")
-        if self.args and self.faker is None:
-            raise ValueError("'args' goes with 'faker'")
+        _check_choice_and_args(self.choice, self.args, self.faker)
         return self
 
     def kind(self, spec: ProcessSpec | None = None) -> str:
@@ -689,14 +694,7 @@ class MasterFieldSpec(Strict):
         if len(given) != 1:
             raise ValueError("a master-data field needs exactly one of 'faker', 'choice', 'distribution', 'value'"
                              + (f" (got {', '.join(given)})" if given else ""))
-        if self.choice is not None:
-            if not self.choice:
-                raise ValueError("'choice' needs at least one value")
-            total = sum(self.choice.values())
-            if abs(total - 1.0) > 1e-6:
-                raise ValueError(f"choice weights must sum to 1 (they sum to {total:g})")
-        if self.args and self.faker is None:
-            raise ValueError("'args' goes with 'faker'")
+        _check_choice_and_args(self.choice, self.args, self.faker)
         return self
 
     def kind(self) -> str:
