@@ -13,6 +13,20 @@ from procsim.exceptions.base import COMPLETE, START, CaseExc, Effect, ExceptionT
 LIFECYCLE_BITS = {"start": START, "complete": COMPLETE, "both": START | COMPLETE}
 
 
+
+def insert_after(exc: Any, eff: Effect, plan: Plan) -> bool:
+    """Insert activity ``exc.insert`` (by ``exc.role``, for ``exc.duration``) right after ``exc.activity``: the
+    effect of insert_activity and of the new_supplier near miss (its onboarding). The activity is made once per
+    exception and kept in ``plan.cache``."""
+    act = plan.cache.get(id(exc))
+    if act is None:
+        assert plan.new_activity is not None  # set by procsim.sim.build.build_exceptions
+        pool = plan.role_index[exc.role] if exc.role else -1
+        act = plan.cache[id(exc)] = plan.new_activity(f"{exc.activity}>{exc.insert}", exc.insert, pool,
+                                                      exc.duration.sampler(), -1, 0.0, 0.0, True, 0, exc.role)
+    eff.inserts.append((act, exc.label))
+    return True
+
 class SkipActivity(ExceptionType):
     """The activity is not done at all (payment without goods receipt): no events; labels.csv names it."""
 
@@ -48,14 +62,7 @@ class InsertActivity(ExceptionType):
     role_fields = ("role",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
-        act = plan.cache.get(id(self))
-        if act is None:
-            assert plan.new_activity is not None  # set by procsim.sim.build.build_exceptions
-            pool = plan.role_index[self.role] if self.role else -1
-            act = plan.cache[id(self)] = plan.new_activity(f"{self.activity}>{self.insert}", self.insert, pool,
-                                                           self.duration.sampler(), -1, 0.0, 0.0, True, 0, self.role)
-        eff.inserts.append((act, self.label))
-        return True
+        return insert_after(self, eff, plan)
 
 
 class Rework(ExceptionType):

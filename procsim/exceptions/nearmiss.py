@@ -19,6 +19,7 @@ from pydantic import Field
 
 from procsim.distributions import DurationDistribution, Fixed
 from procsim.exceptions.base import CaseExc, Effect, ExceptionType, Plan
+from procsim.exceptions.control import insert_after
 from procsim.spec.units import Duration
 
 # words for the names of new suppliers (a name no earlier case used: see NewSupplier)
@@ -173,11 +174,4 @@ class NewSupplier(NearMiss):
         return True
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
-        act = plan.cache.get(id(self))
-        if act is None:
-            assert plan.new_activity is not None  # set by procsim.sim.build.build_exceptions
-            pool = plan.role_index[self.role] if self.role else -1
-            act = plan.cache[id(self)] = plan.new_activity(f"{self.activity}>{self.insert}", self.insert, pool,
-                                                           self.duration.sampler(), -1, 0.0, 0.0, True, 0, self.role)
-        eff.inserts.append((act, self.label))
-        return True
+        return insert_after(self, eff, plan)
