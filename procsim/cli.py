@@ -17,9 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+import typer.core
 
 from procsim.errors import ProcsimError, UsageError
 from procsim.registry import PluginError
@@ -44,7 +45,29 @@ def _fail(e: ProcsimError) -> None:
     raise typer.Exit(e.exit_code)
 
 
-@app.command()
+class _RunCommand(typer.core.TyperCommand):
+    """``procsim run``: the help of ``--format`` and ``--to`` is written from the registries when it is shown.
+
+    Typer builds option help when this module is imported, and filling the registries imports every sink
+    (pandas, pyarrow: ~0.8 s), which every other command would then pay; so the two lists are put in here, at
+    the moment the help is rendered, from what is registered then (third-party formats and targets included)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # typer's own (vendored) click types
+        from procsim.sinks import REGISTRY, chosen_formats
+        from procsim.targets import known_schemes
+        from procsim.registry import summary_of
+
+        said = "; ".join(f"{f}: {summary_of(REGISTRY[f]).replace('``', '').rstrip('.')}" for f in chosen_formats())
+        helps = {"format": f"Comma-separated output formats. {said}. 'procsim plugins' shows where each comes from.",
+                 "to": ("Also deliver events to a target while running (repeatable), a URL with one of the schemes "
+                        f"{', '.join(known_schemes())}, e.g. jsonl:- or kafka://host:9092/topic (docs/streaming.md)")}
+        for param in self.params:
+            if param.name in helps:
+                setattr(param, "help", helps[param.name])  # options have help; click's Parameter type does not
+        super().format_help(ctx, formatter)
+
+
+@app.command(cls=_RunCommand)
 def run(
     process: ProcessArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path("out"),
@@ -53,11 +76,8 @@ def run(
     horizon: Annotated[Optional[str], typer.Option(help="Stop arrivals after this simulated time, e.g. '30d'")]
     = None,
     seed: Annotated[int, typer.Option(help="Root seed: the same seed gives byte-identical files")] = 0,
-    format: Annotated[str, typer.Option("--format", "-f",
-                                        help="Comma-separated: csv, parquet, xes, ocel-json, ocel-sqlite, "
-                                             "documents, labels-parquet, activities (one row per activity "
-                                             "instance); 'procsim plugins' lists every format, with installed "
-                                             "third-party ones")] = "csv",
+    format: Annotated[str, typer.Option("--format", "-f", help="Comma-separated output formats (listed in "
+                                        "'procsim run --help')")] = "csv",
     labels_in_log: Annotated[bool, typer.Option("--labels-in-log/--no-labels-in-log",
                                                 help="Write exception labels into the event log "
                                                      "(labels.csv is written either way)")] = True,
@@ -69,10 +89,8 @@ def run(
                                         "(files procsim did not write are never replaced or removed)")] = False,
     window: Annotated[Optional[str], typer.Option(help="Extraction window of local dates, e.g. "
                                                        "2026-03-01..2026-09-30 (the time before is warm-up)")] = None,
-    to: Annotated[Optional[list[str]], typer.Option("--to", help="Also deliver events to a target while running "
-                                                    "(repeatable): jsonl:-, jsonl:FILE, http(s)://..., "
-                                                    "postgresql://..., kafka://..., smtp://... "
-                                                    "(docs/streaming.md)")] = None,
+    to: Annotated[Optional[list[str]], typer.Option("--to", help="Also deliver events to targets while running "
+                                                    "(listed in 'procsim run --help')")] = None,
     pace: Annotated[str, typer.Option(help="max, realtime or a speed-up like 3600x")] = "max",
     start: Annotated[Optional[str], typer.Option(help="Shift the calendar: 'now' or an ISO time with offset")]
     = None,

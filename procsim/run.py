@@ -28,7 +28,7 @@ from procsim.sim.streams import STREAM_RECORDING
 from procsim.sim.streams import stream
 from procsim.shards import (MERGEABLE, Shard, ShardTask, apply_unit, parse_dask, plan_shards, progress_callback,
                             run_shards, shard_run_process)
-from procsim.sinks import REGISTRY, Sink, SinkContext
+from procsim.sinks import REGISTRY, Sink, SinkContext, chosen_formats
 from procsim.spec import LoadedProcess, load_process
 from procsim.targets.stream import StreamOptions
 from procsim.spec.limits import BeyondTimeError, check_run
@@ -53,7 +53,7 @@ class RunResult:
 def parse_formats(text: str | Sequence[str]) -> list[str]:
     """``"csv,parquet"`` -> ['csv', 'parquet'], checked against the sink registry (did-you-mean on typos)."""
     items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
-    known = sorted(f for f in REGISTRY if f not in ("cases", "labels", "exceptions", "field-labels"))
+    known = chosen_formats()
     bad = []
     for f in items:
         if f not in known:

@@ -168,13 +168,17 @@ def test_documents_through_the_cli_and_gone_on_a_rerun_without_them():
         assert not (Path(d) / "o" / "documents").exists()
 
 
-def test_run_help_names_every_output_format():
-    from procsim.sinks import REGISTRY
+def test_run_help_lists_every_format_and_target_from_the_registries():
+    from procsim.registry import summary_of
+    from procsim.sinks import REGISTRY, chosen_formats
+    from procsim.targets import known_schemes
 
     done = subprocess.run([sys.executable, "-m", "procsim", "run", "--help"], capture_output=True, text=True,
-                          check=False, env={**__import__("os").environ, "COLUMNS": "200"})
+                          check=False, env={**__import__("os").environ, "COLUMNS": "300"})
     assert done.returncode == 0
-    text = " ".join(done.stdout.split())
-    for fmt in REGISTRY:
-        if fmt not in ("cases", "labels", "exceptions", "field-labels"):  # written when needed, not chosen
-            assert fmt in text, fmt
+    text = " ".join(done.stdout.replace("│", " ").split())
+    assert set(chosen_formats()) == set(REGISTRY) - {"cases", "labels", "exceptions", "field-labels"}
+    for fmt in chosen_formats():
+        assert f"{fmt}: {summary_of(REGISTRY[fmt]).replace('``', '').rstrip('.')}" in text, fmt
+    assert f"schemes {', '.join(known_schemes())}," in text
+    assert "cases:" not in text  # written when needed, never chosen

@@ -92,6 +92,14 @@ def test_third_party_extensions_load_from_entry_points_and_run(tmp_path: Path) -
     assert origin[("procsim.rule_actions", "acme_tag")] == "acme-procsim"
     assert origin[("procsim.sinks", "acme-count")] == "acme-procsim"
     assert origin[("procsim.distributions", "fixed")] == "procsim"
+    # run --help lists the formats from the registry, so the installed one is there with its docstring's summary
+    helped = procsim({**env, "COLUMNS": "300"}, "run", "--help")
+    assert helped.returncode == 0, helped.stderr
+    helptext = " ".join(helped.stdout.replace("│", " ").split())
+    doc = (Path(__file__).parent / "plugin_pkg" / "acme_procsim" / "sinks.py").read_text(encoding="utf-8")
+    said = re.search(r'class CountSink.*?"""(.*?)"""', doc, re.S)
+    assert said is not None
+    assert f"acme-count: {' '.join(said.group(1).split()).replace('``', '').rstrip('.')}" in helptext, helptext
 
     proj = tmp_path / "proj"
     (proj / "rules").mkdir(parents=True)

@@ -35,10 +35,17 @@ class SinkContext:
     temp_tag: str = ""  # makes temporary names unique per run (procsim.outdir); "" for the fixed old names
 
 
+def chosen_formats() -> list[str]:
+    """The formats ``--format`` accepts, sorted: every registered sink a user may choose."""
+    return sorted(name for name, cls in REGISTRY.items() if cls.chosen)
+
+
 class Sink(ABC):
     format: ClassVar[str]
     filename: ClassVar[str]
     entry: ClassVar[str | None] = None  # the top-level name in the folder, when not ``filename`` (a folder)
+    # False for what a run writes when it needs it (cases.csv, the label files), never named in --format
+    chosen: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)

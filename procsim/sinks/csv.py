@@ -69,6 +69,7 @@ class CasesCsvSink(Sink):
 
     format = "cases"
     filename = "cases.csv"
+    chosen = False
 
     def __init__(self, ctx: SinkContext) -> None:
         super().__init__(ctx)

@@ -22,6 +22,7 @@ class LabelsCsvSink(Sink):
 
     format = "labels"
     filename = "labels.csv"
+    chosen = False
 
     def __init__(self, ctx: SinkContext) -> None:
         super().__init__(ctx)
@@ -61,6 +62,7 @@ class ExceptionsCsvSink(Sink):
 
     format = "exceptions"
     filename = "exceptions.csv"
+    chosen = False
 
     def __init__(self, ctx: SinkContext) -> None:
         super().__init__(ctx)
@@ -85,6 +87,7 @@ class FieldLabelsCsvSink(Sink):
 
     format = "field-labels"
     filename = "field_labels.csv"
+    chosen = False
 
     def __init__(self, ctx: SinkContext) -> None:
         super().__init__(ctx)

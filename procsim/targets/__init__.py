@@ -20,12 +20,17 @@ from procsim.sinks.base import SinkContext
 from procsim.targets import jsonl  # noqa: F401 - imported for registration
 from procsim.targets.base import SCHEMES, Options, Target, TargetContext, public_url
 
-__all__ = ["SCHEMES", "Target", "TargetContext", "Options", "check_urls", "open_targets", "run_key",
-           "public_url"]
+__all__ = ["SCHEMES", "Target", "TargetContext", "Options", "check_urls", "known_schemes", "open_targets",
+           "run_key", "public_url"]
 
 SCHEMES.load_plugins()  # third-party targets: entry points in the group 'procsim.targets', named by scheme
 
 _LAZY = {"http": "http", "https": "http", "postgresql": "postgres", "postgres": "postgres", "kafka": "kafka", "smtp": "smtp"}
+
+
+def known_schemes() -> list[str]:
+    """Every URL scheme ``--to`` accepts, sorted: registered targets and the built-in ones imported on first use."""
+    return sorted({*SCHEMES, *_LAZY})
 
 
 def _scheme(url: str) -> str:
@@ -43,7 +48,7 @@ def _load(scheme: str) -> type[Target] | None:
 def check_urls(urls: Sequence[str]) -> list[tuple[type[Target], Options]]:
     """Each URL's target class and parsed options; every problem at once as a UsageError."""
     out, bad = [], []
-    known = sorted({*SCHEMES, *_LAZY})
+    known = known_schemes()
     for url in urls:
         scheme = _scheme(url)
         try:
