@@ -147,3 +147,145 @@ def test_a_batch_needs_a_trigger(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as e:
         load_process(p)
     assert "a batch needs a trigger: 'size', 'timeout', 'idle' or 'schedule'" in str(e.value)
+
+
+# -- procsim convert on Prosimos's batch_processing ------------------------------------------------------------------
+
+BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+  <process id="p" name="Pay in batches">
+    <startEvent id="s"/>
+    <task id="reg" name="Register invoice"/>
+    <task id="pay" name="Pay invoice"/>
+    <endEvent id="e"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="reg"/>
+    <sequenceFlow id="f2" sourceRef="reg" targetRef="pay"/>
+    <sequenceFlow id="f3" sourceRef="pay" targetRef="e"/>
+  </process>
+</definitions>
+"""
+
+
+def _params(batch: list[dict]) -> dict:
+    """Parameters in the shape Prosimos 2 reads (its testing_scripts/assets/*batch*.json), around the clock."""
+    week = [{"from": "MONDAY", "to": "SUNDAY", "beginTime": "00:00:00", "endTime": "23:59:59"}]
+    return {
+        "resource_profiles": [
+            {"id": "clerks", "name": "Clerks", "resource_list": [
+                {"id": "CLERK", "name": "Clerk", "cost_per_hour": 20, "amount": 20, "calendar": "ALWAYS",
+                 "assigned_tasks": ["reg"]}]},
+            {"id": "treasury", "name": "Treasury", "resource_list": [
+                {"id": "TREASURER", "name": "Treasurer", "cost_per_hour": 60, "amount": 1, "calendar": "ALWAYS",
+                 "assigned_tasks": ["pay"]}]}],
+        "resource_calendars": [{"id": "ALWAYS", "name": "ALWAYS", "time_periods": week}],
+        "arrival_time_distribution": {"distribution_name": "expon",
+                                      "distribution_params": [{"value": 3600}, {"value": 0}, {"value": 1e9}]},
+        "arrival_time_calendar": week,
+        "gateway_branching_probabilities": [],
+        "task_resource_distribution": [
+            {"task_id": "reg", "resources": [{"resource_id": "CLERK", "distribution_name": "fix",
+                                              "distribution_params": [{"value": 60}]}]},
+            {"task_id": "pay", "resources": [{"resource_id": "TREASURER", "distribution_name": "fix",
+                                              "distribution_params": [{"value": 600}]}]}],
+        "batch_processing": batch,
+    }
+
+
+def _convert(tmp_path: Path, batch: list[dict]) -> tuple[Path, object]:
+    (tmp_path / "m.bpmn").write_text(BPMN, encoding="utf-8")
+    (tmp_path / "p.json").write_text(json.dumps(_params(batch), indent=1), encoding="utf-8")
+    return convert_to_dir(tmp_path / "m.bpmn", tmp_path / "imp", tmp_path / "p.json")
+
+
+def _simulate(path: Path, out: Path, cases: int = 300) -> pd.DataFrame:
+    run(load_process(path), out, seed=2, cases=cases, formats=["csv"])
+    ev = pd.read_csv(out / "events.csv", keep_default_na=False)
+    ev["t"] = pd.to_datetime(ev.timestamp, utc=True)
+    return ev
+
+
+def _batch(task: str = "pay", type_: str = "Parallel", rules: list | None = None, sizes: dict | None = None,
+           scale: dict | None = None) -> dict:
+    return {"task_id": task, "type": type_, "batch_frequency": 1.0,
+            "size_distrib": [{"key": str(k), "value": v} for k, v in (sizes or {1: 0, 2: 1}).items()],
+            "duration_distrib": [{"key": str(k), "value": v} for k, v in (scale or {}).items()],
+            "firing_rules": rules if rules is not None else []}
+
+
+def _rule(attr: str, op: str, value: object) -> dict:
+    return {"attribute": attr, "comparison": op, "value": value}
+
+
+def test_a_size_rule_with_parallel_work_and_duration_scaling(tmp_path: Path) -> None:
+    # Prosimos's testing_scripts/assets/1_task-batch.json: size = 4, Parallel, duration x 0.5 for four
+    path, _ = _convert(tmp_path, [_batch(rules=[[_rule("size", "=", 4)]], sizes={1: 0.0, 4: 1.0}, scale={4: 0.5})])
+    pay = load_process(path).spec.activities["pay_invoice"].batch
+    assert pay is not None and (pay.size, pay.work, pay.scale, pay.alone) == (4, "parallel", {1: 1.0, 4: 0.5}, 0.0)
+    assert pay.timeout is None and pay.idle is None and pay.schedule is None
+    ev = _simulate(path, tmp_path / "sim").replace({"activity": {"Pay invoice": "pay"}})
+    start, done = _pay(ev, "start"), _pay(ev, "complete")
+    sizes = start.groupby("batch").size()
+    assert sorted(sizes.unique().tolist()) == [4]  # 300 = 75 x 4: every batch holds four
+    for _, grp in start.groupby("batch"):
+        # the four start together; each takes 600 s x 0.5 x 4 (Prosimos's Parallel: the batch's whole time)
+        assert grp.t.nunique() == 1
+        assert ((done.loc[grp.index].t - grp.t) == pd.Timedelta(seconds=1200)).all()
+
+
+def test_ready_and_large_waiting_times_become_idle_and_timeout(tmp_path: Path) -> None:
+    # batch-example-with-batch.json's rule (ready_wt between 2 and 3 hours), OR the oldest has waited 5 hours
+    rules = [[_rule("ready_wt", ">", 7200), _rule("ready_wt", "<", 10800)], [_rule("large_wt", ">=", 18000)]]
+    path, c = _convert(tmp_path, [_batch(type_="Sequential", rules=rules, sizes={1: 0.25, 3: 0.75},
+                                         scale={3: 0.8})])
+    pay = load_process(path).spec.activities["pay_invoice"].batch
+    assert pay is not None and (pay.idle, pay.timeout, pay.size, pay.work, pay.alone) == (
+        7200.0, 18000.0, None, "sequential", 0.25)
+    assert any("ready_wt between 7200 and 10800 s" in n for n in c.notes)  # type: ignore[attr-defined]
+    ev = _simulate(path, tmp_path / "sim", cases=400).replace({"activity": {"Pay invoice": "pay",
+                                                                            "Register invoice": "invoice"}})
+    arrived, start = _arrived(ev), _pay(ev, "start")
+    firsts = start.groupby("batch").t.min()
+    for bid, grp in start.groupby("batch"):
+        if len(grp) == 1:
+            continue  # a case done alone (the 0.25 of size_distrib), or a batch of one
+        joined = sorted(arrived[c] for c in grp.index)
+        # the batch starts 2 h after the last case joined, or 5 h after the first, whichever is first
+        assert firsts[bid] == min(joined[-1] + pd.Timedelta(hours=2), joined[0] + pd.Timedelta(hours=5))
+    assert (start.groupby("batch").size() > 1).sum() > 20
+
+
+def test_week_day_and_daily_hour_become_a_schedule(tmp_path: Path) -> None:
+    rules = [[_rule("week_day", "=", "Monday"), _rule("daily_hour", ">=", "9")],
+             [_rule("week_day", "=", "Thursday"), _rule("daily_hour", ">=", "9")]]
+    path, _ = _convert(tmp_path, [_batch(rules=rules)])
+    pay = load_process(path).spec.activities["pay_invoice"].batch
+    assert pay is not None and pay.schedule is not None
+    assert (pay.schedule.weekdays, pay.schedule.time) == (["mon", "thu"], [32400.0])
+    ev = _simulate(path, tmp_path / "sim").replace({"activity": {"Pay invoice": "pay"}})
+    starts = _pay(ev, "start").t
+    # UTC process: every batch starts a Monday or a Thursday at 09:00 (the last, flushed at the end, aside)
+    assert set(starts.dt.strftime("%a %H:%M")) == {"Mon 09:00", "Thu 09:00"}
+
+
+def test_no_firing_rules_take_the_likeliest_size_and_the_alone_share(tmp_path: Path) -> None:
+    path, c = _convert(tmp_path, [_batch(type_="Sequential", sizes={1: 0.2, 3: 0.5, 5: 0.3})])
+    pay = load_process(path).spec.activities["pay_invoice"].batch
+    assert pay is not None and (pay.size, pay.alone, pay.timeout) == (3, 0.2, None)
+    assert any("the likeliest, 3, is taken" in n for n in c.notes)  # type: ignore[attr-defined]
+
+
+def test_what_procsim_cannot_express_is_refused_at_the_rule(tmp_path: Path) -> None:
+    batch = [_batch(type_="Concurrent", rules=[[_rule("size", "=", 3)]]),
+             _batch(task="reg", rules=[[_rule("size", ">=", 4), _rule("large_wt", ">", 600)],
+                                       [_rule("daily_hour", "<", "12")]])]
+    with pytest.raises(SpecError) as e:
+        _convert(tmp_path, batch)
+    text = json.dumps(_params(batch), indent=1).splitlines()
+    got = [(p.loc, p.code, p.line, p.msg) for p in e.value.problems]
+    assert [g[:2] for g in got] == [("batch_processing.pay", "params_unsupported")] + [
+        ("batch_processing.reg", "params_unsupported")] * 2
+    # each at its line of the parameter file: the type, the conjunction's first attribute, the daily hour
+    assert '"type": "Concurrent"' in text[got[0][2] - 1] and "Prosimos 2.1.0 itself does not run" in got[0][3]
+    assert '"large_wt"' in text[got[1][2] - 1] and "joins large_wt AND size" in got[1][3]
+    assert '"daily_hour"' in text[got[2][2] - 1] and "daily_hour < 12 is not supported" in got[2][3]
+    assert not (tmp_path / "imp" / "process.yaml").exists()
