@@ -912,6 +912,8 @@ class _Builder:
         for k in ("attributes",):
             if ext.get(k):
                 doc[k] = ext[k]
+        if m.process is None:
+            self._or_joins()
         events: dict[str, Any] = {}
         acts: dict[str, Any] = {}
         gws: dict[str, Any] = {}
@@ -995,6 +997,45 @@ class _Builder:
         origin = {self.keys[n.id]: (n.el.line, n.el.col, n.id) for n in m.nodes.values()}
         return Converted(_dump(doc, self.notes, self.fname), sorted(set(self.notes), key=self.notes.index),
                          len(acts), len(gws), origin)
+
+    def _or_joins(self) -> None:
+        """An inclusive join that closes a parallel split waits for every branch (each is always taken): it is a
+        parallel join. One that closes an exclusive split sees exactly one branch come: it is an exclusive merge.
+        Both rewrites give the BPMN semantics exactly (a join closes a split when the split dominates it and it
+        post-dominates the split). An inclusive join that closes an inclusive split stays one (procsim's OR
+        block); any other, BPMN's general OR join, is left to the loader, which refuses it at the gateway."""
+        m = self.m
+        g = nx.DiGraph()
+        g.add_nodes_from(m.nodes)
+        g.add_edges_from((f.src, f.dst) for f in m.flows)
+        start = next((n.id for n in m.nodes.values() if n.kind == "start"), None)
+        if start is None:
+            return
+        exit_ = "\0exit"
+        rev = g.reverse(copy=True)
+        rev.add_node(exit_)
+        rev.add_edges_from((exit_, n) for n in g if g.out_degree(n) == 0)
+        try:
+            ipdom = nx.immediate_dominators(rev, exit_)
+            idom = nx.immediate_dominators(g, start)
+        except nx.NetworkXError:
+            return
+        for sid, s in m.nodes.items():
+            if s.kind not in ("and", "xor") or g.out_degree(sid) < 2:
+                continue
+            jid = ipdom.get(sid)
+            j = m.nodes.get(jid) if jid is not None else None
+            if j is None or j.kind != "or" or g.in_degree(jid) < 2 or g.out_degree(jid) != 1:
+                continue
+            d = jid
+            while d != sid and idom.get(d, d) != d:
+                d = idom[d]
+            if d != sid:
+                continue  # something enters the block past the split
+            j.kind = s.kind
+            what = ("parallel", "parallel join") if s.kind == "and" else ("exclusive", "merge")
+            self.notes.append(f"inclusive join '{j.name or j.id}' closes the {what[0]} split '{s.name or s.id}': "
+                              f"it is a {what[1]} (the same behaviour)")
 
     def _bound_loops(self, tables: dict[str, dict[str, Any]]) -> None:
         """BPMN loops have no bound; procsim wants one on a branch of every cycle. Each way back (an edge to a node
@@ -1173,6 +1214,10 @@ def _at_model(p: Problem, c: Converted, fname: str) -> Problem:
     key = p.loc.split(".")[1] if p.loc.count(".") >= 1 else ""
     line, col, eid = c.origin.get(key, (1, 1, key))
     msg = p.msg.replace(f"'{key}'", f"'{eid}'") if key else p.msg
+    if p.code == "unbalanced_or":
+        msg += (" (procsim's OR join waits for the branches its own OR split started; an inclusive join that closes "
+                "no single split, BPMN's general OR join that waits for every branch that can still reach it, is "
+                "not supported)")
     return Problem(fname, line, col, eid, f"procsim cannot run this flow: {msg}", "bpmn_unsupported")
 
 

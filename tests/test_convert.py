@@ -263,3 +263,41 @@ def test_a_parallel_join_that_closes_no_block_is_named_in_the_model(tmp_path: Pa
     assert {p.code for p in e.value.problems} == {"bpmn_unsupported"}
     assert any(p.loc in ("ps", "pj") and "procsim cannot run this flow" in p.msg for p in e.value.problems)
     assert not (tmp_path / "imp" / "process.yaml").exists()
+
+
+def _or_join_model(split: str) -> str:
+    return (BPMN_HEAD + f'<startEvent id="s"/><{split} id="split"/><task id="a" name="A"/><task id="b" name="B"/>'
+            '<inclusiveGateway id="join"/><task id="c" name="C"/><endEvent id="e"/>'
+            + _flows("s>split", "split>a", "split>b", "a>join", "b>join", "join>c", "c>e") + BPMN_TAIL)
+
+
+@pytest.mark.parametrize("split, kind", [("parallelGateway", "and"), ("exclusiveGateway", "xor")])
+def test_an_inclusive_join_closing_a_parallel_or_exclusive_split_takes_its_kind(split, kind, tmp_path: Path) -> None:
+    # BPMN's OR join waits for every branch that can still reach it: after an AND split both always come (an AND
+    # join), after an XOR split exactly one does (a merge); the rewrite is exact
+    path, c = convert_to_dir_text(_or_join_model(split), tmp_path)
+    spec = load_process(path).spec
+    assert spec.gateways["join"].type == kind and spec.gateways["join"].next == "c"
+    assert any("inclusive join 'join' closes the" in n for n in c.notes)  # type: ignore[attr-defined]
+    run(path, tmp_path / "sim", seed=2, cases=300, formats=("csv",))
+    ev = pd.read_csv(tmp_path / "sim" / "events.csv")
+    n = Counter(ev[ev.lifecycle == "complete"].activity)
+    assert n["C"] == 300 and n["A"] + n["B"] == (600 if kind == "and" else 300)
+
+
+def test_a_general_or_join_is_refused_at_the_gateway_saying_why(tmp_path: Path) -> None:
+    # an OR split whose branch b may leave for its own end: the OR join after a and b closes no block, so BPMN's
+    # join would have to know whether b's token can still come; procsim refuses it at the model's gateway
+    text = ('<?xml version="1.0"?>\n' + BPMN_HEAD + '\n<startEvent id="s"/>\n<inclusiveGateway id="split"/>\n'
+            '<task id="a" name="A"/>\n<task id="b" name="B"/>\n<exclusiveGateway id="x"/>\n'
+            '<inclusiveGateway id="join"/>\n<endEvent id="e"/>\n<endEvent id="e2"/>\n'
+            + _flows("s>split", "split>a", "split>b", "b>x", "x>join", "x>e2", "a>join", "join>e") + BPMN_TAIL)
+    with pytest.raises(SpecError) as e:
+        convert_to_dir_text(text, tmp_path)
+    probs = {p.loc: p for p in e.value.problems}
+    assert set(probs) <= {"split", "join"} and "join" in probs
+    j = probs["join"]
+    assert (j.code, j.line, j.col) == ("bpmn_unsupported", 8, 1)
+    assert "or join 'join' does not close an or split" in j.msg
+    assert "general OR join that waits for every branch that can still reach it, is not supported" in j.msg
+    assert not (tmp_path / "imp" / "process.yaml").exists()
