@@ -766,10 +766,14 @@ class _Builder:
                 ops = ""
                 for op, v in by[attr]:
                     x = float(v)
-                    if op in ("=", ">=") or op == ">":
-                        lo = x + (1 if op == ">" and attr == "size" else 0) if lo is None else max(lo, x)
+                    # Prosimos reads '>' as at least one more (a case, a second), '<' as one less
+                    step = 1 if attr != "daily_hour" else 0
+                    if op in ("=", ">=", ">"):
+                        x_lo = x + (step if op == ">" else 0)
+                        lo = x_lo if lo is None else max(lo, x_lo)
                     elif op in ("<", "<="):
-                        hi = x - (1 if op == "<" and attr == "size" else 0) if hi is None else min(hi, x)
+                        x_hi = x - (step if op == "<" else 0)
+                        hi = x_hi if hi is None else min(hi, x_hi)
                     else:
                         raise ValueError(f"unknown comparison '{op}'")
                     ops += op

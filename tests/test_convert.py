@@ -1,8 +1,8 @@
 """``procsim convert``: BPMN 2.0 (+ Prosimos/Simod parameters) to a process that loads and runs.
 
 Distributions are compared by their moments with Prosimos's own reading of the parameters (pix-framework's
-DurationDistribution, as Prosimos 2.1.0 uses it); the padua example (tests/data/prosimos_padua, see its
-PROVENANCE.md) is converted and run; bad models give every problem at once with positions.
+DurationDistribution, as Prosimos 2.1.0 uses it); a purchasing model in Prosimos's format (tests/data/purchasing,
+see its PROVENANCE.md) is converted and run; bad models give every problem at once with positions.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from procsim.spec.models import DurationDistribution
 
 from conftest import REPO
 
-PADUA = REPO / "tests" / "data" / "prosimos_padua"
+PURCHASING = REPO / "tests" / "data" / "purchasing"
 _DIST = TypeAdapter(DurationDistribution)
 
 
@@ -71,7 +71,8 @@ def test_distribution_parameters_are_exact() -> None:
 
 
 def test_empty_bounds_use_prosimos_fallback() -> None:
-    # padua's arrivals: expon with max 0 below min 180; Prosimos fills with min + (max - min) / 2 = 90 s
+    # arrivals like those of Prosimos's padua example: expon with max 0 below min 180; Prosimos fills with
+    # min + (max - min) / 2 = 90 s
     d, notes = prosimos_distribution("expon", [1800, 180, 0, 5400])
     assert d == {"kind": "fixed", "value": "90s"} and "fallback" in notes[0]
 
@@ -81,36 +82,35 @@ def test_heavy_truncation_is_reported() -> None:
     assert notes and "redraws" in notes[0]
 
 
-@pytest.fixture
-def padua() -> Path:
-    if not PADUA.exists():
-        pytest.skip("the vendored Prosimos example is absent")
-    return PADUA
-
-
-def test_padua_converts_loads_and_runs(padua: Path, tmp_path: Path) -> None:
-    path, c = convert_to_dir(padua / "process_model.bpmn", tmp_path / "imp", padua / "simulation_params.json")
-    loaded = load_process(path)
-    spec = loaded.spec
-    assert len(spec.activities) == 7 and c.activities == 7
-    assert {a.name for a in spec.activities.values()} == {
-        "Create Purchase Requisition", "Create Purchase Order", "Print and Send Purchase Order (Paper)",
-        "Receive Order Confirmation", "Record Goods Receipt", "Record Invoice Receipt", "Clear Invoice"}
+def test_the_purchasing_model_converts_loads_and_runs(tmp_path: Path) -> None:
+    # a model in the shape Prosimos and Simod write (tests/data/purchasing, written for procsim)
+    path, c = convert_to_dir(PURCHASING / "process_model.bpmn", tmp_path / "imp",
+                             PURCHASING / "simulation_params.json")
+    spec = load_process(path).spec
+    assert len(spec.activities) == 11 and c.activities == 11
     roles = {k: r.members for k, r in spec.roles.items()}
-    assert sorted(len(m) for m in roles.values()) == [10, 32, 32, 70, 140, 320, 320]
-    assert spec.activities["create_purchase_requisition"].duration.mean == 17396
-    split = spec.gateways["exclusive_gateway_split_1"]
-    assert sorted(b.probability for b in split.branches) == [0.27, 0.73]
+    assert sorted(len(m) for m in roles.values()) == [1, 1, 2, 2, 6]
+    assert spec.roles["buyer"].calendar == "office" and spec.calendars["office"].weekly is not None
+    assert spec.activities["request_quotes"].duration.mean == 3600
+    assert spec.waits["wait_for_delivery"].duration.mean == 86400
+    assert sorted(b.probability for b in spec.gateways["catalogue_item"].branches) == [0.4, 0.6]
+    assert spec.gateways["checks_needed"].type == "or" and spec.gateways["checks_done"].type == "or"
+    pay = spec.activities["pay_invoice"].batch
+    assert pay is not None and (pay.size, pay.work, pay.scale) == (5, "sequential", {1: 1.0, 5: 0.6})
     out = tmp_path / "sim"
     run(path, out, seed=1, cases=3000, formats=("csv",))
-    ev = pd.read_csv(out / "events.csv")
+    ev = pd.read_csv(out / "events.csv", keep_default_na=False)
     done = ev[ev.lifecycle == "complete"]
     share = done.activity.value_counts() / done.case_id.nunique()
     # branch probabilities of the parameters, within sampling noise of 3,000 cases
-    assert share["Create Purchase Requisition"] == pytest.approx(0.73, abs=0.03)
-    assert share["Print and Send Purchase Order (Paper)"] == pytest.approx(0.562, abs=0.03)
-    assert share["Receive Order Confirmation"] == pytest.approx(0.641, abs=0.03)
-    assert share["Clear Invoice"] == 1.0
+    assert share["Order from catalogue"] == pytest.approx(0.6, abs=0.03)
+    assert share["Clarify with supplier"] == pytest.approx(0.15, abs=0.02)
+    # OR split: quality by its own 0.7, budget by 0.3, and when neither is drawn (0.21) one by the probabilities
+    assert share["Check quality"] == pytest.approx(0.7 + 0.21 * 0.7, abs=0.03)
+    assert share["Check budget"] == pytest.approx(0.3 + 0.21 * 0.3, abs=0.03)
+    assert share["Pay invoice"] == 1.0
+    paid = ev[(ev.activity == "Pay invoice") & (ev.lifecycle == "start")]
+    assert (paid.groupby("batch").size() == 5).all()  # 3,000 cases: 600 batches of five
 
 
 BPMN_HEAD = '<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p" name="P">'
