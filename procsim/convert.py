@@ -465,16 +465,23 @@ class _Params:
         self.data, self.text, self.fname = data, text, fname
         self.problems: list[Problem] = []
 
-    def pos(self, needle: str) -> tuple[int, int]:
-        i = self.text.find(json.dumps(needle))
-        if i < 0:
+    def pos(self, needle: str, *within: str) -> tuple[int, int]:
+        """The position of ``needle`` (a JSON string), searched after each of ``within`` in turn (a section, then
+        an id in it); the last found when the needle is not."""
+        i = j = 0
+        for n in (*within, needle):
+            k = self.text.find(json.dumps(n), i)
+            if k < 0:
+                break
+            i = j = k
+        if not j and self.text.find(json.dumps(needle)) < 0 and not within:
             return 1, 1
-        line = self.text.count("\n", 0, i) + 1
-        return line, i - (self.text.rfind("\n", 0, i) + 1) + 1
+        line = self.text.count("\n", 0, j) + 1
+        return line, j - (self.text.rfind("\n", 0, j) + 1) + 1
 
-    def bad(self, needle: str, key: str, msg: str) -> None:
-        line, col = self.pos(needle)
-        self.problems.append(Problem(self.fname, line, col, key, msg, "params_invalid"))
+    def bad(self, needle: str, key: str, msg: str, *within: str, code: str = "params_invalid") -> None:
+        line, col = self.pos(needle, *within)
+        self.problems.append(Problem(self.fname, line, col, key, msg, code))
 
     def dist(self, d: dict[str, Any], needle: str, key: str, notes: list[str]) -> dict[str, Any] | None:
         name = ""
@@ -658,6 +665,198 @@ class _Builder:
             role_of[tid] = by_set[keyset]
         return roles, role_of, durations
 
+    def _batching(self) -> dict[str, dict[str, Any]]:
+        """Prosimos's ``batch_processing``: task id -> procsim ``batch``. What procsim cannot express is refused
+        (``params_unsupported``) at the rule's position; close readings are noted (docs/grounding.md#batching)."""
+        P = self.params
+        assert P is not None
+        out: dict[str, dict[str, Any]] = {}
+        for b in P.data.get("batch_processing") or []:
+            tid = str(b.get("task_id", ""))
+            where = f"batch_processing.{tid}"
+            node = self.m.nodes.get(tid)
+            name = (node.name if node is not None else "") or tid
+
+            def bad(needle: str, msg: str, code: str = "params_unsupported") -> None:
+                P.bad(needle, where, msg, "batch_processing", tid, code=code)
+
+            if node is None or node.kind != "task":
+                P.bad(tid, "batch_processing", f"'{tid}' is not a task of the model", "batch_processing")
+                continue
+            spec: dict[str, Any] = {}
+            typ = b.get("type")
+            if typ == "Sequential":
+                spec["work"] = "sequential"
+            elif typ == "Parallel":
+                spec["work"] = "parallel"
+            elif typ == "Concurrent":
+                bad("type", "type 'Concurrent' is not supported: Prosimos 2.1.0 itself does not run such batches (it "
+                    "warns 'not supported' and executes none); use Sequential or Parallel")
+                continue
+            else:
+                bad("type", f"unknown batch type {typ!r} (Prosimos's: Sequential, Parallel, Concurrent)",
+                    "params_invalid")
+                continue
+            try:
+                sizes = {int(x["key"]): float(x["value"]) for x in b.get("size_distrib") or []}
+                scale = {int(x["key"]): float(x["value"]) for x in b.get("duration_distrib") or []}
+            except (KeyError, TypeError, ValueError) as e:
+                bad("size_distrib", f"size_distrib and duration_distrib are lists of {{key, value}}: {e}",
+                    "params_invalid")
+                continue
+            rules = b.get("firing_rules") or []
+            if rules:
+                triggers = self._firing(rules, name, bad)
+                if triggers is None:
+                    continue
+                spec.update(triggers)
+            else:
+                # Prosimos draws one size for the whole run from size_distrib (a batch then starts at that size)
+                big = {k: v for k, v in sizes.items() if k >= 2 and v > 0}
+                if not big:
+                    bad("firing_rules", "no firing_rules and no size of 2 or more in size_distrib: nothing would "
+                        "start a batch")
+                    continue
+                size = max(sorted(big), key=lambda k: big[k])
+                spec["size"] = size
+                if len(big) > 1:
+                    self.notes.append(f"batch of '{name}': Prosimos draws one batch size per run from size_distrib "
+                                      f"{dict(sorted(sizes.items()))}; the likeliest, {size}, is taken")
+            if sizes.get(1, 0.0) > 0:
+                spec["alone"] = sizes[1]
+            if scale.get(1, 1.0) != 1.0:
+                self.notes.append(f"batch of '{name}': duration_distrib gives size 1 the factor {scale[1]:g}; "
+                                  "Prosimos runs a single case with its plain duration, so does this")
+            scale[1] = 1.0
+            if any(v != 1.0 for v in scale.values()):
+                spec["scale"] = dict(sorted(scale.items()))
+            out[tid] = spec
+        return out
+
+    def _firing(self, rules: Any, name: str, bad: Any) -> dict[str, Any] | None:
+        """Prosimos firing rules (OR of AND groups of ``{attribute, comparison, value}``) as procsim's batch
+        triggers, which start a batch at the first that holds: each group must be one trigger (a range of one
+        attribute, or a weekday with an hour); groups combine as OR."""
+        size: int | None = None
+        timeout: float | None = None
+        idle: float | None = None
+        moments: list[tuple[tuple[str, ...] | None, str]] = []
+        days = {d.lower(): s for d, s in zip(_DAYS, _SHORT)}
+        ok = True
+        for gi, group in enumerate(rules if isinstance(rules, list) else []):
+            by: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+            for r in group if isinstance(group, list) else []:
+                by[str(r.get("attribute"))].append((str(r.get("comparison")), r.get("value")))
+            unknown = set(by) - {"size", "large_wt", "ready_wt", "daily_hour", "week_day"}
+            if unknown:
+                bad(sorted(unknown)[0], f"firing rule {gi + 1}: unknown attribute '{sorted(unknown)[0]}' (Prosimos's: "
+                    "size, large_wt, ready_wt, daily_hour, week_day)", "params_invalid")
+                ok = False
+                continue
+            kinds = set(by) - {"week_day", "daily_hour"}
+            if len(kinds) + bool(set(by) & {"week_day", "daily_hour"}) > 1:
+                bad(sorted(by)[0], f"firing rule {gi + 1} joins {' AND '.join(sorted(by))}: procsim starts a batch "
+                    "at the first of its triggers (size, timeout, idle, schedule), so a conjunction of different "
+                    "kinds cannot be expressed; write them as separate rules (OR) if that is what is meant")
+                ok = False
+                continue
+
+            def bounds(attr: str) -> tuple[float | None, float | None, str]:
+                lo = hi = None
+                ops = ""
+                for op, v in by[attr]:
+                    x = float(v)
+                    # Prosimos reads '>' as at least one more (a case, a second), '<' as one less
+                    step = 1 if attr != "daily_hour" else 0
+                    if op in ("=", ">=", ">"):
+                        x_lo = x + (step if op == ">" else 0)
+                        lo = x_lo if lo is None else max(lo, x_lo)
+                    elif op in ("<", "<="):
+                        x_hi = x - (step if op == "<" else 0)
+                        hi = x_hi if hi is None else min(hi, x_hi)
+                    else:
+                        raise ValueError(f"unknown comparison '{op}'")
+                    ops += op
+                return lo, hi, ops
+
+            try:
+                if "size" in by:
+                    lo, hi, _ = bounds("size")
+                    n = int(lo if lo is not None else hi or 0)
+                    if n < 1:
+                        raise ValueError("a size rule needs a size of 1 or more")
+                    size = n if size is None else min(size, n)
+                for attr in ("large_wt", "ready_wt"):
+                    if attr in by:
+                        lo, hi, _ = bounds(attr)
+                        if lo is None:
+                            bad(attr, f"firing rule {gi + 1}: {attr} with only an upper bound ({hi:g} s) is not "
+                                "supported: procsim starts a batch when a wait reaches a length, not before it")
+                            ok = False
+                            continue
+                        if hi is not None:
+                            self.notes.append(f"batch of '{name}': {attr} between {lo:g} and {hi:g} s; the batch "
+                                              f"starts at {lo:g} s (the upper bound is not used)")
+                        if attr == "large_wt":
+                            timeout = lo if timeout is None else min(timeout, lo)
+                        else:
+                            idle = lo if idle is None else min(idle, lo)
+                wd: tuple[str, ...] | None = None
+                if "week_day" in by:
+                    vals = []
+                    for op, v in by["week_day"]:
+                        if op != "=" or str(v).lower() not in days:
+                            raise ValueError(f"week_day takes '=' and a day name, not {op} {v!r}")
+                        vals.append(days[str(v).lower()])
+                    wd = tuple(sorted(set(vals), key=_SHORT.index))
+                if "daily_hour" in by:
+                    lo, hi, ops = bounds("daily_hour")
+                    if lo is None:
+                        bad("daily_hour", f"firing rule {gi + 1}: daily_hour {ops} {hi:g} is not supported: Prosimos "
+                            "then runs batches from midnight until that hour; procsim's schedule starts batches at "
+                            "moments, not over a period")
+                        ok = False
+                        continue
+                    if not 0 <= lo <= 24:
+                        raise ValueError(f"daily_hour {lo:g} is not an hour of the day")
+                    moments.append((wd, f"{int(lo):02d}:00"))
+                    self.notes.append(f"batch of '{name}': daily_hour {ops} {lo:g}: the batch starts at {int(lo):02d}:00"
+                                      " with every case waiting (Prosimos also starts cases that come later that day,"
+                                      " two at a time)" + ("; the upper bound is not used" if hi is not None else ""))
+                elif wd is not None:
+                    moments.append((wd, "00:00"))
+                    self.notes.append(f"batch of '{name}': week_day {', '.join(wd)}: the batch starts at 00:00 that "
+                                      "day with every case waiting (Prosimos also starts cases that come later that "
+                                      "day, two at a time)")
+            except (TypeError, ValueError) as e:
+                bad(sorted(by)[0] if by else "firing_rules", f"firing rule {gi + 1}: {e}", "params_invalid")
+                ok = False
+        if not ok:
+            return None
+        out: dict[str, Any] = {}
+        if size is not None:
+            out["size"] = size
+        if timeout is not None:
+            out["timeout"] = _secs(timeout)
+        if idle is not None:
+            out["idle"] = _secs(idle)
+        if moments:
+            times = sorted({t for _, t in moments})
+            wds = {w for w, _ in moments}
+            if len(times) == 1 or len(wds) == 1:
+                sched: dict[str, Any] = {"time": times[0] if len(times) == 1 else times}
+                if None not in wds:
+                    sched["weekdays"] = sorted({d for w in wds if w for d in w}, key=_SHORT.index)
+                out["schedule"] = sched
+            else:
+                bad("daily_hour", "the rules name different hours on different weekdays; procsim's schedule is one "
+                    "set of weekdays with one set of times")
+                return None
+        if not out:
+            bad("firing_rules", "the firing rules start no batch", "params_invalid")
+            return None
+        return out
+
     # -- the flow
 
     def build(self) -> Converted:
@@ -672,6 +871,7 @@ class _Builder:
         role_of: dict[str, str] = {}
         durations: dict[str, dict[str, Any]] = {}
         probs = self._probabilities()
+        batches = self._batching() if P is not None else {}
         events_dist: dict[str, dict[str, Any]] = {}
         if P is not None:
             cals = self._calendars(calendars)
@@ -698,7 +898,7 @@ class _Builder:
                 if d is not None:
                     events_dist[eid] = d
             for k in sorted(P.data):
-                if k in ("batch_processing", "case_attributes", "prioritisation_rules", "branch_rules",
+                if k in ("case_attributes", "prioritisation_rules", "branch_rules",
                          "event_attributes", "global_attributes", "multitask") and P.data[k]:
                     self.notes.append(f"parameters: '{k}' is not converted")
                 elif k == "model_type" and P.data[k] != "CRISP":
@@ -716,6 +916,8 @@ class _Builder:
         for k in ("attributes",):
             if ext.get(k):
                 doc[k] = ext[k]
+        if m.process is None:
+            self._or_joins()
         events: dict[str, Any] = {}
         acts: dict[str, Any] = {}
         gws: dict[str, Any] = {}
@@ -759,6 +961,8 @@ class _Builder:
                     a["role"] = role_of[n.id]
                 if n.id in durations:
                     a["duration"] = durations[n.id]
+                if n.id in batches:
+                    a["batch"] = batches[n.id]
                 if "duration" not in a:
                     a["duration"] = "0s"
                     no_duration.append(n.name or n.id)
@@ -797,6 +1001,45 @@ class _Builder:
         origin = {self.keys[n.id]: (n.el.line, n.el.col, n.id) for n in m.nodes.values()}
         return Converted(_dump(doc, self.notes, self.fname), sorted(set(self.notes), key=self.notes.index),
                          len(acts), len(gws), origin)
+
+    def _or_joins(self) -> None:
+        """An inclusive join that closes a parallel split waits for every branch (each is always taken): it is a
+        parallel join. One that closes an exclusive split sees exactly one branch come: it is an exclusive merge.
+        Both rewrites give the BPMN semantics exactly (a join closes a split when the split dominates it and it
+        post-dominates the split). An inclusive join that closes an inclusive split stays one (procsim's OR
+        block); any other, BPMN's general OR join, is left to the loader, which refuses it at the gateway."""
+        m = self.m
+        g = nx.DiGraph()
+        g.add_nodes_from(m.nodes)
+        g.add_edges_from((f.src, f.dst) for f in m.flows)
+        start = next((n.id for n in m.nodes.values() if n.kind == "start"), None)
+        if start is None:
+            return
+        exit_ = "\0exit"
+        rev = g.reverse(copy=True)
+        rev.add_node(exit_)
+        rev.add_edges_from((exit_, n) for n in g if g.out_degree(n) == 0)
+        try:
+            ipdom = nx.immediate_dominators(rev, exit_)
+            idom = nx.immediate_dominators(g, start)
+        except nx.NetworkXError:
+            return
+        for sid, s in m.nodes.items():
+            if s.kind not in ("and", "xor") or g.out_degree(sid) < 2:
+                continue
+            jid = ipdom.get(sid)
+            j = m.nodes.get(jid) if jid is not None else None
+            if j is None or j.kind != "or" or g.in_degree(jid) < 2 or g.out_degree(jid) != 1:
+                continue
+            d = jid
+            while d != sid and idom.get(d, d) != d:
+                d = idom[d]
+            if d != sid:
+                continue  # something enters the block past the split
+            j.kind = s.kind
+            what = ("parallel", "parallel join") if s.kind == "and" else ("exclusive", "merge")
+            self.notes.append(f"inclusive join '{j.name or j.id}' closes the {what[0]} split '{s.name or s.id}': "
+                              f"it is a {what[1]} (the same behaviour)")
 
     def _bound_loops(self, tables: dict[str, dict[str, Any]]) -> None:
         """BPMN loops have no bound; procsim wants one on a branch of every cycle. Each way back (an edge to a node
@@ -975,6 +1218,10 @@ def _at_model(p: Problem, c: Converted, fname: str) -> Problem:
     key = p.loc.split(".")[1] if p.loc.count(".") >= 1 else ""
     line, col, eid = c.origin.get(key, (1, 1, key))
     msg = p.msg.replace(f"'{key}'", f"'{eid}'") if key else p.msg
+    if p.code == "unbalanced_or":
+        msg += (" (procsim's OR join waits for the branches its own OR split started; an inclusive join that closes "
+                "no single split, BPMN's general OR join that waits for every branch that can still reach it, is "
+                "not supported)")
     return Problem(fname, line, col, eid, f"procsim cannot run this flow: {msg}", "bpmn_unsupported")
 
 

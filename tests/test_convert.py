@@ -1,8 +1,8 @@
 """``procsim convert``: BPMN 2.0 (+ Prosimos/Simod parameters) to a process that loads and runs.
 
 Distributions are compared by their moments with Prosimos's own reading of the parameters (pix-framework's
-DurationDistribution, as Prosimos 2.1.0 uses it); the padua example (tests/data/prosimos_padua, see its
-PROVENANCE.md) is converted and run; bad models give every problem at once with positions.
+DurationDistribution, as Prosimos 2.1.0 uses it); a purchasing model in Prosimos's format (tests/data/purchasing,
+see its PROVENANCE.md) is converted and run; bad models give every problem at once with positions.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from procsim.spec.models import DurationDistribution
 
 from conftest import REPO
 
-PADUA = REPO / "tests" / "data" / "prosimos_padua"
+PURCHASING = REPO / "tests" / "data" / "purchasing"
 _DIST = TypeAdapter(DurationDistribution)
 
 
@@ -71,7 +71,8 @@ def test_distribution_parameters_are_exact() -> None:
 
 
 def test_empty_bounds_use_prosimos_fallback() -> None:
-    # padua's arrivals: expon with max 0 below min 180; Prosimos fills with min + (max - min) / 2 = 90 s
+    # arrivals like those of Prosimos's padua example: expon with max 0 below min 180; Prosimos fills with
+    # min + (max - min) / 2 = 90 s
     d, notes = prosimos_distribution("expon", [1800, 180, 0, 5400])
     assert d == {"kind": "fixed", "value": "90s"} and "fallback" in notes[0]
 
@@ -81,36 +82,35 @@ def test_heavy_truncation_is_reported() -> None:
     assert notes and "redraws" in notes[0]
 
 
-@pytest.fixture
-def padua() -> Path:
-    if not PADUA.exists():
-        pytest.skip("the vendored Prosimos example is absent")
-    return PADUA
-
-
-def test_padua_converts_loads_and_runs(padua: Path, tmp_path: Path) -> None:
-    path, c = convert_to_dir(padua / "process_model.bpmn", tmp_path / "imp", padua / "simulation_params.json")
-    loaded = load_process(path)
-    spec = loaded.spec
-    assert len(spec.activities) == 7 and c.activities == 7
-    assert {a.name for a in spec.activities.values()} == {
-        "Create Purchase Requisition", "Create Purchase Order", "Print and Send Purchase Order (Paper)",
-        "Receive Order Confirmation", "Record Goods Receipt", "Record Invoice Receipt", "Clear Invoice"}
+def test_the_purchasing_model_converts_loads_and_runs(tmp_path: Path) -> None:
+    # a model in the shape Prosimos and Simod write (tests/data/purchasing, written for procsim)
+    path, c = convert_to_dir(PURCHASING / "process_model.bpmn", tmp_path / "imp",
+                             PURCHASING / "simulation_params.json")
+    spec = load_process(path).spec
+    assert len(spec.activities) == 11 and c.activities == 11
     roles = {k: r.members for k, r in spec.roles.items()}
-    assert sorted(len(m) for m in roles.values()) == [10, 32, 32, 70, 140, 320, 320]
-    assert spec.activities["create_purchase_requisition"].duration.mean == 17396
-    split = spec.gateways["exclusive_gateway_split_1"]
-    assert sorted(b.probability for b in split.branches) == [0.27, 0.73]
+    assert sorted(len(m) for m in roles.values()) == [1, 1, 2, 2, 6]
+    assert spec.roles["buyer"].calendar == "office" and spec.calendars["office"].weekly is not None
+    assert spec.activities["request_quotes"].duration.mean == 3600
+    assert spec.waits["wait_for_delivery"].duration.mean == 86400
+    assert sorted(b.probability for b in spec.gateways["catalogue_item"].branches) == [0.4, 0.6]
+    assert spec.gateways["checks_needed"].type == "or" and spec.gateways["checks_done"].type == "or"
+    pay = spec.activities["pay_invoice"].batch
+    assert pay is not None and (pay.size, pay.work, pay.scale) == (5, "sequential", {1: 1.0, 5: 0.6})
     out = tmp_path / "sim"
     run(path, out, seed=1, cases=3000, formats=("csv",))
-    ev = pd.read_csv(out / "events.csv")
+    ev = pd.read_csv(out / "events.csv", keep_default_na=False)
     done = ev[ev.lifecycle == "complete"]
     share = done.activity.value_counts() / done.case_id.nunique()
     # branch probabilities of the parameters, within sampling noise of 3,000 cases
-    assert share["Create Purchase Requisition"] == pytest.approx(0.73, abs=0.03)
-    assert share["Print and Send Purchase Order (Paper)"] == pytest.approx(0.562, abs=0.03)
-    assert share["Receive Order Confirmation"] == pytest.approx(0.641, abs=0.03)
-    assert share["Clear Invoice"] == 1.0
+    assert share["Order from catalogue"] == pytest.approx(0.6, abs=0.03)
+    assert share["Clarify with supplier"] == pytest.approx(0.15, abs=0.02)
+    # OR split: quality by its own 0.7, budget by 0.3, and when neither is drawn (0.21) one by the probabilities
+    assert share["Check quality"] == pytest.approx(0.7 + 0.21 * 0.7, abs=0.03)
+    assert share["Check budget"] == pytest.approx(0.3 + 0.21 * 0.3, abs=0.03)
+    assert share["Pay invoice"] == 1.0
+    paid = ev[(ev.activity == "Pay invoice") & (ev.lifecycle == "start")]
+    assert (paid.groupby("batch").size() == 5).all()  # 3,000 cases: 600 batches of five
 
 
 BPMN_HEAD = '<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p" name="P">'
@@ -262,4 +262,42 @@ def test_a_parallel_join_that_closes_no_block_is_named_in_the_model(tmp_path: Pa
         convert_to_dir_text(text, tmp_path)
     assert {p.code for p in e.value.problems} == {"bpmn_unsupported"}
     assert any(p.loc in ("ps", "pj") and "procsim cannot run this flow" in p.msg for p in e.value.problems)
+    assert not (tmp_path / "imp" / "process.yaml").exists()
+
+
+def _or_join_model(split: str) -> str:
+    return (BPMN_HEAD + f'<startEvent id="s"/><{split} id="split"/><task id="a" name="A"/><task id="b" name="B"/>'
+            '<inclusiveGateway id="join"/><task id="c" name="C"/><endEvent id="e"/>'
+            + _flows("s>split", "split>a", "split>b", "a>join", "b>join", "join>c", "c>e") + BPMN_TAIL)
+
+
+@pytest.mark.parametrize("split, kind", [("parallelGateway", "and"), ("exclusiveGateway", "xor")])
+def test_an_inclusive_join_closing_a_parallel_or_exclusive_split_takes_its_kind(split, kind, tmp_path: Path) -> None:
+    # BPMN's OR join waits for every branch that can still reach it: after an AND split both always come (an AND
+    # join), after an XOR split exactly one does (a merge); the rewrite is exact
+    path, c = convert_to_dir_text(_or_join_model(split), tmp_path)
+    spec = load_process(path).spec
+    assert spec.gateways["join"].type == kind and spec.gateways["join"].next == "c"
+    assert any("inclusive join 'join' closes the" in n for n in c.notes)  # type: ignore[attr-defined]
+    run(path, tmp_path / "sim", seed=2, cases=300, formats=("csv",))
+    ev = pd.read_csv(tmp_path / "sim" / "events.csv")
+    n = Counter(ev[ev.lifecycle == "complete"].activity)
+    assert n["C"] == 300 and n["A"] + n["B"] == (600 if kind == "and" else 300)
+
+
+def test_a_general_or_join_is_refused_at_the_gateway_saying_why(tmp_path: Path) -> None:
+    # an OR split whose branch b may leave for its own end: the OR join after a and b closes no block, so BPMN's
+    # join would have to know whether b's token can still come; procsim refuses it at the model's gateway
+    text = ('<?xml version="1.0"?>\n' + BPMN_HEAD + '\n<startEvent id="s"/>\n<inclusiveGateway id="split"/>\n'
+            '<task id="a" name="A"/>\n<task id="b" name="B"/>\n<exclusiveGateway id="x"/>\n'
+            '<inclusiveGateway id="join"/>\n<endEvent id="e"/>\n<endEvent id="e2"/>\n'
+            + _flows("s>split", "split>a", "split>b", "b>x", "x>join", "x>e2", "a>join", "join>e") + BPMN_TAIL)
+    with pytest.raises(SpecError) as e:
+        convert_to_dir_text(text, tmp_path)
+    probs = {p.loc: p for p in e.value.problems}
+    assert set(probs) <= {"split", "join"} and "join" in probs
+    j = probs["join"]
+    assert (j.code, j.line, j.col) == ("bpmn_unsupported", 8, 1)
+    assert "or join 'join' does not close an or split" in j.msg
+    assert "general OR join that waits for every branch that can still reach it, is not supported" in j.msg
     assert not (tmp_path / "imp" / "process.yaml").exists()

@@ -376,10 +376,10 @@ objects:
 
 
 def test_bad_batches_point_at_their_lines(write_process):
-    bad = BATCHED.replace("batch: {schedule: {weekdays: [tue, fri], time: \"10:00\"}}", "batch: {size: 10}")
+    bad = BATCHED.replace("batch: {schedule: {weekdays: [tue, fri], time: \"10:00\"}}", "batch: {work: together}")
     assert errors_of(write_process(bad)) == [
-        "p.yaml:26:12: activities.pay.batch: a batch needs a 'timeout' or a 'schedule' (with 'size' alone the last "
-        "cases of a run would wait forever) [value_error]",
+        "p.yaml:26:12: activities.pay.batch: a batch needs a trigger: 'size', 'timeout', 'idle' or 'schedule' "
+        "[value_error]",
     ]
     bad = BATCHED.replace("{weekdays: [tue, fri], time: \"10:00\"}", "{next_working_day: ofice}") + """\
 attributes:

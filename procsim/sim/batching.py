@@ -1,11 +1,17 @@
 """Batched activities: cases that wait for an activity and are then processed together, as one piece of work.
 
 Owns the batch of each batched activity (``Batcher``): which cases wait in it, when it starts (``size`` cases
-wait, the first has waited ``timeout``, or a ``schedule`` moment comes, whichever is first), and running it:
-one member of the role for the whole batch, one duration drawn from the activity's own stream (so a batch's
-length never depends on which case happened to close it), and for every case in it a start and a complete
-event at the batch's times, by the batch's member, carrying the batch's id. The cost of the working time is
-shared out over the batch's cases; the fixed cost is per case.
+wait, the first has waited ``timeout``, no case has joined for ``idle``, or a ``schedule`` moment comes,
+whichever is first; the cases still waiting when nothing else can happen run as a last batch: ``flush``), and
+running it: one member of the role for the whole batch, durations drawn from the activity's own stream (so a
+batch's length never depends on which case happened to close it) and multiplied by ``scale`` for the batch's
+size. ``work: together`` (one duration; every case gets a start and a complete event at the batch's times),
+``parallel`` (every case started at once, each takes its own duration times the batch's size: the member's
+attention is shared) or ``sequential`` (the cases one after another, each its own duration). Every event
+carries the batch's member and id. The cost of the working time is shared out over the batch's cases (in
+``together``; each case's own working time otherwise); the fixed cost is per case. ``alone``: the share of
+cases that find no batch open and are done at once, by themselves (a draw from the activity's own stream
+``STREAM_BATCH_ALONE``), as Prosimos's ``size_distrib`` says.
 
 The simulation asks ``BatchPlan.start(sim)`` for a batcher per batched activity; a case's walk then
 ``yield from``s ``Batcher.join`` and goes on when its batch is done.
@@ -48,6 +54,20 @@ class BatchPlan:
     timeout: float | None
     schedule: Moments | None
     rng: np.random.Generator
+    idle: float | None = None
+    work: str = "together"
+    scale: dict[int, float] | None = None
+    alone: float = 0.0
+    alone_rng: np.random.Generator | None = None
+
+    def factor(self, n: int) -> float:
+        """The duration factor for a batch of ``n`` cases: ``scale`` at the nearest size given (the smaller of
+        two as near), 1 without ``scale`` (Prosimos's reading of ``duration_distrib``)."""
+        if not self.scale:
+            return 1.0
+        if n in self.scale:
+            return self.scale[n]
+        return self.scale[min(self.scale, key=lambda k: (abs(k - n), k))]
 
     def start(self, sim: Any) -> Batcher:
         return Batcher(sim, self)
@@ -63,6 +83,7 @@ class Batcher:
         self.opened = 0  # batches opened so far; a timer set for an earlier one does nothing
         self.count = 0  # batches run so far: the number in the next batch id
         self.last_run = -_INF  # when the schedule last started a batch
+        self.joined = 0  # cases that joined so far: an idle timer set for an earlier one does nothing
 
     def join(self, case: Any, act: Any, fired: str, exc: str, eff: Any) -> Generator[Any, Any, int]:
         """The case waits in the open batch until its batch is done; returns the next node."""
@@ -70,10 +91,18 @@ class Batcher:
         plan = self.plan
         done = Event(env)
         waiting = self.waiting
+        alone = (plan.alone > 0 and not waiting and plan.alone_rng is not None
+                 and float(plan.alone_rng.random()) < plan.alone)
         waiting.append((case, fired, exc, eff, done))
-        if plan.size is not None and len(waiting) >= plan.size:
+        self.joined += 1
+        if alone or (plan.size is not None and len(waiting) >= plan.size):
             self._fire()
-        elif len(waiting) == 1:
+            yield done
+            return cast(int, act.next)
+        if plan.idle is not None:
+            joined, opened = self.joined, self.opened
+            env.sleep(plan.idle).callbacks.append(lambda _ev: self._idle(opened, joined))
+        if len(waiting) == 1 and (plan.timeout is not None or plan.schedule is not None):
             now = env._now
             due = now + plan.timeout if plan.timeout is not None else _INF
             at = _INF
@@ -88,6 +117,18 @@ class Batcher:
                 lambda _ev: self._due(opened, scheduled))
         yield done
         return cast(int, act.next)
+
+    def _idle(self, opened: int, joined: int) -> None:
+        if opened == self.opened and joined == self.joined and self.waiting:
+            self._fire()  # no case has joined since this timer was set
+
+    def flush(self) -> bool:
+        """Run the cases still waiting (nothing else can happen any more: a batch with ``size`` alone would keep
+        them for ever); whether there were any."""
+        if not self.waiting:
+            return False
+        self._fire()
+        return True
 
     def _due(self, opened: int, scheduled: bool, settled: bool = False) -> None:
         if opened != self.opened or not self.waiting:
@@ -126,21 +167,24 @@ class Batcher:
                     yield env.sleep(nw - env._now)
             name, role = pool.members[member], pool.name
         start = env._now
-        for case, fired, exc, eff, _ in cases:
-            row = (start, case.idx, run, 0, name, role, None, fired, exc, case._snap or case.snapshot())
+        plan = self.plan
+        n = len(cases)
+        f = plan.factor(n)
+        hooks = sim.model.hooks
+        after_sets = hooks is not None and act.id in hooks.after_sets
+
+        def begin(item: tuple[Any, str, str, Any, Event]) -> None:
+            case, fired, exc, eff, _ = item
+            row = (env._now, case.idx, run, 0, name, role, None, fired, exc, case._snap or case.snapshot())
             if case.exc is None:
                 rows.append(row)
             else:
                 case.exc.who[act.id] = (act.pool, member)
                 sim._put(case, row, eff, START)
-        work = act.sample(self.plan.rng)
-        yield env.sleep(cal.add_working(start, work) - start if (cal is not None and act.pause) else work)
-        now = env._now
-        share = act.cost_rate * work / len(cases)
-        hooks = sim.model.hooks
-        after_sets = hooks is not None and act.id in hooks.after_sets
-        for case, fired, exc, eff, _ in cases:
-            cost = round(act.cost_fixed + share, 2)
+
+        def end(item: tuple[Any, str, str, Any, Event], cost: float) -> None:
+            case, fired, exc, eff, _ = item
+            now = env._now
             case.cost += cost
             case.events += 2
             case.last = act.id
@@ -157,9 +201,41 @@ class Batcher:
                 rows.append(row)
             else:
                 sim._put(case, row, eff, COMPLETE)
+
+        def span(t0: float, work: float) -> float:
+            return cal.add_working(t0, work) - t0 if (cal is not None and act.pause) else work
+
+        if plan.work == "sequential":
+            for item in cases:
+                begin(item)
+                work = act.sample(plan.rng) * f
+                yield env.sleep(span(env._now, work))
+                end(item, round(act.cost_fixed + act.cost_rate * work, 2))
+                item[4].succeed()
+        elif plan.work == "parallel":
+            for item in cases:
+                begin(item)
+            works = [act.sample(plan.rng) * f * n for _ in cases]
+            ends = sorted((start + span(start, w), i) for i, w in enumerate(works))
+            for t, i in ends:
+                if t > env._now:
+                    yield env.sleep(t - env._now)
+                end(cases[i], round(act.cost_fixed + act.cost_rate * works[i] / n, 2))
+                cases[i][4].succeed()
+        else:
+            for item in cases:
+                begin(item)
+            work = act.sample(plan.rng)
+            if plan.scale:
+                work *= f
+            yield env.sleep(span(start, work))
+            share = act.cost_rate * work / n
+            for item in cases:
+                end(item, round(act.cost_fixed + share, 2))
         if member >= 0:
             sim.pools[act.pool].release(member)
-        for *_, done in cases:
-            done.succeed()
+        if plan.work == "together":
+            for *_, done in cases:
+                done.succeed()
         if len(rows) >= sim.rec.flush_every:
             sim.rec.flush(final=False)

@@ -26,8 +26,8 @@ from procsim.sim.calendar import WorkCalendar
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, OR_SPLIT, PASS, WAIT, XOR, Activity, Gateway, Model,
                                 Node)
 from procsim.lineitems import LineDrawer
-from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
-                                 STREAM_SAMPLES, CaseStreams, stream)
+from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_BATCH_ALONE, STREAM_DATA, STREAM_NAMES,
+                                 STREAM_POOLS, STREAM_SAMPLES, CaseStreams, stream)
 from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
 from procsim.sim.people import member_weights, people_setup, policy_code
 from procsim.masterdata import World
@@ -505,7 +505,8 @@ def _batch_plan(spec: ProcessSpec, act: Activity, b: Any, cals: dict[str, WorkCa
     from procsim.sim.batching import BatchPlan
 
     return BatchPlan(act, b.size, b.timeout, moments(spec, b.schedule, cals) if b.schedule is not None else None,
-                     stream(seed, STREAM_BATCH, k))
+                     stream(seed, STREAM_BATCH, k), b.idle, b.work, dict(b.scale) if b.scale else None, b.alone,
+                     stream(seed, STREAM_BATCH_ALONE, k) if b.alone > 0 else None)
 
 
 def _run_rules(rs: Any) -> Any:

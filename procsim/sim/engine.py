@@ -166,6 +166,9 @@ class Simulation:
         self.env.process(self._arrivals())
         with fewer_collections():
             self.env.run(until=self.until)
+            # batches that only start at a size: what still waits when nothing else can happen runs as a last batch
+            while self.until is None and any([b.flush() for b in self.batchers]):
+                self.env.run()
             self.rec.finish(list(self.running.values()))
 
     # -- arrivals ------------------------------------------------------------------------------

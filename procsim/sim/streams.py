@@ -31,6 +31,7 @@ STREAM_QUALITY = 107  # data-quality faults: which cases, which positions (procs
 STREAM_MASTER = 108  # master data: objects drawn once per run, their changes over time (procsim.masterdata)
 STREAM_SCHEMES = 109  # schemes across cases: their cases, suppliers and amounts (procsim.schemes)
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
+STREAM_BATCH_ALONE = 115  # whether a case a batched activity's `alone` share names is done by itself (per activity)
 
 
 def stream(seed: int, *key: int) -> np.random.Generator:

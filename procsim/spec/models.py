@@ -468,17 +468,25 @@ class MomentSpec(Strict):
 
 class BatchSpec(Strict):
     """An activity that processes the cases waiting for it together: the batch starts when ``size`` cases wait,
-    when the first of them has waited ``timeout``, or at the next ``schedule`` moment, whichever comes first."""
+    when the first of them has waited ``timeout``, when no case has joined for ``idle``, or at the next
+    ``schedule`` moment, whichever comes first. ``work`` says how the batch's member works through it, ``scale``
+    multiplies its durations by the batch's size, ``alone`` is the share of cases that find no batch open and are
+    done at once, by themselves (Prosimos's batching, docs/process-language.md#batches)."""
 
     size: Annotated[int, Field(ge=1)] | None = None
     timeout: Duration | None = None
+    idle: Duration | None = None
     schedule: MomentSpec | None = None
+    work: Literal["together", "parallel", "sequential"] = "together"
+    scale: dict[Annotated[int, Field(ge=1)], Annotated[float, Field(gt=0)]] | None = None
+    alone: Annotated[float, Field(ge=0, le=1)] = 0.0
 
     @model_validator(mode="after")
     def _trigger(self) -> BatchSpec:
-        if self.timeout is None and self.schedule is None:
-            raise ValueError("a batch needs a 'timeout' or a 'schedule' (with 'size' alone the last cases of a run "
-                             "would wait forever)")
+        if self.size is None and self.timeout is None and self.schedule is None and self.idle is None:
+            raise ValueError("a batch needs a trigger: 'size', 'timeout', 'idle' or 'schedule'")
+        if self.scale is not None and not self.scale:
+            raise ValueError("'scale' needs at least one size: factor")
         return self
 
 
