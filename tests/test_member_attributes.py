@@ -257,3 +257,38 @@ def test_multitask_is_validated_with_positions(write_process, roles, message):
     with pytest.raises(SpecError) as info:
         load_process(p)
     assert str(info.value).splitlines() == [message]
+
+
+def test_the_documented_attributes_and_rules_run(write_process, tmp_path):
+    from conftest import REPO
+
+    language = (REPO / "docs" / "process-language.md").read_text()
+    roles = language.split("**Attributes.**", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules = (REPO / "docs" / "rules.md").read_text()
+    rule = rules.split("without listing names", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    write_process(rule.replace("activity: approve, allow: resource.seniority >= 3",
+                               "activity: approve, allow: resource.seniority >= 1"), "r.yaml")
+    head = ("process: {name: Doc, timezone: Europe/Berlin, start: 2026-03-02T08:00:00+01:00}\n"
+            "arrivals: {interarrival: {kind: exponential, mean: 30m}}\n"
+            "attributes: {amount: {distribution: {kind: lognormal, mean: 3000, sd: 5000}, round: 2}}\n"
+            "rules: [r.yaml]\n"
+            "events: {start: {type: start, next: approve}, done: {type: end}}\n"
+            "activities: {approve: {role: buyer, duration: 20m, next: done}}\n")
+    run(write_process(head + roles), tmp_path / "o", seed=1, cases=400, formats=["csv"])
+    ev = events(tmp_path / "o")
+    done = ev[ev["lifecycle"] == "complete"]
+    limit = done["resource"].map({"Ann Weber": 50000, "Bob Klein": 5000, "Eva Roth": 1000})
+    assert (done["amount"] <= limit).all() and (done["amount"] > 5000).any()
+
+
+def test_procure_to_pay_payment_limits(tmp_path):
+    """The bundled example's managers approve payments from 25,000 EUR only within their payment limit."""
+    from conftest import REPO
+
+    run(REPO / "processes" / "procure_to_pay.yaml", tmp_path / "o", seed=7, cases=1500, formats=["csv"])
+    ev = pd.read_csv(tmp_path / "o" / "events.csv", keep_default_na=False)
+    pay = ev[(ev["activity"] == "Approve payment") & (ev["lifecycle"] == "complete")]
+    big = pay[pay["gross_amount"] >= 25000]
+    assert len(big) > 20
+    assert "Miriam Vogel" not in set(big["resource"]) and "Miriam Vogel" in set(pay["resource"])
+    assert big["rules"].str.contains("big_payments_by_senior_managers").all()
