@@ -95,6 +95,25 @@ def _resource_rule(d: dict[str, Any], tmp: Path) -> None:
     d["rules"] = list(d["rules"]) + [str(tmp / "people_rules.yaml")]
 
 
+GRADE_RULE = """\
+rules:
+  - id: graded_buyers
+    assign: {activity: [create_purchase_order, send_purchase_order], allow: resource.grade >= 2}
+"""
+
+
+def _multitask(d: dict[str, Any], tmp: Path) -> None:
+    # buyers hold up to two purchase orders at once (each still takes its own time)
+    d["roles"]["buyer"]["multitask"] = 2
+
+
+def _member_attributes(d: dict[str, Any], tmp: Path) -> None:
+    # an attribute every buyer has, checked per candidate for each purchase order: the cost of resource.<attribute>
+    d["roles"]["buyer"]["attributes"] = {"grade": 2}
+    (tmp / "grade_rules.yaml").write_text(GRADE_RULE)
+    d["rules"] = list(d["rules"]) + [str(tmp / "grade_rules.yaml")]
+
+
 def _all(d: dict[str, Any], tmp: Path) -> None:
     _speed(d, tmp)
     _absences(d, tmp)
@@ -109,7 +128,7 @@ def _all(d: dict[str, Any], tmp: Path) -> None:
 VARIANTS: dict[str, Callable[[dict[str, Any], Path], None] | None] = {
     "plain": None, "speed": _speed, "calendars": _calendars, "absences": _absences,
     "several_roles": _several_roles, "assignment": _assignment, "worklists": _worklists,
-    "resource_rule": _resource_rule, "all": _all,
+    "resource_rule": _resource_rule, "multitask": _multitask, "member_attributes": _member_attributes, "all": _all,
 }
 
 

@@ -219,7 +219,8 @@ def test_k_1_is_today_s_behaviour_byte_for_byte(write_process, tmp_path):
     acts = "work: {role: clerk, duration: {kind: exponential, mean: 30m}, next: done}"
     plain = process("clerk: {members: [Ann, Bob], calendar: office}", acts,
                     interarrival="{kind: exponential, mean: 12m}")
-    one = process("clerk: {members: {Ann: {multitask: 1}, Bob: {}}, calendar: office, multitask: {tasks: 1}}",
+    one = process("clerk: {members: {Ann: {multitask: 1}, Bob: {}}, calendar: office, multitask: {tasks: 1, "
+                  "slowdown: 0.5}}",
                   acts, interarrival="{kind: exponential, mean: 12m}")
     run(write_process(plain, "a.yaml"), tmp_path / "a", seed=6, cases=500, formats=["csv"])
     run(write_process(one, "b.yaml"), tmp_path / "b", seed=6, cases=500, formats=["csv"])

@@ -256,8 +256,7 @@ class MemberSpec(Strict):
     def changes_the_run(self) -> bool:
         """Whether a setting changes what the simulation does (attributes and one task at a time do not)."""
         return self.model_copy(update={"attributes": {}, "description": "", "multitask": (
-            None if self.multitask is not None and self.multitask.tasks == 1 and not self.multitask.slowdown
-            else self.multitask)}) != MemberSpec()
+            None if self.multitask is not None and self.multitask.tasks == 1 else self.multitask)}) != MemberSpec()
 
 
 class RoleSpec(Strict):
@@ -301,7 +300,7 @@ class RoleSpec(Strict):
         return (isinstance(self.members, dict) and any(m.changes_the_run() for m in self.members.values())) or (
             self.speed is not None or self.weight is not None or self.absences is not None
             or self.assignment is not None or self.learning is not None
-            or (self.multitask is not None and (self.multitask.tasks > 1 or self.multitask.slowdown > 0)))
+            or (self.multitask is not None and self.multitask.tasks > 1))
 
     def multitask_of(self, name: str) -> MultitaskSpec | None:
         """A member's multitasking: their own, else the role's (None: one task at a time)."""
