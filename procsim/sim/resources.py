@@ -1,4 +1,5 @@
-"""Resource pools: named members of a role, one task each at a time, with a priority queue.
+"""Resource pools: named members of a role, one task each at a time (or up to k with ``multitask``), with a
+priority queue.
 
 SimPy's ``PriorityResource`` knows how many are busy but not *who*; a process log must name the person,
 and assignment rules (four-eyes, named members) must be able to refuse a member. So a pool hands out
