@@ -293,3 +293,15 @@ def test_procure_to_pay_payment_limits(tmp_path):
     assert len(big) > 20
     assert "Miriam Vogel" not in set(big["resource"]) and "Miriam Vogel" in set(pay["resource"])
     assert big["rules"].str.contains("big_payments_by_senior_managers").all()
+
+
+@pytest.mark.parametrize("policy", ["random", "weighted", "worklist"])
+def test_multitask_holds_under_every_assignment_policy(write_process, tmp_path, policy):
+    roles = (f"clerk: {{members: {{Ann: {{multitask: 2, weight: 3}}, Bob: {{}}, Cid: {{multitask: 3}}}}, "
+             f"calendar: office, assignment: {policy}}}")
+    p = write_process(process(roles, "work: {role: clerk, duration: {kind: exponential, mean: 40m}, next: done}",
+                              interarrival="{kind: exponential, mean: 12m}"))
+    run(p, tmp_path / "o", seed=8, cases=800, formats=["csv"])
+    peaks = concurrency(work(events(tmp_path / "o")))
+    assert peaks["Bob"] == 1 and 1 <= peaks["Ann"] <= 2 and 1 <= peaks["Cid"] <= 3
+    assert peaks["Ann"] == 2 or peaks["Cid"] >= 2  # the extra slots are used
