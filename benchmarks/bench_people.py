@@ -43,6 +43,14 @@ rules:
 """
 
 
+def _managers(d: dict[str, Any]) -> dict[str, Any]:
+    """The managers as a mapping of name -> settings, their own settings (payment limits) kept."""
+    m = d["roles"]["manager"]
+    if not isinstance(m["members"], dict):
+        m["members"] = {name: {} for name in m["members"]}
+    return dict(m["members"])
+
+
 def _speed(d: dict[str, Any], tmp: Path) -> None:
     for r in d["roles"].values():
         r["speed"] = {"kind": "lognormal", "mean": 1, "sd": 0.35}
@@ -50,8 +58,8 @@ def _speed(d: dict[str, Any], tmp: Path) -> None:
 
 def _calendars(d: dict[str, Any], tmp: Path) -> None:
     d["calendars"]["part_time"] = {"days": ["mon", "tue", "wed"], "hours": ["08:00-12:00", "13:00-17:00"]}
-    d["roles"]["manager"]["members"] = {"Dana Keller": {}, "Jonas Brandt": {"calendar": "part_time"},
-                                        "Miriam Vogel": {}}
+    members = _managers(d)
+    d["roles"]["manager"]["members"] = {**members, "Jonas Brandt": {**members["Jonas Brandt"], "calendar": "part_time"}}
 
 
 def _absences(d: dict[str, Any], tmp: Path) -> None:
@@ -60,12 +68,12 @@ def _absences(d: dict[str, Any], tmp: Path) -> None:
 
 
 def _several_roles(d: dict[str, Any], tmp: Path) -> None:
-    d["roles"]["manager"]["members"] = list(d["roles"]["manager"]["members"]) + ["Petra Lindner"]
+    d["roles"]["manager"]["members"] = {**_managers(d), "Petra Lindner": {}}
 
 
 def _assignment(d: dict[str, Any], tmp: Path) -> None:
     m = d["roles"]["manager"]
-    m["members"] = {name: ({"weight": 6} if name == "Dana Keller" else {}) for name in m["members"]}
+    m["members"] = {name: ({**own, "weight": 6} if name == "Dana Keller" else own) for name, own in _managers(d).items()}
     m["assignment"] = "weighted"
     # weights drawn per member: a few people get most of each activity's work. Worklists for the twelve
     # requesters, who have time to spare; the busy roles choose by weight among whoever is free, because a
@@ -87,12 +95,32 @@ def _resource_rule(d: dict[str, Any], tmp: Path) -> None:
     d["rules"] = list(d["rules"]) + [str(tmp / "people_rules.yaml")]
 
 
+GRADE_RULE = """\
+rules:
+  - id: graded_buyers
+    assign: {activity: [create_purchase_order, send_purchase_order], allow: resource.grade >= 2}
+"""
+
+
+def _multitask(d: dict[str, Any], tmp: Path) -> None:
+    # buyers hold up to two purchase orders at once (each still takes its own time)
+    d["roles"]["buyer"]["multitask"] = 2
+
+
+def _member_attributes(d: dict[str, Any], tmp: Path) -> None:
+    # an attribute every buyer has, checked per candidate for each purchase order: the cost of resource.<attribute>
+    d["roles"]["buyer"]["attributes"] = {"grade": 2}
+    (tmp / "grade_rules.yaml").write_text(GRADE_RULE)
+    d["rules"] = list(d["rules"]) + [str(tmp / "grade_rules.yaml")]
+
+
 def _all(d: dict[str, Any], tmp: Path) -> None:
     _speed(d, tmp)
     _absences(d, tmp)
     _assignment(d, tmp)  # before _calendars and _several_roles: it turns the managers into a mapping
     d["calendars"]["part_time"] = {"days": ["mon", "tue", "wed"], "hours": ["08:00-12:00", "13:00-17:00"]}
-    d["roles"]["manager"]["members"]["Jonas Brandt"] = {"calendar": "part_time"}
+    d["roles"]["manager"]["members"]["Jonas Brandt"] = {**d["roles"]["manager"]["members"]["Jonas Brandt"],
+                                                        "calendar": "part_time"}
     d["roles"]["manager"]["members"]["Petra Lindner"] = {}
     _resource_rule(d, tmp)
 
@@ -100,7 +128,7 @@ def _all(d: dict[str, Any], tmp: Path) -> None:
 VARIANTS: dict[str, Callable[[dict[str, Any], Path], None] | None] = {
     "plain": None, "speed": _speed, "calendars": _calendars, "absences": _absences,
     "several_roles": _several_roles, "assignment": _assignment, "worklists": _worklists,
-    "resource_rule": _resource_rule, "all": _all,
+    "resource_rule": _resource_rule, "multitask": _multitask, "member_attributes": _member_attributes, "all": _all,
 }
 
 

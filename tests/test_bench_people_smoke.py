@@ -35,3 +35,5 @@ def test_every_variant_runs_with_its_feature(tmp_path):
     assert people["assignment"]["requester"]["assignment"] == "worklist"
     assert people["calendars"]["manager"]["members"]["Jonas Brandt"]["calendar"] == "part_time"
     assert set(people["all"]) == set(people["absences"])
+    assert {m.get("multitask") for m in people["multitask"]["buyer"]["members"].values()} == {2}
+    assert people["member_attributes"] is None  # attributes alone change nothing in the run

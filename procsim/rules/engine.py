@@ -20,6 +20,7 @@ from procsim.errors import Problem, SimulationError
 from procsim.errors import suggest as _suggest  # the one did-you-mean
 from procsim.rules.actions import ACTIONS, CompileContext
 from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, describe_error
+from procsim.rules.kinds import Member, MemberFields
 from procsim.rules.models import Rule, RuleFile, Table
 from procsim.rules.reach import Point, decide
 from procsim.rules.tables import DecisionTable, TableError, compile_table
@@ -171,6 +172,10 @@ class RuleSet:
         self.member_index: dict[str, dict[str, int]] = {}  # role -> member name -> index
         self.role_pool: dict[str, int] = {}
         self.node_index: dict[str, int] = {}  # node id -> the simulation's node index (for escalations)
+        # role -> its members' attributes by name (the roles' `attributes:`), set at compile; with any, ``resource``
+        # is a Member (its name, with .attrs) wherever it is set, so ``resource.<attribute>`` can read them
+        self.member_attrs: dict[str, Callable[[str], Mapping[str, Any]]] | None = None
+        self.members: dict[str, dict[str, Member]] = {}  # role -> member name -> Member, per bound run
         # per activity: its rules, gathered on first use
         self._parts: dict[str, tuple[list[CRule], list[CRule], list[CRule], CRule | None, list[CRule]]] = {}
 
@@ -181,6 +186,17 @@ class RuleSet:
         self.node_index = dict(node_index)
         self.role_pool = {name: i for i, (name, _, _) in enumerate(pools)}
         self.member_index = {name: {m: j for j, m in enumerate(members)} for name, members, _ in pools}
+        if self.member_attrs is not None:
+            attrs = self.member_attrs
+            self.members = {name: {m: Member(m, attrs[name](m)) for m in members} for name, members, _ in pools
+                            if name in attrs}
+
+    def _resource(self, role: str | None, name: str | None) -> str | None:
+        """The value of ``resource``: the name, or with member attributes the Member of that role."""
+        if name is None or role is None or not self.members:
+            return name
+        by_name = self.members.get(role)
+        return by_name.get(name, name) if by_name is not None else name
 
     # -- environment ----------------------------------------------------------------------------
 
@@ -301,7 +317,7 @@ class RuleSet:
             return sample, scale, ""
         env = self._env(case, now, act.id)
         if "resource" in self.context:
-            env["resource"] = resource
+            env["resource"] = self._resource(role, resource) if self.members else resource
         if "role" in self.context:
             env["role"] = role
         fired: list[str] = []
@@ -361,9 +377,10 @@ class RuleSet:
                 candidates &= {index[m] for m in a.members}
             if r.allow is not None:
                 ok = set()
+                people = self.members.get(role) if self.members else None
                 for name, j in index.items():
                     if j in candidates:
-                        env["resource"] = name
+                        env["resource"] = people[name] if people is not None else name
                         try:
                             if r.allow(env):
                                 ok.add(j)
@@ -405,8 +422,23 @@ def _table(t: CTable, env: Mapping[str, Any]) -> tuple[Any, list[int]]:
 # -- compiling ----------------------------------------------------------------------------------
 
 
+def member_attribute_types(spec: Any) -> MemberFields:
+    """The type of ``resource``: a string whose fields are every member attribute the roles declare."""
+    from procsim.spec.models import member_value_kind
+
+    out = MemberFields()
+    for r in spec.roles.values():
+        given = [r.attributes] + [m.attributes for m in r.members.values()] if isinstance(r.members, dict) else [
+            r.attributes]
+        for attrs in given:
+            for a, v in attrs.items():
+                out.setdefault(a, member_value_kind(v))
+    return out
+
+
 def expression_names(loaded: LoadedProcess, types: Mapping[str, str]) -> dict[str, Any]:
     names: dict[str, Any] = dict(RUNTIME_NAMES)
+    names["resource"] = member_attribute_types(loaded.spec)
     names.update({k: ("number" if v == "integer" else v) for k, v in types.items()})
     names["history"] = {a: "list" for a in loaded.spec.activities}
     return names
@@ -505,6 +537,9 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
                 if value is not None and (value := action.parse(ctx, value, loc)) is not None:
                     action.compile(ctx, value, cr, loc)
             n += 1
+    if member_attribute_types(spec):
+        rs.member_attrs = {role: r.attributes_of for role, r in spec.roles.items()}
+        problems += _missing_member_attributes(spec, sources)
     route_items.sort(key=lambda x: (x[0], x[1]))
     for _, _, item, _, _ in route_items:
         gw = item.rule.route.gateway if isinstance(item, CRule) else item.gateway  # type: ignore[union-attr]
@@ -513,6 +548,74 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
     rs.by_activity = frozenset(set(rs.assigns) | set(rs.deadlines) | set(rs.raises_at)
                                | (set(acts) if None in rs.queues else cast("set[str]", set(rs.queues))))
     return rs, problems
+
+
+def _resource_fields(source: str) -> list[str]:
+    """The member attributes an expression reads: ``resource.x`` and ``resource['x']``, in order."""
+    import ast
+
+    try:
+        tree = ast.parse(source.translate({10: 32, 13: 32}).strip(), mode="eval")
+    except SyntaxError:
+        return []
+    out: dict[str, None] = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "resource":
+            out[n.attr] = None
+        elif (isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "resource"
+              and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)):
+            out[n.slice.value] = None
+    return list(out)
+
+
+def _missing_member_attributes(spec: Any, sources: list[RuleSource]) -> list[Problem]:
+    """``resource.<attribute>`` where a member who may be ``resource`` there has no such attribute.
+
+    ``resource`` is set per candidate in ``assign.allow`` (the members of the rule's role, else the activity's)
+    and in duration rules (the members of the activity's role, or of a role an assign rule gives the activity)."""
+    acts, roles = spec.activities, spec.roles
+    reassigned: dict[str, set[str]] = {}  # activity -> roles assign rules may hand it to
+    for src in sources:
+        for rule in src.content.rules:
+            if rule.assign is not None and rule.assign.role is not None:
+                for a in rule.assign.activity:
+                    reassigned.setdefault(a, set()).add(rule.assign.role)
+    problems: list[Problem] = []
+
+    declared = member_attribute_types(spec)
+
+    def check(sm: SourceMap, where: tuple[Any, ...], text: str, role_names: Iterable[str | None]) -> None:
+        for attr in _resource_fields(text):
+            if attr not in declared:
+                continue  # an unknown attribute: the expression's own check reports it, with a did-you-mean
+            for role in dict.fromkeys(role_names):
+                r = roles.get(role) if role is not None else None
+                if r is None:
+                    continue
+                names = r.names()
+                if names is None:
+                    who = "" if attr in r.attributes else f"its {r.members} generated members have"
+                else:
+                    lacking = [m for m in names if attr not in r.attributes_of(m)]
+                    shown = ", ".join(f"'{m}'" for m in lacking[:5]) + (
+                        f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
+                    who = f"{shown} {'has' if len(lacking) == 1 else 'have'}" if lacking else ""
+                if who:
+                    problems.append(sm.problem(where, f"'resource.{attr}' is read for the members of role '{role}', "
+                                               f"but {who} no attribute '{attr}' (give it in the role's attributes, "
+                                               "or to each member)", "missing_member_attribute"))
+
+    for src in sources:
+        for i, rule in enumerate(src.content.rules):
+            loc: tuple[Any, ...] = ("rules", i)
+            if rule.when and rule.duration is not None:
+                check(src.smap, loc + ("when",), rule.when, [
+                    role for a in rule.duration.activity if a in acts
+                    for role in [acts[a].role, *sorted(reassigned.get(a, ()))]])
+            if rule.assign is not None and rule.assign.allow is not None:
+                check(src.smap, loc + ("assign", "allow"), rule.assign.allow, [
+                    rule.assign.role or acts[a].role for a in rule.assign.activity if a in acts])
+    return problems
 
 
 _NO_RESOURCE = "it is set only in assign.allow and in duration rules"

@@ -37,7 +37,7 @@ from typing import Any, Final, TypeAlias
 
 from procsim.errors import ProcsimError
 from procsim.errors import suggest as _suggest  # the one did-you-mean
-from procsim.rules.kinds import MAX_SEQUENCE, TYPES, ExprRuntimeError, runtime_kind
+from procsim.rules.kinds import MAX_SEQUENCE, TYPES, ExprRuntimeError, Member, MemberFields, runtime_kind
 
 __all__ = [
     "MAX_DEPTH",
@@ -124,8 +124,9 @@ class Compiled:
 
 
 def type_name(t: Type) -> str:
-    """The name of a type for messages and checks (a record type is ``"record"``)."""
-    return t if isinstance(t, str) else "record"
+    """The name of a type for messages and checks (a record type is ``"record"``; ``resource`` with member
+    attributes is a ``"string"`` that has fields)."""
+    return t if isinstance(t, str) else "string" if isinstance(t, MemberFields) else "record"
 
 
 _NUMERIC: Final = frozenset({"number", "duration"})
@@ -277,6 +278,23 @@ def _field_fn(inner: Fn, key: Any, path: str) -> Fn:
         if type(v) is dict or isinstance(v, Mapping):
             return v[key]
         raise ExprRuntimeError(f"cannot read field {key!r} of '{path}': not a record (got {runtime_kind(v)})")
+
+    return f
+
+
+def _member_fn(inner: Fn, key: str, path: str) -> Fn:
+    """``resource.<key>``: the attribute of the member at hand (``Member.attrs``), never ``getattr``."""
+
+    def f(env: Env) -> Any:
+        v = inner(env)
+        if type(v) is Member:
+            try:
+                return v.attrs[key]
+            except KeyError:
+                raise ExprRuntimeError(f"member '{v}' has no attribute {key!r}") from None
+        if v is None:
+            raise ExprRuntimeError(f"cannot read {path}.{key}: '{path}' is null here (nobody does the work yet)")
+        raise ExprRuntimeError(f"cannot read {path}.{key}: {v!r} is not a member with attributes")
 
     return f
 
@@ -479,6 +497,11 @@ class _Compiler:
 
     def field(self, inner: _Node, key: str, path: str, col: int, node: ast.AST) -> _Node:
         t = inner.type
+        if isinstance(t, MemberFields):
+            if key not in t:
+                raise ExprError(f"unknown member attribute '{key}' of '{path}'{_suggest(key, list(t))} (give it "
+                                "in the role's or the members' attributes)", col, "unknown_field")
+            return _Node(_member_fn(inner.fn, key, path), t[key])
         if isinstance(t, Mapping):
             if key not in t:
                 raise ExprError(f"unknown field '{key}' of '{path}'{_suggest(key, list(t))}", col, "unknown_field")

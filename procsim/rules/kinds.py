@@ -13,10 +13,28 @@ from typing import Any, Final
 
 from procsim.errors import SimulationError
 
-__all__ = ["MAX_SEQUENCE", "TYPES", "ExprRuntimeError", "runtime_kind"]
+__all__ = ["MAX_SEQUENCE", "TYPES", "ExprRuntimeError", "Member", "MemberFields", "runtime_kind"]
 
 TYPES: Final = frozenset({"number", "string", "bool", "datetime", "duration", "list", "record", "any"})
 MAX_SEQUENCE: Final = 100_000  # longest string/list that + and * may build
+
+
+class MemberFields(dict[str, str]):
+    """The declared type of ``resource``: a string (the member's name) whose fields are the members' attributes
+    (attribute name -> number, string or bool). ``resource.seniority`` reads the attribute, never a Python one."""
+
+
+class Member(str):
+    """The run-time value of ``resource`` when members have attributes: the member's name (so ``resource ==
+    'Ann'`` and ``resource in history.approve`` work as before), with ``attrs`` (name -> value) for
+    ``resource.<attribute>``. Built once per (role, member) when a run binds its pools."""
+
+    attrs: Mapping[str, Any]
+
+    def __new__(cls, name: str, attrs: Mapping[str, Any]) -> Member:
+        m = super().__new__(cls, name)
+        m.attrs = attrs
+        return m
 
 
 class ExprRuntimeError(SimulationError):

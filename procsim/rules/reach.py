@@ -47,6 +47,20 @@ def _names(node: ast.AST) -> set[str]:
             and n.id not in _CONSTANT_WORDS}
 
 
+def _field_bases(node: ast.AST) -> list[ast.Name]:
+    """The names read through a field (``resource`` in ``resource.seniority`` or ``resource['seniority']``),
+    where they are always evaluated: not inside ``and``/``or`` or ``... if ... else ...``, which may skip them."""
+    out = []
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.value, ast.Name):
+            out.append(n.value)
+        if not isinstance(n, (ast.BoolOp, ast.IfExp)):
+            todo.extend(ast.iter_child_nodes(n))
+    return out
+
+
 def decide(source: str, point: Point) -> tuple[bool | None, list[str]]:
     """(True: always holds, False: never holds, None: depends on the case), with the fixed names that decided."""
     try:
@@ -74,6 +88,12 @@ def _truth(node: ast.expr, fixed: dict[str, Any], used: list[str]) -> bool | Non
             return _truth(node.body if t else node.orelse, fixed, used)
         a, b = _truth(node.body, fixed, used), _truth(node.orelse, fixed, used)
         return a if a is not None and a == b else None
+    # a field of a name that is null here (resource.seniority before anyone does the work) fails for every
+    # case, whatever else the part reads: the condition can never hold there
+    nulls = sorted({b.id for b in _field_bases(node) if b.id in fixed and fixed[b.id] is None})
+    if nulls:
+        used.extend(nulls)
+        return False
     names = _names(node)
     if not names <= fixed.keys():
         return None  # reads a case value: the case decides

@@ -159,7 +159,9 @@ class Batcher:
         cal = None
         if act.pool >= 0:
             pool = sim.pools[act.pool]
-            member = pool.free.pop(0) if pool.free else (yield pool.request(act.priority))
+            member = pool.acquire_now()  # the first free member (with multitasking: the least loaded)
+            if member < 0:
+                member = yield pool.request(act.priority)
             cal = pool.calendar
             if cal is not None:
                 nw = cal.next_working(env._now)

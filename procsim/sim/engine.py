@@ -574,6 +574,8 @@ class Simulation:
                 work /= people.speeds[member]  # speed 1.5: the same work in 1/1.5 of the time
             if people.learning is not None:
                 work *= people.learned(member, act.id)
+            if people.slowdown is not None:  # multitasking: each other task the member holds slows this one
+                work *= 1.0 + people.slowdown[member] * (pool.load[member] - 1)  # type: ignore[index]
         yield env.sleep(cal.add_working(start, work) - start if (cal is not None and act.pause) else work)
         cost = round(act.cost_fixed + act.cost_rate * work, 2)
         case.cost += cost
@@ -686,6 +688,9 @@ def _seat_people(pools: list[Pool], people: list[Any]) -> None:
         pool.people = pp
         if pp is not None:
             pp.done = None  # learning starts afresh with every run of the model
+            if pp.caps is not None:  # multitasking: tasks held per member, up to their cap
+                pool.caps = pp.caps
+                pool.load = [0] * len(pp.caps)
         if pp is not None and pp.persons is not None:
             for j, person in enumerate(pp.persons):
                 seats.setdefault(person, []).append((pool, j))

@@ -47,6 +47,8 @@ class PoolPeople:
     absences: dict[str, list[dt.date]]  # member name -> days away (for the manifest and tests)
     learning: list[tuple[float, float] | None] | None = None  # per member: (initial factor, tasks to halve)
     done: dict[tuple[int, str], int] | None = None  # (member, activity) -> executions so far, for learning
+    caps: list[int] | None = None  # per member: tasks held at once (multitask); None: one each
+    slowdown: list[float] | None = None  # per member: extra work per other task held when one starts
 
     def learned(self, member: int, activity: str) -> float:
         """The learning-curve factor of this execution (1 + (initial - 1) * 2^(-done / tasks)), counted."""
@@ -179,8 +181,15 @@ def people_setup(spec: ProcessSpec, names: dict[str, list[str]], seed: int) -> l
         if r.learning is not None or any(o is not None and o.learning is not None for o in own):
             curves = [o.learning if o is not None and o.learning is not None else r.learning for o in own]
             learning = [(c.initial, c.tasks) if c is not None else None for c in curves]
+        caps: list[int] | None = None
+        slowdown: list[float] | None = None
+        multi = [r.multitask_of(m) for m in members]
+        if any(mt is not None and mt.tasks > 1 for mt in multi):
+            caps = [mt.tasks if mt is not None else 1 for mt in multi]
+            if any(mt is not None and mt.slowdown > 0 for mt in multi):
+                slowdown = [mt.slowdown if mt is not None else 0.0 for mt in multi]
         out.append(PoolPeople(speeds, cals, policy, weights, persons, {m: away[m] for m in members if m in away},
-                              learning))
+                              learning, caps=caps, slowdown=slowdown))
     return out
 
 
@@ -200,6 +209,10 @@ def describe(pools: Sequence[tuple[str, list[str], object]], people: list[PoolPe
                 row["calendar"] = cal.name.split("/")[0]
             if m in pp.absences:
                 row["absences"] = [d.isoformat() for d in pp.absences[m]]
+            if pp.caps is not None and pp.caps[j] > 1:
+                row["multitask"] = pp.caps[j]
+                if pp.slowdown is not None and pp.slowdown[j]:
+                    row["slowdown"] = pp.slowdown[j]
             rows[m] = row
         out[role] = {"assignment": ASSIGNMENT_POLICIES[pp.policy], "members": rows}
     return out

@@ -1,4 +1,5 @@
-"""Resource pools: named members of a role, one task each at a time, with a priority queue.
+"""Resource pools: named members of a role, one task each at a time (or up to k with ``multitask``), with a
+priority queue.
 
 SimPy's ``PriorityResource`` knows how many are busy but not *who*; a process log must name the person,
 and assignment rules (four-eyes, named members) must be able to refuse a member. So a pool hands out
@@ -23,7 +24,7 @@ class Pool:
     """The members of one role. ``request`` returns an event whose value is the member index."""
 
     __slots__ = ("env", "name", "members", "free", "waiting", "_seq", "calendar", "busy_since", "busy_time",
-                 "people", "group", "_wakes", "_draws", "_any", "_by")
+                 "people", "group", "_wakes", "_draws", "_any", "_by", "load", "caps")
 
     def __init__(self, env: simpy.Environment, name: str, members: list[str], calendar: WorkCalendar | None) -> None:
         self.env = env
@@ -47,9 +48,15 @@ class Pool:
         # first request for them without scanning the queue (worklists queue many requests for one member each)
         self._any: list[_Entry] = []  # requests any member may take, in queue order
         self._by: dict[int, list[_Entry]] = {}  # member -> restricted requests that member may take, in queue order
+        # multitasking (procsim.sim.people.PoolPeople.caps): tasks each member holds now, and may hold at once.
+        # None: one task each, and ``free`` is the idle members; else ``free`` is the members with room for one more
+        self.load: list[int] | None = None
+        self.caps: list[int] | None = None
 
     def acquire_now(self, allowed: Collection[int] | None = None) -> int:
         """A free member at once, without an event (the common case: no queue), or -1."""
+        if self.load is not None:  # multitasking: the least loaded member with room (see ``pick``)
+            return self.pick(allowed, None, None)
         free = self.free
         if not free:
             return -1
@@ -194,6 +201,8 @@ class Pool:
         now = self.env._now
         cals = self.people.calendars
         code, weights = policy if policy is not None else (self.people.policy, self.people.weights)
+        if self.load is not None:
+            return self._pick_loaded(allowed, rng, code, weights)
         if code == 0 or code == 3 or rng is None:  # the first one who may and is on duty: no list needed
             for m in self.free:
                 if (allowed is None or m in allowed) and (cals is None or cals[m].is_working(now)):
@@ -205,6 +214,35 @@ class Pool:
             return -1
         m = cands[0]
         if len(cands) > 1:
+            if code == 1:  # random
+                m = cands[int(rng.random() * len(cands))]
+            else:  # weighted
+                ws = [weights[c] for c in cands]
+                total = sum(ws)
+                if total > 0:
+                    u, acc = rng.random() * total, 0.0
+                    for c, w in zip(cands, ws):
+                        acc += w
+                        if u < acc:
+                            m = c
+                            break
+        self._take(m)
+        return m
+
+    def _pick_loaded(self, allowed: Collection[int] | None, rng: Any, code: int, weights: list[float]) -> int:
+        """``pick`` with multitasking: among the free members (room for one more task) who may and are on duty,
+        those holding the fewest tasks; among them the policy chooses as ``pick`` does (idle longest: the first)."""
+        now = self.env._now
+        cals = self.people.calendars
+        load = self.load
+        assert load is not None
+        cands = [m for m in self.free if (allowed is None or m in allowed) and (cals is None or cals[m].is_working(now))]
+        if not cands:
+            return -1
+        low = min(load[c] for c in cands)
+        cands = [c for c in cands if load[c] == low]
+        m = cands[0]
+        if len(cands) > 1 and rng is not None and code in (1, 2):
             if code == 1:  # random
                 m = cands[int(rng.random() * len(cands))]
             else:  # weighted
@@ -248,6 +286,11 @@ class Pool:
         return (cands[-1],)
 
     def _take(self, m: int) -> None:
+        load = self.load
+        if load is not None:
+            load[m] += 1
+            if load[m] < self.caps[m]:  # type: ignore[index]  # set with load
+                return  # room for more: stays free (a multitasker is in one role only: spec.people checks it)
         self.free.remove(m)
         if self.group is not None:
             for pool, j in self.group.seats[self.people.persons[m]]:
@@ -273,7 +316,12 @@ class Pool:
                 w = a[0]
             else:
                 return False
-            if m in self.free:
+            load = self.load
+            if load is not None:
+                load[m] += 1
+                if load[m] >= self.caps[m] and m in self.free:  # type: ignore[index]  # set with load
+                    self.free.remove(m)
+            elif m in self.free:
                 self.free.remove(m)
             self._unqueue(w)
             self._trigger(w[2], m)
@@ -288,6 +336,8 @@ class Pool:
         if best is None:
             return False
         _, pool, w, j = best
+        if pool.load is not None:
+            pool.load[j] += 1  # one task (members in several roles do not multitask)
         for p2, j2 in self._seats(m):
             if j2 in p2.free:
                 p2.free.remove(j2)
@@ -305,10 +355,14 @@ class Pool:
             callback(ev)
 
     def _release_person(self, m: int) -> None:
+        if self.load is not None:
+            self.load[m] -= 1
         if self._hand(m):
             return
         now = self.env._now
         for pool, j in self._seats(m):
+            if pool.load is not None and j in pool.free:
+                continue  # a multitasker who still had room is free already
             pool.free.append(j)
             if pool.waiting and pool.people is not None and not pool._on_duty(j, now):
                 pool._wake(j)

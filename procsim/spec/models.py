@@ -202,6 +202,40 @@ class LearningSpec(Strict):
     tasks: Annotated[float, Field(gt=0)]
 
 
+# a member attribute's value (seniority, approval limit, location): rules read it as ``resource.<name>``
+def _member_value(v: Any) -> Any:
+    if isinstance(v, (bool, int, str)) or (isinstance(v, float) and v == v and abs(v) != float("inf")):
+        return v
+    raise ValueError(f"a member attribute is a number, a text or true/false, not {v!r}")
+
+
+MemberValue = Annotated[Any, BeforeValidator(_member_value),
+                        WithJsonSchema({"type": ["number", "string", "boolean"]})]
+
+
+def member_value_kind(v: Any) -> str:
+    """The rule language's type of a member attribute's value: number, string or bool."""
+    return "bool" if isinstance(v, bool) else "string" if isinstance(v, str) else "number"
+
+
+class MultitaskSpec(Strict):
+    """A member holding up to ``tasks`` activity instances at once; each still takes its own duration, times
+    ``1 + slowdown * (n - 1)`` when it starts while the member holds ``n`` tasks (this one included)."""
+
+    tasks: Annotated[int, Field(ge=1, le=100)]
+    slowdown: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return {"tasks": v} if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> Any:
+        # the short form 'multitask: 2' is the number of tasks alone (_short): editors must accept it too
+        return {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, handler(core_schema)]}
+
+
 class MemberSpec(Strict):
     """One named member's own settings: all optional, the role's apply otherwise."""
 
@@ -210,12 +244,19 @@ class MemberSpec(Strict):
     absences: AbsenceSpec | None = None
     weight: Annotated[float, Field(ge=0)] | None = None  # for assignment: weighted
     learning: LearningSpec | None = None
+    multitask: MultitaskSpec | None = None  # up to k tasks at once (default: one)
+    attributes: dict[Identifier, MemberValue] = {}  # read by rules as resource.<name>; over the role's
     description: str = ""
 
     @model_validator(mode="before")
     @classmethod
     def _empty(cls, v: Any) -> Any:
         return {} if v is None else v
+
+    def changes_the_run(self) -> bool:
+        """Whether a setting changes what the simulation does (attributes and one task at a time do not)."""
+        return self.model_copy(update={"attributes": {}, "description": "", "multitask": (
+            None if self.multitask is not None and self.multitask.tasks == 1 else self.multitask)}) != MemberSpec()
 
 
 class RoleSpec(Strict):
@@ -231,6 +272,8 @@ class RoleSpec(Strict):
     absences: AbsenceSpec | None = None
     assignment: AssignmentSpec | None = None
     learning: LearningSpec | None = None
+    multitask: MultitaskSpec | None = None  # every member holds up to k tasks at once (default: one)
+    attributes: dict[Identifier, MemberValue] = {}  # every member's, unless the member gives its own
 
     @field_validator("members", mode="before")
     @classmethod
@@ -254,9 +297,20 @@ class RoleSpec(Strict):
 
     def has_people_settings(self) -> bool:
         """Whether the role uses a feature of people who differ (else it runs exactly as before them)."""
-        return (isinstance(self.members, dict) and any(m != MemberSpec() for m in self.members.values())) or (
+        return (isinstance(self.members, dict) and any(m.changes_the_run() for m in self.members.values())) or (
             self.speed is not None or self.weight is not None or self.absences is not None
-            or self.assignment is not None or self.learning is not None)
+            or self.assignment is not None or self.learning is not None
+            or (self.multitask is not None and self.multitask.tasks > 1))
+
+    def multitask_of(self, name: str) -> MultitaskSpec | None:
+        """A member's multitasking: their own, else the role's (None: one task at a time)."""
+        own = self.settings(name)
+        return own.multitask if own is not None and own.multitask is not None else self.multitask
+
+    def attributes_of(self, name: str) -> dict[str, Any]:
+        """A member's attributes: the role's, overridden by the member's own."""
+        own = self.settings(name)
+        return {**self.attributes, **(own.attributes if own is not None else {})}
 
     @field_validator("members")
     @classmethod
