@@ -222,6 +222,7 @@ def condition_costs(process: str | Path, samples: int = 1000, evals: int = 200_0
     cases for which the condition holds.
     """
     from procsim.sim.build import sample_cases
+    from procsim.rules.kinds import Member
     from procsim.spec import load_process
 
     loaded = load_process(process)
@@ -242,7 +243,10 @@ def condition_costs(process: str | Path, samples: int = 1000, evals: int = 200_0
             role = a.role or loaded.spec.activities[a.activity[0]].role
             assert role is not None  # the loader refuses an assign on an activity without a role
             members = loaded.spec.roles[role].members
-            who = members[0] if isinstance(members, list) else "Someone Else"
+            name = members[0] if isinstance(members, list) else "Someone Else"
+            # with member attributes a run binds 'resource' to the member (name and attributes): so does this
+            who = (Member(name, loaded.spec.roles[role].attributes_of(name)) if rs.member_attrs is not None
+                   else name)
             cand = [{**e, "resource": who} for e in envs]
             rows.append({"rule": r.id, "kind": "allow", "source": a.allow,
                          "ns": _ns_per_eval(r.allow, cand, evals, repeat), "engine_ns": None,
