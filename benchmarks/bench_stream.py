@@ -3,6 +3,7 @@
     python benchmarks/bench_stream.py                         # 2,000 cases of order_to_cash: jsonl, http
     python benchmarks/bench_stream.py --pg postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/bench_stream.py --cases 500 --repeat 1
+    python benchmarks/bench_stream.py --only kafka --repeat 5   # one target (and the baseline)
 
 One run records its event and case batches (a capturing target); then each target gets those same batches,
 fresh, and the time from the first batch to ``close`` returning (everything acknowledged) is counted. The
@@ -115,6 +116,8 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--pg", help="a PostgreSQL URL to measure too (tables procsim_bench_*; they are emptied)")
+    ap.add_argument("--only", action="append", choices=sorted(GOALS),
+                    help="measure only this target (repeatable; the events.csv baseline always runs)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="procsim-bench-stream-"))
     result = run(args.process, tmp / "rec", cases=args.cases, streaming=StreamOptions(["capture:"]))
@@ -148,6 +151,8 @@ def main() -> None:
         import psycopg
 
         urls["postgresql"] = args.pg + ("&" if "?" in args.pg else "?") + "prefix=procsim_bench_"
+    if args.only:
+        urls = {k: v for k, v in urls.items() if k in args.only}
     try:
         for name, url in urls.items():
             if name == "postgresql":

@@ -64,6 +64,11 @@ class Spool:
         self._disk_items += 1
         self.spilled += 1
 
+    def empty(self) -> bool:
+        """Nothing waiting: every message put has been popped (handed over by the sender)."""
+        with self._cv:
+            return not self._mem and not self._disk_items
+
     def head(self, timeout: float | None = None) -> Message | None:
         """The oldest message (left in place until ``pop``); None once closed and empty, or on timeout."""
         with self._cv:
