@@ -73,13 +73,7 @@ def test_switching_between_direct_and_spooled_delivery_keeps_every_event_once_in
     got = consume(brokers, "switch", "check", len(rows) + 1, patience=6)  # one more than due: would catch a dup
     ids = [json.loads(m.value())["event_id"] for m in got]
     assert len(ids) == len(set(ids)) == len(rows) and set(ids) == {r["event_id"] for r in rows}
-    by_case: dict[str, list[str]] = {}
-    for m in got:
-        by_case.setdefault(m.key().decode(), []).append(json.loads(m.value())["event_id"])
-    want: dict[str, list[str]] = {}
-    for r in rows:
-        want.setdefault(r["case_id"], []).append(r["event_id"])
-    assert by_case == want  # across every switch, each case's events in order
+    assert per_case(got) == per_case_in_log(rows)  # across every switch, each case's events in order
 
 
 def test_an_unpaced_run_produces_every_event_from_the_writer_thread(tmp_path):
@@ -93,6 +87,21 @@ def test_an_unpaced_run_produces_every_event_from_the_writer_thread(tmp_path):
     (entry,) = result.manifest["stream"]["targets"]
     assert entry["events_produced_directly"] == entry["events_delivered"] == result.events
     assert entry["events_through_spool"] == entry["switches_to_spool"] == entry["spooled_to_disk"] == 0
+
+
+def per_case(messages: list[Any]) -> dict[str, list[str]]:
+    """The consumed messages' event ids per key (case), in the order the topic holds them."""
+    out: dict[str, list[str]] = {}
+    for m in messages:
+        out.setdefault(m.key().decode(), []).append(json.loads(m.value())["event_id"])
+    return out
+
+
+def per_case_in_log(rows: list[dict[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r["case_id"], []).append(r["event_id"])
+    return out
 
 
 def csv_rows(path: Any) -> list[dict[str, str]]:
@@ -151,13 +160,7 @@ def test_a_killed_run_resumes_without_gaps_or_duplicates_at_the_consumer(tmp_pat
     ids = [json.loads(m.value())["event_id"] for m in got]
     assert len(ids) == len(set(ids)) == len(rows)  # no duplicates
     assert set(ids) == {r["event_id"] for r in rows}  # no gaps
-    by_case: dict[str, list[str]] = {}
-    for m in got:
-        by_case.setdefault(m.key().decode(), []).append(json.loads(m.value())["event_id"])
-    want: dict[str, list[str]] = {}
-    for r in rows:
-        want.setdefault(r["case_id"], []).append(r["event_id"])
-    assert by_case == want  # in order per case across the kill
+    assert per_case(got) == per_case_in_log(rows)  # in order per case across the kill
     (entry,) = json.loads((out / "manifest.json").read_text())["stream"]["targets"]
     assert entry["events_skipped_on_resume"] >= seen > 0
     assert entry["events_skipped_on_resume"] + entry["events_delivered"] == len(rows)

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import smtplib
-import threading
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -35,8 +34,8 @@ import pyarrow as pa
 from procsim.errors import ProcsimError, UsageError
 from procsim.records import CaseBatch
 from procsim.sinks.base import SinkContext
-from procsim.targets.base import Options, Target, TargetContext, public_url
-from procsim.targets.spool import Spool
+from procsim.targets.base import Options, TargetContext, public_url
+from procsim.targets.spool import Message, SpoolingTarget
 
 _MIME = {"html": ("text", "html"), "md": ("text", "markdown"), "txt": ("text", "plain")}
 
@@ -62,11 +61,12 @@ class SmtpOptions(Options):
                                            for p in query.split("&") if p))
 
 
-class SmtpTarget(Target):
+class SmtpTarget(SpoolingTarget):
     """SMTP: each rendered document as an e-mail with its attachment."""
 
     schemes = ("smtp",)
     options_type = SmtpOptions
+    thread_name = "procsim-smtp"
 
     def __init__(self, ctx: SinkContext, tctx: TargetContext, options: Options) -> None:
         super().__init__(ctx, tctx, options)
@@ -88,10 +88,7 @@ class SmtpTarget(Target):
         self.mails = 0
         self.mails_skipped = 0
         self.done_ids = self._open_delivered()
-        self.spool = Spool(tctx.state_dir, options.queue, int(options.spool_mb * (1 << 20)))
-        self.error: str | None = None
-        self._sender = threading.Thread(target=self._send_all, name="procsim-smtp", daemon=True)
-        self._sender.start()
+        self._start_sender(options.queue, options.spool_mb)
 
     def _open_delivered(self) -> set[str]:
         """The documents already accepted by the server in an earlier run with the same key (on --resume); the
@@ -138,8 +135,7 @@ class SmtpTarget(Target):
                     continue
                 ctx = self.docs.context(doc, obj, by_id)
                 text = self.docs.render(doc, ctx)
-                if self.error is not None:
-                    raise ProcsimError(self.error)
+                self._check()
                 # blocks while the spool is full: back-pressure
                 msg = self._message(doc, stem, text, obj)
                 # CRLF line ends, as on the wire: smtplib sends bytes as they are
@@ -177,24 +173,14 @@ class SmtpTarget(Target):
             msg["Message-ID"] = f"<{re.sub(r'[^A-Za-z0-9._-]', '-', stem)}.{self.tctx.run_key}@procsim>"
         return msg
 
-    def _send_all(self) -> None:
-        """The sender thread: send the spool's e-mails in order; one leaves the spool once the server took it."""
-        while self.error is None:
-            item = self.spool.head()
-            if item is None:
-                return
-            stem, body, _ = item
-            try:
-                self._send(stem, body)
-            except ProcsimError as e:
-                self.error = str(e)
-                self.spool.close()  # a writer waiting for room goes on, and raises the error
-                return
-            self._log.write(stem + "\n")
-            self._log.flush()  # in the OS's hands: a SIGKILL of the run does not lose it
-            self.spool.pop()
+    def _sent(self, msg: Message) -> None:
+        """The server took the e-mail: noted before it leaves the spool."""
+        self._log.write(msg[0] + "\n")
+        self._log.flush()  # in the OS's hands: a SIGKILL of the run does not lose it
 
-    def _send(self, stem: str, body: bytes) -> None:
+    def _send(self, msg: Message) -> None:
+        """On the sender thread: send one e-mail, retrying on a new connection (see the module's text)."""
+        stem, body, _ = msg
         delay, since = 0.05, time.monotonic()
         while True:
             try:
@@ -235,9 +221,7 @@ class SmtpTarget(Target):
         self.conn = None
 
     def _finish(self) -> None:
-        self.spool.close()
-        self._sender.join()
-        self.spool.discard()
+        self._stop_sender()
         if self.conn is not None:
             try:
                 self.conn.quit()
@@ -245,16 +229,11 @@ class SmtpTarget(Target):
                 pass
         self._drop()
         self._log.close()
-        if self.error is not None:
-            raise ProcsimError(self.error)
+        self._check()
 
     def abort(self) -> None:
-        self.error = self.error or "aborted"
-        self.spool.close()
-        self._sender.join(timeout=5)
-        self.spool.discard()
+        super().abort()
         self._drop()
 
     def report(self) -> dict[str, Any]:
-        return super().report() | {"emails": self.mails, "emails_skipped_on_resume": self.mails_skipped,
-                                   "spooled_to_disk": self.spool.spilled, "spool_peak_bytes": self.spool.peak_bytes}
+        return super().report() | {"emails": self.mails, "emails_skipped_on_resume": self.mails_skipped}
