@@ -9,7 +9,9 @@ Progress (events acknowledged) is kept in the target's state folder, so ``--resu
 
 Options (URL query): ``batch`` (events per request; 1 sends single events), ``timeout`` (s per request),
 ``max_backoff`` (s), ``give_up`` (s without any delivery before the run fails), ``spool_mb``, ``queue``
-(messages kept in memory before spilling to disk).
+(messages kept in memory before spilling to disk), ``ca`` (https: a PEM file of the certificates to trust
+instead of the system's, for a system under test with a private certificate authority). A certificate that
+does not verify fails the run at once: retrying cannot help.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import os
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +44,13 @@ class HttpOptions(Options):
     give_up: float = 300.0
     spool_mb: float = 256.0
     queue: int = 8
+    ca: str = ""  # https: a PEM file of trusted certificates (instead of the system's)
 
     def __post_init__(self) -> None:
         if self.batch < 1:
             raise ValueError("option 'batch' must be at least 1")
+        if self.ca and not os.path.isfile(self.ca):
+            raise ValueError(f"option 'ca': no such file '{self.ca}'")
         if self.spool_mb <= 0 or self.queue < 1:
             raise ValueError("option 'spool_mb' must be positive and 'queue' at least 1")
 
@@ -63,6 +70,15 @@ class HttpTarget(SpoolingTarget):
         if not parts.hostname:
             raise UsageError(f"--to {public_url(tctx.url)}: no host")
         self.https = parts.scheme == "https"
+        if options.ca and not self.https:
+            raise UsageError(f"--to {public_url(tctx.url)}: option 'ca' is for https:// URLs")
+        self.tls: ssl.SSLContext | None = None
+        if self.https:
+            try:
+                self.tls = ssl.create_default_context(cafile=options.ca or None)
+            except (OSError, ssl.SSLError) as e:
+                raise UsageError(f"--to {public_url(tctx.url)}: option 'ca': cannot read certificates from "
+                                 f"'{options.ca}' ({e})") from None
         self.host, self.port = parts.hostname, parts.port
         self.path = (parts.path or "/")
         self.auth: str | None = None
@@ -147,12 +163,21 @@ class HttpTarget(SpoolingTarget):
             headers["Authorization"] = self.auth
         try:
             if self._conn is None:
-                cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-                self._conn = cls(self.host, self.port, timeout=self.opt.timeout)
+                if self.tls is not None:
+                    self._conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.opt.timeout,
+                                                             context=self.tls)
+                else:
+                    self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.opt.timeout)
             self.requests += 1
             self._conn.request("POST", self.path, body=body, headers=headers)
             resp = self._conn.getresponse()
             resp.read()
+        except ssl.SSLCertVerificationError as e:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            return (f"!TLS: the server's certificate does not verify ({e.verify_message}); for a private "
+                    "certificate authority give ?ca=PATH (a PEM file)")
         except (OSError, http.client.HTTPException) as e:
             if self._conn is not None:
                 self._conn.close()
