@@ -257,7 +257,8 @@ class KafkaTarget(Target):
             self.spool_episodes += 1  # librdkafka's queue is full (brokers away or behind): the rest waits
             values, keys, ids, seqs, parts = values[n:], keys[n:], ids[n:], seqs[n:], parts[n:]
         data = pa.table({"value": values, "key": keys,
-                         "id": pc.binary_join_element_wise(self.tctx.run_key + ":", ids, ""), "partition": pa.array(parts, pa.int32()), "seq": pa.array(seqs, pa.int64())})
+                         "id": pc.binary_join_element_wise(self.tctx.run_key + ":", ids, ""),
+                         "partition": pa.array(parts, pa.int32()), "seq": pa.array(seqs, pa.int64())})
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, data.schema) as w:
             w.write_table(data)

@@ -13,7 +13,8 @@ thread sends them in order, retrying errors with exponential backoff on a new co
 away the e-mails wait in the spool (memory, then ``spool.bin`` in the target's folder under ``--out``) and the
 simulation goes on; only a full spool holds it up. Each accepted e-mail's document id is appended to
 ``delivered.txt`` there, so ``--resume`` sends only the others. Options: ``to``, ``from``, ``tls``
-(STARTTLS), ``give_up``, ``max_backoff``, ``spool_mb``, ``queue``.
+(STARTTLS, the server's certificate verified against the system's authorities or ``ca``), ``ca`` (a PEM file
+of the certificates to trust instead), ``give_up``, ``max_backoff``, ``spool_mb``, ``queue``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import os
 import re
 import smtplib
+import ssl
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -45,6 +47,7 @@ class SmtpOptions(Options):
     to: str = ""
     sender: str = field(default="procsim@localhost", metadata={"query": "from"})
     tls: bool = False
+    ca: str = ""  # with tls: a PEM file of trusted certificates (instead of the system's)
     give_up: float = 300.0
     max_backoff: float = 5.0
     spool_mb: float = 64.0
@@ -53,6 +56,10 @@ class SmtpOptions(Options):
     def __post_init__(self) -> None:
         if self.spool_mb <= 0 or self.queue < 1:
             raise ValueError("option 'spool_mb' must be positive and 'queue' at least 1")
+        if self.ca and not os.path.isfile(self.ca):
+            raise ValueError(f"option 'ca': no such file '{self.ca}'")
+        if self.ca and not self.tls:
+            raise ValueError("option 'ca' goes with tls=true")
 
     @classmethod
     def parse(cls, url: str, query: str) -> Options:
@@ -84,6 +91,13 @@ class SmtpTarget(SpoolingTarget):
         parts = urlsplit(tctx.url)
         self.host, self.port = parts.hostname or "localhost", parts.port or 25
         self.login = (parts.username, parts.password or "") if parts.username else None
+        self.tls: ssl.SSLContext | None = None
+        if options.tls:
+            try:  # verified: smtplib's own default for starttls() checks no certificate
+                self.tls = ssl.create_default_context(cafile=options.ca or None)
+            except (OSError, ssl.SSLError) as e:
+                raise UsageError(f"--to {public_url(tctx.url)}: option 'ca': cannot read certificates from "
+                                 f"'{options.ca}' ({e})") from None
         self.conn: smtplib.SMTP | None = None
         self.mails = 0
         self.mails_skipped = 0
@@ -185,12 +199,11 @@ class SmtpTarget(SpoolingTarget):
         while True:
             try:
                 if self.conn is None:
-                    conn = smtplib.SMTP(self.host, self.port, timeout=30)
-                    if self.opt.tls:
-                        conn.starttls()
+                    self.conn = smtplib.SMTP(self.host, self.port, timeout=30)  # every failure below drops it
+                    if self.tls is not None:
+                        self.conn.starttls(context=self.tls)
                     if self.login is not None:
-                        conn.login(*self.login)
-                    self.conn = conn
+                        self.conn.login(*self.login)
                 self.conn.sendmail(self.opt.sender, [self.to], body)
                 self.mails += 1
                 return
@@ -200,6 +213,11 @@ class SmtpTarget(SpoolingTarget):
                 else:
                     raise ProcsimError(f"--to {public_url(self.tctx.url)}: the server refused "
                                        f"{stem}: {e.smtp_code} {e.smtp_error!r}") from None
+            except ssl.SSLCertVerificationError as e:
+                self._drop()
+                raise ProcsimError(f"--to {public_url(self.tctx.url)}: the server's certificate does not verify "
+                                   f"({e.verify_message}); for a private certificate authority give ?ca=PATH "
+                                   "(a PEM file)") from None
             except (OSError, smtplib.SMTPException) as e:
                 problem = f"{type(e).__name__}: {e}"
             self._drop()
