@@ -204,3 +204,118 @@ def test_a_slow_target_slows_the_run_within_the_spool_bound(tmp_path, monkeypatc
     rows = csv_rows(out / "events.csv")
     assert [e for _, e in receiver.order] == [r["event_id"] for r in rows]  # nothing lost, in order
     assert receiver.duplicates == 0 and receiver.bad_signatures == 0
+
+
+def test_a_killed_run_resumes_where_the_receiver_left_off(tmp_path):
+    """A paced CLI run is SIGKILLed mid-stream and run again with --resume: the receiver (deduping by run and
+    event id, as the docs tell a receiver to) ends with every event once, and in the log's order; the resumed
+    run sends at most the one batch whose answer the kill cut off (acknowledged by the server, not yet recorded)
+    again, and nothing from before it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    port = free_port()
+    receiver = Receiver()
+    server = Server(port, receiver)
+    out = tmp_path / "out"
+    env = os.environ | {"PROCSIM_TEST_SECRET": SECRET}
+    args = [sys.executable, "-m", "procsim", "run", str(O2C), "-o", str(out), "--cases", "300", "-q", "--to",
+            f"http://127.0.0.1:{port}/hook?batch=20", "--secret-env", "PROCSIM_TEST_SECRET"]
+    try:
+        # paced so that it is still running when killed: about 9 s for the run's ~85 simulated days
+        proc = subprocess.Popen([*args, "--pace", "1000000x"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=env)
+        deadline = time.monotonic() + 120
+        while len(receiver.order) < 1500 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
+        before = len(receiver.order)
+        assert before >= 1500 and not (out / "manifest.json").exists()
+        done = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300, check=False,
+                              env=env)
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.stop()
+    rows = csv_rows(out / "events.csv")
+    assert [e for _, e in receiver.order] == [r["event_id"] for r in rows]  # no gap, no duplicate, in order
+    assert receiver.duplicates <= 20 and receiver.bad_signatures == 0  # at most the batch the kill cut off
+    (entry,) = json.loads((out / "manifest.json").read_text())["stream"]["targets"]
+    assert entry["events_skipped_on_resume"] >= before - 20
+    assert entry["events_skipped_on_resume"] + entry["events_delivered"] == len(rows)
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (the openssl command line), as a test system's private CA."""
+    import subprocess
+
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+class TlsServer(Server):
+    """The same receiver behind TLS (the standard library's ssl module)."""
+
+    def __init__(self, port: int, receiver: Receiver, cert: Path, key: Path) -> None:
+        import ssl
+
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls.load_cert_chain(cert, key)
+        super().__init__(port, receiver)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        return self.tls.wrap_socket(sock, server_side=True), addr
+
+
+def test_https_with_a_private_certificate_authority(tmp_path, monkeypatch):
+    """https:// to a real TLS server whose certificate is self-signed: with ?ca= (the certificate) every event
+    arrives once and every signature verifies; without it the run stops at once and says why, instead of
+    retrying for give_up seconds."""
+    import shutil
+
+    import pytest
+
+    from procsim.errors import ProcsimError
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a certificate")
+    monkeypatch.setenv("PROCSIM_TEST_SECRET", SECRET)
+    cert, key = make_certificate(tmp_path)
+    port = free_port()
+    receiver = Receiver()
+    server = TlsServer(port, receiver, cert, key)
+    url = f"https://127.0.0.1:{port}/hook?batch=50"
+    try:
+        out = tmp_path / "out"
+        result = run(O2C, out, cases=40, streaming=StreamOptions.from_flags(
+            [f"{url}&ca={cert}"], "max", None, False, "PROCSIM_TEST_SECRET", out))
+        rows = csv_rows(out / "events.csv")
+        assert [e for _, e in receiver.order] == [r["event_id"] for r in rows]
+        assert receiver.duplicates == 0 and receiver.bad_signatures == 0
+        (entry,) = result.manifest["stream"]["targets"]
+        assert entry["events_delivered"] == len(rows) and entry["retries"] == 0
+        started = time.monotonic()
+        with pytest.raises(ProcsimError, match="certificate does not verify.*give [?]ca=PATH"):
+            run(O2C, tmp_path / "untrusted", cases=40, streaming=StreamOptions.from_flags(
+                [url], "max", None, False, "PROCSIM_TEST_SECRET", tmp_path / "untrusted"))
+        assert time.monotonic() - started < 60  # not retried until give_up (300 s)
+    finally:
+        server.stop()
+
+
+def test_a_missing_ca_file_is_a_usage_error(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "procsim", "run", str(O2C), "-o", str(tmp_path), "--cases", "5",
+                           "--to", f"https://127.0.0.1:1/hook?ca={tmp_path / 'nope.pem'}"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert f"option 'ca': no such file '{tmp_path / 'nope.pem'}'" in done.stderr and "Traceback" not in done.stderr

@@ -176,3 +176,41 @@ def test_a_killed_run_resumes_without_resending_delivered_emails(tmp_path):
     (entry,) = json.loads((out / "manifest.json").read_text())["stream"]["targets"]
     assert entry["emails_skipped_on_resume"] >= first - 1
     assert entry["emails_skipped_on_resume"] + entry["emails"] == len(ids)
+
+
+def test_starttls_verifies_the_server_and_trusts_a_private_ca_with_ca(tmp_path):
+    """aiosmtpd requiring STARTTLS with a self-signed certificate (made by the openssl command line): with
+    ?tls=true&ca=CERT every document arrives; with tls=true alone the run stops at once, naming the
+    certificate (smtplib's starttls() without a context would have accepted any certificate)."""
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    keep = Keep()
+    port = free_port()
+    controller = aiosmtpd.Controller(keep, hostname="127.0.0.1", port=port, tls_context=tls, require_starttls=True)
+    controller.start()
+
+    def go(out: Path, query: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "procsim", "run", str(P2P), "-o", str(out), "--cases", "15",
+                               "-q", "--format", "documents", "--to", f"smtp://127.0.0.1:{port}?{query}",
+                               "--mail-to", "ap@example.com"], capture_output=True, text=True, timeout=300,
+                              check=False)
+
+    try:
+        done = go(tmp_path / "a", f"tls=true&ca={cert}")
+        assert done.returncode == 0, done.stderr
+        assert sorted(d for d, _ in received(keep)) == sorted(document_ids(tmp_path / "a"))
+        keep.mails.clear()
+        untrusted = go(tmp_path / "b", "tls=true")
+        assert untrusted.returncode != 0 and "certificate does not verify" in untrusted.stderr
+        assert "Traceback" not in untrusted.stderr and keep.mails == []
+    finally:
+        controller.stop()

@@ -9,7 +9,9 @@ Progress (events acknowledged) is kept in the target's state folder, so ``--resu
 
 Options (URL query): ``batch`` (events per request; 1 sends single events), ``timeout`` (s per request),
 ``max_backoff`` (s), ``give_up`` (s without any delivery before the run fails), ``spool_mb``, ``queue``
-(messages kept in memory before spilling to disk).
+(messages kept in memory before spilling to disk), ``ca`` (https: a PEM file of the certificates to trust
+instead of the system's, for a system under test with a private certificate authority). A certificate that
+does not verify fails the run at once: retrying cannot help.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
-import threading
+import os
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +30,8 @@ import pyarrow as pa
 
 from procsim.errors import ProcsimError, UsageError
 from procsim.sinks.base import SinkContext
-from procsim.targets.base import Options, Target, TargetContext, json_lines, public_url, read_state, write_state
-from procsim.targets.spool import Message, Spool
+from procsim.targets.base import Options, TargetContext, json_lines, public_url, read_state, write_state
+from procsim.targets.spool import Message, SpoolingTarget
 
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -41,19 +44,23 @@ class HttpOptions(Options):
     give_up: float = 300.0
     spool_mb: float = 256.0
     queue: int = 8
+    ca: str = ""  # https: a PEM file of trusted certificates (instead of the system's)
 
     def __post_init__(self) -> None:
         if self.batch < 1:
             raise ValueError("option 'batch' must be at least 1")
+        if self.ca and not os.path.isfile(self.ca):
+            raise ValueError(f"option 'ca': no such file '{self.ca}'")
         if self.spool_mb <= 0 or self.queue < 1:
             raise ValueError("option 'spool_mb' must be positive and 'queue' at least 1")
 
 
-class HttpTarget(Target):
+class HttpTarget(SpoolingTarget):
     """HTTP(S) webhook: JSON batches or single events, HMAC-SHA256 signed, idempotency keys, retries, spool."""
 
     schemes = ("http", "https")
     options_type = HttpOptions
+    thread_name = "procsim-http"
 
     def __init__(self, ctx: SinkContext, tctx: TargetContext, options: Options) -> None:
         super().__init__(ctx, tctx, options)
@@ -63,6 +70,15 @@ class HttpTarget(Target):
         if not parts.hostname:
             raise UsageError(f"--to {public_url(tctx.url)}: no host")
         self.https = parts.scheme == "https"
+        if options.ca and not self.https:
+            raise UsageError(f"--to {public_url(tctx.url)}: option 'ca' is for https:// URLs")
+        self.tls: ssl.SSLContext | None = None
+        if self.https:
+            try:
+                self.tls = ssl.create_default_context(cafile=options.ca or None)
+            except (OSError, ssl.SSLError) as e:
+                raise UsageError(f"--to {public_url(tctx.url)}: option 'ca': cannot read certificates from "
+                                 f"'{options.ca}' ({e})") from None
         self.host, self.port = parts.hostname, parts.port
         self.path = (parts.path or "/")
         self.auth: str | None = None
@@ -77,13 +93,10 @@ class HttpTarget(Target):
             self.skip = int(old.get("events", 0))
         self.acked = self.skip
         write_state(self.state, {"run": tctx.run_key, "events": self.acked})
-        self.spool = Spool(tctx.state_dir, options.queue, int(options.spool_mb * (1 << 20)))
-        self.error: str | None = None
         self.last_error: str | None = None
         self.requests = 0
         self._conn: http.client.HTTPConnection | None = None
-        self._sender = threading.Thread(target=self._send_all, name="procsim-http", daemon=True)
-        self._sender.start()
+        self._start_sender(options.queue, options.spool_mb)
 
     # -- the writer thread's side ------------------------------------------------------------------
 
@@ -102,60 +115,41 @@ class HttpTarget(Target):
                 msg = (f"{key}:{ids[i]}-{ids[i + len(part) - 1]}", body, len(part))
             self.spool.put(msg)  # blocks while the spool is full: back-pressure on the simulation
 
-    def _check(self) -> None:
-        if self.error is not None:
-            raise ProcsimError(self.error)
-
     def _finish(self) -> None:
-        self.spool.close()
-        self._sender.join()
-        self.spool.discard()
+        self._stop_sender()
         if self._conn is not None:
             self._conn.close()
         self._check()
 
-    def abort(self) -> None:
-        self.error = self.error or "aborted"
-        self.spool.close()
-        self._sender.join(timeout=5)
-        self.spool.discard()
-
     def report(self) -> dict[str, Any]:
-        return super().report() | {"requests": self.requests, "spooled_to_disk": self.spool.spilled,
-                                   "spool_peak_bytes": self.spool.peak_bytes}
+        return super().report() | {"requests": self.requests}
 
     # -- the sender thread ---------------------------------------------------------------------------
 
-    def _send_all(self) -> None:
-        last_progress = time.monotonic()
-        while self.error is None:
-            msg = self.spool.head()
-            if msg is None:
+    def _send(self, msg: Message) -> None:
+        """POST one message until a 2xx answer, with backoff; ProcsimError when retrying cannot help."""
+        delay, since = 0.05, time.monotonic()
+        while True:
+            problem = self._post(msg)
+            if problem is None:
                 return
-            delay = 0.05
-            while True:
-                problem = self._post(msg)
-                if problem is None:
-                    break
-                if problem.startswith("!"):  # the target refused the message itself: retrying cannot help
-                    self.error = f"--to {public_url(self.tctx.url)}: {problem[1:]}"
-                    return
-                self.retries += 1
-                self.last_error = problem
-                if self.error is not None:
-                    return
-                if time.monotonic() - last_progress > self.opt.give_up:
-                    self.error = (f"--to {public_url(self.tctx.url)}: no delivery for {self.opt.give_up:g} s "
-                                  f"({problem}); {self.acked} events were delivered: run again with --resume "
-                                  "to send the rest")
-                    return
-                time.sleep(delay)
-                delay = min(delay * 2, self.opt.max_backoff)
-            last_progress = time.monotonic()
-            self.spool.pop()
-            self.delivered += msg[2]
-            self.acked += msg[2]
-            write_state(self.state, {"run": self.tctx.run_key, "events": self.acked})
+            if problem.startswith("!"):  # the target refused the message itself: retrying cannot help
+                raise ProcsimError(f"--to {public_url(self.tctx.url)}: {problem[1:]}")
+            self.retries += 1
+            self.last_error = problem
+            if self.error is not None:  # aborted meanwhile
+                raise ProcsimError(self.error)
+            if time.monotonic() - since > self.opt.give_up:
+                raise ProcsimError(f"--to {public_url(self.tctx.url)}: no delivery for {self.opt.give_up:g} s "
+                                   f"({problem}); {self.acked} events were delivered: run again with --resume "
+                                   "to send the rest")
+            time.sleep(delay)
+            delay = min(delay * 2, self.opt.max_backoff)
+
+    def _sent(self, msg: Message) -> None:
+        self.delivered += msg[2]
+        self.acked += msg[2]
+        write_state(self.state, {"run": self.tctx.run_key, "events": self.acked})
 
     def _post(self, msg: Message) -> str | None:
         """None when the target took it; a retryable problem; or '!problem' when retrying cannot help."""
@@ -169,12 +163,21 @@ class HttpTarget(Target):
             headers["Authorization"] = self.auth
         try:
             if self._conn is None:
-                cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-                self._conn = cls(self.host, self.port, timeout=self.opt.timeout)
+                if self.tls is not None:
+                    self._conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.opt.timeout,
+                                                             context=self.tls)
+                else:
+                    self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.opt.timeout)
             self.requests += 1
             self._conn.request("POST", self.path, body=body, headers=headers)
             resp = self._conn.getresponse()
             resp.read()
+        except ssl.SSLCertVerificationError as e:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            return (f"!TLS: the server's certificate does not verify ({e.verify_message}); for a private "
+                    "certificate authority give ?ca=PATH (a PEM file)")
         except (OSError, http.client.HTTPException) as e:
             if self._conn is not None:
                 self._conn.close()

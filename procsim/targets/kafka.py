@@ -101,6 +101,9 @@ class KafkaTarget(Target):
         self.state = tctx.state_dir / "delivered.json"
         self.held: list[int] = [0] * self.n_parts  # resume: the last event number each partition holds
         self.held_ids: set[str] = set()
+        self.events_direct = 0  # produced from the writer thread (the spool was empty)
+        self.events_spooled = 0  # went through the spool and the sender thread (librdkafka's queue was full)
+        self.spool_episodes = 0  # times the writer switched from producing directly to the spool
         old = read_state(self.state)
         if tctx.resume and old.get("run") == tctx.run_key and old.get("partitions") == self.n_parts:
             self.start = [int(x) for x in old["start"]]
@@ -236,39 +239,72 @@ class KafkaTarget(Target):
         raise NotImplementedError
 
     def _produce(self, table: pa.Table, seqs: np.ndarray, parts: np.ndarray) -> None:
-        """Format a batch (on the writer thread) and queue it for the sender: the JSON values, keys, headers
-        and partitions as one Arrow IPC message, so a batch that waits on disk is read back whole."""
+        """Hand a batch to librdkafka from the writer thread while the spool is empty (no thread hand-off, no
+        copy); the rest of a batch that librdkafka's full queue refuses, and every batch after it until the
+        sender has drained the spool, goes through the spool. Order holds: the sender pops a batch only once
+        librdkafka has all of it, so an empty spool means everything before is in librdkafka's queue."""
         if self.failed:
             raise ProcsimError(self.failed)
-        run = self.tctx.run_key + ":"
-        data = pa.table({"value": json_text(table), "key": table.column("case_id"),
-                         "id": pc.binary_join_element_wise(run, table.column("event_id"), ""),
+        values = json_text(table)
+        keys, ids = table.column("case_id"), table.column("event_id")
+        if self.spool.empty():
+            n = self._hand_over(values.to_pylist(), keys.to_pylist(), ids.to_pylist(), seqs, parts)
+            self.events_direct += n
+            if n == table.num_rows:
+                self.producer.poll(0)  # delivery reports of earlier batches: the state for --resume
+                self._save()
+                return
+            self.spool_episodes += 1  # librdkafka's queue is full (brokers away or behind): the rest waits
+            values, keys, ids, seqs, parts = values[n:], keys[n:], ids[n:], seqs[n:], parts[n:]
+        data = pa.table({"value": values, "key": keys,
+                         "id": pc.binary_join_element_wise(self.tctx.run_key + ":", ids, ""),
                          "partition": pa.array(parts, pa.int32()), "seq": pa.array(seqs, pa.int64())})
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, data.schema) as w:
             w.write_table(data)
+        self.events_spooled += data.num_rows
         self.spool.put(("events", sink.getvalue().to_pybytes(), data.num_rows))  # blocks while full
+
+    def _hand_over(self, values: list[str], keys: list[str], ids: list[str], seqs: np.ndarray,
+                   parts: np.ndarray) -> int:
+        """``produce`` each message until librdkafka's queue is full; how many it took (a prefix)."""
+        produce, topic, report, run = self.producer.produce, self.topic, self._report, self.tctx.run_key + ":"
+        plist = parts.tolist()
+        self._note_sent(seqs, parts)  # before producing: a delivery report may refer to them
+        i = 0
+        try:
+            for v, k, e, p in zip(values, keys, ids, plist):
+                produce(topic, value=v, key=k, partition=p, headers=[("idempotency-key", run + e)],
+                        on_delivery=report)
+                i += 1
+        except BufferError:
+            # not produced: off the end of each partition's list again (reports only refer to produced ones)
+            for p, c in zip(*np.unique(parts[i:], return_counts=True)):
+                del self.sent[int(p)][-int(c):]
+        return i
+
+    def _note_sent(self, seqs: np.ndarray, parts: np.ndarray) -> None:
+        for p in np.unique(parts).tolist():
+            self.sent[p].extend(seqs[parts == p].tolist())
 
     def _send_all(self) -> None:
         """The sender thread: hand the spool's batches to librdkafka in order. A batch leaves the spool once
         librdkafka has it (its own queue is bounded by queue_max); when the brokers are away that queue fills,
         and the batches behind it wait in the spool instead of holding up the simulation."""
-        produce, poll, topic, report = self.producer.produce, self.producer.poll, self.topic, self._report
+        poll, report = self.producer.poll, self._report
         while self.failed is None:
             item = self.spool.head()
             if item is None:
                 return
             data = pa.ipc.open_stream(item[1]).read_all()
-            parts = data.column("partition").to_numpy()
-            seqs = data.column("seq").to_numpy()
-            for p in np.unique(parts).tolist():
-                self.sent[p].extend(seqs[parts == p].tolist())
-            for v, k, i, p in zip(data.column("value").to_pylist(), data.column("key").to_pylist(),
-                                  data.column("id").to_pylist(), parts.tolist()):
+            values, keys, ids = (data.column(c).to_pylist() for c in ("value", "key", "id"))
+            parts, seqs = data.column("partition").to_numpy(), data.column("seq").to_numpy()
+            self._note_sent(seqs, parts)
+            for v, k, i, p in zip(values, keys, ids, parts.tolist()):
                 while True:
                     try:
-                        produce(topic, value=v, key=k, partition=p, headers=[("idempotency-key", i)],
-                                on_delivery=report)
+                        self.producer.produce(self.topic, value=v, key=k, partition=p,
+                                              headers=[("idempotency-key", i)], on_delivery=report)
                         break
                     except BufferError:  # librdkafka's queue is full: wait for the brokers
                         self.retries += 1
@@ -278,7 +314,7 @@ class KafkaTarget(Target):
                             return
             poll(0)
             self._save()
-            self.spool.pop()
+            self.spool.pop()  # the last pop leaves the spool empty: the writer produces directly again
         self.spool.close()  # failed: a writer waiting for room goes on, and raises the error
 
     def _finish(self) -> None:
@@ -304,4 +340,7 @@ class KafkaTarget(Target):
         self.producer.purge()
 
     def report(self) -> dict[str, Any]:
-        return super().report() | {"spooled_to_disk": self.spool.spilled, "spool_peak_bytes": self.spool.peak_bytes}
+        return super().report() | {"spooled_to_disk": self.spool.spilled, "spool_peak_bytes": self.spool.peak_bytes,
+                                   "events_produced_directly": self.events_direct,
+                                   "events_through_spool": self.events_spooled,
+                                   "switches_to_spool": self.spool_episodes}

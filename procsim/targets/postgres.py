@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +35,8 @@ from procsim.errors import ProcsimError, UsageError
 from procsim.objects import text
 from procsim.records import CaseBatch, EventBatch
 from procsim.sinks.base import SinkContext
-from procsim.targets.base import Options, Target, TargetContext, json_text, public_url
-from procsim.targets.spool import Spool
+from procsim.targets.base import Options, TargetContext, json_text, public_url
+from procsim.targets.spool import Message, SpoolingTarget
 
 try:
     import psycopg
@@ -118,11 +117,12 @@ def _json_value(v: Any) -> Any:
     return text(v)
 
 
-class PostgresTarget(Target):
+class PostgresTarget(SpoolingTarget):
     """PostgreSQL: events and cases tables (created if missing), COPY, a re-sent event never duplicates a row."""
 
     schemes = ("postgresql", "postgres")
     options_type = PgOptions
+    thread_name = "procsim-postgres"
 
     def __init__(self, ctx: SinkContext, tctx: TargetContext, options: Options) -> None:
         super().__init__(ctx, tctx, options)
@@ -137,14 +137,11 @@ class PostgresTarget(Target):
         self.model = ctx.extra.get("objects")
         self.objects = self.model is not None  # the run derives objects: OCEL tables too
         self.objects_delivered = 0
-        self.error: str | None = None  # set by the sender thread (or abort): the writer thread raises it
         self._retry(self._setup)
         self.attr_names = list(ctx.attr_names)
         self.cols: dict[str, tuple[str, ...]] = {}  # each table's COPY columns (fixed for the run)
-        self.spool = Spool(tctx.state_dir, options.queue, int(options.spool_mb * (1 << 20)))
         self.batches = 0
-        self._sender = threading.Thread(target=self._send_all, name="procsim-postgres", daemon=True)
-        self._sender.start()
+        self._start_sender(options.queue, options.spool_mb)
 
     def _connect(self) -> None:
         if self.conn is not None and not self.conn.closed:
@@ -200,34 +197,26 @@ class PostgresTarget(Target):
 
     def _put(self, table: str, data: pa.Table, n: int) -> None:
         """Format a batch as CSV (on the writer thread) and queue it for the sender."""
-        if self.error is not None:
-            raise ProcsimError(self.error)
+        self._check()
         self.cols.setdefault(table, tuple(data.column_names))
         buf = pa.BufferOutputStream()
         pacsv.write_csv(data, buf, write_options=_CSV)
         self.spool.put((table, buf.getvalue().to_pybytes(), n))  # blocks while the spool is full
 
-    def _send_all(self) -> None:
-        """The sender thread: COPY the spool's batches in order; a batch leaves the spool once committed."""
-        while self.error is None:
-            msg = self.spool.head()
-            if msg is None:
-                return
-            table, body, n = msg
-            try:
-                self._retry(self._copy, table, self.cols[table], body)
-            except ProcsimError as e:
-                self.error = str(e)
-                self.spool.close()  # a writer waiting for room goes on, and raises the error
-                return
-            self.spool.pop()
-            self.batches += 1
-            if table == "events":
-                self.delivered += n
-            elif table == "cases":
-                self.cases_delivered += n
-            elif table == "objects":
-                self.objects_delivered += n
+    def _send(self, msg: Message) -> None:
+        """On the sender thread: COPY one batch (committed before it leaves the spool)."""
+        table, body, _ = msg
+        self._retry(self._copy, table, self.cols[table], body)
+
+    def _sent(self, msg: Message) -> None:
+        table, _, n = msg
+        self.batches += 1
+        if table == "events":
+            self.delivered += n
+        elif table == "cases":
+            self.cases_delivered += n
+        elif table == "objects":
+            self.objects_delivered += n
 
     def _copy(self, table: str, cols: tuple[str, ...], data_bytes: bytes) -> None:
         self._connect()
@@ -326,9 +315,7 @@ class PostgresTarget(Target):
 
     def report(self) -> dict[str, Any]:
         return super().report() | {"batches_with_rows_already_there": self.resent, "batches": self.batches,
-                                   **({"objects_delivered": self.objects_delivered} if self.objects else {}),
-                                   "spooled_to_disk": self.spool.spilled,
-                                   "spool_peak_bytes": self.spool.peak_bytes}
+                                   **({"objects_delivered": self.objects_delivered} if self.objects else {})}
 
     def _finish(self) -> None:
         if self.model is not None and self.error is None:
@@ -336,20 +323,11 @@ class PostgresTarget(Target):
             master = self.model.master_records()
             if master:
                 self._write_objects(master)
-        self.spool.close()
-        self._sender.join()
-        self.spool.discard()
+        self._stop_sender()
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-        if self.error is not None:
-            raise ProcsimError(self.error)
-
-    def abort(self) -> None:
-        self.error = self.error or "aborted"
-        self.spool.close()
-        self._sender.join(timeout=5)
-        self.spool.discard()
+        self._check()
 
 
 __all__ = ["PostgresTarget", "PgOptions", "UsageError"]

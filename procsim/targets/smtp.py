@@ -13,7 +13,8 @@ thread sends them in order, retrying errors with exponential backoff on a new co
 away the e-mails wait in the spool (memory, then ``spool.bin`` in the target's folder under ``--out``) and the
 simulation goes on; only a full spool holds it up. Each accepted e-mail's document id is appended to
 ``delivered.txt`` there, so ``--resume`` sends only the others. Options: ``to``, ``from``, ``tls``
-(STARTTLS), ``give_up``, ``max_backoff``, ``spool_mb``, ``queue``.
+(STARTTLS, the server's certificate verified against the system's authorities or ``ca``), ``ca`` (a PEM file
+of the certificates to trust instead), ``give_up``, ``max_backoff``, ``spool_mb``, ``queue``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import os
 import re
 import smtplib
-import threading
+import ssl
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -35,8 +36,8 @@ import pyarrow as pa
 from procsim.errors import ProcsimError, UsageError
 from procsim.records import CaseBatch
 from procsim.sinks.base import SinkContext
-from procsim.targets.base import Options, Target, TargetContext, public_url
-from procsim.targets.spool import Spool
+from procsim.targets.base import Options, TargetContext, public_url
+from procsim.targets.spool import Message, SpoolingTarget
 
 _MIME = {"html": ("text", "html"), "md": ("text", "markdown"), "txt": ("text", "plain")}
 
@@ -46,6 +47,7 @@ class SmtpOptions(Options):
     to: str = ""
     sender: str = field(default="procsim@localhost", metadata={"query": "from"})
     tls: bool = False
+    ca: str = ""  # with tls: a PEM file of trusted certificates (instead of the system's)
     give_up: float = 300.0
     max_backoff: float = 5.0
     spool_mb: float = 64.0
@@ -54,6 +56,10 @@ class SmtpOptions(Options):
     def __post_init__(self) -> None:
         if self.spool_mb <= 0 or self.queue < 1:
             raise ValueError("option 'spool_mb' must be positive and 'queue' at least 1")
+        if self.ca and not os.path.isfile(self.ca):
+            raise ValueError(f"option 'ca': no such file '{self.ca}'")
+        if self.ca and not self.tls:
+            raise ValueError("option 'ca' goes with tls=true")
 
     @classmethod
     def parse(cls, url: str, query: str) -> Options:
@@ -62,11 +68,12 @@ class SmtpOptions(Options):
                                            for p in query.split("&") if p))
 
 
-class SmtpTarget(Target):
+class SmtpTarget(SpoolingTarget):
     """SMTP: each rendered document as an e-mail with its attachment."""
 
     schemes = ("smtp",)
     options_type = SmtpOptions
+    thread_name = "procsim-smtp"
 
     def __init__(self, ctx: SinkContext, tctx: TargetContext, options: Options) -> None:
         super().__init__(ctx, tctx, options)
@@ -84,14 +91,18 @@ class SmtpTarget(Target):
         parts = urlsplit(tctx.url)
         self.host, self.port = parts.hostname or "localhost", parts.port or 25
         self.login = (parts.username, parts.password or "") if parts.username else None
+        self.tls: ssl.SSLContext | None = None
+        if options.tls:
+            try:  # verified: smtplib's own default for starttls() checks no certificate
+                self.tls = ssl.create_default_context(cafile=options.ca or None)
+            except (OSError, ssl.SSLError) as e:
+                raise UsageError(f"--to {public_url(tctx.url)}: option 'ca': cannot read certificates from "
+                                 f"'{options.ca}' ({e})") from None
         self.conn: smtplib.SMTP | None = None
         self.mails = 0
         self.mails_skipped = 0
         self.done_ids = self._open_delivered()
-        self.spool = Spool(tctx.state_dir, options.queue, int(options.spool_mb * (1 << 20)))
-        self.error: str | None = None
-        self._sender = threading.Thread(target=self._send_all, name="procsim-smtp", daemon=True)
-        self._sender.start()
+        self._start_sender(options.queue, options.spool_mb)
 
     def _open_delivered(self) -> set[str]:
         """The documents already accepted by the server in an earlier run with the same key (on --resume); the
@@ -138,8 +149,7 @@ class SmtpTarget(Target):
                     continue
                 ctx = self.docs.context(doc, obj, by_id)
                 text = self.docs.render(doc, ctx)
-                if self.error is not None:
-                    raise ProcsimError(self.error)
+                self._check()
                 # blocks while the spool is full: back-pressure
                 msg = self._message(doc, stem, text, obj)
                 # CRLF line ends, as on the wire: smtplib sends bytes as they are
@@ -177,34 +187,23 @@ class SmtpTarget(Target):
             msg["Message-ID"] = f"<{re.sub(r'[^A-Za-z0-9._-]', '-', stem)}.{self.tctx.run_key}@procsim>"
         return msg
 
-    def _send_all(self) -> None:
-        """The sender thread: send the spool's e-mails in order; one leaves the spool once the server took it."""
-        while self.error is None:
-            item = self.spool.head()
-            if item is None:
-                return
-            stem, body, _ = item
-            try:
-                self._send(stem, body)
-            except ProcsimError as e:
-                self.error = str(e)
-                self.spool.close()  # a writer waiting for room goes on, and raises the error
-                return
-            self._log.write(stem + "\n")
-            self._log.flush()  # in the OS's hands: a SIGKILL of the run does not lose it
-            self.spool.pop()
+    def _sent(self, msg: Message) -> None:
+        """The server took the e-mail: noted before it leaves the spool."""
+        self._log.write(msg[0] + "\n")
+        self._log.flush()  # in the OS's hands: a SIGKILL of the run does not lose it
 
-    def _send(self, stem: str, body: bytes) -> None:
+    def _send(self, msg: Message) -> None:
+        """On the sender thread: send one e-mail, retrying on a new connection (see the module's text)."""
+        stem, body, _ = msg
         delay, since = 0.05, time.monotonic()
         while True:
             try:
                 if self.conn is None:
-                    conn = smtplib.SMTP(self.host, self.port, timeout=30)
-                    if self.opt.tls:
-                        conn.starttls()
+                    self.conn = smtplib.SMTP(self.host, self.port, timeout=30)  # every failure below drops it
+                    if self.tls is not None:
+                        self.conn.starttls(context=self.tls)
                     if self.login is not None:
-                        conn.login(*self.login)
-                    self.conn = conn
+                        self.conn.login(*self.login)
                 self.conn.sendmail(self.opt.sender, [self.to], body)
                 self.mails += 1
                 return
@@ -214,6 +213,11 @@ class SmtpTarget(Target):
                 else:
                     raise ProcsimError(f"--to {public_url(self.tctx.url)}: the server refused "
                                        f"{stem}: {e.smtp_code} {e.smtp_error!r}") from None
+            except ssl.SSLCertVerificationError as e:
+                self._drop()
+                raise ProcsimError(f"--to {public_url(self.tctx.url)}: the server's certificate does not verify "
+                                   f"({e.verify_message}); for a private certificate authority give ?ca=PATH "
+                                   "(a PEM file)") from None
             except (OSError, smtplib.SMTPException) as e:
                 problem = f"{type(e).__name__}: {e}"
             self._drop()
@@ -235,9 +239,7 @@ class SmtpTarget(Target):
         self.conn = None
 
     def _finish(self) -> None:
-        self.spool.close()
-        self._sender.join()
-        self.spool.discard()
+        self._stop_sender()
         if self.conn is not None:
             try:
                 self.conn.quit()
@@ -245,16 +247,11 @@ class SmtpTarget(Target):
                 pass
         self._drop()
         self._log.close()
-        if self.error is not None:
-            raise ProcsimError(self.error)
+        self._check()
 
     def abort(self) -> None:
-        self.error = self.error or "aborted"
-        self.spool.close()
-        self._sender.join(timeout=5)
-        self.spool.discard()
+        super().abort()
         self._drop()
 
     def report(self) -> dict[str, Any]:
-        return super().report() | {"emails": self.mails, "emails_skipped_on_resume": self.mails_skipped,
-                                   "spooled_to_disk": self.spool.spilled, "spool_peak_bytes": self.spool.peak_bytes}
+        return super().report() | {"emails": self.mails, "emails_skipped_on_resume": self.mails_skipped}

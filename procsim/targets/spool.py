@@ -1,4 +1,5 @@
-"""An ordered, bounded queue of messages for a target: in memory while the target keeps up, on disk when not.
+"""An ordered, bounded queue of messages for a target: in memory while the target keeps up, on disk when not;
+and ``SpoolingTarget``, the sender thread that empties it (HTTP, PostgreSQL and SMTP targets).
 
 While the target is down the run goes on and messages pile up in ``spool.bin`` (length-prefixed records) up to
 ``max_bytes``; then ``put`` blocks, which blocks the writer thread and so the simulation (back-pressure: memory
@@ -11,11 +12,16 @@ from __future__ import annotations
 import os
 import struct
 import threading
+from abc import abstractmethod
 from collections import deque
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
-__all__ = ["Spool", "Message"]
+from procsim.errors import ProcsimError
+from procsim.sinks.base import SinkContext
+from procsim.targets.base import Options, Target, TargetContext
+
+__all__ = ["Spool", "Message", "SpoolingTarget"]
 
 _HEAD = struct.Struct(">II")  # length of the header (key), length of the body
 
@@ -64,6 +70,11 @@ class Spool:
         self._disk_items += 1
         self.spilled += 1
 
+    def empty(self) -> bool:
+        """Nothing waiting: every message put has been popped (handed over by the sender)."""
+        with self._cv:
+            return not self._mem and not self._disk_items
+
     def head(self, timeout: float | None = None) -> Message | None:
         """The oldest message (left in place until ``pop``); None once closed and empty, or on timeout."""
         with self._cv:
@@ -109,3 +120,59 @@ class Spool:
                 self._file.close()
                 self._file = None
             self.path.unlink(missing_ok=True)
+
+
+class SpoolingTarget(Target):
+    """A target whose writer thread formats messages into a ``Spool`` and whose sender thread delivers them in
+    order: ``_send`` delivers one message (retrying as its protocol wants) or raises ``ProcsimError``;
+    ``_sent`` records it, and only then does it leave the spool. The first error stops the sender; the writer
+    thread raises it at its next batch (``_check``) or at the end (``_finish``)."""
+
+    thread_name: ClassVar[str] = "procsim-target"
+
+    def __init__(self, ctx: SinkContext, tctx: TargetContext, options: Options) -> None:
+        super().__init__(ctx, tctx, options)
+        self.error: str | None = None  # set by the sender thread (or abort): the writer thread raises it
+
+    def _start_sender(self, queue: int, spool_mb: float) -> None:
+        self.spool = Spool(self.tctx.state_dir, queue, int(spool_mb * (1 << 20)))
+        self._sender = threading.Thread(target=self._send_all, name=self.thread_name, daemon=True)
+        self._sender.start()
+
+    @abstractmethod
+    def _send(self, msg: Message) -> None:
+        """Deliver one message, retrying while that can help; ProcsimError when it cannot."""
+
+    def _sent(self, msg: Message) -> None:  # noqa: B027 - optional
+        """Record a delivered message (called before it leaves the spool)."""
+
+    def _send_all(self) -> None:
+        while self.error is None:
+            msg = self.spool.head()
+            if msg is None:
+                return
+            try:
+                self._send(msg)
+            except ProcsimError as e:
+                self.error = str(e)
+                self.spool.close()  # a writer waiting for room goes on, and raises the error
+                return
+            self._sent(msg)
+            self.spool.pop()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise ProcsimError(self.error)
+
+    def _stop_sender(self, timeout: float | None = None) -> None:
+        """No more messages: wait for the sender to deliver the rest (or to stop on its error)."""
+        self.spool.close()
+        self._sender.join(timeout)
+        self.spool.discard()
+
+    def abort(self) -> None:
+        self.error = self.error or "aborted"
+        self._stop_sender(timeout=5)
+
+    def report(self) -> dict[str, Any]:
+        return super().report() | {"spooled_to_disk": self.spool.spilled, "spool_peak_bytes": self.spool.peak_bytes}
