@@ -163,7 +163,7 @@ class ObjectRecord:
     and where it came from (its case and the event that made it: what a rendered document refers to)."""
 
     __slots__ = ("id", "type", "time", "values", "changes", "links", "items", "case_id", "event_id",
-                 "discrepancies")
+                 "discrepancies", "exceptions")
 
     def __init__(self, oid: str, otype: str, time: str, values: list[tuple[str, Any]], case_id: str,
                  event_id: str) -> None:
@@ -178,6 +178,9 @@ class ObjectRecord:
         self.items: list[ObjectRecord] = []  # line items (objects of their own, linked 'contains')
         # (exception label, fields it changed: "INV-000001/2.unit_price"): a document exception's ground truth
         self.discrepancies: list[tuple[str, list[str]]] = []
+        # the exception instances (exceptions.csv's exception_id, ";"-joined) that name this object in their
+        # object_ids: the OCEL attribute exception_id (ObjectModel.carry_exceptions); not a field of documents
+        self.exceptions = ""
 
     def current(self) -> dict[str, Any]:
         """The field values after the last change."""
@@ -276,6 +279,8 @@ class ObjectModel:
                 for act in dict.fromkeys(t.used_by):
                     self.master_uses.setdefault(act, []).extend((i, tname) for i, _, ty in self.refs if ty == tname)
             self.employees = world.employee_of
+        # object id -> the exception instances naming it (carry_exceptions): master objects' until the end
+        self.exc_ids: dict[str, list[str]] | None = None
         self.timebase: TimeBase | None = None
         self.open_starts: dict[tuple[int, str], list[float]] = {}  # (case, activity) -> start times not completed
         self.start_times: dict[str, str] = {}  # complete event id -> its start time (read once by the OCEL sinks)
@@ -305,6 +310,36 @@ class ObjectModel:
         self._master = None
         self.touched.clear()
 
+    def carry_exceptions(self) -> None:
+        """Every object type gets the attribute ``exception_id``: the ids of the exception instances whose
+        exceptions.csv row names the object in ``object_ids`` (set through ``mark``)."""
+        if self.exc_ids is None:
+            self.exc_ids = {}
+            for _, fields in self.object_types:
+                if all(f != EXCEPTION_ATTRIBUTE[0] for f, _ in fields):
+                    fields.append(EXCEPTION_ATTRIBUTE)
+
+    def mark(self, rows: Sequence[tuple[str, bool, str]]) -> None:
+        """(exception id, is an exception, object ids) per exceptions.csv row: the objects to carry the id (near
+        misses are not exceptions and carry nothing, as on events)."""
+        ids = self.exc_ids
+        if ids is None:
+            return
+        for xid, real, objs in rows:
+            if real and objs:
+                for oid in objs.split(";"):
+                    got = ids.setdefault(oid, [])
+                    if xid not in got:
+                        got.append(xid)
+
+    def _stamp(self, objs: Sequence[ObjectRecord], keep: bool) -> None:
+        ids = self.exc_ids
+        if ids:
+            for o in objs:
+                got = ids.get(o.id) if keep else ids.pop(o.id, None)
+                if got:
+                    o.exceptions = ";".join(got)
+
     def open_case(self, idx: int, start: float) -> None:
         self.starts[idx] = start
 
@@ -316,6 +351,7 @@ class ObjectModel:
         if self._master is None:  # both OCEL sinks ask: made and counted once
             assert self.timebase is not None
             self._master = self.world.records(self.t_end, self.timebase.iso_one, self.touched)
+            self._stamp(self._master, True)
             self.n_objects += len(self._master)
             self.n_object_links += sum(len(o.links) for o in self._master)
         return self._master
@@ -332,6 +368,7 @@ class ObjectModel:
         for o in st.made:
             out.append(o)
             out.extend(o.items)
+        self._stamp(out, False)
         return out
 
     def link(self, rows: Sequence[tuple[Any, ...]], first: int, case_ids: dict[int, str]

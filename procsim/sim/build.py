@@ -211,7 +211,8 @@ class AttributeMaker:
             world = World(spec, seed, member_names(spec, seed))
         self.world = world
         # schemes across cases act on the data of their cases (procsim.schemes; bound to the run's cases later)
-        self.schemes = SchemePlan(spec, seed, world) if spec.schemes and world is not None else None
+        self.schemes = (SchemePlan(spec, seed, world, member_names(spec, seed) if any(
+            x.same_person for x in spec.schemes) else None) if spec.schemes and world is not None else None)
         # per attribute: ("col", draw a block) | ("expr", fn(attrs)) | ("const", value) | ("master", (reference
         # attribute, field)); then its post-processing
         self.steps: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []

@@ -754,7 +754,8 @@ class SchemeSpec(Strict):
     sets: ``split_purchase`` (amounts just under ``limit``), ``kickback`` (prices ``factor`` above the market),
     ``ghost_vendor`` (a supplier created for the scheme, its ``bank`` field changed, paid, then dormant),
     ``duplicate_payment`` (the same amount paid to the same supplier in several cases). The cases of an
-    instance start ``spacing`` arrivals apart."""
+    instance start ``spacing`` arrivals apart; each activity in ``same_person`` is done by one member of its
+    role in all of them (the one requester who splits, the one approver who takes the kickback)."""
 
     type: Literal["split_purchase", "kickback", "ghost_vendor", "duplicate_payment"]
     name: Identifier | None = None
@@ -767,6 +768,7 @@ class SchemeSpec(Strict):
     low: Annotated[float, Field(gt=0, lt=1)] = 0.9
     factor: Annotated[float, Field(gt=1, le=10)] = 1.3
     bank: Identifier = "iban"
+    same_person: list[Identifier] = []
     description: str = ""
 
     @model_validator(mode="after")
