@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from procsim.errors import Problem
-from procsim.lineitems import ROLE_FIELDS, ROLE_ITEM_FIELDS, LineBook
+from procsim.lineitems import ROLE_FIELDS, ROLE_ITEM_FIELDS, LineBook, LineFit
 from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, compile_expr, describe_error
 from procsim.spec.paths import number_problem
 from procsim.timebase import TimeBase
@@ -224,10 +224,11 @@ class ObjectModel:
     """Compiled object declarations plus the per-run state: objects of running cases, counters per type."""
 
     def __init__(self, loaded: LoadedProcess, types: dict[str, str], seed: int = 0,
-                 world: World | None = None) -> None:
+                 world: World | None = None, fit: LineFit | None = None) -> None:
         spec = loaded.spec
-        # the documents' view of the case's drawn line items, for objects with a line_items role
-        self.line_book = LineBook(spec, seed) if spec.line_items is not None else None
+        # the documents' view of the case's drawn line items, for objects with a line_items role (``fit``: the
+        # lines a scheme or near miss changed, shared with the simulation)
+        self.line_book = LineBook(spec, seed, fit) if spec.line_items is not None else None
         names = object_names(loaded, types)
         lnames = {**names, "line": "number", "lines": "number"}
         self.attr_names = list(types)

@@ -204,7 +204,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         writer.submit(_write_cases, sinks, batch)
 
     # objects are derived only for the formats that write them: other runs pay nothing for them
-    objects = ObjectModel(loaded, types, seed, model.world) if any(f in OBJECT_FORMATS for f in formats) else None
+    objects = (ObjectModel(loaded, types, seed, model.world, model.line_fit)
+               if any(f in OBJECT_FORMATS for f in formats) else None)
     if objects is not None and labels and labels_in_log:
         objects.carry_exceptions()  # objects named by an exception instance carry its id (OCEL exception_id)
     tail: list[Any] = []  # exceptions.csv's rows known once the run is over: the scheme instances

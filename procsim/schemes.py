@@ -148,15 +148,26 @@ class SchemePlan:
                 for c in inst.cases:
                     self.by_case[c] = inst
 
-    def apply(self, idx: int, attrs: dict[str, Any], now: float | None, base: Any) -> None:
-        """Set case ``idx``'s data when it belongs to an instance; ``base(i)`` gives case i's drawn data."""
+    def apply(self, idx: int, attrs: dict[str, Any], now: float | None, base: Any, fit: Any = None) -> None:
+        """Set case ``idx``'s data when it belongs to an instance; ``base(i)`` gives case i's drawn data;
+        ``fit`` (procsim.lineitems.LineFit) changes the case's line items when the amount is their net total."""
         inst = self.by_case.get(idx)
         if inst is None:
             return
         x = inst.scheme
         attrs[x.supplier] = inst.supplier
         amount = attrs.get(x.amount)
-        if x.type == "split_purchase":
+        if fit is not None and fit.covers(x.amount):
+            # the amount is the sum of the lines: the scheme changes the lines, the totals follow them
+            if x.type == "split_purchase":
+                assert x.limit is not None
+                attrs.update(fit.to_net(idx, round(x.limit * (x.low + (0.999 - x.low)
+                                                              * inst.u[inst.cases.index(idx)]), 2)))
+            elif x.type == "kickback":
+                attrs.update(fit.scale(idx, x.factor))  # every unit price above the market
+            elif x.type == "duplicate_payment" and idx != inst.lead:
+                attrs.update(fit.copy(idx, inst.lead))  # the same invoice, line for line
+        elif x.type == "split_purchase":
             assert x.limit is not None
             attrs[x.amount] = round(x.limit * (x.low + (0.999 - x.low) * inst.u[inst.cases.index(idx)]), 2)
         elif x.type == "kickback" and isinstance(amount, (int, float)):
@@ -165,7 +176,7 @@ class SchemePlan:
             lead = base(inst.lead).get(x.amount)
             if lead is not None:  # a drawn amount (a derived one is computed from the case's own data)
                 attrs[x.amount] = lead
-        elif x.type == "ghost_vendor" and now is not None and idx == inst.lead and not inst.ghost.created:
+        if x.type == "ghost_vendor" and now is not None and idx == inst.lead and not inst.ghost.created:
             # created a day before its first case, bank details switched an hour before it: every case pays
             # the new account
             o = inst.ghost

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from conftest import MINI
 from procsim.errors import SpecError
-from procsim.lineitems import Line, LineDrawer, tax_cents, totals
+from procsim.lineitems import Line, LineDrawer, fit_net, scale_prices, tax_cents, totals
 from procsim.run import run
 from procsim.sim.build import AttributeMaker
 from procsim.sim.streams import STREAM_DATA
@@ -248,6 +248,31 @@ def test_line_items_always_add_up(spec: list[tuple[int, int, str]]) -> None:
     assert sum(Decimal(x.gross) / 100 for x in lines) == Decimal(gross) / 100
 
 
+@settings(max_examples=400, deadline=None)
+@given(_lines.map(lambda v: [(min(q, 500), min(p, 10**7), r) for q, p, r in v]), st.integers(1, 10**9))
+def test_fitted_lines_add_up_to_the_target_to_the_cent(spec: list[tuple[int, int, str]], target: int) -> None:
+    lines = [Line(k, f"m{k}", "d", "pc", q, p, Decimal(r)) for k, (q, p, r) in enumerate(spec, 1)]
+    fitted = fit_net(lines, target)
+    if target < len(lines):  # below a cent per line: nothing to fit
+        assert fitted == tuple(lines)
+        return
+    assert totals(fitted)[0] == target
+    assert [(x.line, x.material, x.tax_rate) for x in fitted] == [(x.line, x.material, x.tax_rate) for x in lines]
+    assert all(x.unit_price >= 1 for x in fitted)
+    assert all(b.quantity in (a.quantity, 1) for a, b in zip(lines, fitted))
+    if target >= 100 * sum(x.quantity for x in lines):  # a euro a unit or more: at most one line becomes a lot
+        assert sum(a.quantity != b.quantity for a, b in zip(lines, fitted)) <= 1
+
+
+def test_fitting_keeps_quantities_when_a_unit_price_can_take_the_rest() -> None:
+    lines = [Line(1, "a", "d", "pc", 6, 2000, Decimal("0.19")), Line(2, "b", "d", "pc", 1, 9999, Decimal("0.07"))]
+    fitted = fit_net(lines, 480_000)
+    assert totals(fitted)[0] == 480_000 and [x.quantity for x in fitted] == [6, 1]
+    assert fit_net(lines, totals(lines)[0]) == tuple(lines)
+    up = scale_prices(lines, 1.4)
+    assert [x.unit_price for x in up] == [2800, 13999] and [x.quantity for x in up] == [6, 1]
+
+
 def test_tax_rounds_half_up_per_line() -> None:
     assert tax_cents(50, Decimal("0.01")) == 1  # 0.5 cent goes up
     assert tax_cents(150, Decimal("0.01")) == 2  # half up, not to even
@@ -306,3 +331,78 @@ def test_load_errors_name_file_line_and_key(tmp_path: Path) -> None:
     assert any("exceptions[1].activity: 'short_delivery' changes the receipt" in m and m.endswith("[no_line_items]")
                for m in msgs), msgs
     assert all(re.match(r"^\S+:\d+:\d+: ", m) for m in msgs), msgs  # every problem at once, each positioned
+
+
+# -- schemes and near misses that set the amount go through the lines ------------------------------------------
+
+AMOUNT_SETTERS = """
+schemes:
+  - {type: split_purchase, supplier: supplier_id, amount: amount, limit: 5000, cases: 3, count: 3,
+     same_person: [create_requisition]}
+  - {type: kickback, supplier: supplier_id, amount: amount, factor: 1.4, cases: 6, spacing: 7,
+     same_person: [approve_requisition]}
+  - {type: duplicate_payment, supplier: supplier_id, amount: amount, count: 3}
+"""
+
+
+def _project(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "processes" / "p2p.yaml"
+    p.parent.mkdir(parents=True)
+    for sub in ("templates", "rules"):
+        for f in (ROOT / sub).iterdir():
+            (tmp_path / sub).mkdir(exist_ok=True)
+            (tmp_path / sub / f.name).write_bytes(f.read_bytes())
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_schemes_and_near_misses_that_set_the_amount_keep_every_document_reconciled(tmp_path: Path) -> None:
+    """below_limit, same_amount, split purchases, kickbacks and duplicate payments set the amount through the
+    line items: every document of such a case reconciles to the cent with the case's amount, tax and gross."""
+    text = P2P.read_text(encoding="utf-8")
+    text = re.sub(r"(name: amount_just_below_limit, .*?)rate: 0\.01", r"\1count: 20", text)
+    text = re.sub(r"(name: same_amount_other_order, .*?)rate: 0\.005", r"\1count: 20", text)
+    assert "count: 20}" in text
+    out = tmp_path / "out"
+    run(_project(tmp_path, text + AMOUNT_SETTERS), out, seed=5, cases=500, formats=["csv", "documents"])
+    by_case = read_documents(out)
+    cases = {r["case_id"]: r for r in csv.DictReader((out / "cases.csv").open(encoding="utf-8", newline=""))}
+    exc = list(csv.DictReader((out / "exceptions.csv").open(encoding="utf-8", newline="")))
+    schemes = list(csv.DictReader((out / "schemes.csv").open(encoding="utf-8", newline="")))
+    touched: dict[str, str] = {}  # case -> what set its amount
+    for r in exc:
+        if r["name"] in ("amount_just_below_limit", "same_amount_other_order"):
+            touched[r["case_ids"].split(";")[0]] = r["name"]
+    for r in schemes:
+        touched[r["case_id"]] = r["type"]
+    checked: dict[str, int] = defaultdict(int)
+    for cid, what in touched.items():
+        c = cases[cid]
+        amount = Decimal(c["amount"]).quantize(CENT)
+        if what in ("amount_just_below_limit", "split_purchase"):
+            assert Decimal(4500) <= amount < Decimal(5000), (cid, what)
+        docs = by_case.get(cid, {})
+        if not docs.get("purchase_order"):
+            continue  # rejected before any order
+        for d in docs["purchase_order"] + docs.get("supplier_invoice", []):
+            check_arithmetic(d)
+        foot = cells(docs["purchase_order"][0]["text"].split("<tfoot>")[1])
+        assert money(foot["net_total"]) == amount, (cid, what)
+        assert money(foot["tax_total"]) == Decimal(c["tax_amount"]).quantize(CENT), (cid, what)
+        assert money(foot["gross_total"]) == Decimal(c["gross_amount"]).quantize(CENT), (cid, what)
+        if docs.get("payment_advice") and not {"invoice_price_change", "short_delivery"} & set(
+                c["exceptions"].split(";")):
+            assert mismatches(docs) == set(), (cid, what)  # the three-way match passes to the cent
+        checked[what] += 1
+    assert checked["amount_just_below_limit"] >= 10 and checked["same_amount_other_order"] >= 10
+    assert checked["split_purchase"] >= 5 and checked["kickback"] >= 4 and checked["duplicate_payment"] >= 4
+    # same amount: to the cent the other order's; a duplicate payment: the same lines as the first case
+    for r in exc:
+        if r["name"] == "same_amount_other_order":
+            a, b = r["case_ids"].split(";")
+            assert cases[a]["amount"] == cases[b]["amount"]
+    for sid in {r["scheme_id"] for r in schemes if r["type"] == "duplicate_payment"}:
+        ids = [r["case_id"] for r in schemes if r["scheme_id"] == sid]
+        assert len({cases[i]["amount"] for i in ids}) == 1
+        orders = [lines_of(by_case[i]["purchase_order"][0]["text"]) for i in ids if by_case[i].get("purchase_order")]
+        assert all(o == orders[0] for o in orders)

@@ -25,7 +25,7 @@ from procsim.sim.arrivals import Burst, DayFactors, RateProfile, Replay, read_re
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, OR_SPLIT, PASS, WAIT, XOR, Activity, Gateway, Model,
                                 Node)
-from procsim.lineitems import LineDrawer
+from procsim.lineitems import LineDrawer, LineFit
 from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_DATA, STREAM_NAMES, STREAM_POOLS,
                                  STREAM_SAMPLES, CaseStreams, stream)
 from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
@@ -232,6 +232,8 @@ class AttributeMaker:
         # line items' totals (net, tax, gross) go into their attributes before any derived one is computed
         li = spec.line_items
         self.lines = LineDrawer(li, seed) if li is not None and li.totals else None
+        # the lines a scheme or near miss changes to set the amount (the documents show the same lines)
+        self.fit = LineFit(self.lines) if self.lines is not None else None
         self._block = -1
         self._rows: list[dict[str, Any]] = []  # per case of the block: its drawn and constant attributes
         # derived attributes, computed per case in declaration order (each reads only attributes above it)
@@ -272,7 +274,7 @@ class AttributeMaker:
         if self.lines is not None:
             attrs.update(self.lines.attributes(self.lines.draw(idx)))
         if self.schemes is not None and idx in self.schemes.by_case:
-            self.schemes.apply(idx, attrs, now, self._drawn)
+            self.schemes.apply(idx, attrs, now, self._drawn, self.fit)
         if self._masters:
             value = cast(World, self.world).value  # there are master steps only with a world
             for name, ref, field in self._masters:
@@ -439,13 +441,15 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         keys = rules.history_keys
         history = [a for a in spec.activities if keys is None or a in keys]
     maker = AttributeMaker(spec, seed, STREAM_DATA, expr_positions(loaded), world)
+    if xplan is not None:
+        xplan.lines = maker.fit  # near misses that set the amount go through the line items
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
                  interarrival=spec.arrivals.interarrival.sampler() if spec.arrivals.interarrival else _no_gap,
                  rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
                  make_attributes=maker, attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=_run_rules(loaded.rules),
                  exceptions=xplan, batches=batches, drift=drifts, people=people_setup(spec, names, seed),
-                 world=world, schemes=maker.schemes)
+                 world=world, schemes=maker.schemes, line_fit=maker.fit)
 
 
 def _no_gap(rng: np.random.Generator) -> float:

@@ -117,6 +117,7 @@ class Model:
     people: Any = None  # per pool: procsim.sim.people.PoolPeople or None (None overall: nobody differs)
     world: Any = None  # procsim.masterdata.World (or None): master data shared by the cases
     schemes: Any = None  # procsim.schemes.SchemePlan (or None): schemes across cases, bound to the run's cases
+    line_fit: Any = None  # procsim.lineitems.LineFit (or None): lines a scheme or near miss changed, for documents
 
 
 class Simulation:
