@@ -112,18 +112,44 @@ def totals(lines: Sequence[Line]) -> tuple[int, int, int]:
     return net, tax, net + tax
 
 
-class LineDrawer:
-    """``draw(case index)`` -> the case's lines, from its own stream; ``attributes(lines)`` -> the ``totals``."""
+class _Product:
+    """A material of the master data as a line shows it."""
 
-    def __init__(self, spec: LineItemsSpec, seed: int) -> None:
+    __slots__ = ("description", "unit")
+
+    def __init__(self, description: str, unit: str) -> None:
+        self.description = description
+        self.unit = unit
+
+
+class LineDrawer:
+    """``draw(case index)`` -> the case's lines, from its own stream; ``attributes(lines)`` -> the ``totals``.
+
+    With ``master: material`` the materials are that master-data type's objects (``world``), chosen by its
+    popularity, each line showing the object's id, ``description``, ``unit``, ``price`` (its list price, to the
+    cent) and ``tax_rate`` (else the section's) as the object has them at the start of the run."""
+
+    def __init__(self, spec: LineItemsSpec, seed: int, world: Any = None) -> None:
         self.spec = spec
         self.counts = [n for n, w in spec.count.items() if w > 0]
         self.count_cum = list(accumulate(w for w in spec.count.values() if w > 0))
-        self.materials = list(spec.materials.items())
-        self.material_cum = list(accumulate(m.weight for _, m in self.materials))
-        self.prices = [m.price.sampler() for _, m in self.materials]
-        self.rates = [Decimal(repr(m.tax_rate if m.tax_rate is not None else spec.tax_rate)) for _, m in
-                      self.materials]
+        self.prices: list[Any]
+        if spec.master is not None:
+            if world is None:
+                raise ValueError("line_items.master needs the run's master data (procsim.masterdata.World)")
+            typ = world.types[spec.master]
+            self.materials: list[tuple[str, Any]] = [
+                (o.id, _Product(str(o.values.get("description", o.id)), str(o.values.get("unit", "pc"))))
+                for o in typ.objects]
+            self.material_cum = list(typ.cum)
+            self.prices = [(lambda rng, v=float(o.values.get("price", 0.0)): v) for o in typ.objects]
+            self.rates = [Decimal(repr(float(o.values.get("tax_rate", spec.tax_rate)))) for o in typ.objects]
+        else:
+            self.materials = list(spec.materials.items())
+            self.material_cum = list(accumulate(m.weight for _, m in self.materials))
+            self.prices = [m.price.sampler() for _, m in self.materials]
+            self.rates = [Decimal(repr(m.tax_rate if m.tax_rate is not None else spec.tax_rate)) for _, m in
+                          self.materials]
         self.quantity = spec.quantity.sampler()
         self.streams = CaseStreams(seed, STREAM_LINES)
 
@@ -150,7 +176,7 @@ class LineDrawer:
     def attributes(self, lines: Sequence[Line]) -> dict[str, float]:
         net, tax, gross = totals(lines)
         by = {"net": net, "tax": tax, "gross": gross}
-        return {attr: as_money(by[what]) for what, attr in self.spec.totals.items()}
+        return {attr: as_money(by[what]) if what != "lines" else len(lines) for what, attr in self.spec.totals.items()}
 
 
 def fit_net(lines: Sequence[Line], target: int) -> tuple[Line, ...]:
@@ -270,9 +296,11 @@ class LineBook:
     ``line_items`` role, applies the deviations its creating event is labelled with, and books the goods
     receipts when the case closes."""
 
-    def __init__(self, spec: ProcessSpec, seed: int, fit: LineFit | None = None) -> None:
+    def __init__(self, spec: ProcessSpec, seed: int, fit: LineFit | None = None, world: Any = None) -> None:
         assert spec.line_items is not None
-        self.drawer = LineDrawer(spec.line_items, seed)
+        # made when the first case needs it (an ObjectModel that only lists the object types draws nothing)
+        self._drawer: LineDrawer | None = fit.drawer if fit is not None else None
+        self._make = (spec.line_items, seed, world)
         self.fit = fit  # the cases whose lines a scheme or near miss changed (shared with the simulation)
         self.exc_streams = CaseStreams(seed, STREAM_LINE_EXC)
         # label -> (exception type, low, high) of the document exceptions
@@ -287,6 +315,12 @@ class LineBook:
             fitted = self.fit.take(idx) if self.fit is not None else None
             c = self.cases[idx] = _CaseLines(fitted if fitted is not None else self.drawer.draw(idx))
         return c
+
+    @property
+    def drawer(self) -> LineDrawer:
+        if self._drawer is None:
+            self._drawer = LineDrawer(*self._make)
+        return self._drawer
 
     def _rng(self, c: _CaseLines, idx: int) -> np.random.Generator:
         if c.rng is None:
@@ -406,9 +440,32 @@ def check_line_items(loaded: LoadedProcess, types: dict[str, str]) -> list[Probl
             if attr not in types:
                 problems.append(smap.problem(where, f"unknown attribute '{attr}'{suggest(attr, types)} (declare it "
                                              "in the process's attributes)", "unknown_attribute"))
-            elif types[attr] not in ("number", "any"):
+            elif what == "lines" and types[attr] not in ("integer", "number", "any"):
+                problems.append(smap.problem(where, f"'{attr}' is a {types[attr]} attribute; the number of lines "
+                                             "needs an integer", "not_a_number"))
+            elif what != "lines" and types[attr] not in ("number", "any"):
                 problems.append(smap.problem(where, f"'{attr}' is a {types[attr]} attribute; a total needs a "
                                              "number", "not_a_number"))
+    if li is not None and li.master is not None:
+        at: tuple[Any, ...] = ("line_items", "master")
+        t = spec.master_data.get(li.master)
+        if t is None:
+            problems.append(smap.problem(at, f"unknown master-data type '{li.master}'"
+                                         f"{suggest(li.master, spec.master_data)}", "unknown_master"))
+        elif t.roles is not None:
+            problems.append(smap.problem(at, f"'{li.master}' are the members of roles, not materials",
+                                         "not_drawn"))
+        else:
+            for f in ("description", "unit", "price"):
+                if f not in t.fields:
+                    problems.append(smap.problem(at, f"type '{li.master}' has no field '{f}' (a line shows the "
+                                                 "material's description, unit and price)"
+                                                 f"{suggest(f, t.fields)}", "unknown_field"))
+            for f in ("price", "tax_rate"):
+                fs = t.fields.get(f)
+                if fs is not None and fs.kind() not in ("number", "integer"):
+                    problems.append(smap.problem(("master_data", li.master, "fields", f), f"'{f}' of a material "
+                                                 "that line items show must be a number", "not_a_number"))
     roles: dict[str, list[str]] = {}  # role -> activities that make an object with it
     for oname, o in spec.objects.items():
         if o.line_items is None:

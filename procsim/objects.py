@@ -228,7 +228,9 @@ class ObjectModel:
         spec = loaded.spec
         # the documents' view of the case's drawn line items, for objects with a line_items role (``fit``: the
         # lines a scheme or near miss changed, shared with the simulation)
-        self.line_book = LineBook(spec, seed, fit) if spec.line_items is not None else None
+        self.line_book = LineBook(spec, seed, fit, world) if spec.line_items is not None else None
+        # line items whose materials are master-data objects link to them (qualifier: the type)
+        self.item_master = spec.line_items.master if spec.line_items is not None else None
         names = object_names(loaded, types)
         lnames = {**names, "line": "number", "lines": "number"}
         self.attr_names = list(types)
@@ -436,6 +438,13 @@ class ObjectModel:
                     out.append((eid, o.id, "creates"))
                     for item in o.items:
                         out.append((eid, item.id, "creates"))
+                    if self.item_master is not None:  # the event handles the lines' materials too
+                        linked = {oid for e, oid, _ in out if e == eid}
+                        for item in o.items:
+                            mat = item.links[-1][0] if item.links else None
+                            if mat is not None and mat not in linked:
+                                linked.add(mat)
+                                out.append((eid, mat, self.item_master))
         self.n_links += len(out)
         return out
 
@@ -493,6 +502,13 @@ class ObjectModel:
             self.n_objects += count
         if kind.role is not None and self.line_book is not None:
             self.n_objects += self.line_book.create(kind.role, f"{kind.name}_line", o, env["_idx"], env["_exc"])
+            if self.item_master is not None:
+                for item in o.items:
+                    mat = next((v for f, v in item.values if f == "material"), None)
+                    if mat is not None:
+                        item.links.append((mat, self.item_master))
+                        self.touched.add(mat)
+                        self.n_object_links += 1
         self.n_object_links += len(o.links)
         st.made.append(o)
         st.by_type.setdefault(kind.name, []).append(o)

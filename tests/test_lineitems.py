@@ -284,8 +284,8 @@ def test_tax_rounds_half_up_per_line() -> None:
 def test_drawn_lines_and_case_totals_agree(seed: int) -> None:
     spec = load_process(P2P).spec
     assert spec.line_items is not None
-    drawer = LineDrawer(spec.line_items, seed)
     maker = AttributeMaker(spec, seed, STREAM_DATA)
+    drawer = LineDrawer(spec.line_items, seed, maker.world)  # the example's materials are its master data
     for idx in range(5):
         lines = drawer.draw(idx)
         assert lines == drawer.draw(idx)  # a function of (seed, case) only
@@ -406,3 +406,134 @@ def test_schemes_and_near_misses_that_set_the_amount_keep_every_document_reconci
         assert len({cases[i]["amount"] for i in ids}) == 1
         orders = [lines_of(by_case[i]["purchase_order"][0]["text"]) for i in ids if by_case[i].get("purchase_order")]
         assert all(o == orders[0] for o in orders)
+
+
+# -- order to cash: sales order, delivery note and invoice show the same lines ---------------------------------
+
+O2C = ROOT / "processes" / "order_to_cash.yaml"
+
+
+def usd(text: str) -> Decimal:
+    """An en_US amount as printed, '$1,234.56' -> Decimal('1234.56')."""
+    return Decimal(html.unescape(text).replace("$", "").replace(",", "").strip())
+
+
+def test_order_to_cash_order_delivery_and_invoice_reconcile_to_the_cent(tmp_path: Path) -> None:
+    out = tmp_path / "o2c"
+    run(O2C, out, seed=2, cases=400, formats=["csv", "documents", "ocel-json"])
+    by_case = read_documents(out)
+    cases = {r["case_id"]: r for r in csv.DictReader((out / "cases.csv").open(encoding="utf-8", newline=""))}
+    ocel = json.loads((out / "ocel.json").read_text(encoding="utf-8"))
+    paid = {o["id"]: {a["name"]: a["value"] for a in o["attributes"]} for o in ocel["objects"] if o["type"] == "payment"}
+    pays_invoice = {r["objectId"]: o["id"] for o in ocel["objects"] if o["type"] == "payment"
+                    for r in o["relationships"] if r["qualifier"] == "refers to"}
+    by_number = {o["id"]: o for o in ocel["objects"]}
+    matched = 0
+    for cid, c in cases.items():
+        docs = by_case.get(cid, {})
+        (so,) = docs["order_confirmation"]  # every order is confirmed or cancelled on paper
+        order = lines_of(so["text"])
+        if "order_lines_typo" not in c["exceptions"]:  # a typo in the recorded count (out_of_range)
+            assert len(order) == int(c["order_lines"])
+        foot = cells(so["text"].split("<tfoot>")[1])
+        assert usd(foot["net_total"]) == Decimal(c["order_value"]).quantize(CENT)
+        assert usd(foot["net_total"]) == sum(usd(x["line_net"]) for x in order)
+        for x in order:
+            assert usd(x["line_net"]) == int(x["quantity"]) * usd(x["unit_price"])
+        if c["end_event"] != "paid":
+            continue
+        touched = {"invoice_differs_from_order", "discount_after_credit_approval", "order_lines_typo"}
+        if touched & set(c["exceptions"].split(";")):
+            continue  # data exceptions change the case's values, not its lines: tested in test_exceptions
+        (inv,) = docs["customer_invoice"]
+        billed = lines_of(inv["text"])
+        assert billed == order  # the invoice bills the ordered lines, cell for cell
+        f = cells(inv["text"].split("<tfoot>")[1])
+        net, disc, tax, total = (usd(f[k]) for k in ("net_total", "discount_amount", "sales_tax", "total"))
+        assert net == usd(foot["net_total"]) and total == net - disc + tax
+        assert total == Decimal(c["invoice_total"]).quantize(CENT)
+        assert abs(disc - net * Decimal(c["discount_pct"]) / 100) <= CENT / 2  # the discount, rounded to cents
+        shipped = [0] * len(order)
+        for dn in docs["delivery_note"]:
+            rows = lines_of(dn["text"])
+            assert [r["material"] for r in rows] == [x["material"] for x in order]
+            assert [int(r["ordered"]) for r in rows] == [int(x["quantity"]) for x in order]
+            shipped = [s + int(r["quantity"]) for s, r in zip(shipped, rows)]
+        assert shipped == [int(x["quantity"]) for x in order]  # everything ordered was shipped
+        inv_id = inv["id"]
+        assert Decimal(paid[pays_invoice[inv_id]]["amount"]).quantize(CENT) == total  # the payment pays the invoice
+        assert by_number[inv_id]["type"] == "customer_invoice"
+        matched += 1
+    assert matched > 200
+
+
+# -- materials from the master data: one source of truth -------------------------------------------------------
+
+
+def test_line_items_draw_their_materials_from_the_material_master(tmp_path: Path) -> None:
+    """procure_to_pay's lines are the material master's objects: each line's material id, description, unit
+    and unit price are the OCEL material object's (and the rendered order's), the item links to the object,
+    and the case's material_id is its first line's material."""
+    out = tmp_path / "p2p"
+    run(P2P, out, seed=4, cases=200, formats=["csv", "documents", "ocel-json"])
+    doc = json.loads((out / "ocel.json").read_text(encoding="utf-8"))
+    objs = {o["id"]: o for o in doc["objects"]}
+
+    def values(o: dict[str, Any]) -> dict[str, str]:
+        first = o["attributes"][0]["time"] if o["attributes"] else None
+        return {a["name"]: a["value"] for a in o["attributes"] if a["time"] == first}
+
+    materials = {k: values(o) for k, o in objs.items() if o["type"] == "material"}
+    items = [o for o in doc["objects"] if o["type"] in ("purchase_order_line", "supplier_invoice_line")]
+    assert len(items) > 100 and len(materials) > 20
+    # the near misses that set the amount rescale their case's prices (test above): those keep the list price
+    # of nothing, every other order line shows the material's list price
+    exc = list(csv.DictReader((out / "exceptions.csv").open(encoding="utf-8", newline="")))
+    rescaled = {r["case_ids"].split(";")[0] for r in exc if r["type"] in ("below_limit", "same_amount")}
+    index = {r["document_id"]: r["case_id"]
+             for r in csv.DictReader((out / "documents" / "index.csv").open(encoding="utf-8", newline=""))}
+    priced = 0
+    for it in items:
+        v = values(it)
+        m = materials[v["material"]]
+        assert (v["description"], v["unit"]) == (m["description"], m["unit"])
+        # an invoice line may carry an injected price change
+        if it["type"] == "purchase_order_line" and index[it["id"].split("/")[0]] not in rescaled:
+            assert Decimal(v["unit_price"]) == Decimal(m["price"]).quantize(CENT, rounding=ROUND_HALF_UP)
+            priced += 1
+        assert {"objectId": v["material"], "qualifier": "material"} in it["relationships"]
+    assert priced > 100
+    cases = {r["case_id"]: r for r in csv.DictReader((out / "cases.csv").open(encoding="utf-8", newline=""))}
+    for cid, docs in read_documents(out).items():
+        for po in docs.get("purchase_order", []):
+            lines = lines_of(po["text"])
+            assert lines[0]["material"] == cases[cid]["material_id"]
+            assert cases[cid]["category"] == materials[lines[0]["material"]]["category"]
+            assert [(x["material"], x["description"]) for x in po["data"]["items"]] == [
+                (ln["material"], materials[ln["material"]]["description"]) for ln in lines]
+            for ln in lines:
+                m = materials[ln["material"]]
+                if cid not in rescaled:
+                    assert money(ln["unit_price"]) == Decimal(m["price"]).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def test_line_items_master_errors_name_the_key(write_process) -> None:
+    from test_masterdata import process_text
+
+    text = process_text().replace("      rating: {distribution", "      unit: {value: pc}\n      rating: {distribution")
+    text += """\
+line_items:
+  count: {1: 1}
+  quantity: {kind: fixed, value: 2}
+  master: suplier
+  totals: {net: amount}
+"""
+    with pytest.raises(SpecError) as e:
+        load_process(write_process(text))
+    assert "line_items.master: unknown master-data type 'suplier'; did you mean 'supplier'? [unknown_master]" in str(
+        e.value)
+    with pytest.raises(SpecError) as e:
+        load_process(write_process(text.replace("master: suplier", "master: supplier")))
+    msg = str(e.value)
+    assert "line_items.master: type 'supplier' has no field 'description'" in msg and "[unknown_field]" in msg
+    assert "has no field 'price'" in msg

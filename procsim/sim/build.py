@@ -231,7 +231,10 @@ class AttributeMaker:
         self.streams = CaseStreams(seed, purpose)
         # line items' totals (net, tax, gross) go into their attributes before any derived one is computed
         li = spec.line_items
-        self.lines = LineDrawer(li, seed) if li is not None and li.totals else None
+        self.lines = LineDrawer(li, seed, world) if li is not None and li.totals else None
+        # materials from master data: the case's reference to that type is its first line's material
+        self.line_ref = next((n for n, a in spec.attributes.items() if li is not None and li.master is not None
+                              and a.master == li.master), None) if self.lines is not None else None
         # the lines a scheme or near miss changes to set the amount (the documents show the same lines)
         self.fit = LineFit(self.lines) if self.lines is not None else None
         self._block = -1
@@ -272,7 +275,10 @@ class AttributeMaker:
             self._draw_block(block)
         attrs = {"case_id": case_id, **self._rows[j]}
         if self.lines is not None:
-            attrs.update(self.lines.attributes(self.lines.draw(idx)))
+            lines = self.lines.draw(idx)
+            attrs.update(self.lines.attributes(lines))
+            if self.line_ref is not None and lines:
+                attrs[self.line_ref] = lines[0].material
         if self.schemes is not None and idx in self.schemes.by_case:
             self.schemes.apply(idx, attrs, now, self._drawn, self.fit)
         if self._masters:
