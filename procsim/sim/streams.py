@@ -31,7 +31,7 @@ STREAM_QUALITY = 107  # data-quality faults: which cases, which positions (procs
 STREAM_MASTER = 108  # master data: objects drawn once per run, their changes over time (procsim.masterdata)
 STREAM_SCHEMES = 109  # schemes across cases: their cases, suppliers and amounts (procsim.schemes)
 STREAM_SCHEME_PEOPLE = 111  # the one member a scheme instance pins to each of its same_person activities
-STREAM_SCHEME_LINES = 112  # how a scheme or near miss that sets an amount rescales the case's line items
+# 112: reserved for schemes (issue #17); rescaling line items to a scheme's amount draws nothing
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 
 
