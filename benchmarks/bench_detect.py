@@ -22,7 +22,8 @@ Printed: recall per exception type, per category and per detection difficulty (a
 cases counts the share of its cases flagged), for each detector and their union; false positives on the near
 misses (the share of near-miss cases without a real exception that a detector flags) and on clean cases; and
 whether the difficulty labels order the union's recall (easier found more often). Schemes across cases
-(``SCHEMES`` below; ground truth in schemes.csv) are scored as fraud instances that only several cases show.
+(``SCHEMES`` below; one exceptions.csv row per instance, difficulty several_cases) are scored as fraud
+instances that only several cases show.
 """
 
 from __future__ import annotations
@@ -76,9 +77,12 @@ exceptions:
 # schemes across cases (procsim.schemes): a few instances of each type, in the example's supplier master data
 SCHEMES = """
 schemes:
-  - {type: split_purchase, supplier: supplier_id, amount: amount, limit: 5000, cases: 3, count: 3}
-  - {type: kickback, supplier: supplier_id, amount: amount, factor: 1.4, cases: 6, spacing: 20, count: 2}
-  - {type: ghost_vendor, supplier: supplier_id, amount: amount, cases: 3, spacing: 5, count: 2}
+  - {type: split_purchase, supplier: supplier_id, amount: amount, limit: 5000, cases: 3, count: 3,
+     same_person: [create_requisition]}
+  - {type: kickback, supplier: supplier_id, amount: amount, factor: 1.4, cases: 6, spacing: 20, count: 2,
+     same_person: [approve_requisition]}
+  - {type: ghost_vendor, supplier: supplier_id, amount: amount, cases: 3, spacing: 5, count: 2,
+     same_person: [create_purchase_order, approve_payment]}
   - {type: duplicate_payment, supplier: supplier_id, amount: amount, count: 3}
 """
 
@@ -95,12 +99,6 @@ def make_dataset(folder: Path, cases: int, seed: int) -> tuple[Path, Path]:
     text = text.replace("  payment_terms: {value: net30}\n",
                         "  payment_terms: {value: net30}\n  invoice_amount: {expr: amount}\n", 1)
     variant = src.with_name("procure_to_pay_detect.yaml")
-    # every near miss: the two that set the amount directly are left out of the example (its amounts are line
-    # items that its documents print); here there are no documents, so they join
-    text = text.replace("near_misses:\n", "near_misses:\n"
-                        "  - {type: below_limit, name: amount_just_below_limit, attribute: amount, limit: 5000, "
-                        "low: 0.96, rate: 0.01}\n"
-                        "  - {type: same_amount, name: same_amount_other_order, attribute: amount, rate: 0.005}\n", 1)
     # the example's own exceptions give way to the full catalogue above
     text = re.sub(r"^exceptions:\n(?:(?:  |\s*#).*\n)*", "", text, count=1, flags=re.M)
     variant.write_text(text + EXCEPTIONS + SCHEMES, encoding="utf-8")
@@ -193,16 +191,6 @@ def outlier(events: pd.DataFrame, cases: pd.DataFrame, seed: int) -> set[str]:
     return set(feats.index[model.predict(feats.values) == -1])
 
 
-def scheme_rows(out: Path) -> pd.DataFrame:
-    """Schemes across cases (schemes.csv, one row per instance and case) as exception instances: fraud, seen
-    only across several cases."""
-    sc = pd.read_csv(out / "schemes.csv") if (out / "schemes.csv").exists() else pd.DataFrame()
-    rows = [{"exception_id": sid, "name": g.scheme.iloc[0], "type": f"scheme:{g.type.iloc[0]}", "is_exception": True,
-             "category": "fraud", "severity": "high", "difficulty": "several_cases",
-             "case_ids": ";".join(g.case_id)} for sid, g in sc.groupby("scheme_id", sort=True)] if len(sc) else []
-    return pd.DataFrame(rows)
-
-
 def score(exc: pd.DataFrame, flagged: dict[str, set[str]]) -> pd.DataFrame:
     rows = []
     for r in exc[exc.is_exception].itertuples():
@@ -224,7 +212,7 @@ def main() -> None:
         process, out = make_dataset(Path(tmp), a.cases, a.seed)
         events = pd.read_parquet(out / "events.parquet")
         cases = pd.read_csv(out / "cases.csv", keep_default_na=False, na_values={"cycle_time_s": [""]})
-        exc = pd.concat([pd.read_csv(out / "exceptions.csv"), scheme_rows(out)], ignore_index=True)
+        exc = pd.read_csv(out / "exceptions.csv")  # the scheme instances are rows of it too
         labels = pd.read_csv(out / "labels.csv", keep_default_na=False)
         fields = pd.read_csv(out / "field_labels.csv", keep_default_na=False)
         t1 = time.perf_counter()

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from procsim.spec import LoadedProcess
     from procsim.spec.models import LineItemsSpec, ProcessSpec
 
-__all__ = ["Line", "LineDrawer", "LineBook", "check_line_items", "tax_cents", "totals", "as_money", "ROLE_ITEM_FIELDS",
+__all__ = ["Line", "LineDrawer", "LineBook", "LineFit", "fit_net", "scale_prices", "check_line_items", "tax_cents", "totals", "as_money", "ROLE_ITEM_FIELDS",
            "ROLE_FIELDS", "DEVIATIONS"]
 
 MAX_QUANTITY = 1_000_000  # units on one line: a drawn quantity is clamped to [1, this]
@@ -112,18 +112,44 @@ def totals(lines: Sequence[Line]) -> tuple[int, int, int]:
     return net, tax, net + tax
 
 
-class LineDrawer:
-    """``draw(case index)`` -> the case's lines, from its own stream; ``attributes(lines)`` -> the ``totals``."""
+class _Product:
+    """A material of the master data as a line shows it."""
 
-    def __init__(self, spec: LineItemsSpec, seed: int) -> None:
+    __slots__ = ("description", "unit")
+
+    def __init__(self, description: str, unit: str) -> None:
+        self.description = description
+        self.unit = unit
+
+
+class LineDrawer:
+    """``draw(case index)`` -> the case's lines, from its own stream; ``attributes(lines)`` -> the ``totals``.
+
+    With ``master: material`` the materials are that master-data type's objects (``world``), chosen by its
+    popularity, each line showing the object's id, ``description``, ``unit``, ``price`` (its list price, to the
+    cent) and ``tax_rate`` (else the section's) as the object has them at the start of the run."""
+
+    def __init__(self, spec: LineItemsSpec, seed: int, world: Any = None) -> None:
         self.spec = spec
         self.counts = [n for n, w in spec.count.items() if w > 0]
         self.count_cum = list(accumulate(w for w in spec.count.values() if w > 0))
-        self.materials = list(spec.materials.items())
-        self.material_cum = list(accumulate(m.weight for _, m in self.materials))
-        self.prices = [m.price.sampler() for _, m in self.materials]
-        self.rates = [Decimal(repr(m.tax_rate if m.tax_rate is not None else spec.tax_rate)) for _, m in
-                      self.materials]
+        self.prices: list[Any]
+        if spec.master is not None:
+            if world is None:
+                raise ValueError("line_items.master needs the run's master data (procsim.masterdata.World)")
+            typ = world.types[spec.master]
+            self.materials: list[tuple[str, Any]] = [
+                (o.id, _Product(str(o.values.get("description", o.id)), str(o.values.get("unit", "pc"))))
+                for o in typ.objects]
+            self.material_cum = list(typ.cum)
+            self.prices = [(lambda rng, v=float(o.values.get("price", 0.0)): v) for o in typ.objects]
+            self.rates = [Decimal(repr(float(o.values.get("tax_rate", spec.tax_rate)))) for o in typ.objects]
+        else:
+            self.materials = list(spec.materials.items())
+            self.material_cum = list(accumulate(m.weight for _, m in self.materials))
+            self.prices = [m.price.sampler() for _, m in self.materials]
+            self.rates = [Decimal(repr(m.tax_rate if m.tax_rate is not None else spec.tax_rate)) for _, m in
+                          self.materials]
         self.quantity = spec.quantity.sampler()
         self.streams = CaseStreams(seed, STREAM_LINES)
 
@@ -150,7 +176,102 @@ class LineDrawer:
     def attributes(self, lines: Sequence[Line]) -> dict[str, float]:
         net, tax, gross = totals(lines)
         by = {"net": net, "tax": tax, "gross": gross}
-        return {attr: as_money(by[what]) for what, attr in self.spec.totals.items()}
+        return {attr: as_money(by[what]) if what != "lines" else len(lines) for what, attr in self.spec.totals.items()}
+
+
+def fit_net(lines: Sequence[Line], target: int) -> tuple[Line, ...]:
+    """The lines changed so that their nets add up to exactly ``target`` cents (a scheme or near miss that
+    sets the order's amount). Unit prices are scaled by target / net (half up, at least a cent); the cents
+    that rounding leaves go onto unit prices, the line with the most units first (whole cents per unit), so a
+    quantity-1 line takes any rest; when the quantities share a factor the rest is no multiple of, the line
+    with the fewest units is billed as one lot (quantity 1, its whole value as the unit price); a target below
+    a cent per unit bills every line as one lot. Materials and tax rates stay; each line's tax is recomputed
+    from its net, as for any line. A target below a cent per line leaves the lines as they are."""
+    net = sum(x.net for x in lines)
+    if not lines or target < 1 or net == target:
+        return tuple(lines)
+    f = Decimal(target) / Decimal(net)
+    prices = [max(1, int((Decimal(x.unit_price) * f).quantize(_UNIT, rounding=ROUND_HALF_UP))) for x in lines]
+    rest = target - sum(x.quantity * p for x, p in zip(lines, prices))
+    order = sorted(range(len(lines)), key=lambda k: (-lines[k].quantity, k))
+    for k in order:  # too much: down by whole cents per unit, rounding the step up, most units first
+        if rest >= 0:
+            break
+        q = lines[k].quantity
+        down = min(prices[k] - 1, -(rest // q))
+        prices[k] -= down
+        rest += q * down
+    for k in order:  # what is left to add (or the overshoot of the step above): whole cents per unit
+        if rest <= 0:
+            break
+        q = lines[k].quantity
+        prices[k] += rest // q
+        rest %= q
+    qty = [x.quantity for x in lines]
+    if rest > 0:
+        k = order[-1]  # the fewest units: one lot worth what the line was worth, plus the rest
+        prices[k] = qty[k] * prices[k] + rest
+        qty[k] = 1
+    elif rest < 0:
+        # a target below a cent per unit: every line one lot, worth its share of the target (at least a cent)
+        if target < len(lines):
+            return tuple(lines)  # below a cent per line: nothing to fit (callers give more)
+        qty = [1] * len(lines)
+        spare = target - len(lines)
+        prices = [1 + spare * x.net // net for x in lines]
+        prices[max(range(len(lines)), key=lambda j: lines[j].net)] += target - sum(prices)
+    return tuple(Line(x.line, x.material, x.description, x.unit, q, p, x.tax_rate)
+                 for x, q, p in zip(lines, qty, prices))
+
+
+def scale_prices(lines: Sequence[Line], factor: float) -> tuple[Line, ...]:
+    """Every unit price times ``factor`` (half up to cents, at least a cent more when the factor is above 1):
+    prices above the market, line by line."""
+    f = Decimal(repr(float(factor)))
+    out = []
+    for x in lines:
+        p = int((Decimal(x.unit_price) * f).quantize(_UNIT, rounding=ROUND_HALF_UP))
+        if f > 1 and p <= x.unit_price:
+            p = x.unit_price + 1
+        out.append(Line(x.line, x.material, x.description, x.unit, x.quantity, max(1, p), x.tax_rate))
+    return tuple(out)
+
+
+class LineFit:
+    """The lines of the cases whose amount a scheme or near miss set: one source of truth for the case's
+    total attributes and its documents. ``to_net`` / ``scale`` / ``copy`` change case ``idx``'s lines and
+    return the ``totals`` attributes they now give; ``take(idx)`` hands the changed lines to the documents
+    (``LineBook``), None when the case kept its drawn ones. Nothing is drawn: a change is a function of the
+    drawn lines and the target."""
+
+    def __init__(self, drawer: LineDrawer) -> None:
+        self.drawer = drawer
+        self.net_attr = drawer.spec.totals.get("net")
+        self.lines: dict[int, tuple[Line, ...]] = {}
+
+    def covers(self, attribute: str) -> bool:
+        """Whether ``attribute`` is the lines' net total (what a scheme or near miss can set through them)."""
+        return attribute == self.net_attr
+
+    def current(self, idx: int) -> tuple[Line, ...]:
+        got = self.lines.get(idx)
+        return got if got is not None else self.drawer.draw(idx)
+
+    def _set(self, idx: int, lines: tuple[Line, ...]) -> dict[str, float]:
+        self.lines[idx] = lines
+        return self.drawer.attributes(lines)
+
+    def to_net(self, idx: int, value: float) -> dict[str, float]:
+        return self._set(idx, fit_net(self.current(idx), to_cents(value)))
+
+    def scale(self, idx: int, factor: float) -> dict[str, float]:
+        return self._set(idx, scale_prices(self.current(idx), factor))
+
+    def copy(self, idx: int, source: int) -> dict[str, float]:
+        return self._set(idx, self.current(source))
+
+    def take(self, idx: int) -> tuple[Line, ...] | None:
+        return self.lines.pop(idx, None)
 
 
 def _line_values(x: Line) -> list[tuple[str, Any]]:
@@ -175,9 +296,12 @@ class LineBook:
     ``line_items`` role, applies the deviations its creating event is labelled with, and books the goods
     receipts when the case closes."""
 
-    def __init__(self, spec: ProcessSpec, seed: int) -> None:
+    def __init__(self, spec: ProcessSpec, seed: int, fit: LineFit | None = None, world: Any = None) -> None:
         assert spec.line_items is not None
-        self.drawer = LineDrawer(spec.line_items, seed)
+        # made when the first case needs it (an ObjectModel that only lists the object types draws nothing)
+        self._drawer: LineDrawer | None = fit.drawer if fit is not None else None
+        self._make = (spec.line_items, seed, world)
+        self.fit = fit  # the cases whose lines a scheme or near miss changed (shared with the simulation)
         self.exc_streams = CaseStreams(seed, STREAM_LINE_EXC)
         # label -> (exception type, low, high) of the document exceptions
         self.deviations: dict[str, tuple[str, float, float]] = {
@@ -188,8 +312,15 @@ class LineBook:
     def _case(self, idx: int) -> _CaseLines:
         c = self.cases.get(idx)
         if c is None:
-            c = self.cases[idx] = _CaseLines(self.drawer.draw(idx))
+            fitted = self.fit.take(idx) if self.fit is not None else None
+            c = self.cases[idx] = _CaseLines(fitted if fitted is not None else self.drawer.draw(idx))
         return c
+
+    @property
+    def drawer(self) -> LineDrawer:
+        if self._drawer is None:
+            self._drawer = LineDrawer(*self._make)
+        return self._drawer
 
     def _rng(self, c: _CaseLines, idx: int) -> np.random.Generator:
         if c.rng is None:
@@ -251,6 +382,8 @@ class LineBook:
     def close(self, idx: int) -> None:
         """The case finished: share the ordered quantities among its receipts, then book short deliveries."""
         c = self.cases.pop(idx, None)
+        if self.fit is not None:
+            self.fit.take(idx)  # a case that made no document with lines: its changed lines are not needed
         if c is None:
             return
         if c.receipts:
@@ -307,9 +440,32 @@ def check_line_items(loaded: LoadedProcess, types: dict[str, str]) -> list[Probl
             if attr not in types:
                 problems.append(smap.problem(where, f"unknown attribute '{attr}'{suggest(attr, types)} (declare it "
                                              "in the process's attributes)", "unknown_attribute"))
-            elif types[attr] not in ("number", "any"):
+            elif what == "lines" and types[attr] not in ("integer", "number", "any"):
+                problems.append(smap.problem(where, f"'{attr}' is a {types[attr]} attribute; the number of lines "
+                                             "needs an integer", "not_a_number"))
+            elif what != "lines" and types[attr] not in ("number", "any"):
                 problems.append(smap.problem(where, f"'{attr}' is a {types[attr]} attribute; a total needs a "
                                              "number", "not_a_number"))
+    if li is not None and li.master is not None:
+        at: tuple[Any, ...] = ("line_items", "master")
+        t = spec.master_data.get(li.master)
+        if t is None:
+            problems.append(smap.problem(at, f"unknown master-data type '{li.master}'"
+                                         f"{suggest(li.master, spec.master_data)}", "unknown_master"))
+        elif t.roles is not None:
+            problems.append(smap.problem(at, f"'{li.master}' are the members of roles, not materials",
+                                         "not_drawn"))
+        else:
+            for f in ("description", "unit", "price"):
+                if f not in t.fields:
+                    problems.append(smap.problem(at, f"type '{li.master}' has no field '{f}' (a line shows the "
+                                                 "material's description, unit and price)"
+                                                 f"{suggest(f, t.fields)}", "unknown_field"))
+            for f in ("price", "tax_rate"):
+                fs = t.fields.get(f)
+                if fs is not None and fs.kind() not in ("number", "integer"):
+                    problems.append(smap.problem(("master_data", li.master, "fields", f), f"'{f}' of a material "
+                                                 "that line items show must be a number", "not_a_number"))
     roles: dict[str, list[str]] = {}  # role -> activities that make an object with it
     for oname, o in spec.objects.items():
         if o.line_items is None:

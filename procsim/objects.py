@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from procsim.errors import Problem
-from procsim.lineitems import ROLE_FIELDS, ROLE_ITEM_FIELDS, LineBook
+from procsim.lineitems import ROLE_FIELDS, ROLE_ITEM_FIELDS, LineBook, LineFit
 from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, compile_expr, describe_error
 from procsim.spec.paths import number_problem
 from procsim.timebase import TimeBase
@@ -163,7 +163,7 @@ class ObjectRecord:
     and where it came from (its case and the event that made it: what a rendered document refers to)."""
 
     __slots__ = ("id", "type", "time", "values", "changes", "links", "items", "case_id", "event_id",
-                 "discrepancies")
+                 "discrepancies", "exceptions")
 
     def __init__(self, oid: str, otype: str, time: str, values: list[tuple[str, Any]], case_id: str,
                  event_id: str) -> None:
@@ -178,6 +178,9 @@ class ObjectRecord:
         self.items: list[ObjectRecord] = []  # line items (objects of their own, linked 'contains')
         # (exception label, fields it changed: "INV-000001/2.unit_price"): a document exception's ground truth
         self.discrepancies: list[tuple[str, list[str]]] = []
+        # the exception instances (exceptions.csv's exception_id, ";"-joined) that name this object in their
+        # object_ids: the OCEL attribute exception_id (ObjectModel.carry_exceptions); not a field of documents
+        self.exceptions = ""
 
     def current(self) -> dict[str, Any]:
         """The field values after the last change."""
@@ -221,10 +224,13 @@ class ObjectModel:
     """Compiled object declarations plus the per-run state: objects of running cases, counters per type."""
 
     def __init__(self, loaded: LoadedProcess, types: dict[str, str], seed: int = 0,
-                 world: World | None = None) -> None:
+                 world: World | None = None, fit: LineFit | None = None) -> None:
         spec = loaded.spec
-        # the documents' view of the case's drawn line items, for objects with a line_items role
-        self.line_book = LineBook(spec, seed) if spec.line_items is not None else None
+        # the documents' view of the case's drawn line items, for objects with a line_items role (``fit``: the
+        # lines a scheme or near miss changed, shared with the simulation)
+        self.line_book = LineBook(spec, seed, fit, world) if spec.line_items is not None else None
+        # line items whose materials are master-data objects link to them (qualifier: the type)
+        self.item_master = spec.line_items.master if spec.line_items is not None else None
         names = object_names(loaded, types)
         lnames = {**names, "line": "number", "lines": "number"}
         self.attr_names = list(types)
@@ -276,6 +282,8 @@ class ObjectModel:
                 for act in dict.fromkeys(t.used_by):
                     self.master_uses.setdefault(act, []).extend((i, tname) for i, _, ty in self.refs if ty == tname)
             self.employees = world.employee_of
+        # object id -> the exception instances naming it (carry_exceptions): master objects' until the end
+        self.exc_ids: dict[str, list[str]] | None = None
         self.timebase: TimeBase | None = None
         self.open_starts: dict[tuple[int, str], list[float]] = {}  # (case, activity) -> start times not completed
         self.start_times: dict[str, str] = {}  # complete event id -> its start time (read once by the OCEL sinks)
@@ -305,6 +313,36 @@ class ObjectModel:
         self._master = None
         self.touched.clear()
 
+    def carry_exceptions(self) -> None:
+        """Every object type gets the attribute ``exception_id``: the ids of the exception instances whose
+        exceptions.csv row names the object in ``object_ids`` (set through ``mark``)."""
+        if self.exc_ids is None:
+            self.exc_ids = {}
+            for _, fields in self.object_types:
+                if all(f != EXCEPTION_ATTRIBUTE[0] for f, _ in fields):
+                    fields.append(EXCEPTION_ATTRIBUTE)
+
+    def mark(self, rows: Sequence[tuple[str, bool, str]]) -> None:
+        """(exception id, is an exception, object ids) per exceptions.csv row: the objects to carry the id (near
+        misses are not exceptions and carry nothing, as on events)."""
+        ids = self.exc_ids
+        if ids is None:
+            return
+        for xid, real, objs in rows:
+            if real and objs:
+                for oid in objs.split(";"):
+                    got = ids.setdefault(oid, [])
+                    if xid not in got:
+                        got.append(xid)
+
+    def _stamp(self, objs: Sequence[ObjectRecord], keep: bool) -> None:
+        ids = self.exc_ids
+        if ids:
+            for o in objs:
+                got = ids.get(o.id) if keep else ids.pop(o.id, None)
+                if got:
+                    o.exceptions = ";".join(got)
+
     def open_case(self, idx: int, start: float) -> None:
         self.starts[idx] = start
 
@@ -316,6 +354,7 @@ class ObjectModel:
         if self._master is None:  # both OCEL sinks ask: made and counted once
             assert self.timebase is not None
             self._master = self.world.records(self.t_end, self.timebase.iso_one, self.touched)
+            self._stamp(self._master, True)
             self.n_objects += len(self._master)
             self.n_object_links += sum(len(o.links) for o in self._master)
         return self._master
@@ -332,6 +371,7 @@ class ObjectModel:
         for o in st.made:
             out.append(o)
             out.extend(o.items)
+        self._stamp(out, False)
         return out
 
     def link(self, rows: Sequence[tuple[Any, ...]], first: int, case_ids: dict[int, str]
@@ -398,6 +438,13 @@ class ObjectModel:
                     out.append((eid, o.id, "creates"))
                     for item in o.items:
                         out.append((eid, item.id, "creates"))
+                    if self.item_master is not None:  # the event handles the lines' materials too
+                        linked = {oid for e, oid, _ in out if e == eid}
+                        for item in o.items:
+                            mat = item.links[-1][0] if item.links else None
+                            if mat is not None and mat not in linked:
+                                linked.add(mat)
+                                out.append((eid, mat, self.item_master))
         self.n_links += len(out)
         return out
 
@@ -455,6 +502,13 @@ class ObjectModel:
             self.n_objects += count
         if kind.role is not None and self.line_book is not None:
             self.n_objects += self.line_book.create(kind.role, f"{kind.name}_line", o, env["_idx"], env["_exc"])
+            if self.item_master is not None:
+                for item in o.items:
+                    mat = next((v for f, v in item.values if f == "material"), None)
+                    if mat is not None:
+                        item.links.append((mat, self.item_master))
+                        self.touched.add(mat)
+                        self.n_object_links += 1
         self.n_object_links += len(o.links)
         st.made.append(o)
         st.by_type.setdefault(kind.name, []).append(o)

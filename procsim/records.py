@@ -52,7 +52,7 @@ class Case:
     """A running case: its id, attributes (copy-on-write snapshots for event rows) and bookkeeping."""
 
     __slots__ = ("idx", "id", "attrs", "_snap", "names", "start", "end", "cost", "events", "status", "end_event",
-                 "history", "visits", "rng", "rules_fired", "exceptions", "exc", "routed", "last")
+                 "history", "visits", "rng", "rules_fired", "exceptions", "exc", "routed", "last", "pins")
 
     rng: np.random.Generator  # the case's flow stream, set by the engine when the case starts
 
@@ -75,6 +75,8 @@ class Case:
         self.exceptions: list[tuple[str, str]] = []  # (business exception, rule or injector that raised it)
         self.exc: Any = None  # procsim.exceptions.CaseExc when the process injects exceptions
         self.last = ""  # the activity the case completed last (for durations that depend on it)
+        # activity id -> (pool, (member,)): who must do it (a scheme's one requester or approver), or None
+        self.pins: dict[str, tuple[int, tuple[int]]] | None = None
 
     def snapshot(self) -> tuple[Any, ...]:
         snap = self._snap
@@ -485,6 +487,9 @@ class Recorder:
             for c in cases:
                 q.hits.pop(c.idx, None)
         om = self.objects
+        if om is not None and exceptions is not None and om.exc_ids is not None and exceptions.num_rows:
+            om.mark(list(zip(*(exceptions.column(n).to_pylist() for n in ("exception_id", "is_exception",
+                                                                           "object_ids")))))
         objects = [o for c in cases for o in om.close_case(c.idx)] if om is not None else None
         self.emit_cases(CaseBatch(pa.Table.from_arrays(arrays, schema=self.case_schema), start, end, tb, labels,
                                   objects, exceptions, faults))
@@ -564,6 +569,11 @@ def _text_or_none(v: Any) -> str | None:
 
 def _number(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+
+
+def exception_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """exceptions.csv's rows (tuples in EXCEPTION_SCHEMA's order) as a table."""
+    return _exception_table(rows)
 
 
 def _exception_table(rows: list[tuple[Any, ...]]) -> pa.Table:

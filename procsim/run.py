@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
+
 from procsim.version import __version__, output_versions
 from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
@@ -21,7 +23,7 @@ from procsim.schemes import SCHEMES_CSV
 from procsim.outdir import REPORT, RunFolder, os_error
 from procsim.recording import Recording, Window, build_recording, parse_window
 from procsim.exceptions.quality import Quality
-from procsim.records import NEAR_LABEL_SCHEMA, CaseBatch, EventBatch, Recorder, exception_meta
+from procsim.records import NEAR_LABEL_SCHEMA, CaseBatch, EventBatch, Recorder, exception_meta, exception_table
 from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sim.streams import STREAM_RECORDING
@@ -66,9 +68,10 @@ def parse_formats(text: str | Sequence[str]) -> list[str]:
 
 
 def has_exceptions(loaded: LoadedProcess) -> bool:
-    """Whether a run can produce exceptions (injected ones, or rules that raise): then labels.csv is written."""
+    """Whether a run can produce exceptions (injected ones, schemes across cases, or rules that raise): then
+    labels.csv and exceptions.csv are written."""
     rs = loaded.rules
-    return (bool(loaded.spec.exceptions or loaded.spec.near_misses)
+    return (bool(loaded.spec.exceptions or loaded.spec.near_misses or loaded.spec.schemes)
             or (rs is not None and bool(rs.raises_start or rs.raises_at)))
 
 
@@ -201,7 +204,16 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
         writer.submit(_write_cases, sinks, batch)
 
     # objects are derived only for the formats that write them: other runs pay nothing for them
-    objects = ObjectModel(loaded, types, seed, model.world) if any(f in OBJECT_FORMATS for f in formats) else None
+    objects = (ObjectModel(loaded, types, seed, model.world, model.line_fit)
+               if any(f in OBJECT_FORMATS for f in formats) else None)
+    if objects is not None and labels and labels_in_log:
+        objects.carry_exceptions()  # objects named by an exception instance carry its id (OCEL exception_id)
+    tail: list[Any] = []  # exceptions.csv's rows known once the run is over: the scheme instances
+
+    def spell_rows() -> Any:
+        t = rec.spell_rows()
+        return pa.concat_tables([t, exception_table(tail)]) if tail else t
+
     rec = Recorder(tb, list(types), list(types.values()), emit_events, emit_cases, flush_every=flush_every,
                    labels=labels or "labels-parquet" in formats, objects=objects, batches=bool(model.batches),
                    recording=recording, id_prefix=f"{shard.tag}-" if shard is not None else "",
@@ -211,7 +223,7 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
                       attr_types=tuple(types.values()), labels_in_log=labels_in_log,
                       extra={"event_schema": rec.event_schema, "case_schema": rec.case_schema, "spec": spec,
                              "objects": objects, "batches": rec.batches, "graph": loaded.graph,
-                             "exc_meta": rec.exc_meta, "labelled": labels, "spell_rows": rec.spell_rows}
+                             "exc_meta": rec.exc_meta, "labelled": labels, "spell_rows": spell_rows}
                       | ({"label_schema": NEAR_LABEL_SCHEMA} if spec.near_misses else {}), temp_tag=folder.tag)
     with writer:
         # sinks are made, fed and closed on the writer thread (procsim.writer): output overlaps the simulation
@@ -229,6 +241,11 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
             except OverflowError:
                 raise BeyondTimeError() from None
             writer.drain()
+            if model.schemes is not None and labels:  # one exceptions.csv row per scheme instance, at the end
+                tail += model.schemes.exception_rows(
+                    sim.case_id, rec.n_cases, model.world.employee_of if objects is not None else None)
+                if objects is not None:
+                    objects.mark([(r[0], r[3], r[10]) for r in tail])
             # from here the files change: the old manifest goes first, so none ever vouches for other bytes
             folder.begin_commit([*(s.entry or s.filename for s in sinks if s.filename),  # targets have no file
                                  *([DRIFT_CSV] if model.drift else []), *([SCHEMES_CSV] if model.schemes else [])])

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from procsim.errors import Problem
 from procsim.errors import suggest as _suggest
 from procsim.masterdata import World
-from procsim.sim.streams import STREAM_SCHEMES, stream
+from procsim.sim.streams import STREAM_SCHEME_PEOPLE, STREAM_SCHEMES, stream
 from procsim.spec.models import ProcessSpec, SchemeSpec
 
 if TYPE_CHECKING:
@@ -54,6 +54,18 @@ def check_schemes(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]
             if t is not None and x.bank not in t.fields:
                 problems.append(smap.problem(loc + ("bank",), f"type '{a.master}' has no field '{x.bank}'"
                                              f"{_suggest(x.bank, t.fields)}", "unknown_field"))
+        for j, act in enumerate(x.same_person):
+            where = loc + ("same_person", j)
+            act_spec = spec.activities.get(act)
+            if act_spec is None:
+                problems.append(smap.problem(where, f"unknown activity '{act}'{_suggest(act, spec.activities)}",
+                                             "unknown_activity"))
+            elif act_spec.role is None:
+                problems.append(smap.problem(where, f"'{act}' has no role: nobody to pin to the scheme's cases",
+                                             "no_role"))
+            elif act_spec.batch is not None:
+                problems.append(smap.problem(where, f"'{act}' is batched: one run does the work of many cases, "
+                                             "nobody can be pinned to it", "batched_activity"))
         if x.amount not in spec.attributes:
             problems.append(smap.problem(loc + ("amount",), f"unknown attribute '{x.amount}'"
                                          f"{_suggest(x.amount, spec.attributes)}", "unknown_attribute"))
@@ -66,7 +78,7 @@ def check_schemes(loaded: LoadedProcess, types: dict[str, str]) -> list[Problem]
 _TRIES = 64  # draws of an instance's first case before it settles for the cases still free
 
 class _Instance:
-    __slots__ = ("k", "scheme", "sid", "cases", "supplier", "u", "lead", "ghost")
+    __slots__ = ("k", "scheme", "sid", "cases", "supplier", "u", "lead", "ghost", "people")
 
     def __init__(self, k: int, scheme: SchemeSpec, sid: str) -> None:
         self.k = k
@@ -77,15 +89,18 @@ class _Instance:
         self.u: list[float] = []  # one uniform per case (split amounts)
         self.lead = -1  # the case whose drawn amount the others repeat (duplicate payment)
         self.ghost: Any = None  # the ghost vendor's MasterObject
+        self.people: dict[str, tuple[str, int, str]] = {}  # same_person activity -> (role, member index, name)
 
 
 class SchemePlan:
     """The run's scheme instances: which cases, which supplier, what they do to the cases' data."""
 
-    def __init__(self, spec: ProcessSpec, seed: int, world: World) -> None:
+    def __init__(self, spec: ProcessSpec, seed: int, world: World,
+                 members: dict[str, list[str]] | None = None) -> None:
         self.spec = spec
         self.seed = seed
         self.world = world
+        self.members = members or {}  # role -> member names, as the simulation's pools hold them
         self.instances: list[_Instance] = []
         self.by_case: dict[int, _Instance] = {}
         self.refs = {x.supplier: spec.attributes[x.supplier].master for x in spec.schemes}
@@ -120,20 +135,39 @@ class SchemePlan:
                     inst.supplier = self.world.picker(tname)(rng, 1)[0]
                 if len(inst.cases) < 2:
                     continue  # its cases went to earlier instances: no scheme left
+                if x.same_person:  # a stream of its own: the cases, suppliers and amounts stay as they were
+                    prng = stream(self.seed, STREAM_SCHEME_PEOPLE, k, i)
+                    for act in x.same_person:
+                        role = str(self.spec.activities[act].role)
+                        names = self.members.get(role, [])
+                        if names:
+                            m = int(prng.integers(len(names)))
+                            inst.people[act] = (role, m, names[m])
                 inst.lead = inst.cases[0]
                 self.instances.append(inst)
                 for c in inst.cases:
                     self.by_case[c] = inst
 
-    def apply(self, idx: int, attrs: dict[str, Any], now: float | None, base: Any) -> None:
-        """Set case ``idx``'s data when it belongs to an instance; ``base(i)`` gives case i's drawn data."""
+    def apply(self, idx: int, attrs: dict[str, Any], now: float | None, base: Any, fit: Any = None) -> None:
+        """Set case ``idx``'s data when it belongs to an instance; ``base(i)`` gives case i's drawn data;
+        ``fit`` (procsim.lineitems.LineFit) changes the case's line items when the amount is their net total."""
         inst = self.by_case.get(idx)
         if inst is None:
             return
         x = inst.scheme
         attrs[x.supplier] = inst.supplier
         amount = attrs.get(x.amount)
-        if x.type == "split_purchase":
+        if fit is not None and fit.covers(x.amount):
+            # the amount is the sum of the lines: the scheme changes the lines, the totals follow them
+            if x.type == "split_purchase":
+                assert x.limit is not None
+                attrs.update(fit.to_net(idx, round(x.limit * (x.low + (0.999 - x.low)
+                                                              * inst.u[inst.cases.index(idx)]), 2)))
+            elif x.type == "kickback":
+                attrs.update(fit.scale(idx, x.factor))  # every unit price above the market
+            elif x.type == "duplicate_payment" and idx != inst.lead:
+                attrs.update(fit.copy(idx, inst.lead))  # the same invoice, line for line
+        elif x.type == "split_purchase":
             assert x.limit is not None
             attrs[x.amount] = round(x.limit * (x.low + (0.999 - x.low) * inst.u[inst.cases.index(idx)]), 2)
         elif x.type == "kickback" and isinstance(amount, (int, float)):
@@ -142,7 +176,7 @@ class SchemePlan:
             lead = base(inst.lead).get(x.amount)
             if lead is not None:  # a drawn amount (a derived one is computed from the case's own data)
                 attrs[x.amount] = lead
-        elif x.type == "ghost_vendor" and now is not None and idx == inst.lead and not inst.ghost.created:
+        if x.type == "ghost_vendor" and now is not None and idx == inst.lead and not inst.ghost.created:
             # created a day before its first case, bank details switched an hour before it: every case pays
             # the new account
             o = inst.ghost
@@ -150,14 +184,46 @@ class SchemePlan:
             new = self.world.redraw(o, x.bank, stream(self.seed, STREAM_SCHEMES, inst.k, 10_000 + idx))
             o.changes.append((max(o.created, now - GHOST_SWITCH), x.bank, new))
 
+    def people(self, idx: int) -> dict[str, tuple[str, int]] | None:
+        """Case ``idx``'s pinned activities: activity id -> (role, member index), or None."""
+        inst = self.by_case.get(idx)
+        if inst is None or not inst.people:
+            return None
+        return {act: (role, m) for act, (role, m, _) in inst.people.items()}
+
+    def exception_rows(self, case_id: Any, n_started: int, employee_of: dict[str, str] | None
+                       ) -> list[tuple[Any, ...]]:
+        """exceptions.csv's rows of the instances (one each, in EXCEPTION_SCHEMA's order): fraud, seen only
+        across several cases, no event of its own; objects (when the run keeps them, ``employee_of`` given):
+        the supplier and the employees pinned to the instance's activities."""
+        rows: list[tuple[Any, ...]] = []
+        for inst in self.instances:
+            cases = [case_id(c) for c in inst.cases if c < n_started]
+            if not cases:
+                continue
+            x = inst.scheme
+            objs = [inst.supplier] + [employee_of[name] for _, _, name in inst.people.values()
+                                      if name in employee_of] if employee_of is not None else []
+            fields = [x.supplier, x.amount] + (["resource"] if inst.people else [])
+            rows.append((inst.sid, x.label, x.type, True, "fraud", "high", "several_cases", None, ";".join(cases),
+                         "", ";".join(dict.fromkeys(objs)), ";".join(fields)))
+        return rows
+
     def csv_text(self, case_id: Any, n_started: int) -> str:
-        """``schemes.csv``: scheme_id, scheme, type, case_id, object_id, object_type per instance x started case."""
-        rows = ["scheme_id,scheme,type,case_id,object_id,object_type"]
+        """``schemes.csv``: scheme_id, scheme, type, case_id, object_id, object_type, resources per instance x
+        started case (resources: ``activity=member`` of the pinned activities, ";"-joined)."""
+        rows = ["scheme_id,scheme,type,case_id,object_id,object_type,resources"]
         for inst in self.instances:
             tname = self.refs[inst.scheme.supplier]
+            who = _csv(";".join(f"{act}={name}" for act, (_, _, name) in inst.people.items()))
             for c in inst.cases:
                 if c < n_started:
                     rows.append(f"{inst.sid},{inst.scheme.label},{inst.scheme.type},{case_id(c)},{inst.supplier},"
-                                f"{tname}")
+                                f"{tname},{who}")
         return "\n".join(rows) + "\n"
+
+
+def _csv(v: str) -> str:
+    """A CSV field: quoted when it holds a comma, quote or line break."""
+    return '"' + v.replace('"', '""') + '"' if any(ch in v for ch in ',"\n\r') else v
 

@@ -124,7 +124,7 @@ def test_formatting_per_locale() -> None:
 
 
 def test_all_examples_render(tmp_path: Path) -> None:
-    expect = {"order_to_cash": {"order_confirmation", "customer_invoice"},
+    expect = {"order_to_cash": {"order_confirmation", "delivery_note", "customer_invoice"},
               "loan_application": {"loan_offer", "rejection_letter"}}
     for name, types in expect.items():
         out = tmp_path / name

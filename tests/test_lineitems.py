@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from conftest import MINI
 from procsim.errors import SpecError
-from procsim.lineitems import Line, LineDrawer, tax_cents, totals
+from procsim.lineitems import Line, LineDrawer, fit_net, scale_prices, tax_cents, totals
 from procsim.run import run
 from procsim.sim.build import AttributeMaker
 from procsim.sim.streams import STREAM_DATA
@@ -248,6 +248,31 @@ def test_line_items_always_add_up(spec: list[tuple[int, int, str]]) -> None:
     assert sum(Decimal(x.gross) / 100 for x in lines) == Decimal(gross) / 100
 
 
+@settings(max_examples=400, deadline=None)
+@given(_lines.map(lambda v: [(min(q, 500), min(p, 10**7), r) for q, p, r in v]), st.integers(1, 10**9))
+def test_fitted_lines_add_up_to_the_target_to_the_cent(spec: list[tuple[int, int, str]], target: int) -> None:
+    lines = [Line(k, f"m{k}", "d", "pc", q, p, Decimal(r)) for k, (q, p, r) in enumerate(spec, 1)]
+    fitted = fit_net(lines, target)
+    if target < len(lines):  # below a cent per line: nothing to fit
+        assert fitted == tuple(lines)
+        return
+    assert totals(fitted)[0] == target
+    assert [(x.line, x.material, x.tax_rate) for x in fitted] == [(x.line, x.material, x.tax_rate) for x in lines]
+    assert all(x.unit_price >= 1 for x in fitted)
+    assert all(b.quantity in (a.quantity, 1) for a, b in zip(lines, fitted))
+    if target >= 100 * sum(x.quantity for x in lines):  # a euro a unit or more: at most one line becomes a lot
+        assert sum(a.quantity != b.quantity for a, b in zip(lines, fitted)) <= 1
+
+
+def test_fitting_keeps_quantities_when_a_unit_price_can_take_the_rest() -> None:
+    lines = [Line(1, "a", "d", "pc", 6, 2000, Decimal("0.19")), Line(2, "b", "d", "pc", 1, 9999, Decimal("0.07"))]
+    fitted = fit_net(lines, 480_000)
+    assert totals(fitted)[0] == 480_000 and [x.quantity for x in fitted] == [6, 1]
+    assert fit_net(lines, totals(lines)[0]) == tuple(lines)
+    up = scale_prices(lines, 1.4)
+    assert [x.unit_price for x in up] == [2800, 13999] and [x.quantity for x in up] == [6, 1]
+
+
 def test_tax_rounds_half_up_per_line() -> None:
     assert tax_cents(50, Decimal("0.01")) == 1  # 0.5 cent goes up
     assert tax_cents(150, Decimal("0.01")) == 2  # half up, not to even
@@ -259,8 +284,8 @@ def test_tax_rounds_half_up_per_line() -> None:
 def test_drawn_lines_and_case_totals_agree(seed: int) -> None:
     spec = load_process(P2P).spec
     assert spec.line_items is not None
-    drawer = LineDrawer(spec.line_items, seed)
     maker = AttributeMaker(spec, seed, STREAM_DATA)
+    drawer = LineDrawer(spec.line_items, seed, maker.world)  # the example's materials are its master data
     for idx in range(5):
         lines = drawer.draw(idx)
         assert lines == drawer.draw(idx)  # a function of (seed, case) only
@@ -306,3 +331,209 @@ def test_load_errors_name_file_line_and_key(tmp_path: Path) -> None:
     assert any("exceptions[1].activity: 'short_delivery' changes the receipt" in m and m.endswith("[no_line_items]")
                for m in msgs), msgs
     assert all(re.match(r"^\S+:\d+:\d+: ", m) for m in msgs), msgs  # every problem at once, each positioned
+
+
+# -- schemes and near misses that set the amount go through the lines ------------------------------------------
+
+AMOUNT_SETTERS = """
+schemes:
+  - {type: split_purchase, supplier: supplier_id, amount: amount, limit: 5000, cases: 3, count: 3,
+     same_person: [create_requisition]}
+  - {type: kickback, supplier: supplier_id, amount: amount, factor: 1.4, cases: 6, spacing: 7,
+     same_person: [approve_requisition]}
+  - {type: duplicate_payment, supplier: supplier_id, amount: amount, count: 3}
+"""
+
+
+def _project(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "processes" / "p2p.yaml"
+    p.parent.mkdir(parents=True)
+    for sub in ("templates", "rules"):
+        for f in (ROOT / sub).iterdir():
+            (tmp_path / sub).mkdir(exist_ok=True)
+            (tmp_path / sub / f.name).write_bytes(f.read_bytes())
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_schemes_and_near_misses_that_set_the_amount_keep_every_document_reconciled(tmp_path: Path) -> None:
+    """below_limit, same_amount, split purchases, kickbacks and duplicate payments set the amount through the
+    line items: every document of such a case reconciles to the cent with the case's amount, tax and gross."""
+    text = P2P.read_text(encoding="utf-8")
+    text = re.sub(r"(name: amount_just_below_limit, .*?)rate: 0\.01", r"\1count: 20", text)
+    text = re.sub(r"(name: same_amount_other_order, .*?)rate: 0\.005", r"\1count: 20", text)
+    assert "count: 20}" in text
+    out = tmp_path / "out"
+    run(_project(tmp_path, text + AMOUNT_SETTERS), out, seed=5, cases=500, formats=["csv", "documents"])
+    by_case = read_documents(out)
+    cases = {r["case_id"]: r for r in csv.DictReader((out / "cases.csv").open(encoding="utf-8", newline=""))}
+    exc = list(csv.DictReader((out / "exceptions.csv").open(encoding="utf-8", newline="")))
+    schemes = list(csv.DictReader((out / "schemes.csv").open(encoding="utf-8", newline="")))
+    touched: dict[str, str] = {}  # case -> what set its amount
+    for r in exc:
+        if r["name"] in ("amount_just_below_limit", "same_amount_other_order"):
+            touched[r["case_ids"].split(";")[0]] = r["name"]
+    for r in schemes:
+        touched[r["case_id"]] = r["type"]
+    checked: dict[str, int] = defaultdict(int)
+    for cid, what in touched.items():
+        c = cases[cid]
+        amount = Decimal(c["amount"]).quantize(CENT)
+        if what in ("amount_just_below_limit", "split_purchase"):
+            assert Decimal(4500) <= amount < Decimal(5000), (cid, what)
+        docs = by_case.get(cid, {})
+        if not docs.get("purchase_order"):
+            continue  # rejected before any order
+        for d in docs["purchase_order"] + docs.get("supplier_invoice", []):
+            check_arithmetic(d)
+        foot = cells(docs["purchase_order"][0]["text"].split("<tfoot>")[1])
+        assert money(foot["net_total"]) == amount, (cid, what)
+        assert money(foot["tax_total"]) == Decimal(c["tax_amount"]).quantize(CENT), (cid, what)
+        assert money(foot["gross_total"]) == Decimal(c["gross_amount"]).quantize(CENT), (cid, what)
+        if docs.get("payment_advice") and not {"invoice_price_change", "short_delivery"} & set(
+                c["exceptions"].split(";")):
+            assert mismatches(docs) == set(), (cid, what)  # the three-way match passes to the cent
+        checked[what] += 1
+    assert checked["amount_just_below_limit"] >= 10 and checked["same_amount_other_order"] >= 10
+    assert checked["split_purchase"] >= 5 and checked["kickback"] >= 4 and checked["duplicate_payment"] >= 4
+    # same amount: to the cent the other order's; a duplicate payment: the same lines as the first case
+    for r in exc:
+        if r["name"] == "same_amount_other_order":
+            a, b = r["case_ids"].split(";")
+            assert cases[a]["amount"] == cases[b]["amount"]
+    for sid in {r["scheme_id"] for r in schemes if r["type"] == "duplicate_payment"}:
+        ids = [r["case_id"] for r in schemes if r["scheme_id"] == sid]
+        assert len({cases[i]["amount"] for i in ids}) == 1
+        orders = [lines_of(by_case[i]["purchase_order"][0]["text"]) for i in ids if by_case[i].get("purchase_order")]
+        assert all(o == orders[0] for o in orders)
+
+
+# -- order to cash: sales order, delivery note and invoice show the same lines ---------------------------------
+
+O2C = ROOT / "processes" / "order_to_cash.yaml"
+
+
+def usd(text: str) -> Decimal:
+    """An en_US amount as printed, '$1,234.56' -> Decimal('1234.56')."""
+    return Decimal(html.unescape(text).replace("$", "").replace(",", "").strip())
+
+
+def test_order_to_cash_order_delivery_and_invoice_reconcile_to_the_cent(tmp_path: Path) -> None:
+    out = tmp_path / "o2c"
+    run(O2C, out, seed=2, cases=400, formats=["csv", "documents", "ocel-json"])
+    by_case = read_documents(out)
+    cases = {r["case_id"]: r for r in csv.DictReader((out / "cases.csv").open(encoding="utf-8", newline=""))}
+    ocel = json.loads((out / "ocel.json").read_text(encoding="utf-8"))
+    paid = {o["id"]: {a["name"]: a["value"] for a in o["attributes"]} for o in ocel["objects"] if o["type"] == "payment"}
+    pays_invoice = {r["objectId"]: o["id"] for o in ocel["objects"] if o["type"] == "payment"
+                    for r in o["relationships"] if r["qualifier"] == "refers to"}
+    by_number = {o["id"]: o for o in ocel["objects"]}
+    matched = 0
+    for cid, c in cases.items():
+        docs = by_case.get(cid, {})
+        (so,) = docs["order_confirmation"]  # every order is confirmed or cancelled on paper
+        order = lines_of(so["text"])
+        if "order_lines_typo" not in c["exceptions"]:  # a typo in the recorded count (out_of_range)
+            assert len(order) == int(c["order_lines"])
+        foot = cells(so["text"].split("<tfoot>")[1])
+        assert usd(foot["net_total"]) == Decimal(c["order_value"]).quantize(CENT)
+        assert usd(foot["net_total"]) == sum(usd(x["line_net"]) for x in order)
+        for x in order:
+            assert usd(x["line_net"]) == int(x["quantity"]) * usd(x["unit_price"])
+        if c["end_event"] != "paid":
+            continue
+        touched = {"invoice_differs_from_order", "discount_after_credit_approval", "order_lines_typo"}
+        if touched & set(c["exceptions"].split(";")):
+            continue  # data exceptions change the case's values, not its lines: tested in test_exceptions
+        (inv,) = docs["customer_invoice"]
+        billed = lines_of(inv["text"])
+        assert billed == order  # the invoice bills the ordered lines, cell for cell
+        f = cells(inv["text"].split("<tfoot>")[1])
+        net, disc, tax, total = (usd(f[k]) for k in ("net_total", "discount_amount", "sales_tax", "total"))
+        assert net == usd(foot["net_total"]) and total == net - disc + tax
+        assert total == Decimal(c["invoice_total"]).quantize(CENT)
+        assert abs(disc - net * Decimal(c["discount_pct"]) / 100) <= CENT / 2  # the discount, rounded to cents
+        shipped = [0] * len(order)
+        for dn in docs["delivery_note"]:
+            rows = lines_of(dn["text"])
+            assert [r["material"] for r in rows] == [x["material"] for x in order]
+            assert [int(r["ordered"]) for r in rows] == [int(x["quantity"]) for x in order]
+            shipped = [s + int(r["quantity"]) for s, r in zip(shipped, rows)]
+        assert shipped == [int(x["quantity"]) for x in order]  # everything ordered was shipped
+        inv_id = inv["id"]
+        assert Decimal(paid[pays_invoice[inv_id]]["amount"]).quantize(CENT) == total  # the payment pays the invoice
+        assert by_number[inv_id]["type"] == "customer_invoice"
+        matched += 1
+    assert matched > 200
+
+
+# -- materials from the master data: one source of truth -------------------------------------------------------
+
+
+def test_line_items_draw_their_materials_from_the_material_master(tmp_path: Path) -> None:
+    """procure_to_pay's lines are the material master's objects: each line's material id, description, unit
+    and unit price are the OCEL material object's (and the rendered order's), the item links to the object,
+    and the case's material_id is its first line's material."""
+    out = tmp_path / "p2p"
+    run(P2P, out, seed=4, cases=200, formats=["csv", "documents", "ocel-json"])
+    doc = json.loads((out / "ocel.json").read_text(encoding="utf-8"))
+    objs = {o["id"]: o for o in doc["objects"]}
+
+    def values(o: dict[str, Any]) -> dict[str, str]:
+        first = o["attributes"][0]["time"] if o["attributes"] else None
+        return {a["name"]: a["value"] for a in o["attributes"] if a["time"] == first}
+
+    materials = {k: values(o) for k, o in objs.items() if o["type"] == "material"}
+    items = [o for o in doc["objects"] if o["type"] in ("purchase_order_line", "supplier_invoice_line")]
+    assert len(items) > 100 and len(materials) > 20
+    # the near misses that set the amount rescale their case's prices (test above): those keep the list price
+    # of nothing, every other order line shows the material's list price
+    exc = list(csv.DictReader((out / "exceptions.csv").open(encoding="utf-8", newline="")))
+    rescaled = {r["case_ids"].split(";")[0] for r in exc if r["type"] in ("below_limit", "same_amount")}
+    index = {r["document_id"]: r["case_id"]
+             for r in csv.DictReader((out / "documents" / "index.csv").open(encoding="utf-8", newline=""))}
+    priced = 0
+    for it in items:
+        v = values(it)
+        m = materials[v["material"]]
+        assert (v["description"], v["unit"]) == (m["description"], m["unit"])
+        # an invoice line may carry an injected price change
+        if it["type"] == "purchase_order_line" and index[it["id"].split("/")[0]] not in rescaled:
+            assert Decimal(v["unit_price"]) == Decimal(m["price"]).quantize(CENT, rounding=ROUND_HALF_UP)
+            priced += 1
+        assert {"objectId": v["material"], "qualifier": "material"} in it["relationships"]
+    assert priced > 100
+    cases = {r["case_id"]: r for r in csv.DictReader((out / "cases.csv").open(encoding="utf-8", newline=""))}
+    for cid, docs in read_documents(out).items():
+        for po in docs.get("purchase_order", []):
+            lines = lines_of(po["text"])
+            assert lines[0]["material"] == cases[cid]["material_id"]
+            assert cases[cid]["category"] == materials[lines[0]["material"]]["category"]
+            assert [(x["material"], x["description"]) for x in po["data"]["items"]] == [
+                (ln["material"], materials[ln["material"]]["description"]) for ln in lines]
+            for ln in lines:
+                m = materials[ln["material"]]
+                if cid not in rescaled:
+                    assert money(ln["unit_price"]) == Decimal(m["price"]).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def test_line_items_master_errors_name_the_key(write_process) -> None:
+    from test_masterdata import process_text
+
+    text = process_text().replace("      rating: {distribution", "      unit: {value: pc}\n      rating: {distribution")
+    text += """\
+line_items:
+  count: {1: 1}
+  quantity: {kind: fixed, value: 2}
+  master: suplier
+  totals: {net: amount}
+"""
+    with pytest.raises(SpecError) as e:
+        load_process(write_process(text))
+    assert "line_items.master: unknown master-data type 'suplier'; did you mean 'supplier'? [unknown_master]" in str(
+        e.value)
+    with pytest.raises(SpecError) as e:
+        load_process(write_process(text.replace("master: suplier", "master: supplier")))
+    msg = str(e.value)
+    assert "line_items.master: type 'supplier' has no field 'description'" in msg and "[unknown_field]" in msg
+    assert "has no field 'price'" in msg

@@ -229,6 +229,9 @@ class Plan:
         self.outages: list[tuple[float, float, str]] = []
         self.absent: dict[int, str] = {}  # pool index -> name of the absence spell going on
         self.cache: dict[int, Any] = {}  # per exception entry: objects built once (inserted activities)
+        # procsim.lineitems.LineFit (set by the simulation's build) or None: an amount that is the net total of
+        # the case's line items is set through its lines, so tax, gross and the documents follow
+        self.lines: Any = None
 
     def bind(self, seed: int, n_cases: int | None) -> None:
         from procsim.errors import UsageError
@@ -247,6 +250,17 @@ class Plan:
             n = min(x.count, n_cases)
             picks = stream(seed, STREAM_EXC_PICK, k).choice(n_cases, size=n, replace=False)
             self.chosen[k] = frozenset(int(i) for i in picks)
+
+    def set_amount(self, case: Case, st: CaseExc, name: str, attribute: str, value: Any) -> None:
+        """Set ``attribute`` on behalf of ``name``; when it is the net total of the case's line items, the
+        lines are changed to add up to it to the cent, and the tax and gross totals follow them."""
+        fit = self.lines
+        if fit is not None and fit.covers(attribute) and isinstance(value, (int, float)):
+            totals = fit.to_net(case.idx, value)
+            value = totals.pop(attribute)
+            for k, v in totals.items():
+                case.set(k, v)
+        st.change(case, name, attribute, value)
 
     def _holds(self, k: int, case: Case, act: str | None, now: float) -> bool:
         cond = self.conds[k]

@@ -28,6 +28,10 @@ class InvoicePriceChange(ExceptionType):
     low: Annotated[float, Field(gt=0)] = 1.02
     high: Annotated[float, Field(gt=0)] = 1.15
     family = "business"
+    # seen only by comparing documents (the invoice's lines against the order's): a three-way match
+    default_category = "fraud"
+    default_severity = "high"
+    default_difficulty = "cross_document"
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:
@@ -47,6 +51,9 @@ class ShortDelivery(ExceptionType):
     type: Literal["short_delivery"] = "short_delivery"
     activity: str
     family = "business"
+    default_category = "compliance"  # paid for what was not received
+    default_severity = "medium"
+    default_difficulty = "cross_document"  # the receipt's quantities against the order's and the invoice's
     activity_fields = ("activity",)
 
     def apply(self, eff: Effect, case: Any, st: CaseExc, plan: Plan) -> bool:

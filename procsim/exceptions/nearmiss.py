@@ -62,7 +62,7 @@ class BelowLimit(NearMiss):
 
     def on_case(self, case: Any, st: CaseExc, plan: Plan) -> bool:
         f = self.low + (0.999 - self.low) * st.rng.random()
-        st.change(case, self.label, self.attribute, round(self.limit * f, 2))
+        plan.set_amount(case, st, self.label, self.attribute, round(self.limit * f, 2))
         self.set_attributes(case, st)
         st.stick(self.label)
         return True
@@ -84,7 +84,7 @@ class SameAmount(NearMiss):
         prev = plan.cache.get(id(self))
         if prev is None:
             return False  # the first case has no earlier one to match
-        st.change(case, self.label, self.attribute, prev[1])
+        plan.set_amount(case, st, self.label, self.attribute, prev[1])
         st.related[self.label] = [prev[0]]
         self.set_attributes(case, st)
         st.stick(self.label)

@@ -25,7 +25,7 @@ from procsim.sim.arrivals import Burst, DayFactors, RateProfile, Replay, read_re
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.engine import (ACT, AND_JOIN, AND_SPLIT, END, OR_SPLIT, PASS, WAIT, XOR, Activity, Gateway, Model,
                                 Node)
-from procsim.lineitems import LineDrawer
+from procsim.lineitems import LineDrawer, LineFit
 from procsim.sim.streams import (STREAM_ARRIVAL_DAYS, STREAM_BATCH, STREAM_BATCH_ALONE, STREAM_DATA, STREAM_NAMES,
                                  STREAM_POOLS, STREAM_SAMPLES, CaseStreams, stream)
 from procsim.spec.models import MONTHS, SEASONS, WEEKDAYS, AttributeSpec, MomentSpec, ProcessSpec
@@ -211,7 +211,8 @@ class AttributeMaker:
             world = World(spec, seed, member_names(spec, seed))
         self.world = world
         # schemes across cases act on the data of their cases (procsim.schemes; bound to the run's cases later)
-        self.schemes = SchemePlan(spec, seed, world) if spec.schemes and world is not None else None
+        self.schemes = (SchemePlan(spec, seed, world, member_names(spec, seed) if any(
+            x.same_person for x in spec.schemes) else None) if spec.schemes and world is not None else None)
         # per attribute: ("col", draw a block) | ("expr", fn(attrs)) | ("const", value) | ("master", (reference
         # attribute, field)); then its post-processing
         self.steps: list[tuple[str, str, Any, Callable[[Any], Any] | None]] = []
@@ -230,7 +231,12 @@ class AttributeMaker:
         self.streams = CaseStreams(seed, purpose)
         # line items' totals (net, tax, gross) go into their attributes before any derived one is computed
         li = spec.line_items
-        self.lines = LineDrawer(li, seed) if li is not None and li.totals else None
+        self.lines = LineDrawer(li, seed, world) if li is not None and li.totals else None
+        # materials from master data: the case's reference to that type is its first line's material
+        self.line_ref = next((n for n, a in spec.attributes.items() if li is not None and li.master is not None
+                              and a.master == li.master), None) if self.lines is not None else None
+        # the lines a scheme or near miss changes to set the amount (the documents show the same lines)
+        self.fit = LineFit(self.lines) if self.lines is not None else None
         self._block = -1
         self._rows: list[dict[str, Any]] = []  # per case of the block: its drawn and constant attributes
         # derived attributes, computed per case in declaration order (each reads only attributes above it)
@@ -269,9 +275,12 @@ class AttributeMaker:
             self._draw_block(block)
         attrs = {"case_id": case_id, **self._rows[j]}
         if self.lines is not None:
-            attrs.update(self.lines.attributes(self.lines.draw(idx)))
+            lines = self.lines.draw(idx)
+            attrs.update(self.lines.attributes(lines))
+            if self.line_ref is not None and lines:
+                attrs[self.line_ref] = lines[0].material
         if self.schemes is not None and idx in self.schemes.by_case:
-            self.schemes.apply(idx, attrs, now, self._drawn)
+            self.schemes.apply(idx, attrs, now, self._drawn, self.fit)
         if self._masters:
             value = cast(World, self.world).value  # there are master steps only with a world
             for name, ref, field in self._masters:
@@ -438,13 +447,15 @@ def build_model(loaded: LoadedProcess, seed: int) -> Model:
         keys = rules.history_keys
         history = [a for a in spec.activities if keys is None or a in keys]
     maker = AttributeMaker(spec, seed, STREAM_DATA, expr_positions(loaded), world)
+    if xplan is not None:
+        xplan.lines = maker.fit  # near misses that set the amount go through the line items
     return Model(nodes=nodes, start=index[start_node(spec)], pools=pools, history_keys=history,
                  interarrival=spec.arrivals.interarrival.sampler() if spec.arrivals.interarrival else _no_gap,
                  rate=rate, replay=_replay(loaded, rate) if spec.arrivals.replay else None,
                  make_attributes=maker, attr_names=list(spec.attributes),
                  case_prefix=spec.process.case_prefix, hooks=_run_rules(loaded.rules),
                  exceptions=xplan, batches=batches, drift=drifts, people=people_setup(spec, names, seed),
-                 world=world, schemes=maker.schemes)
+                 world=world, schemes=maker.schemes, line_fit=maker.fit)
 
 
 def _no_gap(rng: np.random.Generator) -> float:

@@ -117,6 +117,7 @@ class Model:
     people: Any = None  # per pool: procsim.sim.people.PoolPeople or None (None overall: nobody differs)
     world: Any = None  # procsim.masterdata.World (or None): master data shared by the cases
     schemes: Any = None  # procsim.schemes.SchemePlan (or None): schemes across cases, bound to the run's cases
+    line_fit: Any = None  # procsim.lineitems.LineFit (or None): lines a scheme or near miss changed, for documents
 
 
 class Simulation:
@@ -155,6 +156,8 @@ class Simulation:
         self._o_lo = min((o[0] for o in self.outages), default=0.0)
         self._o_hi = max((o[1] for o in self.outages), default=0.0)
         self.batchers = [plan.start(self) for plan in model.batches]
+        # schemes that pin one member to an activity across their cases: role -> pool index
+        self._pools_of = {name: i for i, (name, _, _) in enumerate(model.pools)}
         if model.drift is not None:
             model.drift.bind(self)
 
@@ -209,6 +212,10 @@ class Simulation:
         case = Case(idx, case_id, m.attr_names, m.make_attributes(idx, case_id, self.env._now), self.env._now)
         case.rng = self._flow_streams.get(idx)
         case.history = {a: [] for a in m.history_keys} if m.history_keys is not None else None
+        if m.schemes is not None:
+            pins = m.schemes.people(idx)
+            if pins is not None:
+                case.pins = {a: (self._pools_of[role], (member,)) for a, (role, member) in pins.items()}
         if m.drift is not None:
             m.drift.case_started(case, self.env._now)
         if m.hooks is not None:
@@ -465,6 +472,8 @@ class Simulation:
             fired = f"{fired};{ruled}" if fired else ruled
         if act.after is not None:  # the duration after the case's previous activity; a rule that sets one wins
             sample = act.after.get(case.last, sample)
+        if case.pins is not None and act.id in case.pins:  # a scheme's one person (an exception below may differ)
+            pool_i, allowed = case.pins[act.id]
         if case.exceptions:
             exc = self._exception_label(case, act)
         st = case.exc

@@ -30,6 +30,8 @@ STREAM_LINE_EXC = 106  # which line and how much a document exception changes (p
 STREAM_QUALITY = 107  # data-quality faults: which cases, which positions (procsim.exceptions.quality)
 STREAM_MASTER = 108  # master data: objects drawn once per run, their changes over time (procsim.masterdata)
 STREAM_SCHEMES = 109  # schemes across cases: their cases, suppliers and amounts (procsim.schemes)
+STREAM_SCHEME_PEOPLE = 111  # the one member a scheme instance pins to each of its same_person activities
+# 112: reserved for schemes (issue #17); rescaling line items to a scheme's amount draws nothing
 STREAM_BATCH = 40  # a batched activity's durations (procsim.sim.batching), one stream per activity
 STREAM_BATCH_ALONE = 115  # whether a case a batched activity's `alone` share names is done by itself (per activity)
 

@@ -142,5 +142,7 @@ class OcelJsonSink(Sink):
 def _object(o: ObjectRecord) -> dict[str, Any]:
     attrs = [{"name": n, "value": text(v), "time": o.time} for n, v in o.values]
     attrs += [{"name": n, "value": text(v), "time": t} for t, n, v in o.changes]
+    if o.exceptions:
+        attrs.append({"name": "exception_id", "value": o.exceptions, "time": o.time})
     return {"id": o.id, "type": o.type, "attributes": attrs,
             "relationships": [{"objectId": oid, "qualifier": q} for oid, q in o.links]}

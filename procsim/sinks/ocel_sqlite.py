@@ -115,6 +115,8 @@ class OcelSqliteSink(Sink):
         for o in objects:
             fields = self.object_fields[o.type]
             values = dict(o.values)
+            if o.exceptions:
+                values["exception_id"] = o.exceptions
             out = rows.setdefault(o.type, [])
             out.append((o.id, o.time, *(_cell(values.get(f)) for f in fields), None))
             for t, f, v in o.changes:

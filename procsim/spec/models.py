@@ -699,21 +699,28 @@ class LineItemsSpec(Strict):
     """Line items drawn per case (``procsim.lineitems``): ``count`` lines (weights by number of lines), each a
     material of ``materials`` (keyed by material number, drawn by weight) with an integer ``quantity`` (a
     distribution, rounded, at least 1); money is exact decimal cents, tax rounded half up per line; ``totals``
-    names the case attributes that receive the sums (net, tax, gross) before any derived attribute is computed."""
+    names the case attributes that receive the sums (net, tax, gross) and the number of lines (lines) before
+    any derived attribute is computed."""
 
     count: dict[Annotated[int, Field(ge=1, le=100)], Annotated[float, Field(ge=0)]]
-    materials: dict[Identifier, MaterialSpec]
+    materials: dict[Identifier, MaterialSpec] = {}
+    # or the materials are the objects of a master-data type (fields description, unit, price, [tax_rate]),
+    # chosen by its popularity: one source of truth for OCEL material objects, lines and documents
+    master: Identifier | None = None
     quantity: DistributionSpec
     tax_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
-    totals: dict[Literal["net", "tax", "gross"], Identifier] = {}
+    totals: dict[Literal["net", "tax", "gross", "lines"], Identifier] = {}
     description: str = ""
 
     @model_validator(mode="after")
     def _weights(self) -> LineItemsSpec:
         if not self.count or sum(self.count.values()) <= 0:
             raise ValueError("'count' needs at least one number of lines with a weight above 0")
-        if not self.materials:
-            raise ValueError("'materials' needs at least one material")
+        if self.master is not None and self.materials:
+            raise ValueError("the materials come either from 'materials' (a catalogue) or from 'master' (a "
+                             "master-data type), not both")
+        if self.master is None and not self.materials:
+            raise ValueError("'materials' needs at least one material (or name a master-data type in 'master')")
         return self
 
 
@@ -816,7 +823,8 @@ class SchemeSpec(Strict):
     sets: ``split_purchase`` (amounts just under ``limit``), ``kickback`` (prices ``factor`` above the market),
     ``ghost_vendor`` (a supplier created for the scheme, its ``bank`` field changed, paid, then dormant),
     ``duplicate_payment`` (the same amount paid to the same supplier in several cases). The cases of an
-    instance start ``spacing`` arrivals apart."""
+    instance start ``spacing`` arrivals apart; each activity in ``same_person`` is done by one member of its
+    role in all of them (the one requester who splits, the one approver who takes the kickback)."""
 
     type: Literal["split_purchase", "kickback", "ghost_vendor", "duplicate_payment"]
     name: Identifier | None = None
@@ -829,6 +837,7 @@ class SchemeSpec(Strict):
     low: Annotated[float, Field(gt=0, lt=1)] = 0.9
     factor: Annotated[float, Field(gt=1, le=10)] = 1.3
     bank: Identifier = "iban"
+    same_person: list[Identifier] = []
     description: str = ""
 
     @model_validator(mode="after")
