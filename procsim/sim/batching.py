@@ -21,6 +21,7 @@ import numpy as np
 from simpy.events import Event
 
 from procsim.exceptions.base import COMPLETE, START
+from procsim.rows import NEW_ROW, EventRow
 from procsim.sim.task import Task
 from procsim.sim.waits import Moments
 
@@ -127,7 +128,8 @@ class Batcher:
             name, role = pool.members[member], pool.name
         start = env._now
         for case, fired, exc, eff, _ in cases:
-            row = (start, case.idx, run, 0, name, role, None, fired, exc, case._snap or case.snapshot())
+            row = NEW_ROW(EventRow, (start, case.idx, run, 0, name, role, None, fired, exc,
+                                     case._snap or case.snapshot()))
             if case.exc is None:
                 rows.append(row)
             else:
@@ -152,7 +154,7 @@ class Batcher:
                 ruled = hooks.after_activity(case, act.id, now)
                 if ruled:
                     fired = f"{fired};{ruled}" if fired else ruled
-            row = (now, case.idx, run, 1, name, role, cost, fired, exc, case._snap or case.snapshot())
+            row = NEW_ROW(EventRow, (now, case.idx, run, 1, name, role, cost, fired, exc, case._snap or case.snapshot()))
             if case.exc is None:
                 rows.append(row)
             else:
