@@ -269,7 +269,7 @@ class AttributeMaker:
             self._draw_block(block)
         attrs = {"case_id": case_id, **self._rows[j]}
         if self.lines is not None:
-            attrs.update(self.lines.attributes(self.lines.draw(idx)))
+            attrs.update(self.lines.case_attributes(idx))
         if self.schemes is not None and idx in self.schemes.by_case:
             self.schemes.apply(idx, attrs, now, self._drawn)
         if self._masters:
