@@ -312,8 +312,10 @@ class Recorder:
         del rows[:]  # in place: the simulation's case processes hold a reference to this very list
         pending = self._pending
         pending.extend(rec.transform(batch))
-        # stable: among equal (time, case) the simulated order stays (a start before its completion)
-        pending.sort(key=ROW_TIME_CASE)
+        # stable: among equal (time, case) the simulated order stays (a start before its completion); with one
+        # grid for every event and no delays (the bundled examples) the rows are in time order already, and
+        # _in_output_order sorts only runs of equal times (else it sorts as list.sort would)
+        pending = self._pending = _in_output_order(pending)
         cut = len(pending) if final else bisect_left(pending, bound, key=ROW_TIME)
         if cut:
             out = pending[:cut]

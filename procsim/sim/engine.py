@@ -491,8 +491,12 @@ class Simulation:
             else:
                 st.who[act.id] = (-1, -1)
                 x = (yield from self._outage(case, exc)) if self._o_lo <= env._now < self._o_hi else exc
-                self._put(case, NEW_ROW(EventRow, (env._now, case.idx, act, 0, None, None, None, fired, x,
-                                                   case.snapshot())), eff, START)
+                row = NEW_ROW(EventRow, (env._now, case.idx, act, 0, None, None, None, fired, x,
+                                         case.snapshot()))
+                if eff is None:  # as _put does without an effect, without the call
+                    rows.append(row)
+                else:
+                    self._put(case, row, eff, START)
             work = sample(case.rng) * scale + add
             yield env.sleep(work)
             cost = round(act.cost_fixed + act.cost_rate * work, 2)
@@ -507,8 +511,12 @@ class Simulation:
                                                case._snap or case.snapshot())))
             else:
                 x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
-                self._put(case, NEW_ROW(EventRow, (env._now, case.idx, act, 1, None, None, cost, fired, x,
-                                                   case.snapshot())), eff, COMPLETE)
+                row = NEW_ROW(EventRow, (env._now, case.idx, act, 1, None, None, cost, fired, x,
+                                         case.snapshot()))
+                if eff is None:  # as _put does without an effect, without the call
+                    rows.append(row)
+                else:
+                    self._put(case, row, eff, COMPLETE)
             if len(rows) >= rec.flush_every:
                 rec.flush(final=False)
             return act.next
@@ -564,8 +572,12 @@ class Simulation:
         else:
             st.who[act.id] = (pool_i, member)
             x = (yield from self._outage(case, exc)) if self._o_lo <= start < self._o_hi else exc
-            self._put(case, NEW_ROW(EventRow, (env._now, case.idx, act, 0, name, pool.name, None, fired, x,
-                                               case.snapshot())), eff, START)
+            row = NEW_ROW(EventRow, (env._now, case.idx, act, 0, name, pool.name, None, fired, x,
+                                     case.snapshot()))
+            if eff is None:  # as _put does without an effect, without the call
+                rows.append(row)
+            else:
+                self._put(case, row, eff, START)
             start = env._now
         work = sample(case.rng) * scale + add
         if people is not None:
@@ -590,8 +602,12 @@ class Simulation:
                                            case._snap or case.snapshot())))
         else:
             x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
-            self._put(case, NEW_ROW(EventRow, (env._now, case.idx, act, 1, name, pool.name, cost, fired, x,
-                                               case.snapshot())), eff, COMPLETE)
+            row = NEW_ROW(EventRow, (env._now, case.idx, act, 1, name, pool.name, cost, fired, x,
+                                     case.snapshot()))
+            if eff is None:  # as _put does without an effect, without the call
+                rows.append(row)
+            else:
+                self._put(case, row, eff, COMPLETE)
         pool.release(member)
         if len(rows) >= rec.flush_every:
             rec.flush(final=False)
