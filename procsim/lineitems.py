@@ -20,9 +20,9 @@ outstanding per line and the last gets the rest, so in a clean case the receipts
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, getcontext
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
@@ -71,8 +71,42 @@ def tax_cents(net: int, rate: Decimal) -> int:
 
 def to_cents(x: float) -> int:
     """A drawn amount in currency units, rounded half up to whole cents (through its decimal text, so 2.675
-    is 268 cents as written, not 267 as its binary value would round)."""
-    return int((Decimal(repr(float(x))) * 100).quantize(_UNIT, rounding=ROUND_HALF_UP))
+    is 268 cents as written, not 267 as its binary value would round).
+
+    Once per line item, so the common text (``123.456``: no exponent) is read digit by digit, as the decimal
+    rounding would: the third decimal decides, and half up means away from zero. Anything else takes
+    ``_to_cents_decimal``, the definition (tests/test_lineitems.py checks the two agree)."""
+    text = repr(float(x))
+    if "e" in text or "n" in text:  # 1e+16, 5e-05, inf, nan
+        return _to_cents_decimal(text)
+    neg = text[0] == "-"
+    whole, _, frac = (text[1:] if neg else text).partition(".")
+    cents = int(whole) * 100 + int(frac[:2].ljust(2, "0"))
+    if len(frac) > 2 and frac[2] >= "5":
+        cents += 1
+    return -cents if neg else cents
+
+
+def _to_cents_decimal(text: str) -> int:
+    return int((Decimal(text) * 100).quantize(_UNIT, rounding=ROUND_HALF_UP))
+
+
+def _tax(rate: Decimal) -> Callable[[int], int]:
+    """``tax_cents(net, rate)`` for a fixed rate, in integers: rate = num/den exactly, and half up of a
+    non-negative net * num / den is floor((2 * net * num + den) / (2 * den)). The decimal product is exact (and
+    so the two agree) while its digits fit the decimal context's precision; beyond that, the definition."""
+    num, den = rate.as_integer_ratio()
+    coef = int("".join(map(str, rate.as_tuple().digits)))
+    limit = 10 ** getcontext().prec
+    if num < 0:
+        return lambda net: tax_cents(net, rate)
+
+    def tax(net: int) -> int:
+        if net < 0 or net * coef >= limit:
+            return tax_cents(net, rate)
+        return (2 * net * num + den) // (2 * den)
+
+    return tax
 
 
 def as_money(cents: int) -> float:
@@ -152,31 +186,59 @@ class LineDrawer:
                           self.materials]
         self.quantity = spec.quantity.sampler()
         self.streams = CaseStreams(seed, STREAM_LINES)
+        self._taxes = [_tax(r) for r in self.rates]
 
     @staticmethod
     def _pick(cum: list[float], u: float) -> int:
         return min(bisect_right(cum, u * cum[-1]), len(cum) - 1)
 
-    def draw(self, idx: int) -> tuple[Line, ...]:
+    def _draws(self, idx: int) -> list[tuple[int, int, int]]:
+        """Case ``idx``'s lines as (material index, quantity, unit price in cents), drawn from its stream."""
         rng = self.streams.get(idx)
         try:
             n = self.counts[self._pick(self.count_cum, rng.random())]
             out = []
-            for k in range(1, n + 1):
+            for _ in range(n):
                 m = self._pick(self.material_cum, rng.random())
-                key, mat = self.materials[m]
                 q = self.quantity(rng)
                 qty = min(MAX_QUANTITY, max(1, int(round(q)))) if q == q else 1
                 price = min(MAX_PRICE_CENTS, max(1, to_cents(self.prices[m](rng))))
-                out.append(Line(k, key, mat.description, mat.unit, qty, price, self.rates[m]))
-            return tuple(out)
+                out.append((m, qty, price))
+            return out
         finally:
             self.streams.put(rng)
 
+    def draw(self, idx: int) -> tuple[Line, ...]:
+        materials, rates = self.materials, self.rates
+        return tuple(Line(k, materials[m][0], materials[m][1].description, materials[m][1].unit, qty, price,
+                          rates[m]) for k, (m, qty, price) in enumerate(self._draws(idx), 1))
+
     def attributes(self, lines: Sequence[Line]) -> dict[str, float]:
-        net, tax, gross = totals(lines)
-        by = {"net": net, "tax": tax, "gross": gross}
-        return {attr: as_money(by[what]) if what != "lines" else len(lines) for what, attr in self.spec.totals.items()}
+        return self._named(totals(lines), len(lines))
+
+    def case_attributes(self, idx: int, ref: str | None = None) -> dict[str, float]:
+        """``attributes(draw(idx))`` without making the lines: what a case's attributes need, once per case;
+        with ``ref``, also the first line's material id under that name (the case's material).
+
+        Each line's tax is ``tax_cents`` in integers (``_tax``), so the sums are the same to the cent."""
+        net = tax = n = 0
+        first = -1
+        taxes = self._taxes
+        for m, qty, price in self._draws(idx):
+            if n == 0:
+                first = m
+            n += 1
+            line_net = qty * price
+            net += line_net
+            tax += taxes[m](line_net)
+        out: dict[str, Any] = self._named((net, tax, net + tax), n)
+        if ref is not None and n:
+            out[ref] = self.materials[first][0]
+        return out
+
+    def _named(self, sums: tuple[int, int, int], n: int) -> dict[str, float]:
+        by = {"net": sums[0], "tax": sums[1], "gross": sums[2]}
+        return {attr: as_money(by[what]) if what != "lines" else n for what, attr in self.spec.totals.items()}
 
 
 def fit_net(lines: Sequence[Line], target: int) -> tuple[Line, ...]:

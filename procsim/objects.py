@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from procsim.errors import Problem
 from procsim.lineitems import ROLE_FIELDS, ROLE_ITEM_FIELDS, LineBook, LineFit
+from procsim.rows import EventRow
 from procsim.rules.expr import Compiled, ExprRuntimeError, compile_at, compile_expr, describe_error
 from procsim.spec.paths import number_problem
 from procsim.timebase import TimeBase
@@ -374,7 +375,7 @@ class ObjectModel:
         self._stamp(out, False)
         return out
 
-    def link(self, rows: Sequence[tuple[Any, ...]], first: int, case_ids: dict[int, str]
+    def link(self, rows: Sequence[EventRow], first: int, case_ids: dict[int, str]
              ) -> list[tuple[str, str, str]]:
         """Event-to-object links of a batch of event rows in output order (``first`` + 1 is the first id);
         creates and updates objects on the way."""
@@ -385,7 +386,7 @@ class ObjectModel:
         creates, updates, uses = self.creates, self.updates, self.uses
         for j, row in enumerate(rows):
             eid = f"E{first + 1 + j}"
-            t, cidx, aid, life, snap = row[0], row[1], row[2].id, row[3], row[9]
+            t, cidx, aid, life, snap = row.time, row.case, row.activity.id, row.lifecycle, row.snapshot
             st = cases.get(cidx)
             if st is None:
                 cid = case_ids[cidx]
@@ -420,9 +421,9 @@ class ObjectModel:
                     if snap[i] is not None:
                         out.append((eid, snap[i], tname))
                         self.touched.add(snap[i])
-            if self.employees and row[4] in self.employees:
-                out.append((eid, self.employees[row[4]], "performed by"))
-                self.touched.add(self.employees[row[4]])
+            if self.employees and row.resource in self.employees:
+                out.append((eid, self.employees[row.resource], "performed by"))
+                self.touched.add(self.employees[row.resource])
             if aid in uses:
                 for oname in uses[aid]:
                     for o in st.by_type.get(oname, ()):
@@ -450,12 +451,13 @@ class ObjectModel:
 
     # -- objects --------------------------------------------------------------------------------
 
-    def _env(self, row: tuple[Any, ...], st: _CaseState, case_id: str) -> dict[str, Any]:
+    def _env(self, row: EventRow, st: _CaseState, case_id: str) -> dict[str, Any]:
         assert self.timebase is not None
-        env = dict(zip(self.attr_names, row[9]))
-        env.update(case_id=case_id, activity=row[2].label, resource=row[4], role=row[5],
-                   now=self.timebase.to_datetime(row[0]), elapsed=row[0] - self.starts.get(row[1], row[0]),
-                   _time=row[0], _idx=row[1], _exc=row[8])
+        env = dict(zip(self.attr_names, row.snapshot))
+        t = row.time
+        env.update(case_id=case_id, activity=row.activity.label, resource=row.resource, role=row.role,
+                   now=self.timebase.to_datetime(t), elapsed=t - self.starts.get(row.case, t),
+                   _time=t, _idx=row.case, _exc=row.exception)
         return env
 
     @staticmethod

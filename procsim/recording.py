@@ -21,16 +21,16 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from procsim.rows import NEW_ROW, ROW_CASE, ROW_TIME, EventRow
+
 __all__ = ["Recording", "Rule", "Window"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_TIME, _CASE = itemgetter(0), itemgetter(1)
 START, END, BOTH = "start", "end", "both"
 
 
@@ -125,7 +125,7 @@ class Recording:
     def open_case(self, idx: int, start: float) -> None:
         self.case_start[idx] = start
 
-    def transform(self, rows: list[Any]) -> list[Any]:
+    def transform(self, rows: list[EventRow]) -> list[EventRow]:
         """Rows (simulated order) -> kept rows with their recorded time first.
 
         Once per event, so kept lean: the rule per activity is looked up once per batch, and the window's
@@ -134,22 +134,23 @@ class Recording:
         windowed = self.window is not None  # without one nothing is dropped and cases keep their own counts
         if not windowed and self._uniform is not None and rows:
             return self._transform_uniform(rows, self._uniform)
-        out = []
+        out: list[EventRow] = []
         ws, we = self.ws, self.we
         drop_started = self.drop_started
         starts, last, kept, cost, trunc = self.case_start, self.last, self.kept, self.kept_cost, self.truncated
         rules: dict[str, Rule] = {}
         origin_s, rng = self.origin_s, self.rng
         floor = math.floor
+        new = NEW_ROW
         delayed = dropped = 0
         for row in rows:
-            idx = row[1]
-            aid = row[2].id
+            idx = row.case
+            aid = row.activity.id
             r = rules.get(aid)
             if r is None:
                 r = rules[aid] = self.rule(aid)
-            t = row[0]
-            if row[3] == 1:
+            t = row.time
+            if row.lifecycle == 1:
                 if r.delay is not None:
                     t += r.delay(rng)
                     delayed += 1
@@ -173,29 +174,30 @@ class Recording:
                 if before and idx not in trunc:
                     trunc[idx] = START  # begun before the window: its earlier work is not in the extract
                 kept[idx] = kept.get(idx, 0) + 1
-                c = row[6]
+                c = row.cost
                 if c is not None:
                     cost[idx] = cost.get(idx, 0.0) + c
-            out.append((t, *row[1:]))
+            out.append(new(EventRow, (t, *row[1:])))  # the row with its recorded time
             if t > last.get(idx, -math.inf):
                 last[idx] = t
         self.counts["completions_delayed"] += delayed
         self.counts["events_dropped"] += dropped
         return out
 
-    def _transform_uniform(self, rows: list[Any], g: float) -> list[Any]:
+    def _transform_uniform(self, rows: list[EventRow], g: float) -> list[EventRow]:
         """``transform`` when every event is floored to one grid ``g`` (0: kept as simulated) and none is dropped."""
         n = len(rows)
-        t = np.fromiter(map(_TIME, rows), dtype=np.float64, count=n)
+        t = np.fromiter(map(ROW_TIME, rows), dtype=np.float64, count=n)
         if g:
             origin_s = self.origin_s
             # as the per-row path: floor((origin + t) / g) * g - origin (math.floor's integer is exact here)
             t = np.floor((origin_s + t) / g) * g - origin_s
-            out = [(x,) + row[1:] for x, row in zip(t.tolist(), rows)]
+            new = NEW_ROW
+            out = [new(EventRow, (x,) + row[1:]) for x, row in zip(t.tolist(), rows)]
         else:
             out = list(rows)
         # each case's latest recorded time: the last of its rows once sorted by (case, time)
-        idx = np.fromiter(map(_CASE, rows), dtype=np.int64, count=n)
+        idx = np.fromiter(map(ROW_CASE, rows), dtype=np.int64, count=n)
         order = np.lexsort((t, idx))
         idx, t = idx[order], t[order]
         ends = np.empty(n, dtype=bool)

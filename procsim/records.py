@@ -17,13 +17,14 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from procsim.rows import ROW_CASE, ROW_TIME, ROW_TIME_CASE, EventRow
 from procsim.timebase import TimeBase
 
 if TYPE_CHECKING:
@@ -35,9 +36,7 @@ LIFECYCLE = ("start", "complete")
 _LABEL = attrgetter("label")
 _LIFECYCLE = pa.array(LIFECYCLE, pa.string())
 
-# (time, case index, activity, lifecycle index, resource, role, cost, rules, exception, attribute snapshot); the
-# activity is the simulation's Activity (its ``id`` tells copies of one sub-process apart, its ``label`` is logged)
-EventRow = tuple[float, int, Any, int, str | None, str | None, float | None, str, str, tuple[Any, ...]]
+
 
 ARROW_TYPES: dict[str, pa.DataType] = {"number": pa.float64(), "integer": pa.int64(), "string": pa.string(),
                                        "bool": pa.bool_(), "any": pa.string()}
@@ -283,9 +282,9 @@ class Recorder:
             cut = len(rows)
         else:
             # keep back the events of the last timestamp: later ones may share it and must sort by case
-            last = rows[-1][0]
+            last = rows[-1].time
             cut = len(rows)
-            while cut > 0 and rows[cut - 1][0] == last:
+            while cut > 0 and rows[cut - 1].time == last:
                 cut -= 1
             if cut == 0:
                 return
@@ -294,7 +293,7 @@ class Recorder:
         del rows[:cut]
         if batch:
             self._emit_event_batch(_in_output_order(batch))
-        horizon = float("inf") if final else (self.rows[0][0] if self.rows else float("inf"))
+        horizon = float("inf") if final else (self.rows[0].time if self.rows else float("inf"))
         ready = [c for c in self.done if c.end is not None and c.end < horizon] if not final else self.done
         if ready:
             keep = [c for c in self.done if not (c.end is not None and c.end < horizon)] if not final else []
@@ -310,14 +309,16 @@ class Recorder:
         rows = self.rows
         rec = self.recording
         assert rec is not None
-        bound = math.inf if final or not rows else rows[-1][0] - rec.gmax
+        bound = math.inf if final or not rows else rows[-1].time - rec.gmax
         batch = rows[:]
         del rows[:]  # in place: the simulation's case processes hold a reference to this very list
         pending = self._pending
         pending.extend(rec.transform(batch))
-        # stable: among equal (time, case) the simulated order stays (a start before its completion)
-        pending.sort(key=itemgetter(0, 1))
-        cut = len(pending) if final else bisect_left(pending, bound, key=itemgetter(0))
+        # stable: among equal (time, case) the simulated order stays (a start before its completion); with one
+        # grid for every event and no delays (the bundled examples) the rows are in time order already, and
+        # _in_output_order sorts only runs of equal times (else it sorts as list.sort would)
+        pending = self._pending = _in_output_order(pending)
+        cut = len(pending) if final else bisect_left(pending, bound, key=ROW_TIME)
         if cut:
             out = pending[:cut]
             del pending[:cut]
@@ -354,17 +355,18 @@ class Recorder:
         n = len(batch)
         if self.quality is not None and self.quality.hits:
             self._record_faults(batch, self.n_events)
-        cols = list(zip(*batch))
-        t = np.fromiter(cols[0], dtype=np.float64, count=n)
+        # the batch's columns, one per EventRow field (in its order)
+        times, cases, acts, lifecycles, resources, roles, costs, rules, excs, snaps = zip(*batch)
+        t = np.fromiter(times, dtype=np.float64, count=n)
         if self.t_min is None:
             self.t_min = float(t[0])
         self.t_max = max(self.t_max, float(t[-1]))
         first = self.n_events
         self.n_events += n
-        exc = cols[8]
+        exc = excs
         if self.labels and any(exc):
             labelled = self.labelled
-            for j, (c, e) in enumerate(zip(cols[1], exc)):
+            for j, (c, e) in enumerate(zip(cases, exc)):
                 if e:
                     labelled.setdefault(c, []).append((f"{self.event_prefix}{first + 1 + j}", e))
             if self.near:  # near misses are labelled in labels.csv and exceptions.csv, never in the log
@@ -373,30 +375,29 @@ class Recorder:
         event_ids = pc.binary_join_element_wise(
             self.event_prefix, pc.cast(pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)), pa.string()), "")
         links = self.objects.link(batch, first, ids) if self.objects is not None else None
-        if links and self.labels and any(cols[8]):
-            marked = {f"E{first + 1 + j}" for j, e in enumerate(cols[8]) if e}
+        if links and self.labels and any(excs):
+            marked = {f"E{first + 1 + j}" for j, e in enumerate(excs) if e}
             eo = self.event_objects
             for eid, oid, _ in links:
                 if eid in marked:
                     eo.setdefault(eid, []).append(oid)
         arrays: list[pa.Array] = [
             event_ids,
-            pa.array(list(map(ids.__getitem__, cols[1])), pa.string()),
-            pa.array(list(map(_LABEL, cols[2])), pa.string()),
-            _LIFECYCLE.take(pa.array(np.fromiter(cols[3], dtype=np.int8, count=n))),
+            pa.array(list(map(ids.__getitem__, cases)), pa.string()),
+            pa.array(list(map(_LABEL, acts)), pa.string()),
+            _LIFECYCLE.take(pa.array(np.fromiter(lifecycles, dtype=np.int8, count=n))),
             pa.array(self.timebase.epoch_ms(t), pa.timestamp("ms", tz=self.timebase.tz.key)),
-            pa.array(cols[4], pa.string()),
-            pa.array(cols[5], pa.string()),
-            pa.array(cols[6], pa.float64()),
-            pa.array(cols[7], pa.string()),
+            pa.array(resources, pa.string()),
+            pa.array(roles, pa.string()),
+            pa.array(costs, pa.float64()),
+            pa.array(rules, pa.string()),
             pa.array(exc, pa.string()),
         ]
         if self.batches:
-            arrays.append(pa.array([getattr(a, "batch_id", None) for a in cols[2]], pa.string()))
+            arrays.append(pa.array([getattr(a, "batch_id", None) for a in acts], pa.string()))
         if self.attr_types:
             # events of a case share one snapshot object until a rule changes the data: convert each distinct
             # snapshot once and gather the rows with take() instead of converting every cell of every event
-            snaps = cols[9]
             _, first_row, take = np.unique(np.fromiter(map(id, snaps), dtype=np.int64, count=n), return_index=True,
                                            return_inverse=True)
             distinct = [snaps[i] for i in first_row.tolist()]
@@ -414,15 +415,15 @@ class Recorder:
         hits = q.hits
         seen: dict[int, tuple[tuple[Any, ...], list[tuple[int, Any, Any, str]]]] = {}  # by the snapshot's id
         for j, row in enumerate(batch):
-            c = row[1]
+            c = row.case
             if c not in hits:
                 continue
-            snap = row[9]
+            snap = row.snapshot
             got = seen.get(id(snap))
             if got is None:
                 got = seen[id(snap)] = q.recorded(c, snap)
             if got[1]:
-                batch[j] = row[:9] + (got[0],)
+                batch[j] = row._replace(snapshot=got[0])
                 marks = self.faulty.setdefault(c, {})
                 for ch in got[1]:
                     marks.setdefault(ch, []).append(f"E{first + 1 + j}")
@@ -589,10 +590,10 @@ def _in_output_order(batch: list[EventRow]) -> list[EventRow]:
     (run number, case) about twice as fast as ``list.sort`` with an item-getter key.
     """
     n = len(batch)
-    t = np.fromiter(map(itemgetter(0), batch), dtype=np.float64, count=n)
+    t = np.fromiter(map(ROW_TIME, batch), dtype=np.float64, count=n)
     if n < 2 or (t[1:] < t[:-1]).any():  # not in time order after all: sort the general way
-        return sorted(batch, key=itemgetter(0, 1))
-    c = np.fromiter(map(itemgetter(1), batch), dtype=np.int64, count=n)
+        return sorted(batch, key=ROW_TIME_CASE)
+    c = np.fromiter(map(ROW_CASE, batch), dtype=np.int64, count=n)
     run = np.zeros(n, dtype=np.int64)
     np.cumsum(t[1:] != t[:-1], out=run[1:])
     order = np.argsort(run * (int(c.max()) + 1) + c, kind="stable")

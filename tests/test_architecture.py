@@ -15,7 +15,7 @@ import pytest
 # package's ``__init__`` alone is written with a trailing '='.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundations", ("procsim.errors", "procsim.limits", "procsim.version", "procsim.registry", "procsim.spec.units",
-                     "procsim.timebase", "procsim.sim.streams")),
+                     "procsim.timebase", "procsim.sim.streams", "procsim.rows")),
     ("distributions", ("procsim.distributions",)),
     ("exception catalogue", ("procsim.exceptions", "procsim.drift", "procsim.recording")),
     ("spec", ("procsim.spec.base", "procsim.spec.loader", "procsim.spec.loaded", "procsim.spec.models", "procsim.spec.schema",

@@ -261,6 +261,7 @@ def test_one_grid_for_every_event_maps_a_batch_as_the_per_row_path_does(g: float
     from zoneinfo import ZoneInfo
 
     from procsim.recording import Recording, Rule
+    from procsim.rows import EventRow
 
     class Act:
         id = "a"
@@ -275,9 +276,11 @@ def test_one_grid_for_every_event_maps_a_batch_as_the_per_row_path_does(g: float
             r._uniform = None  # the per-row path
         return r
 
-    rows = [(t, c, Act, life, None, None, None, "", "", ()) for t, c, life in raw]
+    rows = [EventRow(t, c, Act, life, None, None, None, "", "", ()) for t, c, life in raw]
     fast, slow = rec(True), rec(False)
     half = len(rows) // 2
     for part in (rows[:half], rows[half:]):
-        assert fast.transform(part) == slow.transform(part)
+        got = fast.transform(part)
+        assert got == slow.transform(part)
+        assert all(type(r) is EventRow for r in got)  # rows stay named after their recorded time is set
     assert fast.last == slow.last

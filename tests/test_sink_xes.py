@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -14,6 +13,7 @@ from lxml import etree
 
 import procsim.sinks.xes  # noqa: F401 - registers the format even before the package imports it
 from procsim.records import Case, Recorder
+from procsim.rows import EventRow
 from procsim.run import run
 from procsim.sinks.base import SinkContext
 from procsim.sinks.xes import XesSink, escape
@@ -130,14 +130,14 @@ def _tiny(out: Path, *, labels: bool, tz: str = "Europe/Berlin", start: datetime
     for c in (a, b):
         rec.open_case(c)
     nasty, check = SimpleNamespace(id="nasty", label=NASTY), SimpleNamespace(id="check", label="Check")  # activities
-    rows: list[tuple[Any, ...]] = [
-        (0.0, 0, nasty, 0, "Jörg \"J\" O'Neil", "clerk", None, "", "", a.snapshot()),
-        (5.0, 1, check, 0, None, None, None, "", "", b.snapshot()),
-        (10.0, 0, nasty, 1, "Jörg \"J\" O'Neil", "clerk", 1.5, "r1 & r2", "", a.snapshot()),
-        (20.0, 1, check, 1, None, None, 0.0, "", "late_delivery <x>", b.snapshot()),
+    rows = [
+        EventRow(0.0, 0, nasty, 0, "Jörg \"J\" O'Neil", "clerk", None, "", "", a.snapshot()),
+        EventRow(5.0, 1, check, 0, None, None, None, "", "", b.snapshot()),
+        EventRow(10.0, 0, nasty, 1, "Jörg \"J\" O'Neil", "clerk", 1.5, "r1 & r2", "", a.snapshot()),
+        EventRow(20.0, 1, check, 1, None, None, 0.0, "", "late_delivery <x>", b.snapshot()),
     ]
     for i, row in enumerate(rows):
-        rec.add(row)  # type: ignore[arg-type]
+        rec.add(row)
         if i == 2:
             a.end, a.status, a.cost = 10.0, "completed", 1.5
             rec.close_case(a)

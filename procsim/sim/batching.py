@@ -27,6 +27,7 @@ import numpy as np
 from simpy.events import Event
 
 from procsim.exceptions.base import COMPLETE, START
+from procsim.rows import NEW_ROW, EventRow
 from procsim.sim.task import Task
 from procsim.sim.waits import Moments
 
@@ -177,7 +178,8 @@ class Batcher:
 
         def begin(item: tuple[Any, str, str, Any, Event]) -> None:
             case, fired, exc, eff, _ = item
-            row = (env._now, case.idx, run, 0, name, role, None, fired, exc, case._snap or case.snapshot())
+            row = NEW_ROW(EventRow, (env._now, case.idx, run, 0, name, role, None, fired, exc,
+                                     case._snap or case.snapshot()))
             if case.exc is None:
                 rows.append(row)
             else:
@@ -198,7 +200,7 @@ class Batcher:
                 ruled = hooks.after_activity(case, act.id, now)
                 if ruled:
                     fired = f"{fired};{ruled}" if fired else ruled
-            row = (now, case.idx, run, 1, name, role, cost, fired, exc, case._snap or case.snapshot())
+            row = NEW_ROW(EventRow, (now, case.idx, run, 1, name, role, cost, fired, exc, case._snap or case.snapshot()))
             if case.exc is None:
                 rows.append(row)
             else:

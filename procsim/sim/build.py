@@ -275,10 +275,7 @@ class AttributeMaker:
             self._draw_block(block)
         attrs = {"case_id": case_id, **self._rows[j]}
         if self.lines is not None:
-            lines = self.lines.draw(idx)
-            attrs.update(self.lines.attributes(lines))
-            if self.line_ref is not None and lines:
-                attrs[self.line_ref] = lines[0].material
+            attrs.update(self.lines.case_attributes(idx, self.line_ref))
         if self.schemes is not None and idx in self.schemes.by_case:
             self.schemes.apply(idx, attrs, now, self._drawn, self.fit)
         if self._masters:

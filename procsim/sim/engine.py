@@ -26,6 +26,7 @@ from simpy.events import Event
 
 from procsim.exceptions.base import COMPLETE, INJECTED, START, Effect
 from procsim.records import Case, Recorder
+from procsim.rows import NEW_ROW, EventRow
 from procsim.sim.arrivals import RateProfile
 from procsim.sim.calendar import WorkCalendar
 from procsim.sim.kernel import Kernel
@@ -374,13 +375,14 @@ class Simulation:
             exc = self._exception_label(case, w) if case.exceptions else ""
             if case.exc is not None and case.exc.sticky:
                 exc = _union(exc, case.exc.sticky)
-            self.rec.rows.append((now, case.idx, w, 0, None, None, None, "", exc, case._snap or case.snapshot()))
+            self.rec.rows.append(NEW_ROW(EventRow, (now, case.idx, w, 0, None, None, None, "", exc,
+                                                    case._snap or case.snapshot())))
         if end > now:
             yield env.sleep(end - now)
         if w.log:
             case.events += 2
-            self.rec.rows.append((env._now, case.idx, w, 1, None, None, None, "", exc,
-                                  case._snap or case.snapshot()))
+            self.rec.rows.append(NEW_ROW(EventRow, (env._now, case.idx, w, 1, None, None, None, "", exc,
+                                                    case._snap or case.snapshot())))
         return w.next  # type: ignore[no-any-return]
 
     def _activity_x(self, case: Case, act: Activity, routed: str) -> Generator[Event, Any, int]:
@@ -428,7 +430,7 @@ class Simulation:
                     break
         return exc
 
-    def _put(self, case: Case, row: Any, eff: Effect | None, bit: int) -> None:
+    def _put(self, case: Case, row: EventRow, eff: Effect | None, bit: int) -> None:
         """Record a row as an exception has it: left out (a logging gap) or written twice (the copy labelled)."""
         rows = self.rec.rows
         if eff is None or not (eff.missing | eff.dup) & bit:
@@ -437,7 +439,7 @@ class Simulation:
             case.events -= 1
         else:
             rows.append(row)
-            rows.append(row[:8] + (_union(row[8], eff.dup_label), row[9]))
+            rows.append(row._replace(exception=_union(row.exception, eff.dup_label)))
             case.events += 1
 
     def _activity(self, case: Case, act: Activity, routed: str, eff: Effect | None = None,
@@ -496,13 +498,17 @@ class Simulation:
                 scale *= dscale
                 fired = _join(fired, _join(dfired, ruled))
             if st is None:
-                rows.append((env._now, case.idx, act, 0, None, None, None, fired, exc,
-                             case._snap or case.snapshot()))
+                rows.append(NEW_ROW(EventRow, (env._now, case.idx, act, 0, None, None, None, fired, exc,
+                                               case._snap or case.snapshot())))
             else:
                 st.who[act.id] = (-1, -1)
                 x = (yield from self._outage(case, exc)) if self._o_lo <= env._now < self._o_hi else exc
-                self._put(case, (env._now, case.idx, act, 0, None, None, None, fired, x, case.snapshot()),
-                          eff, START)
+                row = NEW_ROW(EventRow, (env._now, case.idx, act, 0, None, None, None, fired, x,
+                                         case.snapshot()))
+                if eff is None:  # as _put does without an effect, without the call
+                    rows.append(row)
+                else:
+                    self._put(case, row, eff, START)
             work = sample(case.rng) * scale + add
             yield env.sleep(work)
             cost = round(act.cost_fixed + act.cost_rate * work, 2)
@@ -513,12 +519,16 @@ class Simulation:
             if after_sets:
                 fired = _join(fired, hooks.after_activity(case, act.id, now))
             if st is None:
-                rows.append((now, case.idx, act, 1, None, None, cost, fired, exc,
-                             case._snap or case.snapshot()))
+                rows.append(NEW_ROW(EventRow, (now, case.idx, act, 1, None, None, cost, fired, exc,
+                                               case._snap or case.snapshot())))
             else:
                 x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
-                self._put(case, (env._now, case.idx, act, 1, None, None, cost, fired, x, case.snapshot()),
-                          eff, COMPLETE)
+                row = NEW_ROW(EventRow, (env._now, case.idx, act, 1, None, None, cost, fired, x,
+                                         case.snapshot()))
+                if eff is None:  # as _put does without an effect, without the call
+                    rows.append(row)
+                else:
+                    self._put(case, row, eff, COMPLETE)
             if len(rows) >= rec.flush_every:
                 rec.flush(final=False)
             return act.next
@@ -550,11 +560,11 @@ class Simulation:
             member = yield req
             if people is not None and people.calendars is not None:
                 cal = people.calendars[member]
-        elif deadline is not None and cal is not None and cal.next_working(env._now) > env._now + deadline[0]:
+        elif deadline is not None and cal is not None and cal.next_working(env._now) > env._now + deadline.within:
             # a member is free but off shift until after the deadline (a Friday evening request): escalate
             pool.release(member)
-            case.routed = deadline[2]
-            return cast(int, deadline[1])
+            case.routed = deadline.rule
+            return cast(int, deadline.target)
         start = env._now
         if cal is not None:
             nw = cal.next_working(start)
@@ -569,13 +579,17 @@ class Simulation:
             scale *= dscale
             fired = _join(fired, _join(dfired, ruled))
         if st is None:
-            rows.append((start, case.idx, act, 0, name, pool.name, None, fired, exc,
-                         case._snap or case.snapshot()))
+            rows.append(NEW_ROW(EventRow, (start, case.idx, act, 0, name, pool.name, None, fired, exc,
+                                           case._snap or case.snapshot())))
         else:
             st.who[act.id] = (pool_i, member)
             x = (yield from self._outage(case, exc)) if self._o_lo <= start < self._o_hi else exc
-            self._put(case, (env._now, case.idx, act, 0, name, pool.name, None, fired, x, case.snapshot()),
-                      eff, START)
+            row = NEW_ROW(EventRow, (env._now, case.idx, act, 0, name, pool.name, None, fired, x,
+                                     case.snapshot()))
+            if eff is None:  # as _put does without an effect, without the call
+                rows.append(row)
+            else:
+                self._put(case, row, eff, START)
             start = env._now
         work = sample(case.rng) * scale + add
         if people is not None:
@@ -598,12 +612,16 @@ class Simulation:
         if after_sets:
             fired = _join(fired, hooks.after_activity(case, act.id, now))
         if st is None:
-            rows.append((now, case.idx, act, 1, name, pool.name, cost, fired, exc,
-                         case._snap or case.snapshot()))
+            rows.append(NEW_ROW(EventRow, (now, case.idx, act, 1, name, pool.name, cost, fired, exc,
+                                           case._snap or case.snapshot())))
         else:
             x = (yield from self._outage(case, exc)) if self._o_lo <= now < self._o_hi else exc
-            self._put(case, (env._now, case.idx, act, 1, name, pool.name, cost, fired, x, case.snapshot()),
-                      eff, COMPLETE)
+            row = NEW_ROW(EventRow, (env._now, case.idx, act, 1, name, pool.name, cost, fired, x,
+                                     case.snapshot()))
+            if eff is None:  # as _put does without an effect, without the call
+                rows.append(row)
+            else:
+                self._put(case, row, eff, COMPLETE)
         pool.release(member)
         if len(rows) >= rec.flush_every:
             rec.flush(final=False)
