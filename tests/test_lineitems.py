@@ -336,9 +336,13 @@ def test_integer_tax_equals_the_decimal_tax(net: int, rate: str) -> None:
 def test_case_attributes_are_the_totals_of_the_drawn_lines(seed: int) -> None:
     spec = load_process(P2P).spec
     assert spec.line_items is not None
-    drawer = LineDrawer(spec.line_items, seed)
+    drawer = LineDrawer(spec.line_items, seed, AttributeMaker(spec, seed, STREAM_DATA).world)
     for idx in range(40):
-        assert drawer.case_attributes(idx) == drawer.attributes(drawer.draw(idx))
+        lines = drawer.draw(idx)
+        assert drawer.case_attributes(idx) == drawer.attributes(lines)
+        # with the case's material reference: the first line's material, as the documents show it
+        assert drawer.case_attributes(idx, "material_id") == {**drawer.attributes(lines),
+                                                              "material_id": lines[0].material}
 
 
 # -- bytes of processes without line items ------------------------------------------------------------------
