@@ -86,6 +86,8 @@ def run(
                                                    "core; 1: in this process)")] = None,
     dask: Annotated[Optional[str], typer.Option(help="Run the shards on dask: local:N or tcp://scheduler:8786")]
     = None,
+    parquet_layout: Annotated[str, typer.Option(help="Parquet of a sharded run: 'file' (one merged file) or "
+                                                "'dataset' (a folder of the shards' files, no merge)")] = "file",
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -117,7 +119,8 @@ def run(
             result = do_run(loaded, out, seed=seed, cases=cases, horizon=h, formats=formats,
                             labels_in_log=labels_in_log, on_progress=progress.update, force=force,
                             window=window, on_notice=None if quiet else lambda m: typer.echo(m, err=True), streaming=stream,
-                            replications=replications, workers=workers, dask=dask, report=report)
+                            replications=replications, workers=workers, dask=dask, report=report,
+                            parquet_layout=parquet_layout)
         finally:
             progress.close()
             restore()

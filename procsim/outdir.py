@@ -43,6 +43,9 @@ JOURNAL = ".procsim-pending.json"
 MANIFEST = "manifest.json"
 REPORT = "report.html"  # written after the commit by `run --report`; the manifest says a report goes with it
 DOCUMENTS = "documents"
+# a Parquet dataset partitioned by shard (``--parquet-layout dataset``): ``events.parquet/part-00003-DE01-R02.parquet``;
+# the manifest lists its parts ({"layout": "dataset", "parts": {name: {sha256, bytes}}})
+PART = re.compile(r"^part-\d{5}-[A-Za-z0-9_.-]+\.parquet$")
 # procsim's temporaries: this version's (".events.csv.123-9f3a1c2b.part", a SQLite journal beside one) and the
 # fixed names earlier versions used for their outputs (".events.csv.part"): only these are ever cleared as stale
 TEMP = re.compile(r"^\.(?:[^/\\]+\.\d+-[0-9a-f]{8}\.part(?:-journal|-wal|-shm)?"
@@ -90,6 +93,8 @@ class RunFolder:
         self.tag = f"{os.getpid()}-{secrets.token_hex(4)}"  # temporaries unique per run (not in any output)
         self._fd: int | None = None
         self.entries = list(dict.fromkeys([*entries, MANIFEST]))
+        # the Parquet datasets an earlier run wrote here: name -> its parts (None: known only from the journal)
+        self.datasets: dict[str, set[str] | None] = {}
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {out}: a file is in the way; give a folder")
         try:
@@ -194,6 +199,18 @@ class RunFolder:
             if DOCUMENTS in (m.get("formats") or ()):
                 owned.discard("index.csv")  # the documents index is listed by its name inside documents/
                 owned.add(DOCUMENTS)
+            for n, meta in list(files.items()):
+                parts = meta.get("parts") if isinstance(meta, dict) else None
+                if isinstance(parts, dict):  # a dataset: ours while every part has the size procsim wrote
+                    del files[n]
+                    names = {k for k in parts if isinstance(k, str) and PART.match(k)}
+                    d = self.real / n
+                    if d.is_dir() and not d.is_symlink() and all(
+                            _size(d / k) == (parts[k].get("bytes") if isinstance(parts[k], dict) else None)
+                            for k in names if os.path.lexists(d / k)):
+                        self.datasets[n] = names
+                    else:
+                        owned.discard(n)
             # a file whose size is no longer the one procsim wrote was changed by someone: it is theirs now
             # (the size, not the sha256: reading gigabytes back at every start would cost seconds)
             for n, meta in files.items():
@@ -212,6 +229,10 @@ class RunFolder:
             except (OSError, UnicodeDecodeError, ValueError, AttributeError):
                 listed = []
             owned |= {n for n in listed if isinstance(n, str) and _plain(n)}
+            for n in owned - {DOCUMENTS}:  # a dataset the journal names, its parts unknown: procsim's part names
+                d = self.real / n
+                if n not in self.datasets and d.is_dir() and not d.is_symlink():
+                    self.datasets[n] = None
         return owned
 
     def _check_conflicts(self) -> None:
@@ -224,6 +245,11 @@ class RunFolder:
                 problems.append(f"{self.out / name}: is a symbolic link; procsim did not make it")
             elif name not in self.owned:
                 problems.append(f"{self.out / name}: exists and procsim did not write it")
+            elif name in self.datasets or (name != DOCUMENTS and p.is_dir()):
+                foreign = self._foreign_parts(name)
+                if foreign:
+                    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+                    problems.append(f"{self.out / name}: holds files procsim did not write ({shown})")
             elif name == DOCUMENTS:
                 foreign = self._foreign_documents()
                 if foreign:
@@ -255,6 +281,27 @@ class RunFolder:
         ours = self._documents_of() or set()
         with os.scandir(self.real / DOCUMENTS) as it:  # the entry types come with the listing: no stat per file
             return sorted(e.name for e in it if e.name not in ours or not e.is_file(follow_symlinks=False))
+
+    def _foreign_parts(self, name: str) -> list[str]:
+        """The entries of a dataset folder that are not its parts (all of them when it is not a dataset of ours)."""
+        ours = self.datasets.get(name)
+        with os.scandir(self.real / name) as it:
+            return sorted(e.name for e in it if not e.is_file(follow_symlinks=False) or (
+                name not in self.datasets or (e.name not in ours if ours is not None else not PART.match(e.name))))
+
+    def _remove_dataset(self, name: str) -> None:
+        """Remove an earlier run's dataset folder: its parts, then the folder (kept if anything else is in it)."""
+        d = self.real / name
+        ours = self.datasets.get(name)
+        for e in sorted(os.listdir(d)):
+            p = d / e
+            if (e in ours if ours is not None else bool(PART.match(e))) and p.is_file() and not p.is_symlink():
+                p.unlink()
+        try:
+            d.rmdir()
+        except OSError:
+            pass  # files of the user's own are in it: it stays, with them (the rename onto it then fails)
+        self.datasets.pop(name, None)
 
     def _clear_stale(self) -> None:
         # under the lock: no other run is writing, so every procsim temporary here is a leftover
@@ -288,10 +335,14 @@ class RunFolder:
         assert _plain(name), name
         return self.out / f".{name}.{self.tag}.part"
 
-    def begin_commit(self, written: Iterable[str]) -> None:
+    def begin_commit(self, written: Iterable[str], datasets: Iterable[str] = ()) -> None:
         """Before the first rename: record old and new names in the journal, then remove the old manifest
-        (from here until the new one is written, the folder has none: it no longer describes the files)."""
+        (from here until the new one is written, the folder has none: it no longer describes the files).
+
+        ``datasets`` are the names this run writes as folders (Parquet datasets): a file of an earlier run's under
+        such a name, and an earlier run's dataset under any name this run writes, go before the renames."""
         self.written = set(written) | {MANIFEST}
+        dirs = set(datasets)
         try:
             moved = self.out.resolve() != self.real
         except OSError:
@@ -304,6 +355,15 @@ class RunFolder:
             (self.real / MANIFEST).unlink(missing_ok=True)
         except OSError as e:
             raise os_error(e, self.out / MANIFEST) from None
+        for name in sorted((self.written & self.owned) - {MANIFEST, DOCUMENTS}):
+            p = self.real / name
+            try:
+                if name in self.datasets:
+                    self._remove_dataset(name)
+                elif name in dirs and (p.is_symlink() or p.is_file()):
+                    p.unlink()
+            except OSError as e:
+                raise os_error(e, self.out / name) from None
 
     def finish_commit(self, manifest_text: str) -> Path:
         """After the renames: remove what earlier runs wrote that this one did not, write the manifest, drop
@@ -313,6 +373,8 @@ class RunFolder:
             try:
                 if name == DOCUMENTS:
                     self._remove_documents(p)
+                elif name in self.datasets:
+                    self._remove_dataset(name)
                 elif p.is_symlink() or p.is_file():
                     p.unlink()
             except OSError as e:
@@ -380,9 +442,16 @@ def _remove(p: Path) -> None:
         p.unlink()
 
 
+def _size(p: Path) -> int | None:
+    try:
+        return p.lstat().st_size
+    except OSError:
+        return None
+
+
 def _plain(name: str) -> bool:
     """A bare file name: no separator, not '.' or '..', no NUL."""
     return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\x00")
 
 
-__all__ = ["RunFolder", "FolderError", "OutputError", "os_error", "LOCK", "JOURNAL", "TEMP"]
+__all__ = ["RunFolder", "FolderError", "OutputError", "os_error", "LOCK", "JOURNAL", "TEMP", "PART"]

@@ -26,7 +26,7 @@ from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sim.streams import STREAM_RECORDING
 from procsim.sim.streams import stream
-from procsim.shards import (MERGEABLE, Shard, ShardTask, apply_unit, parse_dask, plan_shards, progress_callback,
+from procsim.shards import (LAYOUTS, MERGEABLE, Shard, ShardTask, apply_unit, parse_dask, plan_shards, progress_callback,
                             run_shards, shard_run_process)
 from procsim.sinks import REGISTRY, Sink, SinkContext
 from procsim.spec import LoadedProcess, load_process
@@ -78,7 +78,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         root: str | Path | None = None, force: bool = False, window: str | Window | None = None,
         on_notice: Callable[[str], None] | None = None, streaming: StreamOptions | None = None,
         replications: int = 1, workers: int | None = None, dask: str | None = None,
-        shard: Shard | None = None, report: bool = False) -> RunResult:
+        shard: Shard | None = None, report: bool = False, parquet_layout: str = "file") -> RunResult:
     """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``.
 
     ``root`` is the project folder the process may read from (``procsim.spec.paths``); ``force`` lets a run
@@ -88,7 +88,8 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
 
     ``replications`` > 1 runs that many independent replications as shards (``procsim.shards``): ``cases`` is
     the total, split evenly; ``workers`` local processes run them (default: one per core; 1: in this process),
-    or the dask cluster ``dask`` ('local:N' or a scheduler address). ``shard`` is set only for one shard's run."""
+    or the dask cluster ``dask`` ('local:N' or a scheduler address). ``shard`` is set only for one shard's run.
+    ``parquet_layout`` 'dataset' writes a sharded run's Parquet files as a folder of the shards' files (no merge)."""
     t0 = time.perf_counter()
     loaded = process if isinstance(process, LoadedProcess) else load_process(process, root)
     if streaming is not None:
@@ -138,6 +139,14 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
                          "declare units in the process")
     if dask is not None:
         parse_dask(dask)
+    if parquet_layout not in LAYOUTS:
+        raise UsageError(f"--parquet-layout {parquet_layout}: choose from {', '.join(LAYOUTS)}")
+    if parquet_layout == "dataset":
+        if shards is None:
+            raise UsageError("--parquet-layout dataset partitions Parquet by shard: give --replications R (R > 1) "
+                             "too, or declare units in the process")
+        if not any(f in ("parquet", "labels-parquet") for f in formats):
+            raise UsageError("--parquet-layout dataset needs a Parquet format: --format parquet or labels-parquet")
     if shards is not None:
         if streaming is not None:
             raise UsageError("a sharded run (--replications, units) cannot be combined with --to, --pace, --start "
@@ -162,7 +171,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
             files, manifest, n_cases, n_events = run_shards(
                 loaded, folder, shards, run_one=_shard_run, horizon=horizon, formats=formats, kinds=kinds,
                 labels_in_log=labels_in_log, window=window, flush_every=flush_every, workers=workers, dask=dask,
-                seed=seed, cases=cases, on_progress=on_progress, t0=t0)
+                seed=seed, cases=cases, on_progress=on_progress, t0=t0, parquet_layout=parquet_layout)
             return RunResult(out_dir, files, n_cases, n_events, manifest["wall_time_s"], manifest)
         return _run(loaded, folder, seed=seed, cases=cases, horizon=horizon, formats=formats, kinds=kinds,
                     labels=labels, labels_in_log=labels_in_log, on_progress=on_progress, flush_every=flush_every,

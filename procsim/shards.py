@@ -36,10 +36,11 @@ from procsim.spec import LoadedProcess, load_process
 from procsim.version import __version__, output_versions
 
 __all__ = ["Shard", "ShardTask", "ShardError", "plan_shards", "apply_unit", "parse_dask", "run_shards",
-           "shard_run_process", "MERGEABLE"]
+           "shard_run_process", "MERGEABLE", "LAYOUTS", "part_name"]
 
 # formats a sharded run can merge (the object-centric ones and documents are not merged yet: refused up front)
 MERGEABLE = ("csv", "parquet", "xes", "labels-parquet", "cases", "labels")
+LAYOUTS = ("file", "dataset")  # --parquet-layout: one merged file, or a dataset of the shards' files
 PROGRESS_EVERY = 500  # cases between a worker's progress messages
 
 
@@ -210,8 +211,8 @@ def call_shard(run_one: Callable[[ShardTask], dict[str, Any]], task: ShardTask) 
 def run_shards(loaded: LoadedProcess, folder: RunFolder, shards: Sequence[Shard], *, run_one: Callable[..., Any],
                horizon: float | None, formats: Sequence[str], kinds: Sequence[str], labels_in_log: bool,
                window: Any, flush_every: int, workers: int | None, dask: str | None, seed: int,
-               cases: int | None, on_progress: Callable[[int, int | None], None] | None, t0: float
-               ) -> tuple[list[Path], dict[str, Any], int, int]:
+               cases: int | None, on_progress: Callable[[int, int | None], None] | None, t0: float,
+               parquet_layout: str = "file") -> tuple[list[Path], dict[str, Any], int, int]:
     """Run every shard, merge their files into ``folder`` and commit them with the manifest.
 
     Returns (files, manifest, cases, events)."""
@@ -238,7 +239,8 @@ def run_shards(loaded: LoadedProcess, folder: RunFolder, shards: Sequence[Shard]
         results = _on_pool(run_one, tasks, n_workers, on_progress, total)
     files, manifest, n_cases, n_events = _merge(folder, scratch, shards, results, kinds, t0=t0, seed=seed,
                                                 cases=cases, horizon=horizon, formats=formats,
-                                                labels_in_log=labels_in_log, loaded=loaded)
+                                                labels_in_log=labels_in_log, loaded=loaded,
+                                                parquet_layout=parquet_layout)
     shutil.rmtree(scratch, ignore_errors=True)
     return files, manifest, n_cases, n_events
 
@@ -332,7 +334,7 @@ _XES_END = b"</log>\n"
 
 def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: list[dict[str, Any]],
            kinds: Sequence[str], *, t0: float, seed: int, cases: int | None, horizon: float | None,
-           formats: Sequence[str], labels_in_log: bool, loaded: LoadedProcess
+           formats: Sequence[str], labels_in_log: bool, loaded: LoadedProcess, parquet_layout: str = "file"
            ) -> tuple[list[Path], dict[str, Any], int, int]:
     from procsim.sinks import REGISTRY
 
@@ -342,12 +344,15 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
     names += extra
     temps: dict[str, Path] = {}
     hashes: dict[str, str] = {}
+    datasets: dict[str, dict[str, dict[str, Any]]] = {}  # name -> part -> {sha256, bytes}
     try:
         for name in names:
             parts = [scratch / s.tag / name for s in shards]
             tmp = folder.temp(name)
             temps[name] = tmp
-            if name.endswith(".parquet"):
+            if name.endswith(".parquet") and parquet_layout == "dataset":
+                datasets[name] = _move_parts(parts, tmp, shards, [r["files"][name] for r in results])
+            elif name.endswith(".parquet"):
                 hashes[name] = _merge_parquet(parts, tmp)
             elif name.endswith(".xes"):
                 hashes[name] = _merge_xes(parts, tmp)
@@ -356,7 +361,7 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
                 hashes[name] = _merge_csv(parts[:1], tmp)
             else:
                 hashes[name] = _merge_csv(parts, tmp)
-        folder.begin_commit(names)
+        folder.begin_commit(names, datasets=datasets)
         files = []
         for name in names:
             final = folder.out / name
@@ -364,7 +369,7 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
             files.append(final)
     except OSError as e:
         for t in temps.values():
-            t.unlink(missing_ok=True)
+            shutil.rmtree(t) if t.is_dir() else t.unlink(missing_ok=True)
         raise os_error(e, folder.out) from None
     n_cases = sum(r["counts"]["cases"] for r in results)
     n_events = sum(r["counts"]["events"] for r in results)
@@ -395,7 +400,9 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
                     "replication": s.replication, "seed": s.seed, "cases_requested": s.cases,
                     "counts": r["counts"], "files": {n: v["sha256"] for n, v in r["files"].items()}}
                    for s, r in zip(shards, results)],
-        "files": {p.name: {"sha256": hashes[p.name], "bytes": p.stat().st_size} for p in files},
+        "files": {p.name: {"layout": "dataset", "bytes": sum(v["bytes"] for v in datasets[p.name].values()),
+                           "parts": datasets[p.name]} if p.name in datasets else
+                  {"sha256": hashes[p.name], "bytes": p.stat().st_size} for p in files},
         "merge_s": round(time.perf_counter() - t_merge, 3),  # the part of the wall time the merge took
         "wall_time_s": round(time.perf_counter() - t0, 3),
     }
@@ -447,6 +454,25 @@ def _merge_xes(parts: list[Path], out: Path) -> str:
         h.update(_XES_END)
         dst.write(_XES_END)
     return h.hexdigest()
+
+
+def part_name(shard: Shard) -> str:
+    """A shard's file in a Parquet dataset: its position first, so that the names sort in shard order (readers
+    list a dataset's files sorted by name), then its tag."""
+    return f"part-{shard.index:05d}-{shard.tag}.parquet"
+
+
+def _move_parts(parts: list[Path], out: Path, shards: Sequence[Shard], metas: list[dict[str, Any]]
+                ) -> dict[str, dict[str, Any]]:
+    """A Parquet dataset: the folder ``out`` holding every shard's file as the worker wrote it, renamed (no byte is
+    read or written again). Returns part name -> {sha256 (the worker's), bytes}."""
+    out.mkdir()
+    listed: dict[str, dict[str, Any]] = {}
+    for p, s, meta in zip(parts, shards, metas):
+        name = part_name(s)
+        os.replace(p, out / name)
+        listed[name] = {"sha256": meta["sha256"], "bytes": (out / name).stat().st_size}
+    return listed
 
 
 def _merge_parquet(parts: list[Path], out: Path) -> str:
