@@ -316,10 +316,16 @@ def _add_shard(model: Any, types: dict[str, str], shard: Shard) -> None:
 
 def _shard_run(task: ShardTask, loaded: LoadedProcess | None = None,
                on_progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
-    """One shard of a sharded run, on a worker (the process reloaded there) or here; returns its manifest."""
+    """One shard of a sharded run, on a worker (the process reloaded there) or here; returns its manifest, with
+    what the shard cost where it ran (``cost``: CPU seconds of the process, seconds spent reloading the process,
+    the worker's pid) for the merged manifest."""
+    import os
+
+    cpu0, t_load = time.process_time(), time.perf_counter()
     if loaded is None:
         loaded = shard_run_process(task)
         on_progress = progress_callback(task.shard)
+    t_load = time.perf_counter() - t_load
     s = task.shard
     if s.unit is not None:
         loaded = apply_unit(loaded, s.unit)
@@ -329,7 +335,8 @@ def _shard_run(task: ShardTask, loaded: LoadedProcess | None = None,
                  horizon=None if windowed else task.horizon, formats=task.formats,
                  labels_in_log=task.labels_in_log, window=task.window, flush_every=task.flush_every,
                  on_progress=on_progress, shard=s)
-    return result.manifest
+    return result.manifest | {"cost": {"cpu_s": round(time.process_time() - cpu0, 3), "load_s": round(t_load, 3),
+                                       "worker": os.getpid()}}
 
 
 def _write_events(sinks: list[Sink], batch: EventBatch) -> None:

@@ -218,6 +218,7 @@ def run_shards(loaded: LoadedProcess, folder: RunFolder, shards: Sequence[Shard]
     Returns (files, manifest, cases, events)."""
     if not loaded.path.is_file() and (dask is not None or (workers or 0) > 1):
         raise UsageError("a process built in memory cannot be sent to workers: load it from its file")
+    cpu0 = time.process_time()
     scratch = folder.temp("shards")  # '.shards.<pid>-<hex>.part': a leftover is cleared like any temporary
     scratch.mkdir()
     inputs = tuple(sorted(loaded.inputs.items()))
@@ -240,7 +241,7 @@ def run_shards(loaded: LoadedProcess, folder: RunFolder, shards: Sequence[Shard]
     files, manifest, n_cases, n_events = _merge(folder, scratch, shards, results, kinds, t0=t0, seed=seed,
                                                 cases=cases, horizon=horizon, formats=formats,
                                                 labels_in_log=labels_in_log, loaded=loaded,
-                                                parquet_layout=parquet_layout)
+                                                parquet_layout=parquet_layout, cpu0=cpu0)
     shutil.rmtree(scratch, ignore_errors=True)
     return files, manifest, n_cases, n_events
 
@@ -334,8 +335,8 @@ _XES_END = b"</log>\n"
 
 def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: list[dict[str, Any]],
            kinds: Sequence[str], *, t0: float, seed: int, cases: int | None, horizon: float | None,
-           formats: Sequence[str], labels_in_log: bool, loaded: LoadedProcess, parquet_layout: str = "file"
-           ) -> tuple[list[Path], dict[str, Any], int, int]:
+           formats: Sequence[str], labels_in_log: bool, loaded: LoadedProcess, parquet_layout: str = "file",
+           cpu0: float = 0.0) -> tuple[list[Path], dict[str, Any], int, int]:
     from procsim.sinks import REGISTRY
 
     t_merge = time.perf_counter()
@@ -398,12 +399,17 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
         "units": [s.unit for s in shards if s.replication == 1 and s.unit is not None],
         "shards": [{"shard": s.tag} | ({"unit": s.unit} if s.unit is not None else {}) | {
                     "replication": s.replication, "seed": s.seed, "cases_requested": s.cases,
-                    "counts": r["counts"], "files": {n: v["sha256"] for n, v in r["files"].items()}}
+                    "counts": r["counts"], "files": {n: v["sha256"] for n, v in r["files"].items()},
+                    # where and at what cost it ran: differs between runs, like wall_time_s
+                    **({"cost": r["cost"] | {"wall_s": r["wall_time_s"]}} if "cost" in r else {})}
                    for s, r in zip(shards, results)],
         "files": {p.name: {"layout": "dataset", "bytes": sum(v["bytes"] for v in datasets[p.name].values()),
                            "parts": datasets[p.name]} if p.name in datasets else
                   {"sha256": hashes[p.name], "bytes": p.stat().st_size} for p in files},
         "merge_s": round(time.perf_counter() - t_merge, 3),  # the part of the wall time the merge took
+        # CPU seconds of the calling process from the first shard's start to here (with --workers 1: the shards'
+        # too; with workers: handing out tasks, progress and the merge)
+        "client_cpu_s": round(time.process_time() - cpu0, 3),
         "wall_time_s": round(time.perf_counter() - t0, 3),
     }
     path = folder.finish_commit(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -66,6 +66,21 @@ def test_merged_log_columns_ids_and_split(write_process, tmp_path):
         assert m["files"][name]["sha256"] == hashlib.sha256((tmp_path / "r" / name).read_bytes()).hexdigest()
 
 
+def test_manifest_says_what_each_shard_cost_where(write_process, tmp_path):
+    import os
+
+    p = write_process(MINI)
+    one = run(p, tmp_path / "one", seed=5, cases=60, replications=3, workers=1)
+    two = run(p, tmp_path / "two", seed=5, cases=60, replications=3, workers=2)
+    assert {s["cost"]["worker"] for s in one.manifest["shards"]} == {os.getpid()}
+    pids = {s["cost"]["worker"] for s in two.manifest["shards"]}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    for m in (one.manifest, two.manifest):
+        assert m["client_cpu_s"] > 0
+        for s in m["shards"]:
+            assert s["cost"]["cpu_s"] > 0 and s["cost"]["load_s"] >= 0 and s["cost"]["wall_s"] > 0
+
+
 def test_a_replication_is_a_run_of_its_own_seed(write_process, tmp_path):
     """Shard 2's rows are those of a plain run with the shard's seed, only with its id prefix and column."""
     p = write_process(MINI)
