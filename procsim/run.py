@@ -150,7 +150,10 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     if shards is not None:
         if streaming is not None:
             raise UsageError("a sharded run (--replications, units) cannot be combined with --to, --pace, --start "
-                             "or --resume")
+                             "or --resume: targets get one run's events in time order while it runs, and shards are "
+                             "separate simulations of the same period running side by side (fed shard after shard, "
+                             "time would jump back at every shard); stream a run without --replications, or load "
+                             "the merged files (docs/scaling.md)")
         bad = [f for f in formats if f not in MERGEABLE]
         if bad:
             raise UsageError(f"--format {','.join(bad)} is not merged across shards yet; a sharded run "
@@ -222,6 +225,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
                              "objects": objects, "batches": rec.batches, "graph": loaded.graph,
                              "exc_meta": rec.exc_meta, "labelled": labels, "spell_rows": rec.spell_rows}
                       | ({"label_schema": NEAR_LABEL_SCHEMA} if spec.near_misses else {}), temp_tag=folder.tag)
+    if objects is not None and shard is not None:  # object ids unique across the shards, as case and event ids
+        objects.event_prefix, objects.id_prefix = rec.event_prefix, f"{shard.tag}-"
     with writer:
         # sinks are made, fed and closed on the writer thread (procsim.writer): output overlaps the simulation
         try:

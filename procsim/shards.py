@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from procsim.errors import ProcsimError, UsageError
-from procsim.outdir import REPORT, RunFolder, os_error
+from procsim.outdir import DOCUMENTS, REPORT, RunFolder, os_error
 from procsim.sim.streams import shard_seed
 from procsim.spec import LoadedProcess, load_process
 from procsim.version import __version__, output_versions
@@ -38,8 +38,9 @@ from procsim.version import __version__, output_versions
 __all__ = ["Shard", "ShardTask", "ShardError", "plan_shards", "apply_unit", "parse_dask", "run_shards",
            "shard_run_process", "MERGEABLE", "LAYOUTS", "part_name"]
 
-# formats a sharded run can merge (the object-centric ones and documents are not merged yet: refused up front)
-MERGEABLE = ("csv", "parquet", "xes", "labels-parquet", "cases", "labels")
+# formats a sharded run can merge (a third-party format is refused up front: its files could not be merged)
+MERGEABLE = ("csv", "parquet", "xes", "labels-parquet", "cases", "labels", "ocel-json", "ocel-sqlite", "documents",
+             "activities")
 LAYOUTS = ("file", "dataset")  # --parquet-layout: one merged file, or a dataset of the shards' files
 PROGRESS_EVERY = 500  # cases between a worker's progress messages
 
@@ -340,8 +341,9 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
     from procsim.sinks import REGISTRY
 
     t_merge = time.perf_counter()
-    names = [REGISTRY[k].filename for k in kinds]
-    extra = sorted({n for r in results for n in r["files"]} - set(names))  # drift.csv
+    names = [REGISTRY[k].entry or REGISTRY[k].filename for k in kinds]  # 'documents' (a folder), not its index
+    extra = sorted({n for r in results for n in r["files"]} - set(names)
+                   - {REGISTRY[k].filename for k in kinds})  # drift.csv
     names += extra
     temps: dict[str, Path] = {}
     hashes: dict[str, str] = {}
@@ -351,7 +353,13 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
             parts = [scratch / s.tag / name for s in shards]
             tmp = folder.temp(name)
             temps[name] = tmp
-            if name.endswith(".parquet") and parquet_layout == "dataset":
+            if name == DOCUMENTS:
+                hashes["index.csv"] = _merge_documents([scratch / s.tag / DOCUMENTS for s in shards], tmp)
+            elif name == "ocel.json":
+                hashes[name] = _merge_ocel_json(parts, tmp)
+            elif name == "ocel.sqlite":
+                hashes[name] = _merge_ocel_sqlite(parts, tmp)
+            elif name.endswith(".parquet") and parquet_layout == "dataset":
                 datasets[name] = _move_parts(parts, tmp, shards, [r["files"][name] for r in results])
             elif name.endswith(".parquet"):
                 hashes[name] = _merge_parquet(parts, tmp)
@@ -366,11 +374,18 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
         files = []
         for name in names:
             final = folder.out / name
+            if name == DOCUMENTS and final.is_dir() and not final.is_symlink():
+                # an earlier run's documents (the folder checked at the start that it holds only those): replaced
+                # whole, never mixed, as the documents sink does
+                shutil.rmtree(final)
             os.replace(temps.pop(name), final)
-            files.append(final)
+            files.append(final / "index.csv" if name == DOCUMENTS else final)
     except OSError as e:
         for t in temps.values():
-            shutil.rmtree(t) if t.is_dir() else t.unlink(missing_ok=True)
+            if t.is_dir():
+                shutil.rmtree(t)
+            else:
+                t.unlink(missing_ok=True)
         raise os_error(e, folder.out) from None
     n_cases = sum(r["counts"]["cases"] for r in results)
     n_events = sum(r["counts"]["events"] for r in results)
@@ -460,6 +475,117 @@ def _merge_xes(parts: list[Path], out: Path) -> str:
         h.update(_XES_END)
         dst.write(_XES_END)
     return h.hexdigest()
+
+
+def _merge_documents(parts: list[Path], out: Path) -> str:
+    """One ``documents/``: every shard's documents moved in (their names carry the shard: 'R02-PO-000001.html'),
+    one ``index.csv`` with every shard's rows in shard order. Returns the index's sha256."""
+    out.mkdir()
+    for p in parts:
+        for e in sorted(os.listdir(p)):
+            if e != "index.csv":
+                os.replace(p / e, out / e)
+    return _merge_csv([p / "index.csv" for p in parts], out / "index.csv")
+
+
+_OCEL_SECTIONS = ('"objectTypes": [', '"eventTypes": [', '"objects": [', '"events": [')
+
+
+def _ocel_sections(path: Path) -> Any:
+    """(section, item line without its separating comma) of an ``ocel.json`` as procsim writes it: one type,
+    object or event a line."""
+    section = None
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            head = line.strip()
+            if head in _OCEL_SECTIONS:
+                section = head.split('"')[1]
+            elif head in ("{", "}", "]", "],", ""):
+                continue
+            else:
+                yield section, line[:-1] if line.endswith(",") else line
+
+
+def _merge_ocel_json(parts: list[Path], out: Path) -> str:
+    """One OCEL 2.0 JSON log: the object types (the same in every shard), the event types in the order they first
+    occur, then every shard's objects and every shard's events in shard order (ids carry the shard). Streamed
+    line by line: no shard's log is held whole."""
+    etypes: dict[str, None] = {}
+    otypes: list[str] = []
+    for k, p in enumerate(parts):
+        for section, item in _ocel_sections(p):
+            if section == "eventTypes":
+                etypes.setdefault(item)
+            elif section == "objectTypes" and k == 0:
+                otypes.append(item)
+            elif section in ("objects", "events"):
+                break  # the types come first
+    h = hashlib.sha256()
+    with open(out, "x", encoding="utf-8") as dst:
+        def put(text: str) -> None:
+            h.update(text.encode("utf-8"))
+            dst.write(text)
+
+        put('{\n "objectTypes": [\n' + ",\n".join(otypes) + '\n ],\n "eventTypes": [\n' + ",\n".join(etypes)
+            + "\n ]")
+        for key in ("objects", "events"):
+            put(f',\n "{key}": [\n')
+            first = True
+            for p in parts:
+                buf = []
+                for section, item in _ocel_sections(p):
+                    if section == key:
+                        buf.append(item)
+                        if len(buf) >= 4096:
+                            put(("" if first else ",\n") + ",\n".join(buf))
+                            first, buf = False, []
+                if buf:
+                    put(("" if first else ",\n") + ",\n".join(buf))
+                    first = False
+            put("\n ]")
+        put("\n}\n")
+    return h.hexdigest()
+
+
+def _merge_ocel_sqlite(parts: list[Path], out: Path) -> str:
+    """One OCEL 2.0 SQLite log: the first shard's database copied, every other shard's rows inserted table by
+    table in shard order (an event type first seen in a later shard gets its table then)."""
+    import sqlite3
+
+    from procsim.sinks.ocel_sqlite import table_suffix
+
+    shutil.copyfile(parts[0], out)
+    db = sqlite3.connect(out)
+    try:
+        q = _sql_name
+        for p in parts[1:]:
+            db.execute("ATTACH DATABASE ? AS s", (str(p),))
+            for table in ("event", "object", "event_object", "object_object"):
+                db.execute(f"INSERT INTO main.{table} SELECT * FROM s.{table}")
+            for kind in ("event", "object"):
+                mine = dict(db.execute(f"SELECT ocel_type, ocel_type_map FROM main.{kind}_map_type"))
+                for typ, suffix in db.execute(f"SELECT ocel_type, ocel_type_map FROM s.{kind}_map_type").fetchall():
+                    if typ not in mine:
+                        new = table_suffix(typ, mine)
+                        sql = db.execute("SELECT sql FROM s.sqlite_master WHERE type = 'table' AND name = ?",
+                                         (f"{kind}_{suffix}",)).fetchone()[0]
+                        db.execute(sql.replace(q(f"{kind}_{suffix}"), q(f"{kind}_{new}"), 1))
+                        db.execute(f"INSERT INTO main.{kind}_map_type VALUES (?, ?)", (typ, new))
+                    db.execute(f"INSERT INTO main.{q(kind + '_' + mine[typ])} SELECT * FROM s.{q(kind + '_' + suffix)}")
+            db.commit()
+            db.execute("DETACH DATABASE s")
+    finally:
+        db.close()
+    h = hashlib.sha256()
+    with out.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def part_name(shard: Shard) -> str:
