@@ -47,7 +47,8 @@ def _fail(e: ProcsimError) -> None:
 @app.command()
 def run(
     process: ProcessArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path("out"),
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder, or an fsspec URL (file:///path, "
+                                     "memory://..., s3://bucket/prefix with the s3 extra; docs/scaling.md)")] = "out",
     cases: Annotated[Optional[int], typer.Option(help="Number of cases (default: the process's 'cases', "
                                                       "else 1000)")] = None,
     horizon: Annotated[Optional[str], typer.Option(help="Stop arrivals after this simulated time, e.g. '30d'")]
@@ -111,7 +112,7 @@ def run(
             typer.echo(str(w), err=True)
         from procsim.targets.stream import StreamOptions
 
-        stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, out, mail_to)
+        stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, Path(out), mail_to)
                   if to or pace != "max" or start or resume else None)
         progress = _Progress(quiet)
         restore = _on_sigterm()

@@ -454,4 +454,130 @@ def _plain(name: str) -> bool:
     return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\x00")
 
 
-__all__ = ["RunFolder", "FolderError", "OutputError", "os_error", "LOCK", "JOURNAL", "TEMP", "PART"]
+__all__ = ["RunFolder", "FolderError", "OutputError", "os_error", "LOCK", "JOURNAL", "TEMP", "PART", "parse_out",
+           "RemoteOut"]
+
+
+# -- --out as an fsspec URL ---------------------------------------------------------------------------------
+
+
+def parse_out(out: str | Path) -> Path | RemoteOut:
+    """``--out``: a local folder (a path, or a ``file://`` URL: everything above holds), or another fsspec URL
+    (``memory://``, ``s3://`` with the ``s3`` extra, ...) as a ``RemoteOut``. A bad URL is a UsageError."""
+    if isinstance(out, Path) or "://" not in out:
+        return Path(out)
+    from urllib.parse import urlparse
+
+    scheme = out.split("://", 1)[0].lower()
+    if scheme == "file":
+        u = urlparse(out)
+        if u.netloc not in ("", "localhost") or not u.path:
+            raise UsageError(f"--out {out}: a file:// URL names a local folder: file:///absolute/path")
+        return Path(u.path)
+    try:
+        import fsspec  # type: ignore[import-untyped]  # fsspec ships no type information
+    except ImportError:
+        raise UsageError(f"--out {out}: an URL output needs fsspec: pip install 'procsim[s3]' (or fsspec)") from None
+    try:
+        fs, path = fsspec.core.url_to_fs(out)
+    except ImportError as e:
+        extra = " pip install 'procsim[s3]'" if scheme in ("s3", "s3a") else ""
+        raise UsageError(f"--out {out}: the '{scheme}' file system needs a package that is not installed ({e})."
+                         f"{extra}") from None
+    except (ValueError, KeyError) as e:
+        raise UsageError(f"--out {out}: not an output location procsim can write ({e}); give a folder, file:///path, "
+                         "memory://name or s3://bucket/prefix") from None
+    path = path.rstrip("/")
+    if not path:
+        raise UsageError(f"--out {out}: give a folder inside the location, e.g. {scheme}://bucket/run1")
+    return RemoteOut(out.rstrip("/"), fs, path)
+
+
+class RemoteOut:
+    """An fsspec location a run's files are copied to: the run writes into a local staging folder (with every
+    rule of ``RunFolder``), then ``publish`` uploads them, the manifest last.
+
+    What holds: only names an earlier procsim run listed in its manifest there are replaced or removed (a
+    non-empty location without a procsim manifest is refused unless ``force``; even then a file procsim did not
+    write under a name this run writes is refused); the old manifest goes first and the new one comes last, so a
+    manifest present vouches for the files beside it. What does not: there is no lock (two runs into one location
+    may interleave), and the files do not appear all at once (each object is whole when it appears)."""
+
+    def __init__(self, url: str, fs: Any, path: str) -> None:
+        self.url = url
+        self.fs = fs
+        self.path = path
+
+    def _manifest(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.fs.cat_file(f"{self.path}/{MANIFEST}").decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        if not isinstance(data, dict) or "procsim_version" not in data or not isinstance(data.get("files"), dict):
+            return None
+        return data
+
+    def _names(self) -> set[str]:
+        try:
+            listing = self.fs.ls(self.path, detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+        except OSError as e:
+            raise OutputError(f"--out {self.url}: cannot read the location ({e})") from None
+        return {str(n).rstrip("/").rsplit("/", 1)[-1] for n in listing} - {""}
+
+    def _owned(self, m: dict[str, Any] | None) -> set[str]:
+        if m is None:
+            return set()
+        owned = {MANIFEST} | {n for n in m["files"] if isinstance(n, str) and _plain(n)}
+        if m.get("report") == REPORT:
+            owned.add(REPORT)
+        if DOCUMENTS in (m.get("formats") or ()):
+            owned.discard("index.csv")
+            owned.add(DOCUMENTS)
+        return owned
+
+    def check(self, force: bool) -> None:
+        """Before the run: refuse a location that is not procsim's (as ``RunFolder`` does for a folder)."""
+        names = self._names()
+        if names and self._manifest() is None and not force:
+            raise FolderError(f"--out {self.url}: the location is not empty and procsim did not write it; choose "
+                             "an empty or new one, or give --force to add procsim's files (files procsim did not "
+                             "write are never replaced or removed)")
+
+    def publish(self, stage: Path) -> list[str]:
+        """Upload the staged run: refuse names procsim did not write, remove the old manifest, put every file
+        (folders whole), remove what the earlier run wrote that this one did not, put the manifest last."""
+        names = self._names()
+        owned = self._owned(self._manifest())
+        written = sorted(n for n in os.listdir(stage) if n != MANIFEST and n != LOCK)
+        foreign = [n for n in written if n in names and n not in owned]
+        if foreign:
+            raise FolderError("\n".join(f"{self.url}/{n}: exists and procsim did not write it" for n in foreign)
+                              + "\nmove them elsewhere or choose another --out (procsim replaces only files an "
+                              "earlier procsim run wrote)")
+        fs, root = self.fs, self.path
+        try:
+            fs.makedirs(root, exist_ok=True)
+            if MANIFEST in names:
+                fs.rm_file(f"{root}/{MANIFEST}")
+            for n in written:
+                local, remote = stage / n, f"{root}/{n}"
+                if n in names:  # an earlier run's: replaced whole (a folder's old files never mixed in)
+                    fs.rm(remote, recursive=True)
+                if local.is_dir():
+                    for p in sorted(local.rglob("*")):
+                        rel = p.relative_to(local).as_posix()
+                        if p.is_dir():
+                            fs.makedirs(f"{remote}/{rel}", exist_ok=True)
+                        elif p.is_file():
+                            fs.makedirs(remote, exist_ok=True)
+                            fs.put_file(str(p), f"{remote}/{rel}")
+                else:
+                    fs.put_file(str(local), remote)
+            for n in sorted((owned & names) - set(written) - {MANIFEST}):
+                fs.rm(f"{root}/{n}", recursive=True)
+            fs.put_file(str(stage / MANIFEST), f"{root}/{MANIFEST}")
+        except OSError as e:
+            raise OutputError(f"--out {self.url}: cannot write: {e}") from None
+        return [f"{self.url}/{n}" for n in written] + [f"{self.url}/{MANIFEST}"]

@@ -18,7 +18,7 @@ from procsim.version import __version__, output_versions
 from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
 from procsim.schemes import SCHEMES_CSV
-from procsim.outdir import REPORT, RunFolder, os_error
+from procsim.outdir import REPORT, RemoteOut, RunFolder, os_error, parse_out
 from procsim.recording import Recording, Window, build_recording, parse_window
 from procsim.exceptions.quality import Quality
 from procsim.records import NEAR_LABEL_SCHEMA, CaseBatch, EventBatch, Recorder, exception_meta
@@ -42,8 +42,8 @@ OBJECT_FORMATS = ("ocel-json", "ocel-sqlite", "documents")
 
 @dataclass
 class RunResult:
-    out_dir: Path
-    files: list[Path]
+    out_dir: Path | str  # a str: the fsspec URL the files were copied to (procsim.outdir.RemoteOut)
+    files: list[Path] | list[str]
     cases: int
     events: int
     wall_time_s: float
@@ -91,6 +91,25 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
     or the dask cluster ``dask`` ('local:N' or a scheduler address). ``shard`` is set only for one shard's run.
     ``parquet_layout`` 'dataset' writes a sharded run's Parquet files as a folder of the shards' files (no merge)."""
     t0 = time.perf_counter()
+    dest = parse_out(out)
+    if isinstance(dest, RemoteOut):
+        # the run goes into a local staging folder, then its files are copied to the URL, the manifest last
+        if streaming is not None:
+            raise UsageError(f"--out {out}: streaming targets keep their delivery state beside the files; give a "
+                             "local folder with --to, --pace, --start or --resume")
+        if report:
+            raise UsageError(f"--out {out}: --report writes into a local folder; run 'procsim report' on a copy")
+        dest.check(force)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="procsim-stage-") as stage:
+            staged = run(process, Path(stage) / "out", seed=seed, cases=cases, horizon=horizon, formats=formats,
+                         labels_in_log=labels_in_log, on_progress=on_progress, flush_every=flush_every, root=root,
+                         window=window, on_notice=on_notice, replications=replications, workers=workers,
+                         dask=dask, parquet_layout=parquet_layout)
+            urls = dest.publish(Path(stage) / "out")
+        return RunResult(dest.url, urls, staged.cases, staged.events, time.perf_counter() - t0, staged.manifest)
+    out = dest
     loaded = process if isinstance(process, LoadedProcess) else load_process(process, root)
     if streaming is not None:
         loaded, flush_every = streaming.prepare(loaded, flush_every)
