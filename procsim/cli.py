@@ -70,7 +70,8 @@ class _RunCommand(typer.core.TyperCommand):
 @app.command(cls=_RunCommand)
 def run(
     process: ProcessArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path("out"),
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder, or an fsspec URL (file:///path, "
+                                     "memory://..., s3://bucket/prefix with the s3 extra; docs/scaling.md)")] = "out",
     cases: Annotated[Optional[int], typer.Option(help="Number of cases (default: the process's 'cases', "
                                                       "else 1000)")] = None,
     horizon: Annotated[Optional[str], typer.Option(help="Stop arrivals after this simulated time, e.g. '30d'")]
@@ -104,6 +105,8 @@ def run(
                                                    "core; 1: in this process)")] = None,
     dask: Annotated[Optional[str], typer.Option(help="Run the shards on dask: local:N or tcp://scheduler:8786")]
     = None,
+    parquet_layout: Annotated[str, typer.Option(help="Parquet of a sharded run: 'file' (one merged file) or "
+                                                "'dataset' (a folder of the shards' files, no merge)")] = "file",
 ) -> None:
     """Simulate a process and write its event log, cases and manifest."""
     from procsim.run import parse_formats
@@ -127,7 +130,7 @@ def run(
             typer.echo(str(w), err=True)
         from procsim.targets.stream import StreamOptions
 
-        stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, out, mail_to)
+        stream = (StreamOptions.from_flags(to or [], pace, start, resume, secret_env, Path(out), mail_to)
                   if to or pace != "max" or start or resume else None)
         progress = _Progress(quiet)
         restore = _on_sigterm()
@@ -135,7 +138,8 @@ def run(
             result = do_run(loaded, out, seed=seed, cases=cases, horizon=h, formats=formats,
                             labels_in_log=labels_in_log, on_progress=progress.update, force=force,
                             window=window, on_notice=None if quiet else lambda m: typer.echo(m, err=True), streaming=stream,
-                            replications=replications, workers=workers, dask=dask, report=report)
+                            replications=replications, workers=workers, dask=dask, report=report,
+                            parquet_layout=parquet_layout)
         finally:
             progress.close()
             restore()

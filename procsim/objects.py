@@ -297,6 +297,10 @@ class ObjectModel:
         self.n_objects = 0
         self.n_links = 0
         self.n_object_links = 0
+        # a shard's run (procsim.shards): its event ids ('R02-E17', as the recorder numbers them) and a prefix of
+        # every object id it makes or links to ('R02-PO-000001', 'R02-V-0042'), unique across the run's shards
+        self.event_prefix = "E"
+        self.id_prefix = ""
 
     def bind(self, timebase: TimeBase) -> None:
         """Start a run: counters from zero."""
@@ -355,6 +359,12 @@ class ObjectModel:
         if self._master is None:  # both OCEL sinks ask: made and counted once
             assert self.timebase is not None
             self._master = self.world.records(self.t_end, self.timebase.iso_one, self.touched)
+            if self.id_prefix:
+                pre = self.id_prefix
+                for o in self._master:
+                    o.id = pre + o.id
+                    o.links = [(pre + t, q) for t, q in o.links]
+            # after the prefix: exceptions.csv names objects by their ids in this log (links carry the prefix)
             self._stamp(self._master, True)
             self.n_objects += len(self._master)
             self.n_object_links += sum(len(o.links) for o in self._master)
@@ -384,8 +394,9 @@ class ObjectModel:
         out: list[tuple[str, str, str]] = []
         cases = self.cases
         creates, updates, uses = self.creates, self.updates, self.uses
+        epre, pre = self.event_prefix, self.id_prefix
         for j, row in enumerate(rows):
-            eid = f"E{first + 1 + j}"
+            eid = f"{epre}{first + 1 + j}"
             t, cidx, aid, life, snap = row.time, row.case, row.activity.id, row.lifecycle, row.snapshot
             st = cases.get(cidx)
             if st is None:
@@ -394,9 +405,10 @@ class ObjectModel:
                     (n, v) for n, v in zip(self.attr_names, snap) if v is not None], cid, eid), snap)
                 self.n_objects += 1
                 if self.refs:  # the case's master objects: the same ids in many cases
-                    st.obj.links.extend((snap[i], n) for i, n, _ in self.refs if snap[i] is not None)
+                    raw = [(snap[i], n) for i, n, _ in self.refs if snap[i] is not None]
+                    st.obj.links.extend((pre + oid, n) for oid, n in raw)
                     self.n_object_links += len(st.obj.links)
-                    self.touched.update(oid for oid, _ in st.obj.links)
+                    self.touched.update(oid for oid, _ in raw)
             elif snap is not st.snap:
                 old, st.snap = st.snap, snap
                 if old != snap:
@@ -419,10 +431,10 @@ class ObjectModel:
             if aid in self.master_uses:
                 for i, tname in self.master_uses[aid]:
                     if snap[i] is not None:
-                        out.append((eid, snap[i], tname))
+                        out.append((eid, pre + snap[i], tname))
                         self.touched.add(snap[i])
             if self.employees and row.resource in self.employees:
-                out.append((eid, self.employees[row.resource], "performed by"))
+                out.append((eid, pre + self.employees[row.resource], "performed by"))
                 self.touched.add(self.employees[row.resource])
             if aid in uses:
                 for oname in uses[aid]:
@@ -470,7 +482,7 @@ class ObjectModel:
     def _create(self, kind: _Kind, st: _CaseState, env: dict[str, Any], eid: str) -> ObjectRecord:
         assert self.timebase is not None
         kind.n += 1
-        oid = kind.number.format(n=kind.n)
+        oid = self.id_prefix + kind.number.format(n=kind.n)
         when = self.timebase.iso_one(env["_time"])
         values = [(f, self._eval(c, env, f"objects.{kind.name}.fields.{f}")) for f, c in kind.fields]
         cid = env["case_id"]
@@ -481,7 +493,7 @@ class ObjectModel:
                 o.links.append((target.id, "refers to"))
             for i, _, tname in self.refs:  # a master type: the case's objects of it
                 if tname == r and st.snap[i] is not None:
-                    o.links.append((st.snap[i], "refers to"))
+                    o.links.append((self.id_prefix + st.snap[i], "refers to"))
                     self.touched.add(st.snap[i])
         if kind.count is not None:
             raw = self._eval(kind.count, env, f"objects.{kind.name}.lines.count")

@@ -43,6 +43,9 @@ JOURNAL = ".procsim-pending.json"
 MANIFEST = "manifest.json"
 REPORT = "report.html"  # written after the commit by `run --report`; the manifest says a report goes with it
 DOCUMENTS = "documents"
+# a Parquet dataset partitioned by shard (``--parquet-layout dataset``): ``events.parquet/part-00003-DE01-R02.parquet``;
+# the manifest lists its parts ({"layout": "dataset", "parts": {name: {sha256, bytes}}})
+PART = re.compile(r"^part-\d{5}-[A-Za-z0-9_.-]+\.parquet$")
 # procsim's temporaries: this version's (".events.csv.123-9f3a1c2b.part", a SQLite journal beside one) and the
 # fixed names earlier versions used for their outputs (".events.csv.part"): only these are ever cleared as stale
 TEMP = re.compile(r"^\.(?:[^/\\]+\.\d+-[0-9a-f]{8}\.part(?:-journal|-wal|-shm)?"
@@ -90,6 +93,8 @@ class RunFolder:
         self.tag = f"{os.getpid()}-{secrets.token_hex(4)}"  # temporaries unique per run (not in any output)
         self._fd: int | None = None
         self.entries = list(dict.fromkeys([*entries, MANIFEST]))
+        # the Parquet datasets an earlier run wrote here: name -> its parts (None: known only from the journal)
+        self.datasets: dict[str, set[str] | None] = {}
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {out}: a file is in the way; give a folder")
         try:
@@ -194,6 +199,18 @@ class RunFolder:
             if DOCUMENTS in (m.get("formats") or ()):
                 owned.discard("index.csv")  # the documents index is listed by its name inside documents/
                 owned.add(DOCUMENTS)
+            for n, meta in list(files.items()):
+                parts = meta.get("parts") if isinstance(meta, dict) else None
+                if isinstance(parts, dict):  # a dataset: ours while every part has the size procsim wrote
+                    del files[n]
+                    names = {k for k in parts if isinstance(k, str) and PART.match(k)}
+                    d = self.real / n
+                    if d.is_dir() and not d.is_symlink() and all(
+                            _size(d / k) == (parts[k].get("bytes") if isinstance(parts[k], dict) else None)
+                            for k in names if os.path.lexists(d / k)):
+                        self.datasets[n] = names
+                    else:
+                        owned.discard(n)
             # a file whose size is no longer the one procsim wrote was changed by someone: it is theirs now
             # (the size, not the sha256: reading gigabytes back at every start would cost seconds)
             for n, meta in files.items():
@@ -212,6 +229,10 @@ class RunFolder:
             except (OSError, UnicodeDecodeError, ValueError, AttributeError):
                 listed = []
             owned |= {n for n in listed if isinstance(n, str) and _plain(n)}
+            for n in owned - {DOCUMENTS}:  # a dataset the journal names, its parts unknown: procsim's part names
+                d = self.real / n
+                if n not in self.datasets and d.is_dir() and not d.is_symlink():
+                    self.datasets[n] = None
         return owned
 
     def _check_conflicts(self) -> None:
@@ -224,6 +245,11 @@ class RunFolder:
                 problems.append(f"{self.out / name}: is a symbolic link; procsim did not make it")
             elif name not in self.owned:
                 problems.append(f"{self.out / name}: exists and procsim did not write it")
+            elif name in self.datasets or (name != DOCUMENTS and p.is_dir()):
+                foreign = self._foreign_parts(name)
+                if foreign:
+                    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+                    problems.append(f"{self.out / name}: holds files procsim did not write ({shown})")
             elif name == DOCUMENTS:
                 foreign = self._foreign_documents()
                 if foreign:
@@ -255,6 +281,27 @@ class RunFolder:
         ours = self._documents_of() or set()
         with os.scandir(self.real / DOCUMENTS) as it:  # the entry types come with the listing: no stat per file
             return sorted(e.name for e in it if e.name not in ours or not e.is_file(follow_symlinks=False))
+
+    def _foreign_parts(self, name: str) -> list[str]:
+        """The entries of a dataset folder that are not its parts (all of them when it is not a dataset of ours)."""
+        ours = self.datasets.get(name)
+        with os.scandir(self.real / name) as it:
+            return sorted(e.name for e in it if not e.is_file(follow_symlinks=False) or (
+                name not in self.datasets or (e.name not in ours if ours is not None else not PART.match(e.name))))
+
+    def _remove_dataset(self, name: str) -> None:
+        """Remove an earlier run's dataset folder: its parts, then the folder (kept if anything else is in it)."""
+        d = self.real / name
+        ours = self.datasets.get(name)
+        for e in sorted(os.listdir(d)):
+            p = d / e
+            if (e in ours if ours is not None else bool(PART.match(e))) and p.is_file() and not p.is_symlink():
+                p.unlink()
+        try:
+            d.rmdir()
+        except OSError:
+            pass  # files of the user's own are in it: it stays, with them (the rename onto it then fails)
+        self.datasets.pop(name, None)
 
     def _clear_stale(self) -> None:
         # under the lock: no other run is writing, so every procsim temporary here is a leftover
@@ -288,10 +335,14 @@ class RunFolder:
         assert _plain(name), name
         return self.out / f".{name}.{self.tag}.part"
 
-    def begin_commit(self, written: Iterable[str]) -> None:
+    def begin_commit(self, written: Iterable[str], datasets: Iterable[str] = ()) -> None:
         """Before the first rename: record old and new names in the journal, then remove the old manifest
-        (from here until the new one is written, the folder has none: it no longer describes the files)."""
+        (from here until the new one is written, the folder has none: it no longer describes the files).
+
+        ``datasets`` are the names this run writes as folders (Parquet datasets): a file of an earlier run's under
+        such a name, and an earlier run's dataset under any name this run writes, go before the renames."""
         self.written = set(written) | {MANIFEST}
+        dirs = set(datasets)
         try:
             moved = self.out.resolve() != self.real
         except OSError:
@@ -304,6 +355,15 @@ class RunFolder:
             (self.real / MANIFEST).unlink(missing_ok=True)
         except OSError as e:
             raise os_error(e, self.out / MANIFEST) from None
+        for name in sorted((self.written & self.owned) - {MANIFEST, DOCUMENTS}):
+            p = self.real / name
+            try:
+                if name in self.datasets:
+                    self._remove_dataset(name)
+                elif name in dirs and (p.is_symlink() or p.is_file()):
+                    p.unlink()
+            except OSError as e:
+                raise os_error(e, self.out / name) from None
 
     def finish_commit(self, manifest_text: str) -> Path:
         """After the renames: remove what earlier runs wrote that this one did not, write the manifest, drop
@@ -313,6 +373,8 @@ class RunFolder:
             try:
                 if name == DOCUMENTS:
                     self._remove_documents(p)
+                elif name in self.datasets:
+                    self._remove_dataset(name)
                 elif p.is_symlink() or p.is_file():
                     p.unlink()
             except OSError as e:
@@ -380,9 +442,142 @@ def _remove(p: Path) -> None:
         p.unlink()
 
 
+def _size(p: Path) -> int | None:
+    try:
+        return p.lstat().st_size
+    except OSError:
+        return None
+
+
 def _plain(name: str) -> bool:
     """A bare file name: no separator, not '.' or '..', no NUL."""
     return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\x00")
 
 
-__all__ = ["RunFolder", "FolderError", "OutputError", "os_error", "LOCK", "JOURNAL", "TEMP"]
+__all__ = ["RunFolder", "FolderError", "OutputError", "os_error", "LOCK", "JOURNAL", "TEMP", "PART", "parse_out",
+           "RemoteOut"]
+
+
+# -- --out as an fsspec URL ---------------------------------------------------------------------------------
+
+
+def parse_out(out: str | Path) -> Path | RemoteOut:
+    """``--out``: a local folder (a path, or a ``file://`` URL: everything above holds), or another fsspec URL
+    (``memory://``, ``s3://`` with the ``s3`` extra, ...) as a ``RemoteOut``. A bad URL is a UsageError."""
+    if isinstance(out, Path) or "://" not in out:
+        return Path(out)
+    from urllib.parse import urlparse
+
+    scheme = out.split("://", 1)[0].lower()
+    if scheme == "file":
+        u = urlparse(out)
+        if u.netloc not in ("", "localhost") or not u.path:
+            raise UsageError(f"--out {out}: a file:// URL names a local folder: file:///absolute/path")
+        return Path(u.path)
+    try:
+        import fsspec  # type: ignore[import-untyped]  # fsspec ships no type information
+    except ImportError:
+        raise UsageError(f"--out {out}: an URL output needs fsspec: pip install 'procsim[s3]' (or fsspec)") from None
+    try:
+        fs, path = fsspec.core.url_to_fs(out)
+    except ImportError as e:
+        extra = " pip install 'procsim[s3]'" if scheme in ("s3", "s3a") else ""
+        raise UsageError(f"--out {out}: the '{scheme}' file system needs a package that is not installed ({e})."
+                         f"{extra}") from None
+    except (ValueError, KeyError) as e:
+        raise UsageError(f"--out {out}: not an output location procsim can write ({e}); give a folder, file:///path, "
+                         "memory://name or s3://bucket/prefix") from None
+    path = path.rstrip("/")
+    if not path:
+        raise UsageError(f"--out {out}: give a folder inside the location, e.g. {scheme}://bucket/run1")
+    return RemoteOut(out.rstrip("/"), fs, path)
+
+
+class RemoteOut:
+    """An fsspec location a run's files are copied to: the run writes into a local staging folder (with every
+    rule of ``RunFolder``), then ``publish`` uploads them, the manifest last.
+
+    What holds: only names an earlier procsim run listed in its manifest there are replaced or removed (a
+    non-empty location without a procsim manifest is refused unless ``force``; even then a file procsim did not
+    write under a name this run writes is refused); the old manifest goes first and the new one comes last, so a
+    manifest present vouches for the files beside it. What does not: there is no lock (two runs into one location
+    may interleave), and the files do not appear all at once (each object is whole when it appears)."""
+
+    def __init__(self, url: str, fs: Any, path: str) -> None:
+        self.url = url
+        self.fs = fs
+        self.path = path
+
+    def _manifest(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.fs.cat_file(f"{self.path}/{MANIFEST}").decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        if not isinstance(data, dict) or "procsim_version" not in data or not isinstance(data.get("files"), dict):
+            return None
+        return data
+
+    def _names(self) -> set[str]:
+        try:
+            listing = self.fs.ls(self.path, detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+        except OSError as e:
+            raise OutputError(f"--out {self.url}: cannot read the location ({e})") from None
+        return {str(n).rstrip("/").rsplit("/", 1)[-1] for n in listing} - {""}
+
+    def _owned(self, m: dict[str, Any] | None) -> set[str]:
+        if m is None:
+            return set()
+        owned = {MANIFEST} | {n for n in m["files"] if isinstance(n, str) and _plain(n)}
+        if m.get("report") == REPORT:
+            owned.add(REPORT)
+        if DOCUMENTS in (m.get("formats") or ()):
+            owned.discard("index.csv")
+            owned.add(DOCUMENTS)
+        return owned
+
+    def check(self, force: bool) -> None:
+        """Before the run: refuse a location that is not procsim's (as ``RunFolder`` does for a folder)."""
+        names = self._names()
+        if names and self._manifest() is None and not force:
+            raise FolderError(f"--out {self.url}: the location is not empty and procsim did not write it; choose "
+                             "an empty or new one, or give --force to add procsim's files (files procsim did not "
+                             "write are never replaced or removed)")
+
+    def publish(self, stage: Path) -> list[str]:
+        """Upload the staged run: refuse names procsim did not write, remove the old manifest, put every file
+        (folders whole), remove what the earlier run wrote that this one did not, put the manifest last."""
+        names = self._names()
+        owned = self._owned(self._manifest())
+        written = sorted(n for n in os.listdir(stage) if n != MANIFEST and n != LOCK)
+        foreign = [n for n in written if n in names and n not in owned]
+        if foreign:
+            raise FolderError("\n".join(f"{self.url}/{n}: exists and procsim did not write it" for n in foreign)
+                              + "\nmove them elsewhere or choose another --out (procsim replaces only files an "
+                              "earlier procsim run wrote)")
+        fs, root = self.fs, self.path
+        try:
+            fs.makedirs(root, exist_ok=True)
+            if MANIFEST in names:
+                fs.rm_file(f"{root}/{MANIFEST}")
+            for n in written:
+                local, remote = stage / n, f"{root}/{n}"
+                if n in names:  # an earlier run's: replaced whole (a folder's old files never mixed in)
+                    fs.rm(remote, recursive=True)
+                if local.is_dir():
+                    for p in sorted(local.rglob("*")):
+                        rel = p.relative_to(local).as_posix()
+                        if p.is_dir():
+                            fs.makedirs(f"{remote}/{rel}", exist_ok=True)
+                        elif p.is_file():
+                            fs.makedirs(remote, exist_ok=True)
+                            fs.put_file(str(p), f"{remote}/{rel}")
+                else:
+                    fs.put_file(str(local), remote)
+            for n in sorted((owned & names) - set(written) - {MANIFEST}):
+                fs.rm(f"{root}/{n}", recursive=True)
+            fs.put_file(str(stage / MANIFEST), f"{root}/{MANIFEST}")
+        except OSError as e:
+            raise OutputError(f"--out {self.url}: cannot write: {e}") from None
+        return [f"{self.url}/{n}" for n in written] + [f"{self.url}/{MANIFEST}"]

@@ -376,7 +376,7 @@ class Recorder:
             self.event_prefix, pc.cast(pa.array(np.arange(first + 1, first + n + 1, dtype=np.int64)), pa.string()), "")
         links = self.objects.link(batch, first, ids) if self.objects is not None else None
         if links and self.labels and any(excs):
-            marked = {f"E{first + 1 + j}" for j, e in enumerate(excs) if e}
+            marked = {f"{self.event_prefix}{first + 1 + j}" for j, e in enumerate(excs) if e}
             eo = self.event_objects
             for eid, oid, _ in links:
                 if eid in marked:

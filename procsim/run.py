@@ -20,7 +20,7 @@ from procsim.version import __version__, output_versions
 from procsim.errors import ProcsimError, UsageError, suggest
 from procsim.objects import ObjectModel
 from procsim.schemes import SCHEMES_CSV
-from procsim.outdir import REPORT, RunFolder, os_error
+from procsim.outdir import REPORT, RemoteOut, RunFolder, os_error, parse_out
 from procsim.recording import Recording, Window, build_recording, parse_window
 from procsim.exceptions.quality import Quality
 from procsim.records import NEAR_LABEL_SCHEMA, CaseBatch, EventBatch, Recorder, exception_meta, exception_table
@@ -28,7 +28,7 @@ from procsim.sim.build import attribute_types, build_model
 from procsim.sim.engine import Simulation
 from procsim.sim.streams import STREAM_RECORDING
 from procsim.sim.streams import stream
-from procsim.shards import (MERGEABLE, Shard, ShardTask, apply_unit, parse_dask, plan_shards, progress_callback,
+from procsim.shards import (LAYOUTS, MERGEABLE, Shard, ShardTask, apply_unit, parse_dask, plan_shards, progress_callback,
                             run_shards, shard_run_process)
 from procsim.sinks import REGISTRY, Sink, SinkContext, chosen_formats
 from procsim.spec import LoadedProcess, load_process
@@ -44,8 +44,8 @@ OBJECT_FORMATS = ("ocel-json", "ocel-sqlite", "documents")
 
 @dataclass
 class RunResult:
-    out_dir: Path
-    files: list[Path]
+    out_dir: Path | str  # a str: the fsspec URL the files were copied to (procsim.outdir.RemoteOut)
+    files: list[Path] | list[str]
     cases: int
     events: int
     wall_time_s: float
@@ -81,7 +81,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
         root: str | Path | None = None, force: bool = False, window: str | Window | None = None,
         on_notice: Callable[[str], None] | None = None, streaming: StreamOptions | None = None,
         replications: int = 1, workers: int | None = None, dask: str | None = None,
-        shard: Shard | None = None, report: bool = False) -> RunResult:
+        shard: Shard | None = None, report: bool = False, parquet_layout: str = "file") -> RunResult:
     """Simulate ``process`` and write the chosen formats plus ``cases.csv`` and ``manifest.json`` into ``out``.
 
     ``root`` is the project folder the process may read from (``procsim.spec.paths``); ``force`` lets a run
@@ -91,8 +91,28 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
 
     ``replications`` > 1 runs that many independent replications as shards (``procsim.shards``): ``cases`` is
     the total, split evenly; ``workers`` local processes run them (default: one per core; 1: in this process),
-    or the dask cluster ``dask`` ('local:N' or a scheduler address). ``shard`` is set only for one shard's run."""
+    or the dask cluster ``dask`` ('local:N' or a scheduler address). ``shard`` is set only for one shard's run.
+    ``parquet_layout`` 'dataset' writes a sharded run's Parquet files as a folder of the shards' files (no merge)."""
     t0 = time.perf_counter()
+    dest = parse_out(out)
+    if isinstance(dest, RemoteOut):
+        # the run goes into a local staging folder, then its files are copied to the URL, the manifest last
+        if streaming is not None:
+            raise UsageError(f"--out {out}: streaming targets keep their delivery state beside the files; give a "
+                             "local folder with --to, --pace, --start or --resume")
+        if report:
+            raise UsageError(f"--out {out}: --report writes into a local folder; run 'procsim report' on a copy")
+        dest.check(force)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="procsim-stage-") as stage:
+            staged = run(process, Path(stage) / "out", seed=seed, cases=cases, horizon=horizon, formats=formats,
+                         labels_in_log=labels_in_log, on_progress=on_progress, flush_every=flush_every, root=root,
+                         window=window, on_notice=on_notice, replications=replications, workers=workers,
+                         dask=dask, parquet_layout=parquet_layout)
+            urls = dest.publish(Path(stage) / "out")
+        return RunResult(dest.url, urls, staged.cases, staged.events, time.perf_counter() - t0, staged.manifest)
+    out = dest
     loaded = process if isinstance(process, LoadedProcess) else load_process(process, root)
     if streaming is not None:
         loaded, flush_every = streaming.prepare(loaded, flush_every)
@@ -141,10 +161,21 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
                          "declare units in the process")
     if dask is not None:
         parse_dask(dask)
+    if parquet_layout not in LAYOUTS:
+        raise UsageError(f"--parquet-layout {parquet_layout}: choose from {', '.join(LAYOUTS)}")
+    if parquet_layout == "dataset":
+        if shards is None:
+            raise UsageError("--parquet-layout dataset partitions Parquet by shard: give --replications R (R > 1) "
+                             "too, or declare units in the process")
+        if not any(f in ("parquet", "labels-parquet") for f in formats):
+            raise UsageError("--parquet-layout dataset needs a Parquet format: --format parquet or labels-parquet")
     if shards is not None:
         if streaming is not None:
             raise UsageError("a sharded run (--replications, units) cannot be combined with --to, --pace, --start "
-                             "or --resume")
+                             "or --resume: targets get one run's events in time order while it runs, and shards are "
+                             "separate simulations of the same period running side by side (fed shard after shard, "
+                             "time would jump back at every shard); stream a run without --replications, or load "
+                             "the merged files (docs/scaling.md)")
         bad = [f for f in formats if f not in MERGEABLE]
         if bad:
             raise UsageError(f"--format {','.join(bad)} is not merged across shards yet; a sharded run "
@@ -165,7 +196,7 @@ def run(process: str | Path | LoadedProcess, out: str | Path, *, seed: int = 0, 
             files, manifest, n_cases, n_events = run_shards(
                 loaded, folder, shards, run_one=_shard_run, horizon=horizon, formats=formats, kinds=kinds,
                 labels_in_log=labels_in_log, window=window, flush_every=flush_every, workers=workers, dask=dask,
-                seed=seed, cases=cases, on_progress=on_progress, t0=t0)
+                seed=seed, cases=cases, on_progress=on_progress, t0=t0, parquet_layout=parquet_layout)
             return RunResult(out_dir, files, n_cases, n_events, manifest["wall_time_s"], manifest)
         return _run(loaded, folder, seed=seed, cases=cases, horizon=horizon, formats=formats, kinds=kinds,
                     labels=labels, labels_in_log=labels_in_log, on_progress=on_progress, flush_every=flush_every,
@@ -225,6 +256,8 @@ def _run(loaded: LoadedProcess, folder: RunFolder, *, seed: int, cases: int | No
                              "objects": objects, "batches": rec.batches, "graph": loaded.graph,
                              "exc_meta": rec.exc_meta, "labelled": labels, "spell_rows": spell_rows}
                       | ({"label_schema": NEAR_LABEL_SCHEMA} if spec.near_misses else {}), temp_tag=folder.tag)
+    if objects is not None and shard is not None:  # object ids unique across the shards, as case and event ids
+        objects.event_prefix, objects.id_prefix = rec.event_prefix, f"{shard.tag}-"
     with writer:
         # sinks are made, fed and closed on the writer thread (procsim.writer): output overlaps the simulation
         try:
@@ -324,10 +357,16 @@ def _add_shard(model: Any, types: dict[str, str], shard: Shard) -> None:
 
 def _shard_run(task: ShardTask, loaded: LoadedProcess | None = None,
                on_progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
-    """One shard of a sharded run, on a worker (the process reloaded there) or here; returns its manifest."""
+    """One shard of a sharded run, on a worker (the process reloaded there) or here; returns its manifest, with
+    what the shard cost where it ran (``cost``: CPU seconds of the process, seconds spent reloading the process,
+    the worker's pid) for the merged manifest."""
+    import os
+
+    cpu0, t_load = time.process_time(), time.perf_counter()
     if loaded is None:
         loaded = shard_run_process(task)
         on_progress = progress_callback(task.shard)
+    t_load = time.perf_counter() - t_load
     s = task.shard
     if s.unit is not None:
         loaded = apply_unit(loaded, s.unit)
@@ -337,7 +376,8 @@ def _shard_run(task: ShardTask, loaded: LoadedProcess | None = None,
                  horizon=None if windowed else task.horizon, formats=task.formats,
                  labels_in_log=task.labels_in_log, window=task.window, flush_every=task.flush_every,
                  on_progress=on_progress, shard=s)
-    return result.manifest
+    return result.manifest | {"cost": {"cpu_s": round(time.process_time() - cpu0, 3), "load_s": round(t_load, 3),
+                                       "worker": os.getpid()}}
 
 
 def _write_events(sinks: list[Sink], batch: EventBatch) -> None:

@@ -30,16 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from procsim.errors import ProcsimError, UsageError
-from procsim.outdir import REPORT, RunFolder, os_error
+from procsim.outdir import DOCUMENTS, REPORT, RunFolder, os_error
 from procsim.sim.streams import shard_seed
 from procsim.spec import LoadedProcess, load_process
 from procsim.version import __version__, output_versions
 
 __all__ = ["Shard", "ShardTask", "ShardError", "plan_shards", "apply_unit", "parse_dask", "run_shards",
-           "shard_run_process", "MERGEABLE"]
+           "shard_run_process", "MERGEABLE", "LAYOUTS", "part_name"]
 
-# formats a sharded run can merge (the object-centric ones and documents are not merged yet: refused up front)
-MERGEABLE = ("csv", "parquet", "xes", "labels-parquet", "cases", "labels")
+# formats a sharded run can merge (a third-party format is refused up front: its files could not be merged)
+MERGEABLE = ("csv", "parquet", "xes", "labels-parquet", "cases", "labels", "ocel-json", "ocel-sqlite", "documents",
+             "activities")
+LAYOUTS = ("file", "dataset")  # --parquet-layout: one merged file, or a dataset of the shards' files
 PROGRESS_EVERY = 500  # cases between a worker's progress messages
 
 
@@ -210,13 +212,14 @@ def call_shard(run_one: Callable[[ShardTask], dict[str, Any]], task: ShardTask) 
 def run_shards(loaded: LoadedProcess, folder: RunFolder, shards: Sequence[Shard], *, run_one: Callable[..., Any],
                horizon: float | None, formats: Sequence[str], kinds: Sequence[str], labels_in_log: bool,
                window: Any, flush_every: int, workers: int | None, dask: str | None, seed: int,
-               cases: int | None, on_progress: Callable[[int, int | None], None] | None, t0: float
-               ) -> tuple[list[Path], dict[str, Any], int, int]:
+               cases: int | None, on_progress: Callable[[int, int | None], None] | None, t0: float,
+               parquet_layout: str = "file") -> tuple[list[Path], dict[str, Any], int, int]:
     """Run every shard, merge their files into ``folder`` and commit them with the manifest.
 
     Returns (files, manifest, cases, events)."""
     if not loaded.path.is_file() and (dask is not None or (workers or 0) > 1):
         raise UsageError("a process built in memory cannot be sent to workers: load it from its file")
+    cpu0 = time.process_time()
     scratch = folder.temp("shards")  # '.shards.<pid>-<hex>.part': a leftover is cleared like any temporary
     scratch.mkdir()
     inputs = tuple(sorted(loaded.inputs.items()))
@@ -238,7 +241,8 @@ def run_shards(loaded: LoadedProcess, folder: RunFolder, shards: Sequence[Shard]
         results = _on_pool(run_one, tasks, n_workers, on_progress, total)
     files, manifest, n_cases, n_events = _merge(folder, scratch, shards, results, kinds, t0=t0, seed=seed,
                                                 cases=cases, horizon=horizon, formats=formats,
-                                                labels_in_log=labels_in_log, loaded=loaded)
+                                                labels_in_log=labels_in_log, loaded=loaded,
+                                                parquet_layout=parquet_layout, cpu0=cpu0)
     shutil.rmtree(scratch, ignore_errors=True)
     return files, manifest, n_cases, n_events
 
@@ -332,22 +336,32 @@ _XES_END = b"</log>\n"
 
 def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: list[dict[str, Any]],
            kinds: Sequence[str], *, t0: float, seed: int, cases: int | None, horizon: float | None,
-           formats: Sequence[str], labels_in_log: bool, loaded: LoadedProcess
-           ) -> tuple[list[Path], dict[str, Any], int, int]:
+           formats: Sequence[str], labels_in_log: bool, loaded: LoadedProcess, parquet_layout: str = "file",
+           cpu0: float = 0.0) -> tuple[list[Path], dict[str, Any], int, int]:
     from procsim.sinks import REGISTRY
 
     t_merge = time.perf_counter()
-    names = [REGISTRY[k].filename for k in kinds]
-    extra = sorted({n for r in results for n in r["files"]} - set(names))  # drift.csv
+    names = [REGISTRY[k].entry or REGISTRY[k].filename for k in kinds]  # 'documents' (a folder), not its index
+    extra = sorted({n for r in results for n in r["files"]} - set(names)
+                   - {REGISTRY[k].filename for k in kinds})  # drift.csv
     names += extra
     temps: dict[str, Path] = {}
     hashes: dict[str, str] = {}
+    datasets: dict[str, dict[str, dict[str, Any]]] = {}  # name -> part -> {sha256, bytes}
     try:
         for name in names:
             parts = [scratch / s.tag / name for s in shards]
             tmp = folder.temp(name)
             temps[name] = tmp
-            if name.endswith(".parquet"):
+            if name == DOCUMENTS:
+                hashes["index.csv"] = _merge_documents([scratch / s.tag / DOCUMENTS for s in shards], tmp)
+            elif name == "ocel.json":
+                hashes[name] = _merge_ocel_json(parts, tmp)
+            elif name == "ocel.sqlite":
+                hashes[name] = _merge_ocel_sqlite(parts, tmp)
+            elif name.endswith(".parquet") and parquet_layout == "dataset":
+                datasets[name] = _move_parts(parts, tmp, shards, [r["files"][name] for r in results])
+            elif name.endswith(".parquet"):
                 hashes[name] = _merge_parquet(parts, tmp)
             elif name.endswith(".xes"):
                 hashes[name] = _merge_xes(parts, tmp)
@@ -356,15 +370,22 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
                 hashes[name] = _merge_csv(parts[:1], tmp)
             else:
                 hashes[name] = _merge_csv(parts, tmp)
-        folder.begin_commit(names)
+        folder.begin_commit(names, datasets=datasets)
         files = []
         for name in names:
             final = folder.out / name
+            if name == DOCUMENTS and final.is_dir() and not final.is_symlink():
+                # an earlier run's documents (the folder checked at the start that it holds only those): replaced
+                # whole, never mixed, as the documents sink does
+                shutil.rmtree(final)
             os.replace(temps.pop(name), final)
-            files.append(final)
+            files.append(final / "index.csv" if name == DOCUMENTS else final)
     except OSError as e:
         for t in temps.values():
-            t.unlink(missing_ok=True)
+            if t.is_dir():
+                shutil.rmtree(t)
+            else:
+                t.unlink(missing_ok=True)
         raise os_error(e, folder.out) from None
     n_cases = sum(r["counts"]["cases"] for r in results)
     n_events = sum(r["counts"]["events"] for r in results)
@@ -393,10 +414,17 @@ def _merge(folder: RunFolder, scratch: Path, shards: Sequence[Shard], results: l
         "units": [s.unit for s in shards if s.replication == 1 and s.unit is not None],
         "shards": [{"shard": s.tag} | ({"unit": s.unit} if s.unit is not None else {}) | {
                     "replication": s.replication, "seed": s.seed, "cases_requested": s.cases,
-                    "counts": r["counts"], "files": {n: v["sha256"] for n, v in r["files"].items()}}
+                    "counts": r["counts"], "files": {n: v["sha256"] for n, v in r["files"].items()},
+                    # where and at what cost it ran: differs between runs, like wall_time_s
+                    **({"cost": r["cost"] | {"wall_s": r["wall_time_s"]}} if "cost" in r else {})}
                    for s, r in zip(shards, results)],
-        "files": {p.name: {"sha256": hashes[p.name], "bytes": p.stat().st_size} for p in files},
+        "files": {p.name: {"layout": "dataset", "bytes": sum(v["bytes"] for v in datasets[p.name].values()),
+                           "parts": datasets[p.name]} if p.name in datasets else
+                  {"sha256": hashes[p.name], "bytes": p.stat().st_size} for p in files},
         "merge_s": round(time.perf_counter() - t_merge, 3),  # the part of the wall time the merge took
+        # CPU seconds of the calling process from the first shard's start to here (with --workers 1: the shards'
+        # too; with workers: handing out tasks, progress and the merge)
+        "client_cpu_s": round(time.process_time() - cpu0, 3),
         "wall_time_s": round(time.perf_counter() - t0, 3),
     }
     path = folder.finish_commit(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
@@ -447,6 +475,136 @@ def _merge_xes(parts: list[Path], out: Path) -> str:
         h.update(_XES_END)
         dst.write(_XES_END)
     return h.hexdigest()
+
+
+def _merge_documents(parts: list[Path], out: Path) -> str:
+    """One ``documents/``: every shard's documents moved in (their names carry the shard: 'R02-PO-000001.html'),
+    one ``index.csv`` with every shard's rows in shard order. Returns the index's sha256."""
+    out.mkdir()
+    for p in parts:
+        for e in sorted(os.listdir(p)):
+            if e != "index.csv":
+                os.replace(p / e, out / e)
+    return _merge_csv([p / "index.csv" for p in parts], out / "index.csv")
+
+
+_OCEL_SECTIONS = ('"objectTypes": [', '"eventTypes": [', '"objects": [', '"events": [')
+
+
+def _ocel_sections(path: Path) -> Any:
+    """(section, item line without its separating comma) of an ``ocel.json`` as procsim writes it: one type,
+    object or event a line."""
+    section = None
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            head = line.strip()
+            if head in _OCEL_SECTIONS:
+                section = head.split('"')[1]
+            elif head in ("{", "}", "]", "],", ""):
+                continue
+            else:
+                yield section, line[:-1] if line.endswith(",") else line
+
+
+def _merge_ocel_json(parts: list[Path], out: Path) -> str:
+    """One OCEL 2.0 JSON log: the object types (the same in every shard), the event types in the order they first
+    occur, then every shard's objects and every shard's events in shard order (ids carry the shard). Streamed
+    line by line: no shard's log is held whole."""
+    etypes: dict[str, None] = {}
+    otypes: list[str] = []
+    for k, p in enumerate(parts):
+        for section, item in _ocel_sections(p):
+            if section == "eventTypes":
+                etypes.setdefault(item)
+            elif section == "objectTypes" and k == 0:
+                otypes.append(item)
+            elif section in ("objects", "events"):
+                break  # the types come first
+    h = hashlib.sha256()
+    with open(out, "x", encoding="utf-8") as dst:
+        def put(text: str) -> None:
+            h.update(text.encode("utf-8"))
+            dst.write(text)
+
+        put('{\n "objectTypes": [\n' + ",\n".join(otypes) + '\n ],\n "eventTypes": [\n' + ",\n".join(etypes)
+            + "\n ]")
+        for key in ("objects", "events"):
+            put(f',\n "{key}": [\n')
+            first = True
+            for p in parts:
+                buf = []
+                for section, item in _ocel_sections(p):
+                    if section == key:
+                        buf.append(item)
+                        if len(buf) >= 4096:
+                            put(("" if first else ",\n") + ",\n".join(buf))
+                            first, buf = False, []
+                if buf:
+                    put(("" if first else ",\n") + ",\n".join(buf))
+                    first = False
+            put("\n ]")
+        put("\n}\n")
+    return h.hexdigest()
+
+
+def _merge_ocel_sqlite(parts: list[Path], out: Path) -> str:
+    """One OCEL 2.0 SQLite log: the first shard's database copied, every other shard's rows inserted table by
+    table in shard order (an event type first seen in a later shard gets its table then)."""
+    import sqlite3
+
+    from procsim.sinks.ocel_sqlite import table_suffix
+
+    shutil.copyfile(parts[0], out)
+    db = sqlite3.connect(out)
+    try:
+        q = _sql_name
+        for p in parts[1:]:
+            db.execute("ATTACH DATABASE ? AS s", (str(p),))
+            for table in ("event", "object", "event_object", "object_object"):
+                db.execute(f"INSERT INTO main.{table} SELECT * FROM s.{table}")
+            for kind in ("event", "object"):
+                mine = dict(db.execute(f"SELECT ocel_type, ocel_type_map FROM main.{kind}_map_type"))
+                for typ, suffix in db.execute(f"SELECT ocel_type, ocel_type_map FROM s.{kind}_map_type").fetchall():
+                    if typ not in mine:
+                        new = table_suffix(typ, mine)
+                        sql = db.execute("SELECT sql FROM s.sqlite_master WHERE type = 'table' AND name = ?",
+                                         (f"{kind}_{suffix}",)).fetchone()[0]
+                        db.execute(sql.replace(q(f"{kind}_{suffix}"), q(f"{kind}_{new}"), 1))
+                        db.execute(f"INSERT INTO main.{kind}_map_type VALUES (?, ?)", (typ, new))
+                    db.execute(f"INSERT INTO main.{q(kind + '_' + mine[typ])} SELECT * FROM s.{q(kind + '_' + suffix)}")
+            db.commit()
+            db.execute("DETACH DATABASE s")
+    finally:
+        db.close()
+    h = hashlib.sha256()
+    with out.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def part_name(shard: Shard) -> str:
+    """A shard's file in a Parquet dataset: its position first, so that the names sort in shard order (readers
+    list a dataset's files sorted by name), then its tag."""
+    return f"part-{shard.index:05d}-{shard.tag}.parquet"
+
+
+def _move_parts(parts: list[Path], out: Path, shards: Sequence[Shard], metas: list[dict[str, Any]]
+                ) -> dict[str, dict[str, Any]]:
+    """A Parquet dataset: the folder ``out`` holding every shard's file as the worker wrote it, renamed (no byte is
+    read or written again). Returns part name -> {sha256 (the worker's), bytes}."""
+    out.mkdir()
+    listed: dict[str, dict[str, Any]] = {}
+    for p, s, meta in zip(parts, shards, metas):
+        name = part_name(s)
+        os.replace(p, out / name)
+        listed[name] = {"sha256": meta["sha256"], "bytes": (out / name).stat().st_size}
+    return listed
 
 
 def _merge_parquet(parts: list[Path], out: Path) -> str:

@@ -221,3 +221,34 @@ def test_working_between_is_additive(t0: float, t1: float) -> None:
     assert whole == pytest.approx(MIXED.working_between(lo, mid) + MIXED.working_between(mid, hi), abs=1e-6)
     assert sum(b - a for a, b in MIXED.intervals(lo, hi)) == pytest.approx(whole, abs=1e-6)
     assert 0.0 <= whole <= hi - lo + 1e-9
+
+
+def test_trimmed_calendar_answers_as_the_whole_one():
+    """A long run drops working intervals far behind (bounded memory); every answer stays the one a calendar that
+    keeps everything gives, also for a query back before the kept ones (which regenerates them)."""
+    import random
+
+    from procsim.sim import calendar as calmod
+
+    kept = WorkCalendar(OFFICE, tz=BERLIN, origin=ORIGIN, holiday_country="DE")
+    kept._trims = False
+    trimmed = WorkCalendar(OFFICE, tz=BERLIN, origin=ORIGIN, holiday_country="DE")
+    rng = random.Random(7)
+    t = 0.0
+    year = 365 * 86400.0
+    for k in range(12000):
+        t += rng.uniform(0, 3 * 86400)  # forward, as a simulation's clock: about 50 years in all
+        w = rng.uniform(0, 20 * 3600)
+        assert trimmed.add_working(t, w) == kept.add_working(t, w)
+        assert trimmed.next_working(t) == kept.next_working(t)
+        assert trimmed.is_working(t) == kept.is_working(t)
+        back = max(0.0, t - rng.uniform(0, 30 * 86400))
+        assert trimmed.working_between(back, t) == kept.working_between(back, t)
+    # intervals far behind were dropped: the lists are bounded, not 50 years long
+    assert trimmed._floor > 0 and len(trimmed._starts) <= 3 * calmod._KEEP + 200 < len(kept._starts)
+    # a query 48 years back regenerates them and answers the same; that calendar keeps everything from then on
+    old = 2 * year
+    assert trimmed.working_between(old, t) == kept.working_between(old, t)
+    assert trimmed.intervals(old, old + 7 * 86400) == kept.intervals(old, old + 7 * 86400)
+    assert trimmed.add_working(old, 3600.0) == kept.add_working(old, 3600.0)
+    assert trimmed._starts[:10] == kept._starts[:10] and not trimmed._trims

@@ -66,6 +66,21 @@ def test_merged_log_columns_ids_and_split(write_process, tmp_path):
         assert m["files"][name]["sha256"] == hashlib.sha256((tmp_path / "r" / name).read_bytes()).hexdigest()
 
 
+def test_manifest_says_what_each_shard_cost_where(write_process, tmp_path):
+    import os
+
+    p = write_process(MINI)
+    one = run(p, tmp_path / "one", seed=5, cases=60, replications=3, workers=1)
+    two = run(p, tmp_path / "two", seed=5, cases=60, replications=3, workers=2)
+    assert {s["cost"]["worker"] for s in one.manifest["shards"]} == {os.getpid()}
+    pids = {s["cost"]["worker"] for s in two.manifest["shards"]}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    for m in (one.manifest, two.manifest):
+        assert m["client_cpu_s"] > 0
+        for s in m["shards"]:
+            assert s["cost"]["cpu_s"] > 0 and s["cost"]["load_s"] >= 0 and s["cost"]["wall_s"] > 0
+
+
 def test_a_replication_is_a_run_of_its_own_seed(write_process, tmp_path):
     """Shard 2's rows are those of a plain run with the shard's seed, only with its id prefix and column."""
     p = write_process(MINI)
@@ -97,7 +112,6 @@ def test_a_failing_shard_fails_the_run_and_leaves_no_output(write_process, tmp_p
 
 @pytest.mark.parametrize("kw, msg", [
     ({"cases": 2, "replications": 3}, "--cases 2 is fewer than one case per shard"),
-    ({"cases": 10, "replications": 2, "formats": ["ocel-json"]}, "--format ocel-json is not merged"),
     ({"cases": 10, "dask": "local:2"}, "give --replications R"),
     ({"cases": 10, "replications": 2, "dask": "nowhere"}, "--dask nowhere: give local:N"),
     ({"cases": 10, "replications": 2, "workers": 0}, "--workers must be a positive number"),
@@ -116,8 +130,31 @@ def test_cli_replications(write_process, tmp_path):
     assert r.returncode == 0, r.stderr
     assert pd.read_csv(tmp_path / "o" / "cases.csv")["replication"].tolist().count(2) == 20
     r = subprocess.run([sys.executable, "-m", "procsim", "run", str(p), "--cases", "40", "--replications", "2",
-                        "--format", "documents", "--out", str(tmp_path / "d")], capture_output=True, text=True)
-    assert r.returncode == 2 and "Traceback" not in r.stderr and "is not merged across shards" in r.stderr
+                        "--to", f"jsonl:{tmp_path / 'x.jsonl'}", "--out", str(tmp_path / "d")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "cannot be combined with --to" in r.stderr
+
+
+def test_a_format_that_cannot_be_merged_is_refused(write_process, tmp_path, monkeypatch):
+    """A third-party format (registered like a plugin's) has files procsim cannot merge: refused up front."""
+    from procsim.sinks import REGISTRY
+    from procsim.sinks.csv import CsvSink
+
+    monkeypatch.setitem(REGISTRY, "mine", type("Mine", (CsvSink,), {"filename": "mine.csv"}))
+    with pytest.raises(UsageError, match="--format mine is not merged across shards"):
+        run(write_process(MINI), tmp_path / "out", cases=10, replications=2, formats=["mine"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_activities_merged(write_process, tmp_path):
+    p = write_process(MINI)
+    one = run(p, tmp_path / "one", seed=2, cases=30, replications=3, workers=1, formats=["activities"])
+    run(p, tmp_path / "two", seed=2, cases=30, replications=3, workers=2, formats=["activities"])
+    a = (tmp_path / "one" / "activities.csv").read_bytes()
+    assert a == (tmp_path / "two" / "activities.csv").read_bytes()
+    rows = pd.read_csv(tmp_path / "one" / "activities.csv")
+    assert rows["case_id"].str[:3].tolist() == sorted(rows["case_id"].str[:3]) and rows["case_id"].nunique() == 30
+    assert one.manifest["files"]["activities.csv"]["sha256"] == hashlib.sha256(a).hexdigest()
 
 
 UNITS = MINI + """\

@@ -38,6 +38,11 @@ DAY = 86400.0
 #: How far ahead the calendar searches for working time before deciding there is none (prevents endless loops).
 SEARCH_LIMIT = 1096 * DAY
 _CHUNK_DAYS = 56  # 8 weeks per lazy generation step: a few hundred intervals, well under a millisecond
+# intervals kept behind the last one looked up: a long run (1M cases: decades of simulated time) would otherwise keep
+# every working interval of every member's calendar. Older ones are dropped once as many again have piled up; a
+# query before the oldest kept one regenerates them all (the same floats, computed in the same order) and that
+# calendar then keeps everything, so results never depend on the trimming
+_KEEP = 2048
 _ONE_DAY = timedelta(days=1)
 _US = timedelta(microseconds=1)
 _UTC = timezone.utc
@@ -97,7 +102,7 @@ class WorkCalendar:
     """
 
     __slots__ = ("tz", "origin", "name", "_origin_utc", "_days", "_explicit", "_country", "_subdiv",
-                 "_years", "_starts", "_ends", "_cum", "_i", "_next_date", "_horizon")
+                 "_years", "_starts", "_ends", "_cum", "_i", "_next_date", "_horizon", "_first", "_floor", "_trims")
 
     def __init__(self, weekly: Mapping[int, Sequence[tuple[float, float]]], holidays: Iterable[date] = (), *,
                  tz: ZoneInfo, origin: datetime, holiday_country: str | None = None,
@@ -143,6 +148,9 @@ class WorkCalendar:
         self._i = 0  # last looked-up interval: consecutive calls on one resource mostly hit it again
         self._next_date = self._origin_utc.astimezone(tz).date() - 7 * _ONE_DAY
         self._horizon = local_to_sim(self._next_date, time(0), tz, self._origin_utc)
+        self._first = (self._next_date, self._horizon)  # where generation starts (to regenerate after a trim)
+        self._floor = -math.inf  # the oldest time the kept intervals answer for (-inf: none dropped)
+        self._trims = True  # False once a query went before the kept intervals: then nothing is dropped again
         if holiday_country is not None:
             try:
                 self._holidays_of(self._next_date.year)
@@ -210,6 +218,21 @@ class WorkCalendar:
         self._next_date = d
         self._horizon = m0
 
+    def _keep(self, t: float) -> None:
+        """Before a query's first index: regenerate the dropped intervals if ``t`` is before the kept ones, or drop
+        the old ones (never while a query holds indices into the lists)."""
+        if t < self._floor:
+            self._starts, self._ends, self._cum = [], [], []
+            self._next_date, self._horizon = self._first
+            self._i, self._floor, self._trims = 0, -math.inf, False
+            while not self._starts:
+                self._grow()
+        elif self._trims and self._i > 2 * _KEEP:
+            k = self._i - _KEEP
+            del self._starts[:k], self._ends[:k], self._cum[:k]
+            self._i -= k
+            self._floor = self._starts[0]
+
     def _no_work(self, t: float) -> ValueError:
         who = f"calendar {self.name!r}" if self.name else "calendar"
         return ValueError(f"{who}: no working time in the 3 years after t={t!r}")
@@ -247,6 +270,7 @@ class WorkCalendar:
         i = self._i
         if self._starts[i] <= t < self._ends[i]:
             return True
+        self._keep(t)
         i = self._locate(t)
         return i >= 0 and t < self._ends[i]
 
@@ -255,6 +279,7 @@ class WorkCalendar:
         i = self._i
         if self._starts[i] <= t < self._ends[i]:
             return t
+        self._keep(t)
         i = self._locate(t)
         if i >= 0 and t < self._ends[i]:
             return t
@@ -274,6 +299,7 @@ class WorkCalendar:
             if work == 0.0:
                 return t
             raise ValueError(f"work must be >= 0 seconds, got {work!r}")
+        self._keep(t)
         s, e, cum = self._starts, self._ends, self._cum
         i = self._locate(t)
         if i < 0 or t >= e[i]:
@@ -295,6 +321,7 @@ class WorkCalendar:
         """Working seconds in ``[t0, t1]`` (0 if ``t1 <= t0``)."""
         if not t1 > t0:
             return 0.0
+        self._keep(t0)
         s, e = self._starts, self._ends
         i1 = self._locate(t1)
         i0 = self._locate(t0)
@@ -308,6 +335,7 @@ class WorkCalendar:
 
     def interval_at(self, t: float) -> tuple[float, float] | None:
         """The working interval ``(start, end)`` containing ``t``, or None; ``end`` is inf past 3 years."""
+        self._keep(t)
         i = self._locate(t)
         if i < 0 or t >= self._ends[i]:
             return None
@@ -315,6 +343,7 @@ class WorkCalendar:
 
     def next_boundary(self, t: float) -> float:
         """The next time after ``t`` where working state changes (inf if working on for 3 more years)."""
+        self._keep(t)
         i = self._locate(t)
         if i >= 0 and t < self._ends[i]:
             return self._end_of(i, t)
@@ -324,6 +353,7 @@ class WorkCalendar:
         """The working intervals overlapping ``[t0, t1)``, clipped to it."""
         if not t1 > t0:
             return []
+        self._keep(t0)
         while t1 >= self._horizon:
             self._grow()
         s, e = self._starts, self._ends
