@@ -41,7 +41,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from procsim.distances import all_distances
+from procsim.distances import cfld, ngram_distance
 from procsim.errors import ProcsimError, UsageError
 from procsim.eventlog import ActivityLog, ColumnMap, read_log
 from procsim.run import run
@@ -54,7 +54,9 @@ _WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _PROCSIM_CASE_COLUMNS = {"status", "start", "end", "cycle_time_s", "events", "cost", "end_event", "rules",
                          "exceptions", "truncated"}
 HOLDOUT_MINERS = ("tree", "states")  # the candidates of miner 'auto' (choose_miner), in order of preference
+STATES_SUPPORT = 0.95  # auto: the transition system when this share of the log's events lie in supported states
 HOLDOUT_MIN_CASES = 40  # cases a log needs for the hold-out (else: tree)
+HOLDOUT_CFLD_CASES = 500  # the hold-out's CFLD pairs evenly spaced samples of this many cases (its cost is quadratic)
 MEMBER_MIN_EVENTS = 30  # events a member needs for a calendar of their own
 MIN_SPEED_N = 5  # instances of an activity a resource needs for its speed to count (as the profile's metrics)
 UNEVEN_GINI = 0.2  # an activity whose work is shared this unevenly goes to its members by their shares
@@ -624,13 +626,22 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
              cases: int | None = None) -> Discovered:
     """Discover a process from ``log``; the result's ``yaml`` is a complete process file. ``start`` and ``cases``
     replace the log's first case start and case count as the simulation's start and size (``fidelity`` simulates
-    the period after the log). ``miner``: ``tree``, ``states``, ``dfg``, or ``auto`` (:func:`choose_miner`)."""
+    the period after the log). ``miner``: ``tree``, ``states``, ``dfg``, ``auto`` (states when the log supports its
+    transition system, :data:`STATES_SUPPORT`; else tree) or ``holdout`` (:func:`choose_miner`)."""
     if log.df.empty:
         raise UsageError(f"{log.source or 'log'}: no activity instances to discover from")
     choice = ""
-    if miner == "auto":
+    if miner == "holdout":
         miner, choice = choose_miner(log, noise, role_similarity)
+        choice = f"a hold-out on the log: {choice}" if choice else ""
     df, estimated = _prepare(log)
+    if miner == "auto":
+        from procsim.mining import state_support
+
+        sup = state_support(Counter(tuple(t) for t in df.groupby("case_id", sort=False)["activity"].agg(tuple)))
+        miner = "states" if sup >= STATES_SUPPORT else "tree"
+        choice = (f"its support (auto): {sup:.1%} of the log's events lie in states that 20 or more cases pass through (the states "
+                  f"when at least {STATES_SUPPORT:.0%}, else the tree)")
     flow = _flow(df, noise / 4)
     roles, res_role = _roles(df, role_similarity)
     labels = flow.labels
@@ -818,7 +829,7 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
                      "where the log shows work in both orders,", "# loops with 'max' = the most repetitions of one "
                      "case; parts with no block structure are directly-follows choices."]
     if choice:
-        flow_note.append(f"# This miner was chosen by a hold-out on the log: {choice}.")
+        flow_note.append(f"# This miner was chosen by {choice}.")
     at = L.index("@FLOW@")
     L[at:at + 1] = flow_note
     L[L.index("  start: {type: start, next: first_activity}")] = f"  start: {{type: start, next: {first}}}"
@@ -914,8 +925,8 @@ def choose_miner(log: ActivityLog, noise: float = 0.2, role_similarity: float = 
                 run(path, Path(tmp) / f"{m}-sim", seed=0, cases=len(starts) - n)
             except ProcsimError:
                 continue  # a model that does not load or run is not a candidate
-            dist = all_distances(te, read_log(Path(tmp) / f"{m}-sim"), only=["cfld", "ngd_3"])
-            scores[m] = dist["cfld"] + dist["ngd_3"]
+            sim = read_log(Path(tmp) / f"{m}-sim")
+            scores[m] = cfld(te, sim, max_cases=HOLDOUT_CFLD_CASES) + ngram_distance(te, sim, 3)
     if not scores:
         return "tree", ""
     best = min(HOLDOUT_MINERS, key=lambda m: scores.get(m, math.inf))
@@ -925,7 +936,7 @@ def choose_miner(log: ActivityLog, noise: float = 0.2, role_similarity: float = 
 
 
 def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noise: float = 0.2,
-                    miner: str = "tree") -> Path:
+                    miner: str = "auto") -> Path:
     """Read ``path``, discover, write ``out/process.yaml`` and check that it loads; returns the file's path."""
     log = read_log(path, columns)
     return discover_checked(log, out, noise=noise, miner=miner, name=f"Discovered from {Path(path).name}")

@@ -125,7 +125,7 @@ def split_by_start(log: ActivityLog, train: float) -> tuple[ActivityLog, Activit
 
 
 def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: float = 0.8,
-                 noise: float = 0.2, miner: str = "tree") -> FidelityResult:
+                 noise: float = 0.2, miner: str = "auto") -> FidelityResult:
     """Run the protocol on a log already read (see the module docstring)."""
     from procsim.discover import discover_checked
     from procsim.run import run
@@ -168,6 +168,6 @@ def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: 
 
 
 def fidelity(path: Path, columns: ColumnMap | None = None, replications: int = 5, seed: int = 0,
-             train: float = 0.8, miner: str = "tree") -> FidelityResult:
+             train: float = 0.8, miner: str = "auto") -> FidelityResult:
     """Read ``path`` and run the protocol on it."""
     return fidelity_log(read_log(path, columns), replications=replications, seed=seed, train=train, miner=miner)
