@@ -83,6 +83,8 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
                                                 "log's transition system; holdout: tree or states, whichever scores "
                                                 "better on a hold-out of the log; dfg: directly-follows choices "
                                                 "only")] = "auto",
+        waits: Annotated[bool, typer.Option("--waits/--no-waits", help="Write the log's extraneous delays (time "
+                                            "nobody worked on the case) as waits")] = True,
         case: CaseOpt = None, activity: ActOpt = None, start: StartOpt = None, end: EndOpt = None,
         resource: ResOpt = None, lifecycle: LifeOpt = None,
     ) -> None:
@@ -95,7 +97,7 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
             if miner not in MINERS:
                 raise UsageError(f"--miner: '{miner}' is not one of: {', '.join(MINERS)}")
             path = discover_to_dir(log, out, _columns(case, activity, start, end, resource, lifecycle),
-                                   noise=noise, miner=miner)
+                                   noise=noise, miner=miner, waits=waits)
         except ProcsimError as e:
             _fail(e)
             return
@@ -110,6 +112,8 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
         train: Annotated[float, typer.Option(help="Share of cases (by start) to discover from")] = 0.8,
         miner: Annotated[str, typer.Option(help="auto, tree, states, holdout or dfg (see 'procsim discover "
                                                 "--help')")] = "auto",
+        waits: Annotated[bool, typer.Option("--waits/--no-waits", help="Discover waits (see 'procsim discover "
+                                            "--help')")] = True,
         case: CaseOpt = None, activity: ActOpt = None, start: StartOpt = None, end: EndOpt = None,
         resource: ResOpt = None, lifecycle: LifeOpt = None,
     ) -> None:
@@ -125,7 +129,8 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
             if miner not in MINERS:
                 raise UsageError(f"--miner: '{miner}' is not one of: {', '.join(MINERS)}")
             r = do_fidelity(log, _columns(case, activity, start, end, resource, lifecycle),
-                            replications=replications, seed=seed, train=train, miner=miner)
+                            replications=replications, seed=seed, train=train, miner=miner,
+                            waits=waits)
         except ProcsimError as e:
             _fail(e)
             return

@@ -623,11 +623,12 @@ def _attributes(ca: pd.DataFrame, cases: list[str], taken: set[str]) -> list[str
 
 def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7, miner: str = "tree",
              name: str = "Discovered process", start: pd.Timestamp | None = None,
-             cases: int | None = None) -> Discovered:
+             cases: int | None = None, waits: bool = True) -> Discovered:
     """Discover a process from ``log``; the result's ``yaml`` is a complete process file. ``start`` and ``cases``
     replace the log's first case start and case count as the simulation's start and size (``fidelity`` simulates
     the period after the log). ``miner``: ``tree``, ``states``, ``dfg``, ``auto`` (states when the log supports its
-    transition system, :data:`STATES_SUPPORT`; else tree) or ``holdout`` (:func:`choose_miner`)."""
+    transition system, :data:`STATES_SUPPORT`; else tree) or ``holdout`` (:func:`choose_miner`). ``waits``: write
+    the log's extraneous delays as waits (docs/discover.md)."""
     if log.df.empty:
         raise UsageError(f"{log.source or 'log'}: no activity instances to discover from")
     choice = ""
@@ -714,14 +715,16 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
     # batching and waits that hold nobody, where the log shows them (docs/discover.md)
     batched = {a: b for a, b in _batches(df).items() if act_role.get(a) is not None}
     extraneous = _extraneous(df, {a: role_cal.get(r) if r else None for a, r in act_role.items()})
-    waits: dict[str, np.ndarray] = {}
+    waits_of: dict[str, np.ndarray] = {}
     for a, rows in idx.items():
+        if not waits:
+            break
         if str(a) in batched or act_role[str(a)] is None:
             continue  # a batch's wait is the batch's; an automatic activity's duration holds its wait already
         x = extraneous[rows]
         x = x[np.isfinite(x)]
         if len(x) >= WAIT_MIN_N and x.mean() >= WAIT_MIN_MEAN and (x > 60).mean() >= WAIT_MIN_SHARE:
-            waits[str(a)] = x
+            waits_of[str(a)] = x
     rows_of = res_str.groupby(res_str, sort=True).indices
     for role, members in roles.items():
         week = role_cal[role]
@@ -859,11 +862,11 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         # a wait before the activity takes the key the flow refers to; the activity follows it
         keys = [(node[i], nxt, "")] + [(c, cn, why) for c, cn, why in copies.get(a, [])]
         for k, (key, knext, why) in enumerate(keys):
-            if a in waits:
+            if a in waits_of:
                 work = _ident(f"{key}_work", gw_taken)
-                wait_lines.append(f"  {key}:    # before {_q(a)}: " + (_wait_note(waits[a]) if k == 0 else
+                wait_lines.append(f"  {key}:    # before {_q(a)}: " + (_wait_note(waits_of[a]) if k == 0 else
                                                                         f"as {node[i]} ({why})"))
-                wait_lines.append(f"    duration: {_quantiles_yaml(waits[a])}")
+                wait_lines.append(f"    duration: {_quantiles_yaml(waits_of[a])}")
                 cn = role_cname.get(arole or "")
                 if cn:
                     wait_lines.append(f"    calendar: {cn}    # counted in the role's working time, as measured")
@@ -936,10 +939,11 @@ def choose_miner(log: ActivityLog, noise: float = 0.2, role_similarity: float = 
 
 
 def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noise: float = 0.2,
-                    miner: str = "auto") -> Path:
+                    miner: str = "auto", waits: bool = True) -> Path:
     """Read ``path``, discover, write ``out/process.yaml`` and check that it loads; returns the file's path."""
     log = read_log(path, columns)
-    return discover_checked(log, out, noise=noise, miner=miner, name=f"Discovered from {Path(path).name}")
+    return discover_checked(log, out, noise=noise, miner=miner, name=f"Discovered from {Path(path).name}",
+                            waits=waits)
 
 
 def discover_checked(log: ActivityLog, out: Path, miner: str = "tree", **kw: object) -> Path:
