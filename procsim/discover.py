@@ -460,15 +460,17 @@ def _extraneous(df: pd.DataFrame, act_cal: dict[str, tuple[list[int], list[int]]
         sel = ok & (acts == act)
         work[sel] = _working_seconds(df["enabled"][sel], df["start"][sel], act_cal.get(str(act)))
     busy = np.zeros(len(df))
-    have = df["resource"].notna().to_numpy()
-    res = df["resource"].astype(str).to_numpy()
-    known = have & df["start_time"].notna().to_numpy()
-    for r, rows in pd.Series(np.flatnonzero(have & ok)).groupby(res[have & ok]).groups.items():
-        rr = np.flatnonzero(known & (res == r))
+    code = pd.factorize(df["resource"].map(lambda x: None if x is None or (isinstance(x, float) and math.isnan(x))
+                                            else str(x)))[0]  # -1: no resource
+    known = (code >= 0) & df["start_time"].notna().to_numpy()
+    end = df["end_time"].astype("int64").to_numpy() / 1e9
+    work_rows = pd.Series(np.flatnonzero(known)).groupby(code[known]).indices
+    for r, qi in pd.Series(np.flatnonzero(ok & (code >= 0))).groupby(code[ok & (code >= 0)]).indices.items():
+        rr = np.flatnonzero(known)[work_rows[r]] if r in work_rows else np.empty(0, dtype=np.int64)
         if len(rr) == 0:
             continue
-        us, ue, before = _busy(st[rr], df["end_time"].astype("int64").to_numpy()[rr] / 1e9)
-        q = np.asarray(pd.Series(np.flatnonzero(have & ok))[rows])
+        us, ue, before = _busy(st[rr], end[rr])
+        q = np.flatnonzero(ok & (code >= 0))[qi]
         busy[q] = _busy_until(st[q], us, ue, before) - _busy_until(en[q], us, ue, before)
     out[ok] = np.clip(work[ok] - busy[ok], 0, None)
     return out

@@ -4,6 +4,8 @@ construct, and reproduced by a run; logs without the property get none."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,19 @@ def test_a_wait_for_nobody_is_a_wait_not_work(tmp_path: Path) -> None:
     assert 0.7 * real < got < 1.3 * real, (real, got)  # the days of waiting are there (about 48 h)
     # without the wait, the same model has cycle times of an hour
     assert got > 24
+    assert "waits:" not in discover(log, waits=False).yaml  # --no-waits
+
+
+def test_cli_discovers_waits_unless_told_not_to(tmp_path: Path) -> None:
+    log = _wait_log(True)
+    csv = tmp_path / "log.csv"
+    log.df.to_csv(csv, index=False)
+    for flag, has in (("--waits", True), ("--no-waits", False)):
+        out = tmp_path / flag
+        r = subprocess.run([sys.executable, "-m", "procsim", "discover", str(csv), "-o", str(out), flag],
+                           capture_output=True, text=True, check=False)
+        assert r.returncode == 0, r.stderr
+        assert ("waits:" in (out / "process.yaml").read_text()) == has
 
 
 def test_no_wait_where_the_log_has_none_or_the_resource_was_busy(tmp_path: Path) -> None:
