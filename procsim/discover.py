@@ -809,7 +809,11 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         from procsim.mining import Emitter, Node, inductive
 
         variants = Counter(tuple(t) for t in df.groupby("case_id", sort=False)["activity"].agg(tuple))
+        from procsim.mining import STATE_NOISE
+
         em = Emitter({a: node[i] for i, a in enumerate(labels)}, set(gw_taken), noise / 4)
+        if miner == "states":
+            em.state_noise = STATE_NOISE
         entry = em.emit(inductive(variants, noise) if miner == "tree" else Node("dfg", log=variants), "end")
         if set(em.next_of) == set(labels):
             next_of, gateways = em.next_of, em.gateways
