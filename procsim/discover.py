@@ -286,8 +286,9 @@ def _ranges(hours: list[int]) -> list[str]:
 def _working_seconds(start: pd.Series, end: pd.Series, cal: tuple[list[int], list[int]] | None) -> np.ndarray:
     """Seconds of working time between ``start`` and ``end`` (clock time without a calendar): the engine pauses
     work outside the calendar, so processing time must be measured the same way."""
-    a = start.astype("int64").to_numpy() // 1_000_000_000
-    b = end.astype("int64").to_numpy() // 1_000_000_000
+    # whole seconds since 1970 whatever the column's resolution (a Parquet log may hold seconds, not ns)
+    a = np.floor(np.nan_to_num(_epoch(start))).astype(np.int64)
+    b = np.floor(np.nan_to_num(_epoch(end))).astype(np.int64)
     if cal is None:
         return cast(np.ndarray, (b - a).astype(np.float64))  # pandas is untyped here
     work = np.zeros(168, dtype=np.float64)
@@ -312,7 +313,7 @@ MONTH_MIN_DAYS = 14  # days of a month the log must cover for its arrival rate t
 WAIT_MIN_MEAN = 600.0  # seconds: mean extraneous delay before an activity for it to get a wait
 WAIT_MIN_SHARE = 0.1  # share of an activity's instances that must wait more than a minute for nobody
 WAIT_MIN_N = 20  # instances with a start and an enablement an activity needs for a wait
-BATCH_TOL = 60.0  # seconds: instances of one activity and resource starting and ending this close are one batch
+BATCH_TOL = 1.0  # seconds: instances of one activity and resource starting and ending this close are one batch
 BATCH_MIN_SHARE = 0.5  # share of an activity's instances in batches of 2 or more for it to be batched
 BATCH_MIN_BATCHES = 5  # batches of 2 or more an activity needs
 _QUANTILES = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0]
@@ -355,7 +356,7 @@ def _month_factors(arrivals: pd.Series) -> tuple[dict[str, float], str] | None:
     return factors, note
 
 
-def _batches(df: pd.DataFrame) -> dict[str, dict[str, float]]:
+def _batches(df: pd.DataFrame, ready: pd.Series | None = None) -> dict[str, dict[str, float]]:
     """Activities whose instances one resource starts and ends together for several cases (Martin, Depaire, Caris &
     Schepers' simultaneous batch processing): instances of one activity by one resource whose starts and ends lie
     within BATCH_TOL of the previous one's are one batch. An activity is batched when at least BATCH_MIN_SHARE of
@@ -367,15 +368,15 @@ def _batches(df: pd.DataFrame) -> dict[str, dict[str, float]]:
     if f.empty:
         return {}
     f = f.sort_values(["activity", "resource", "start", "end_time"], kind="stable")
-    s = f["start"].astype("int64").to_numpy() / 1e9
-    e = f["end_time"].astype("int64").to_numpy() / 1e9
+    s = _epoch(f["start"])
+    e = _epoch(f["end_time"])
     a = f["activity"].to_numpy()
     r = f["resource"].astype(str).to_numpy()
     new = np.ones(len(f), dtype=bool)
     new[1:] = (a[1:] != a[:-1]) | (r[1:] != r[:-1]) | (s[1:] - s[:-1] > BATCH_TOL) | (np.abs(e[1:] - e[:-1])
                                                                                         > BATCH_TOL)
     bid = np.cumsum(new)
-    en = _case_ready(df).loc[f.index]
+    en = (_case_ready(df) if ready is None else ready).loc[f.index]
     g = pd.DataFrame({"a": a, "b": bid, "s": s, "en": _epoch(en)})
     size = g.groupby("b")["a"].transform("size").to_numpy()
     out: dict[str, dict[str, float]] = {}
@@ -437,7 +438,8 @@ def _case_ready(df: pd.DataFrame) -> pd.Series:
     return out.where(df["enabled"].notna())
 
 
-def _extraneous(df: pd.DataFrame, act_cal: dict[str, tuple[list[int], list[int]] | None]) -> np.ndarray:
+def _extraneous(df: pd.DataFrame, act_cal: dict[str, tuple[list[int], list[int]] | None],
+                ready: pd.Series | None = None) -> np.ndarray:
     """Each instance's extraneous waiting time, as Lashkevich, Milani, Chapela-Campa, Suvorau & Dumas decompose
     waiting ("Why am I waiting? Data-driven analysis of waiting times in business processes", CAiSE 2023): of the
     time from enablement to the logged start, what is left after the time the instance's resource was busy with
@@ -446,31 +448,32 @@ def _extraneous(df: pd.DataFrame, act_cal: dict[str, tuple[list[int], list[int]]
     enablement. Chapela-Campa & Dumas ("Enhancing business process simulation models with extraneous activity
     delays", 2022) model such delays as timer events before the activity; discover writes them as waits."""
     out = np.full(len(df), np.nan)
-    df = df.assign(enabled=_case_ready(df))
+    df = df.assign(enabled=_case_ready(df) if ready is None else ready)
     ok = (df["start_time"].notna() & df["enabled"].notna() & (df["start"] > df["enabled"])).to_numpy()
     zero = (df["start_time"].notna() & df["enabled"].notna()).to_numpy() & ~ok
     out[zero] = 0.0
     if not ok.any():
         return out
-    en = df["enabled"].astype("int64").to_numpy() / 1e9
-    st = df["start"].astype("int64").to_numpy() / 1e9
+    en = _epoch(df["enabled"])
+    st = _epoch(df["start"])
     work = np.full(len(df), np.nan)
-    acts = df["activity"].to_numpy()
-    for act in np.unique(acts[ok]):
-        sel = ok & (acts == act)
-        work[sel] = _working_seconds(df["enabled"][sel], df["start"][sel], act_cal.get(str(act)))
+    okr = np.flatnonzero(ok)
+    for act, qi in pd.Series(okr).groupby(df["activity"].to_numpy()[okr]).indices.items():
+        sel = okr[qi]
+        work[sel] = _working_seconds(df["enabled"].iloc[sel], df["start"].iloc[sel], act_cal.get(str(act)))
     busy = np.zeros(len(df))
-    code = pd.factorize(df["resource"].map(lambda x: None if x is None or (isinstance(x, float) and math.isnan(x))
-                                            else str(x)))[0]  # -1: no resource
+    code = pd.factorize(df["resource"].astype(object).where(df["resource"].notna(), None))[0]  # -1: no resource
     known = (code >= 0) & df["start_time"].notna().to_numpy()
-    end = df["end_time"].astype("int64").to_numpy() / 1e9
-    work_rows = pd.Series(np.flatnonzero(known)).groupby(code[known]).indices
-    for r, qi in pd.Series(np.flatnonzero(ok & (code >= 0))).groupby(code[ok & (code >= 0)]).indices.items():
-        rr = np.flatnonzero(known)[work_rows[r]] if r in work_rows else np.empty(0, dtype=np.int64)
-        if len(rr) == 0:
+    end = _epoch(df["end_time"])
+    kr = np.flatnonzero(known)
+    work_rows = pd.Series(kr).groupby(code[known]).indices
+    qr = np.flatnonzero(ok & (code >= 0))
+    for r, qi in pd.Series(qr).groupby(code[qr]).indices.items():
+        if r not in work_rows:
             continue
+        rr = kr[work_rows[r]]
         us, ue, before = _busy(st[rr], end[rr])
-        q = np.flatnonzero(ok & (code >= 0))[qi]
+        q = qr[qi]
         busy[q] = _busy_until(st[q], us, ue, before) - _busy_until(en[q], us, ue, before)
     out[ok] = np.clip(work[ok] - busy[ok], 0, None)
     return out
@@ -715,8 +718,10 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
     speed = _speeds(proc, df["activity"].to_numpy(), res_str.to_numpy())
     role_cname: dict[str, str] = {}
     # batching and waits that hold nobody, where the log shows them (docs/discover.md)
-    batched = {a: b for a, b in _batches(df).items() if act_role.get(a) is not None}
-    extraneous = _extraneous(df, {a: role_cal.get(r) if r else None for a, r in act_role.items()})
+    ready = _case_ready(df)
+    batched = {a: b for a, b in _batches(df, ready).items() if act_role.get(a) is not None}
+    extraneous = (_extraneous(df, {a: role_cal.get(r) if r else None for a, r in act_role.items()}, ready) if waits
+                  else np.full(len(df), np.nan))
     waits_of: dict[str, np.ndarray] = {}
     for a, rows in idx.items():
         if not waits:

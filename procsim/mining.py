@@ -42,12 +42,13 @@ def state_support(log: Variants) -> float:
     activity, the set done so far, run length up to RUN_CAP) that at least STATE_MIN cases pass through: how far
     the log supports its transition system. Low support (many states seen by a few cases) means a model by states
     would rest on the directly-follows fallback for much of the log."""
-    visits: Counter[tuple[str, frozenset[str], int]] = Counter()
+    bit = {a: 1 << i for i, a in enumerate(sorted({a for t in log for a in t}))}
+    visits: Counter[tuple[str, int, int]] = Counter()
     for t, n in log.items():
-        last, done, run = "", frozenset[str](), 0
+        last, done, run = "", 0, 0
         for x in t:
             run = min(run + 1, RUN_CAP) if x == last else 1
-            last, done = x, done | {x}
+            last, done = x, done | bit[x]
             visits[(last, done, run)] += n
     total = sum(visits.values())
     return sum(v for v in visits.values() if v >= STATE_MIN) / total if total else 0.0
