@@ -2,7 +2,7 @@
 simulations scored the same way, side by side.
 
 Run by hand: python benchmarks/bench_fidelity.py [--logs bpic2012.xes.gz receipt.xes.gz] [--replications 5]
-[--miner tree|dfg] [--simod DIR] [--json out.json]. Logs are read from ../shared/data/logs. For each log: cases
+[--miner auto|tree|states|holdout|dfg] [--no-waits] [--simod DIR] [--json out.json]. Logs are read from ../shared/data/logs. For each log: cases
 split by start (80% discover, 20% test), 5 simulations of the test period, each distance as mean +- sd, the log's
 own noise floor, and the resource metrics of the realism profile (resource effect eta squared, within-activity
 Gini) of the test part and of the simulations; discovery time against the time to read the log (the baseline in
@@ -49,7 +49,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--logs", nargs="+", default=["bpic2012.xes.gz", "receipt.xes.gz"])
     ap.add_argument("--replications", type=int, default=5)
-    ap.add_argument("--miner", default="tree")
+    ap.add_argument("--miner", default="auto")
+    ap.add_argument("--no-waits", action="store_true", help="discover without waits (extraneous delays)")
     ap.add_argument("--simod", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -62,7 +63,7 @@ def main() -> None:
         t0 = time.perf_counter()
         log = read_log(p)
         read_s = time.perf_counter() - t0
-        r = fidelity_log(log, replications=args.replications, seed=0, miner=args.miner)
+        r = fidelity_log(log, replications=args.replications, seed=0, miner=args.miner, waits=not args.no_waits)
         rows[name] = {"read_s": read_s, **r.as_dict()}
         simod: dict[str, list[float]] = {}
         stem = name.split(".")[0]

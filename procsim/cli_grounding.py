@@ -15,7 +15,7 @@ import typer
 
 from procsim.errors import ProcsimError, UsageError
 
-MINERS = ("tree", "states", "auto", "dfg")  # discover's control-flow miners (docs/discover.md)
+MINERS = ("auto", "tree", "states", "holdout", "dfg")  # discover's control-flow miners (docs/discover.md)
 
 if TYPE_CHECKING:
     from procsim.eventlog import ColumnMap
@@ -78,9 +78,13 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write process.yaml into")] = Path("mined"),
         noise: Annotated[float, typer.Option(help="Filter: drop directly-follows arcs below this share of their "
                                                    "source's most frequent arc (0-1)")] = 0.2,
-        miner: Annotated[str, typer.Option(help="tree: inductive miner (AND, XOR, loops); states: the log's "
-                                                "transition system; auto: tree or states, whichever scores better on "
-                                                "a hold-out of the log; dfg: directly-follows choices only")] = "tree",
+        miner: Annotated[str, typer.Option(help="auto: states where the log supports its transition system, "
+                                                "else tree; tree: inductive miner (AND, XOR, loops); states: the "
+                                                "log's transition system; holdout: tree or states, whichever scores "
+                                                "better on a hold-out of the log; dfg: directly-follows choices "
+                                                "only")] = "auto",
+        waits: Annotated[bool, typer.Option("--waits/--no-waits", help="Write the log's extraneous delays (time "
+                                            "nobody worked on the case) as waits")] = True,
         case: CaseOpt = None, activity: ActOpt = None, start: StartOpt = None, end: EndOpt = None,
         resource: ResOpt = None, lifecycle: LifeOpt = None,
     ) -> None:
@@ -93,7 +97,7 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
             if miner not in MINERS:
                 raise UsageError(f"--miner: '{miner}' is not one of: {', '.join(MINERS)}")
             path = discover_to_dir(log, out, _columns(case, activity, start, end, resource, lifecycle),
-                                   noise=noise, miner=miner)
+                                   noise=noise, miner=miner, waits=waits)
         except ProcsimError as e:
             _fail(e)
             return
@@ -106,7 +110,10 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
         replications: Annotated[int, typer.Option(help="Simulations of the test period")] = 5,
         seed: Annotated[int, typer.Option(help="Root seed of the replications")] = 0,
         train: Annotated[float, typer.Option(help="Share of cases (by start) to discover from")] = 0.8,
-        miner: Annotated[str, typer.Option(help="tree, states, auto or dfg (see 'procsim discover --help')")] = "tree",
+        miner: Annotated[str, typer.Option(help="auto, tree, states, holdout or dfg (see 'procsim discover "
+                                                "--help')")] = "auto",
+        waits: Annotated[bool, typer.Option("--waits/--no-waits", help="Discover waits (see 'procsim discover "
+                                            "--help')")] = True,
         case: CaseOpt = None, activity: ActOpt = None, start: StartOpt = None, end: EndOpt = None,
         resource: ResOpt = None, lifecycle: LifeOpt = None,
     ) -> None:
@@ -122,7 +129,8 @@ def register(app: typer.Typer, _fail: Callable[[ProcsimError], None]) -> None:
             if miner not in MINERS:
                 raise UsageError(f"--miner: '{miner}' is not one of: {', '.join(MINERS)}")
             r = do_fidelity(log, _columns(case, activity, start, end, resource, lifecycle),
-                            replications=replications, seed=seed, train=train, miner=miner)
+                            replications=replications, seed=seed, train=train, miner=miner,
+                            waits=waits)
         except ProcsimError as e:
             _fail(e)
             return

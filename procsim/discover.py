@@ -41,7 +41,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from procsim.distances import all_distances
+from procsim.distances import cfld, ngram_distance
 from procsim.errors import ProcsimError, UsageError
 from procsim.eventlog import ActivityLog, ColumnMap, read_log
 from procsim.run import run
@@ -54,7 +54,9 @@ _WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _PROCSIM_CASE_COLUMNS = {"status", "start", "end", "cycle_time_s", "events", "cost", "end_event", "rules",
                          "exceptions", "truncated"}
 HOLDOUT_MINERS = ("tree", "states")  # the candidates of miner 'auto' (choose_miner), in order of preference
+STATES_SUPPORT = 0.95  # auto: the transition system when this share of the log's events lie in supported states
 HOLDOUT_MIN_CASES = 40  # cases a log needs for the hold-out (else: tree)
+HOLDOUT_CFLD_CASES = 500  # the hold-out's CFLD pairs evenly spaced samples of this many cases (its cost is quadratic)
 MEMBER_MIN_EVENTS = 30  # events a member needs for a calendar of their own
 MIN_SPEED_N = 5  # instances of an activity a resource needs for its speed to count (as the profile's metrics)
 UNEVEN_GINI = 0.2  # an activity whose work is shared this unevenly goes to its members by their shares
@@ -284,8 +286,9 @@ def _ranges(hours: list[int]) -> list[str]:
 def _working_seconds(start: pd.Series, end: pd.Series, cal: tuple[list[int], list[int]] | None) -> np.ndarray:
     """Seconds of working time between ``start`` and ``end`` (clock time without a calendar): the engine pauses
     work outside the calendar, so processing time must be measured the same way."""
-    a = start.astype("int64").to_numpy() // 1_000_000_000
-    b = end.astype("int64").to_numpy() // 1_000_000_000
+    # whole seconds since 1970 whatever the column's resolution (a Parquet log may hold seconds, not ns)
+    a = np.floor(np.nan_to_num(_epoch(start))).astype(np.int64)
+    b = np.floor(np.nan_to_num(_epoch(end))).astype(np.int64)
     if cal is None:
         return cast(np.ndarray, (b - a).astype(np.float64))  # pandas is untyped here
     work = np.zeros(168, dtype=np.float64)
@@ -303,6 +306,192 @@ def _working_seconds(start: pd.Series, end: pd.Series, cal: tuple[list[int], lis
         return cast(np.ndarray, k * cum[-1] + cum[h] + np.where(work[h] > 0, sec, 0))
 
     return cast(np.ndarray, (w(b) - w(a)).astype(np.float64))
+
+
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+MONTH_MIN_DAYS = 14  # days of a month the log must cover for its arrival rate to count
+WAIT_MIN_MEAN = 600.0  # seconds: mean extraneous delay before an activity for it to get a wait
+WAIT_MIN_SHARE = 0.1  # share of an activity's instances that must wait more than a minute for nobody
+WAIT_MIN_N = 20  # instances with a start and an enablement an activity needs for a wait
+BATCH_TOL = 1.0  # seconds: instances of one activity and resource starting and ending this close are one batch
+BATCH_MIN_SHARE = 0.5  # share of an activity's instances in batches of 2 or more for it to be batched
+BATCH_MIN_BATCHES = 5  # batches of 2 or more an activity needs
+_QUANTILES = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0]
+
+
+def _month_factors(arrivals: pd.Series) -> tuple[dict[str, float], str] | None:
+    """Arrival factors per month of the year (seasonality), written only where the log shows them recur: a month
+    counts when at least two years of the log cover MONTH_MIN_DAYS or more of its days, leaving out the log's first
+    and last month (a log's edges are partial or ramping up: receipt's first month, October 2010, has 15 cases
+    against about 100 in the next ones, its process being introduced). A month seen in one year only cannot be
+    told from a trend or a one-off, and gets the factor 1 like the months the log does not cover. A month's factor
+    is its rate (cases started / days covered, over its years) over the rate of all counted months; None when
+    fewer than two months count or none differs from the average by more than 10% and 3 standard errors
+    (Poisson: 1 / sqrt(cases)), so a log with a steady rate gets none. Returns the factors and a comment."""
+    if len(arrivals) < 2:
+        return None
+    days = pd.date_range(arrivals.iloc[0].floor("D"), arrivals.iloc[-1].floor("D"), freq="D")
+    covered = pd.Series(1, index=days).groupby([days.year, days.month]).sum()
+    counts = arrivals.groupby([arrivals.dt.year, arrivals.dt.month]).size()
+    covered = covered.iloc[1:-1]  # the log's first and last month: partial or ramping up
+    covered = covered[covered >= MONTH_MIN_DAYS]
+    n = counts.reindex(covered.index, fill_value=0).astype(np.float64)
+    months = pd.Index([m for _, m in covered.index])
+    years = pd.Series(1, index=months).groupby(level=0).size()
+    recur = set(years[years >= 2].index)
+    if len(recur) < 2:
+        return None
+    keep = np.array([m in recur for m in months])
+    cov_m = covered[keep].groupby(months[keep]).sum().astype(np.float64)
+    n_m = n[keep].groupby(months[keep]).sum()
+    overall = float(n_m.sum()) / float(cov_m.sum())
+    if overall <= 0:
+        return None
+    rate = (n_m / cov_m) / overall
+    if not any(abs(float(r) - 1) > max(0.1, 3 / math.sqrt(max(float(k), 1.0))) for r, k in zip(rate, n_m)):
+        return None
+    factors = {_MONTHS[int(m) - 1]: round(float(r), 3) for m, r in sorted(rate.items())}
+    note = (f"cases per day of each month the log covers in two years or more ({len(factors)} months), against "
+            "all of them; other months 1")
+    return factors, note
+
+
+def _batches(df: pd.DataFrame, ready: pd.Series | None = None) -> dict[str, dict[str, float]]:
+    """Activities whose instances one resource starts and ends together for several cases (Martin, Depaire, Caris &
+    Schepers' simultaneous batch processing): instances of one activity by one resource whose starts and ends lie
+    within BATCH_TOL of the previous one's are one batch. An activity is batched when at least BATCH_MIN_SHARE of
+    its instances with a logged start are in batches of 2 or more and there are BATCH_MIN_BATCHES such batches.
+    Returns, per batched activity: ``size`` (the largest batch: a batch never holds more), ``timeout`` (the median
+    time from the first of a batch's cases being enabled to the batch's start), ``batches``, ``share``,
+    ``mean_size``, and ``rows`` is left to the caller (the batch of each row: column ``batch_id``)."""
+    f = df[df["start_time"].notna() & df["resource"].notna()]
+    if f.empty:
+        return {}
+    f = f.sort_values(["activity", "resource", "start", "end_time"], kind="stable")
+    s = _epoch(f["start"])
+    e = _epoch(f["end_time"])
+    a = f["activity"].to_numpy()
+    r = f["resource"].astype(str).to_numpy()
+    new = np.ones(len(f), dtype=bool)
+    new[1:] = (a[1:] != a[:-1]) | (r[1:] != r[:-1]) | (s[1:] - s[:-1] > BATCH_TOL) | (np.abs(e[1:] - e[:-1])
+                                                                                        > BATCH_TOL)
+    bid = np.cumsum(new)
+    en = (_case_ready(df) if ready is None else ready).loc[f.index]
+    g = pd.DataFrame({"a": a, "b": bid, "s": s, "en": _epoch(en)})
+    size = g.groupby("b")["a"].transform("size").to_numpy()
+    out: dict[str, dict[str, float]] = {}
+    total = g.groupby("a").size()
+    for act, sub in g[size >= 2].groupby("a"):
+        per = sub.groupby("b").agg(n=("a", "size"), s=("s", "first"), en=("en", "min"))
+        share = float(len(sub)) / float(total[act])
+        if len(per) < BATCH_MIN_BATCHES or share < BATCH_MIN_SHARE:
+            continue
+        waits = (per["s"] - per["en"]).dropna()
+        waits = waits[waits >= 0]
+        timeout = float(waits.median()) if len(waits) else 3600.0
+        out[str(act)] = {"size": float(per["n"].max()), "timeout": max(timeout, 60.0), "batches": float(len(per)),
+                         "share": share, "mean_size": float(per["n"].mean())}
+    return out
+
+
+def _busy(s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The union of intervals [s, e) as disjoint sorted intervals and the busy time before each."""
+    o = np.argsort(s, kind="stable")
+    s, e = s[o], e[o]
+    reach = np.maximum.accumulate(e)
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] > reach[:-1]
+    grp = np.cumsum(new) - 1
+    us = s[new]
+    ue = np.zeros(len(us))
+    np.maximum.at(ue, grp, e)
+    ue = np.maximum(ue, us)
+    before = np.concatenate([[0.0], np.cumsum(ue - us)[:-1]])
+    return us, ue, before
+
+
+def _busy_until(t: np.ndarray, us: np.ndarray, ue: np.ndarray, before: np.ndarray) -> np.ndarray:
+    j = np.searchsorted(us, t, side="right") - 1
+    jj = np.clip(j, 0, None)
+    got = before[jj] + np.clip(t - us[jj], 0, ue[jj] - us[jj])
+    return np.where(j < 0, 0.0, got)
+
+
+def _epoch(t: pd.Series) -> np.ndarray:
+    """Seconds since 1970 (NaN for NaT)."""
+    return cast(np.ndarray, (t - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64))
+
+
+def _case_ready(df: pd.DataFrame) -> pd.Series:
+    """When each instance was enabled, for waits and batches: the case's latest completion at or before its start
+    (under concurrency the previous row by start may be the other branch's work, not the one it waited for); NaT
+    for a case's first instance."""
+    q = pd.DataFrame({"case_id": df["case_id"].astype(str), "start": df["start"], "row": np.arange(len(df))})
+    q = q[q["start"].notna()].sort_values("start", kind="stable")
+    ends = pd.DataFrame({"case_id": df["case_id"].astype(str), "ready": df["end_time"], "row_e": np.arange(len(df))})
+    ends = ends[ends["ready"].notna()].sort_values("ready", kind="stable")
+    m = pd.merge_asof(q, ends, left_on="start", right_on="ready", by="case_id", direction="backward")
+    own = m["row"] == m["row_e"]  # an instantaneous instance's own completion is not what enabled it
+    got = pd.Series(m.loc[~own, "ready"].array, index=m.loc[~own, "row"].to_numpy())
+    out = got.reindex(np.arange(len(df)))
+    out.index = df.index
+    return out.where(df["enabled"].notna())
+
+
+def _extraneous(df: pd.DataFrame, act_cal: dict[str, tuple[list[int], list[int]] | None],
+                ready: pd.Series | None = None) -> np.ndarray:
+    """Each instance's extraneous waiting time, as Lashkevich, Milani, Chapela-Campa, Suvorau & Dumas decompose
+    waiting ("Why am I waiting? Data-driven analysis of waiting times in business processes", CAiSE 2023): of the
+    time from enablement to the logged start, what is left after the time the instance's resource was busy with
+    other work (resource contention) and the time off its role's calendar (unavailability): the case waited and
+    nobody was working on anything, e.g. for the customer. NaN where the instance has no logged start or no
+    enablement. Chapela-Campa & Dumas ("Enhancing business process simulation models with extraneous activity
+    delays", 2022) model such delays as timer events before the activity; discover writes them as waits."""
+    out = np.full(len(df), np.nan)
+    df = df.assign(enabled=_case_ready(df) if ready is None else ready)
+    ok = (df["start_time"].notna() & df["enabled"].notna() & (df["start"] > df["enabled"])).to_numpy()
+    zero = (df["start_time"].notna() & df["enabled"].notna()).to_numpy() & ~ok
+    out[zero] = 0.0
+    if not ok.any():
+        return out
+    en = _epoch(df["enabled"])
+    st = _epoch(df["start"])
+    work = np.full(len(df), np.nan)
+    okr = np.flatnonzero(ok)
+    for act, qi in pd.Series(okr).groupby(df["activity"].to_numpy()[okr]).indices.items():
+        sel = okr[qi]
+        work[sel] = _working_seconds(df["enabled"].iloc[sel], df["start"].iloc[sel], act_cal.get(str(act)))
+    busy = np.zeros(len(df))
+    code = pd.factorize(df["resource"].astype(object).where(df["resource"].notna(), None))[0]  # -1: no resource
+    known = (code >= 0) & df["start_time"].notna().to_numpy()
+    end = _epoch(df["end_time"])
+    kr = np.flatnonzero(known)
+    work_rows = pd.Series(kr).groupby(code[known]).indices
+    qr = np.flatnonzero(ok & (code >= 0))
+    for r, qi in pd.Series(qr).groupby(code[qr]).indices.items():
+        if r not in work_rows:
+            continue
+        rr = kr[work_rows[r]]
+        us, ue, before = _busy(st[rr], end[rr])
+        q = qr[qi]
+        busy[q] = _busy_until(st[q], us, ue, before) - _busy_until(en[q], us, ue, before)
+    out[ok] = np.clip(work[ok] - busy[ok], 0, None)
+    return out
+
+
+def _wait_note(x: np.ndarray) -> str:
+    return (f"{(x > 60).mean():.0%} of {len(x)} instances waited for nobody, mean {_dur(float(x.mean()))}, "
+            f"median {_dur(float(np.median(x)))}")
+
+
+def _quantiles_yaml(x: np.ndarray) -> str:
+    """A ``quantiles`` distribution of samples ``x`` (seconds) at _QUANTILES, the top at the 99.5% point (one case
+    forgotten over a holiday must not set the tail)."""
+    x = np.clip(x[np.isfinite(x)], 0, None)
+    v = np.quantile(x, [min(p, 0.995) for p in _QUANTILES])
+    v = np.maximum.accumulate(np.round(v))
+    return ("{kind: quantiles, probabilities: [" + ", ".join(f"{p:g}" for p in _QUANTILES) + "], values: ["
+            + ", ".join(_dur(float(t)) for t in v) + "]}")
 
 
 @dataclass
@@ -439,16 +628,26 @@ def _attributes(ca: pd.DataFrame, cases: list[str], taken: set[str]) -> list[str
 
 def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7, miner: str = "tree",
              name: str = "Discovered process", start: pd.Timestamp | None = None,
-             cases: int | None = None) -> Discovered:
+             cases: int | None = None, waits: bool = True) -> Discovered:
     """Discover a process from ``log``; the result's ``yaml`` is a complete process file. ``start`` and ``cases``
     replace the log's first case start and case count as the simulation's start and size (``fidelity`` simulates
-    the period after the log). ``miner``: ``tree``, ``states``, ``dfg``, or ``auto`` (:func:`choose_miner`)."""
+    the period after the log). ``miner``: ``tree``, ``states``, ``dfg``, ``auto`` (states when the log supports its
+    transition system, :data:`STATES_SUPPORT`; else tree) or ``holdout`` (:func:`choose_miner`). ``waits``: write
+    the log's extraneous delays as waits (docs/discover.md)."""
     if log.df.empty:
         raise UsageError(f"{log.source or 'log'}: no activity instances to discover from")
     choice = ""
-    if miner == "auto":
+    if miner == "holdout":
         miner, choice = choose_miner(log, noise, role_similarity)
+        choice = f"a hold-out on the log: {choice}" if choice else ""
     df, estimated = _prepare(log)
+    if miner == "auto":
+        from procsim.mining import state_support
+
+        sup = state_support(Counter(tuple(t) for t in df.groupby("case_id", sort=False)["activity"].agg(tuple)))
+        miner = "states" if sup >= STATES_SUPPORT else "tree"
+        choice = (f"its support (auto): {sup:.1%} of the log's events lie in states that 20 or more cases pass through (the states "
+                  f"when at least {STATES_SUPPORT:.0%}, else the tree)")
     flow = _flow(df, noise / 4)
     roles, res_role = _roles(df, role_similarity)
     labels = flow.labels
@@ -487,7 +686,8 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
              " resource's previous one" if estimated else "") + ".",
           "# Roles are resources that do the same activities; calendars are the hours they were seen working;",
           "# each member's speed, own calendar and share of an activity come from what they did in the log.",
-          "# Not modelled yet: waits that hold nobody, batching, month factors of arrivals.",
+          "# Waits that hold nobody are the log's extraneous delays (from when case and resource were ready",
+          "# to the start); batches are instances one resource started and ended together for several cases.",
           "",
           "process:",
           f"  name: {_q(name)}",
@@ -516,6 +716,22 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
             proc[rows] = _working_seconds(sub["start"], sub["end_time"], role_cal.get(arole))
     res_str = df["resource"].map(lambda r: None if r is None or (isinstance(r, float) and math.isnan(r)) else str(r))
     speed = _speeds(proc, df["activity"].to_numpy(), res_str.to_numpy())
+    role_cname: dict[str, str] = {}
+    # batching and waits that hold nobody, where the log shows them (docs/discover.md)
+    ready = _case_ready(df)
+    batched = {a: b for a, b in _batches(df, ready).items() if act_role.get(a) is not None}
+    extraneous = (_extraneous(df, {a: role_cal.get(r) if r else None for a, r in act_role.items()}, ready) if waits
+                  else np.full(len(df), np.nan))
+    waits_of: dict[str, np.ndarray] = {}
+    for a, rows in idx.items():
+        if not waits:
+            break
+        if str(a) in batched or act_role[str(a)] is None:
+            continue  # a batch's wait is the batch's; an automatic activity's duration holds its wait already
+        x = extraneous[rows]
+        x = x[np.isfinite(x)]
+        if len(x) >= WAIT_MIN_N and x.mean() >= WAIT_MIN_MEAN and (x > 60).mean() >= WAIT_MIN_SHARE:
+            waits_of[str(a)] = x
     rows_of = res_str.groupby(res_str, sort=True).indices
     for role, members in roles.items():
         week = role_cal[role]
@@ -539,6 +755,7 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
             role_lines.append(f"      {_q(m)}: {{{', '.join(own)}}}    # {len(mts)} instances")
         if week is not None:
             cname = _ident(f"{role}_hours", taken)
+            role_cname[role] = cname
             cal_lines.append(f"  {cname}:    # days and hours with at least 5% of the busiest one's events")
             cal_lines.append(f"    days: [{', '.join(_WEEKDAYS[d] for d in week[0])}]")
             cal_lines.append(f"    hours: [{', '.join(_q(r) for r in _ranges(week[1]))}]")
@@ -556,8 +773,12 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
           f"  interarrival: {{kind: exponential, mean: {_dur(max(gap, 1))}}}",
           "  # relative intensity (1 = average) from the share of cases that started on each weekday / in each hour",
           "  weekday: {" + ", ".join(f"{d}: {wd[i]:.3f}" for i, d in enumerate(_WEEKDAYS)) + "}",
-          "  hour: {" + ", ".join(f"{h}: {hr[h]:.3f}" for h in range(24)) + "}",
-          ""]
+          "  hour: {" + ", ".join(f"{h}: {hr[h]:.3f}" for h in range(24)) + "}"]
+    months = _month_factors(arrivals)
+    if months is not None:
+        L += [f"  # {months[1]}",
+              "  month: {" + ", ".join(f"{m}: {f}" for m, f in months[0].items()) + "}"]
+    L.append("")
 
     attr_lines = _attributes(log.case_attributes, case_ids, set(taken))
     if attr_lines:
@@ -593,10 +814,15 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         from procsim.mining import Emitter, Node, inductive
 
         variants = Counter(tuple(t) for t in df.groupby("case_id", sort=False)["activity"].agg(tuple))
+        from procsim.mining import STATE_NOISE
+
         em = Emitter({a: node[i] for i, a in enumerate(labels)}, set(gw_taken), noise / 4)
+        if miner == "states":
+            em.state_noise = STATE_NOISE
         entry = em.emit(inductive(variants, noise) if miner == "tree" else Node("dfg", log=variants), "end")
         if set(em.next_of) == set(labels):
             next_of, gateways = em.next_of, em.gateways
+            gw_taken |= em.taken
             first = entry
             for cnode, (label, cnext, why) in em.copies.items():
                 copies[label].append((cnode, cnext, why))
@@ -617,12 +843,13 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
                      "where the log shows work in both orders,", "# loops with 'max' = the most repetitions of one "
                      "case; parts with no block structure are directly-follows choices."]
     if choice:
-        flow_note.append(f"# This miner was chosen by a hold-out on the log: {choice}.")
+        flow_note.append(f"# This miner was chosen by {choice}.")
     at = L.index("@FLOW@")
     L[at:at + 1] = flow_note
     L[L.index("  start: {type: start, next: first_activity}")] = f"  start: {{type: start, next: {first}}}"
 
     L.append("activities:")
+    wait_lines: list[str] = []
     L.append("  # durations: processing time in the role's working time (the engine pauses work outside it)")
     for i, a in enumerate(labels):
         rows = idx[a]
@@ -638,27 +865,47 @@ def discover(log: ActivityLog, noise: float = 0.2, role_similarity: float = 0.7,
         nxt = next_of[a] if next_of is not None else split(_ident(f"after_{node[i]}", gw_taken), i, f"after {a}")
         w = wait[rows]
         w = w[np.isfinite(w)]
-        L.append(f"  {node[i]}:")
-        L.append(f"    name: {_q(a)}")
-        if arole is not None:
-            L.append(f"    role: {arole}")
-            L.append(f"    duration: {dur}    # processing time: {note}"
-                     + (f"; waited {_dur(float(np.median(w)))} (median) before it" if len(w) else ""))
-            if assign:
-                L.append(assign)
-        else:
-            L.append(f"    duration: {dur}    # no resource: the whole time from enablement, {note}")
-        L.append(f"    next: {nxt}")
-        for cnode, cnext, why in copies.get(a, []):
-            L.append(f"  {cnode}:    # {why}: as {node[i]}")
+        bt = batched.get(a)
+        batch_line = (f"    batch: {{size: {int(bt['size'])}, timeout: {_dur(bt['timeout'])}}}    # "
+                      f"{int(bt['batches'])} batches of {bt['mean_size']:.1f} cases on average ({bt['share']:.0%} of "
+                      f"its instances): size the largest, timeout the median wait of a batch's first case"
+                      if bt else None)
+        # a wait before the activity takes the key the flow refers to; the activity follows it
+        keys = [(node[i], nxt, "")] + [(c, cn, why) for c, cn, why in copies.get(a, [])]
+        for k, (key, knext, why) in enumerate(keys):
+            if a in waits_of:
+                work = _ident(f"{key}_work", gw_taken)
+                wait_lines.append(f"  {key}:    # before {_q(a)}: " + (_wait_note(waits_of[a]) if k == 0 else
+                                                                        f"as {node[i]} ({why})"))
+                wait_lines.append(f"    duration: {_quantiles_yaml(waits_of[a])}")
+                cn = role_cname.get(arole or "")
+                if cn:
+                    wait_lines.append(f"    calendar: {cn}    # counted in the role's working time, as measured")
+                wait_lines.append(f"    next: {work}")
+                key = work
+            if k == 0:
+                L.append(f"  {key}:")
+            else:
+                L.append(f"  {key}:    # {why}: as {node[i]}")
             L.append(f"    name: {_q(a)}")
             if arole is not None:
                 L.append(f"    role: {arole}")
-            L.append(f"    duration: {dur}")
-            if assign:
-                L.append(assign)
-            L.append(f"    next: {cnext}")
+                if k == 0:
+                    L.append(f"    duration: {dur}    # processing time: {note}"
+                             + (f"; waited {_dur(float(np.median(w)))} (median) before it" if len(w) else ""))
+                else:
+                    L.append(f"    duration: {dur}")
+                if assign:
+                    L.append(assign)
+                if batch_line:
+                    L.append(batch_line)
+            else:
+                L.append(f"    duration: {dur}    # no resource: the whole time from enablement, {note}" if k == 0
+                         else f"    duration: {dur}")
+            L.append(f"    next: {knext}")
     L.append("")
+    if wait_lines:
+        L += ["waits:    # extraneous delays: time no resource explains (docs/discover.md)"] + wait_lines + [""]
     if gateways:
         L += ["gateways:"] + gateways + [""]
     return Discovered("\n".join(L), len(labels), roles, len(flow.arcs), flow.dropped, estimated)
@@ -692,8 +939,8 @@ def choose_miner(log: ActivityLog, noise: float = 0.2, role_similarity: float = 
                 run(path, Path(tmp) / f"{m}-sim", seed=0, cases=len(starts) - n)
             except ProcsimError:
                 continue  # a model that does not load or run is not a candidate
-            dist = all_distances(te, read_log(Path(tmp) / f"{m}-sim"), only=["cfld", "ngd_3"])
-            scores[m] = dist["cfld"] + dist["ngd_3"]
+            sim = read_log(Path(tmp) / f"{m}-sim")
+            scores[m] = cfld(te, sim, max_cases=HOLDOUT_CFLD_CASES) + ngram_distance(te, sim, 3)
     if not scores:
         return "tree", ""
     best = min(HOLDOUT_MINERS, key=lambda m: scores.get(m, math.inf))
@@ -703,10 +950,11 @@ def choose_miner(log: ActivityLog, noise: float = 0.2, role_similarity: float = 
 
 
 def discover_to_dir(path: Path, out: Path, columns: ColumnMap | None = None, noise: float = 0.2,
-                    miner: str = "tree") -> Path:
+                    miner: str = "auto", waits: bool = True) -> Path:
     """Read ``path``, discover, write ``out/process.yaml`` and check that it loads; returns the file's path."""
     log = read_log(path, columns)
-    return discover_checked(log, out, noise=noise, miner=miner, name=f"Discovered from {Path(path).name}")
+    return discover_checked(log, out, noise=noise, miner=miner, name=f"Discovered from {Path(path).name}",
+                            waits=waits)
 
 
 def discover_checked(log: ActivityLog, out: Path, miner: str = "tree", **kw: object) -> Path:

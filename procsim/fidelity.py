@@ -125,7 +125,7 @@ def split_by_start(log: ActivityLog, train: float) -> tuple[ActivityLog, Activit
 
 
 def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: float = 0.8,
-                 noise: float = 0.2, miner: str = "tree") -> FidelityResult:
+                 noise: float = 0.2, miner: str = "auto", waits: bool = True) -> FidelityResult:
     """Run the protocol on a log already read (see the module docstring)."""
     from procsim.discover import discover_checked
     from procsim.run import run
@@ -144,7 +144,7 @@ def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: 
         t0 = time.perf_counter()
         path = discover_checked(tr, Path(tmp) / "model", miner=miner, noise=noise,
                                 name=f"Discovered from {Path(log.source).name or 'log'} (training part)",
-                                start=first_test, cases=n_test)
+                                start=first_test, cases=n_test, waits=waits)
         t_disc = time.perf_counter() - t0
         ss = np.random.SeedSequence(seed)
         for i, child in enumerate(ss.spawn(replications)):
@@ -168,6 +168,7 @@ def fidelity_log(log: ActivityLog, replications: int = 5, seed: int = 0, train: 
 
 
 def fidelity(path: Path, columns: ColumnMap | None = None, replications: int = 5, seed: int = 0,
-             train: float = 0.8, miner: str = "tree") -> FidelityResult:
+             train: float = 0.8, miner: str = "auto", waits: bool = True) -> FidelityResult:
     """Read ``path`` and run the protocol on it."""
-    return fidelity_log(read_log(path, columns), replications=replications, seed=seed, train=train, miner=miner)
+    return fidelity_log(read_log(path, columns), replications=replications, seed=seed, train=train, miner=miner,
+                        waits=waits)

@@ -71,9 +71,9 @@ def test_a_directly_follows_part_remembers_what_was_done(tmp_path: Path) -> None
     assert set(v) <= {tuple(t) for t in traces}, v  # only what the log did
     assert len(v) == 3
     # the whole log as a transition system, and the hold-out between it and the tree
-    for miner in ("states", "auto"):
+    for miner in ("states", "holdout"):
         d = discover(log, miner=miner)
-        assert ("chosen by a hold-out" in d.yaml) == (miner == "auto")
+        assert ("chosen by a hold-out" in d.yaml) == (miner == "holdout")
         assert "the log's transition system" in d.yaml or "process tree" in d.yaml
         write_checked(d, tmp_path / miner)
 
