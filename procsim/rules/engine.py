@@ -246,7 +246,7 @@ class RuleSet:
                 if isinstance(result, list):
                     raise SimulationError(f"table '{item.id}' (hit: collect) needs an aggregate to set values")
                 for k, v in result.items():
-                    case.set(k, v)
+                    case.set(k, str(v) if type(v) is Member else v)
                 fired.append(f"{item.id}#{rows[0] + 1}" if len(rows) == 1 else item.id)
             elif item.holds(env):
                 for name, fn in item.sets:
@@ -258,6 +258,8 @@ class RuleSet:
                         # the logs' integer columns are 64-bit: say so here, not as an Arrow error when writing
                         raise ExprRuntimeError(f"{value} does not fit a 64-bit integer",
                                                where=f"rule '{item.id}': set {name}")
+                    if type(value) is Member:  # the member's name, not its attributes (resource at completion)
+                        value = str(value)
                     case.set(name, value)
                 fired.append(item.id)
         return fired
@@ -272,11 +274,25 @@ class RuleSet:
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
         case.rules_fired.extend(fired)
 
-    def after_activity(self, case: Case, act_id: str, now: float) -> str:
+    def after_activity(self, case: Case, act_id: str, now: float, resource: str | None = None,
+                       role: str | None = None) -> str:
+        """The tables and ``set`` rules with ``at`` = ``act_id``, when it completes: ``resource`` is the member
+        who did the work (a batch's member for a batched activity) and ``role`` the role they worked in; both
+        null for an activity without a role."""
         items = self.after_sets.get(act_id)
         if not items:
             return ""
-        fired = self._apply_sets(items, case, self._env(case, now, act_id))
+        env = self._env(case, now, act_id)
+        context = self.context
+        if "resource" in context:
+            env["resource"] = self._resource(role, resource) if self.members else resource
+        if "role" in context:
+            env["role"] = role
+        try:
+            fired = self._apply_sets(items, case, env)
+        finally:
+            if "resource" in context:
+                env["resource"] = None
         case.rules_fired.extend(fired)
         return SEP.join(fired)
 
@@ -571,8 +587,9 @@ def _resource_fields(source: str) -> list[str]:
 def _missing_member_attributes(spec: Any, sources: list[RuleSource]) -> list[Problem]:
     """``resource.<attribute>`` where a member who may be ``resource`` there has no such attribute.
 
-    ``resource`` is set per candidate in ``assign.allow`` (the members of the rule's role, else the activity's)
-    and in duration rules (the members of the activity's role, or of a role an assign rule gives the activity)."""
+    ``resource`` is set per candidate in ``assign.allow`` (the members of the rule's role, else the activity's),
+    in duration rules and when an activity completes (tables and ``set`` rules with ``at``): the members of the
+    activity's role, or of a role an assign rule gives the activity."""
     acts, roles = spec.activities, spec.roles
     reassigned: dict[str, set[str]] = {}  # activity -> roles assign rules may hand it to
     for src in sources:
@@ -583,6 +600,10 @@ def _missing_member_attributes(spec: Any, sources: list[RuleSource]) -> list[Pro
     problems: list[Problem] = []
 
     declared = member_attribute_types(spec)
+
+    def who_did(a: str) -> list[str | None]:
+        """The roles whose members may have done ``a`` when it completes (or starts, for duration rules)."""
+        return [acts[a].role, *sorted(reassigned.get(a, ()))]
 
     def check(sm: SourceMap, where: tuple[Any, ...], text: str, role_names: Iterable[str | None]) -> None:
         for attr in _resource_fields(text):
@@ -615,10 +636,26 @@ def _missing_member_attributes(spec: Any, sources: list[RuleSource]) -> list[Pro
             if rule.assign is not None and rule.assign.allow is not None:
                 check(src.smap, loc + ("assign", "allow"), rule.assign.allow, [
                     rule.assign.role or acts[a].role for a in rule.assign.activity if a in acts])
+            if rule.set is not None and rule.at is not None and rule.at in acts:
+                done_by = who_did(rule.at)
+                if rule.when:
+                    check(src.smap, loc + ("when",), rule.when, done_by)
+                for key, value in rule.set.items():
+                    if isinstance(value, str):
+                        check(src.smap, loc + ("set", key), value, done_by)
+        for i, t in enumerate(src.content.tables):
+            if t.at is not None and t.at in acts:
+                done_by = who_did(t.at)
+                for j, text in enumerate(t.inputs):
+                    check(src.smap, ("tables", i, "inputs", j), text, done_by)
+                for r, row in enumerate(t.rows):
+                    for c, cell in enumerate(row):
+                        if isinstance(cell, str) and "resource" in cell:
+                            check(src.smap, ("tables", i, "rows", r, c), cell.lstrip("="), done_by)
     return problems
 
 
-_NO_RESOURCE = "it is set only in assign.allow and in duration rules"
+_NO_RESOURCE = "it is set only in assign.allow, in duration rules and when an activity completes"
 
 
 def rule_points(rule: Rule, acts: Mapping[str, Any]) -> list[tuple[str, Point]]:
@@ -651,7 +688,7 @@ def rule_points(rule: Rule, acts: Mapping[str, Any]) -> list[tuple[str, Point]]:
                                    (("resource", _NO_RESOURCE),))))
     if rule.set is not None:
         out.append(("set", start if rule.at is None else
-                    at_act(rule.at, f"when '{rule.at}' completes (set rules with 'at' run then)", False)))
+                    at_act(rule.at, f"when '{rule.at}' completes (set rules with 'at' run then)", True)))
     if rule.duration is not None:
         for a in rule.duration.activity:
             out.append(("duration", at_act(a, f"when duration rules run for '{a}' (its work starts)", True)))
