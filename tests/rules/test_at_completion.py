@@ -37,6 +37,7 @@ attributes:
   paid_by: {value: 'nobody'}
   over_limit: {value: false}
   limit_seen: {value: 0}
+  needs_second_approval: {value: false}
 rules: [rules.yaml]
 events:
   start: {type: start, next: register}
@@ -257,3 +258,18 @@ def test_the_attribute_types_are_checked_at_completion(write_process):
             at: approve
         """)
     assert errors(p)[0] == "rules.yaml:3:37: rules[0].when: cannot compare number with string [type_error]"
+
+
+def test_the_example_in_rules_md_works(write_process, tmp_path):
+    from conftest import REPO
+
+    doc = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    sample = doc.split("Who approved, and whether", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    p = setup(write_process, sample)
+    run(p, tmp_path / "o", seed=4, cases=500, formats=["csv"])
+    done = completes(events(tmp_path / "o"), "approve")
+    limit = done["resource"].map({"Ann Fast": 50000, "Bob Slow": 5000, "Cid Mid": 1000})
+    assert (done["approved_by"] == done["resource"]).all()
+    over = done["amount"] > limit
+    assert over.any() and (~over).any()
+    assert (done["needs_second_approval"].astype(str) == over.map({True: "True", False: "False"})).all()
