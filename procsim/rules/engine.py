@@ -478,6 +478,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
     seen_ids: dict[str, str] = {}
     route_items: list[tuple[int, int, Any, SourceMap, tuple[Any, ...]]] = []
     n = 0
+    reassigned = _reassigned(sources)  # activities assign rules may hand to another role
 
     for src in sources:
         sm = src.smap
@@ -545,7 +546,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
             ctx = CompileContext(spec, g, types, rs, problems, sm, expr, route_items, n)
             when = expr(rule.when, loc + ("when",), "bool") if rule.when else None
             if when is not None:
-                _check_points(rule, acts, sm, loc + ("when",), problems, rs.warnings)
+                _check_points(rule, acts, sm, loc + ("when",), problems, rs.warnings, reassigned)
             cr = CRule(rule.id, when.fn if when else None, rule.when or "", rule,
                        names=when.names if when else frozenset())
             for action in ACTIONS.values():  # one class per action (procsim.rules.actions), in registry order
@@ -591,12 +592,7 @@ def _missing_member_attributes(spec: Any, sources: list[RuleSource]) -> list[Pro
     in duration rules and when an activity completes (tables and ``set`` rules with ``at``): the members of the
     activity's role, or of a role an assign rule gives the activity."""
     acts, roles = spec.activities, spec.roles
-    reassigned: dict[str, set[str]] = {}  # activity -> roles assign rules may hand it to
-    for src in sources:
-        for rule in src.content.rules:
-            if rule.assign is not None and rule.assign.role is not None:
-                for a in rule.assign.activity:
-                    reassigned.setdefault(a, set()).add(rule.assign.role)
+    reassigned = _reassigned(sources)
     problems: list[Problem] = []
 
     declared = member_attribute_types(spec)
@@ -655,20 +651,37 @@ def _missing_member_attributes(spec: Any, sources: list[RuleSource]) -> list[Pro
     return problems
 
 
+def _reassigned(sources: list[RuleSource]) -> dict[str, set[str]]:
+    """activity -> the roles ``assign`` rules may hand it to (its members then do it, in that role)."""
+    out: dict[str, set[str]] = {}
+    for src in sources:
+        for rule in src.content.rules:
+            if rule.assign is not None and rule.assign.role is not None:
+                for a in rule.assign.activity:
+                    out.setdefault(a, set()).add(rule.assign.role)
+    return out
+
+
 _NO_RESOURCE = "it is set only in assign.allow, in duration rules and when an activity completes"
 
 
-def rule_points(rule: Rule, acts: Mapping[str, Any]) -> list[tuple[str, Point]]:
+def rule_points(rule: Rule, acts: Mapping[str, Any], reassigned: Mapping[str, set[str]] | None = None
+                ) -> list[tuple[str, Point]]:
     """Where a rule's condition is evaluated: (action, point) for each, with the names each point fixes.
 
     The table of docs/rules.md ("Order of evaluation") as data: null names, and names known to be a constant
-    there (``activity`` at an activity's own rules, ``role`` when the activity's role is fixed).
+    there (``activity`` at an activity's own rules, ``role`` when the activity's role is fixed). Where a member
+    is known (duration rules, completion), an activity that ``assign`` rules may hand to another role
+    (``reassigned``) fixes neither ``role`` nor, without a role of its own, ``resource``: the case decides.
     """
+    moved = reassigned or {}
     nothing = (("activity", None), ("role", None), ("resource", None))
     start = Point("when the case starts", nothing, (("resource", _NO_RESOURCE),))
 
     def at_act(a: str, what: str, resource: bool) -> Point:
         role = acts[a].role if a in acts else None
+        if resource and a in moved:  # the member may work in another role: only the activity is fixed
+            return Point(what, (("activity", a),))
         fixed: list[tuple[str, Any]] = [("activity", a), ("role", role)]
         why = [("role", f"'{a}' has no role")] if role is None else []
         if not resource:
@@ -708,10 +721,11 @@ def rule_points(rule: Rule, acts: Mapping[str, Any]) -> list[tuple[str, Point]]:
 
 
 def _check_points(rule: Rule, acts: Mapping[str, Any], sm: SourceMap, where: tuple[Any, ...],
-                  problems: list[Problem], warnings: list[Problem]) -> None:
+                  problems: list[Problem], warnings: list[Problem],
+                  reassigned: Mapping[str, set[str]] | None = None) -> None:
     """A condition that never holds where it is evaluated is an error; one that always holds, a warning."""
     assert rule.when is not None
-    for action, point in rule_points(rule, acts):
+    for action, point in rule_points(rule, acts, reassigned):
         holds, names = decide(rule.when, point)
         if holds is False:
             problems.append(sm.problem(where, f"this condition never holds for the {action} action: "

@@ -273,3 +273,53 @@ def test_the_example_in_rules_md_works(write_process, tmp_path):
     over = done["amount"] > limit
     assert over.any() and (~over).any()
     assert (done["needs_second_approval"].astype(str) == over.map({True: "True", False: "False"})).all()
+
+
+def test_role_at_completion_is_the_role_an_assign_rule_chose(write_process, tmp_path):
+    # 'approve' belongs to 'manager', but an assign rule hands large amounts to 'treasury': at completion
+    # `role` is the role the member worked in, so `role == 'treasury'` is not refused as never holding there
+    p = setup(write_process, """
+        rules:
+          - id: large_to_treasury
+            when: amount > 8000
+            assign: {activity: approve, role: treasury}
+          - id: treasury_approved
+            when: role == 'treasury'
+            set: {approver_role: role, approved_by: resource}
+            at: approve
+        """)
+    assert load_process(p).warnings == []
+    run(p, tmp_path / "o", seed=6, cases=1000, formats=["csv"])
+    done = completes(events(tmp_path / "o"), "approve")
+    moved = done["amount"] > 8000
+    assert moved.sum() > 30 and (~moved).sum() > 300
+    assert (done["role"] == moved.map({True: "treasury", False: "manager"})).all()
+    assert (done["approver_role"] == moved.map({True: "treasury", False: ""})).all()
+    assert (done.loc[moved, "approved_by"] == done.loc[moved, "resource"]).all()
+    assert set(done.loc[moved, "resource"]) == {"Tia Pay", "Tom Pay"}
+
+
+def test_a_role_less_activity_an_assign_rule_gives_a_role_has_a_member(write_process, tmp_path):
+    # 'book' is automatic unless an assign rule hands it to a clerk: then a member did it, and a condition on
+    # `resource` (at completion or in a duration rule) is the case's to decide, not refused
+    p = setup(write_process, """
+        rules:
+          - id: clerks_book_large
+            when: amount > 8000
+            assign: {activity: book, role: clerk}
+          - id: booked_by_hand
+            when: resource != null
+            set: {paid_by: resource, approver_role: role}
+            at: book
+          - id: hand_booking_is_slow
+            when: role == 'clerk'
+            duration: {activity: book, scale: 10}
+        """)
+    assert load_process(p).warnings == []
+    run(p, tmp_path / "o", seed=6, cases=1000, formats=["csv"])
+    done = completes(events(tmp_path / "o"), "book")
+    by_hand = done["amount"] > 8000
+    assert by_hand.sum() > 30
+    assert (done.loc[by_hand, "paid_by"] == done.loc[by_hand, "resource"]).all()
+    assert (done.loc[by_hand, "approver_role"] == "clerk").all()
+    assert (done.loc[~by_hand, "paid_by"] == "nobody").all() and (done.loc[~by_hand, "resource"] == "").all()
