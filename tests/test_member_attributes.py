@@ -131,8 +131,8 @@ def test_attributes_alone_change_no_byte(write_process, tmp_path):
          queue: {activity: approve, value: 3}
      """,
      "r.yaml:4:11: rules[0].when: this condition never holds for the queue action: 'resource' is null (it is set "
-     "only in assign.allow and in duration rules) when queue rules run for 'approve' (the case reaches it, before "
-     "it queues) [never_holds]"),
+     "only in assign.allow, in duration rules and when an activity completes) when queue rules run for 'approve' "
+     "(the case reaches it, before it queues) [never_holds]"),
     ("""
      rules:
        - id: wrong_type

@@ -246,7 +246,7 @@ class RuleSet:
                 if isinstance(result, list):
                     raise SimulationError(f"table '{item.id}' (hit: collect) needs an aggregate to set values")
                 for k, v in result.items():
-                    case.set(k, v)
+                    case.set(k, str(v) if type(v) is Member else v)
                 fired.append(f"{item.id}#{rows[0] + 1}" if len(rows) == 1 else item.id)
             elif item.holds(env):
                 for name, fn in item.sets:
@@ -258,6 +258,8 @@ class RuleSet:
                         # the logs' integer columns are 64-bit: say so here, not as an Arrow error when writing
                         raise ExprRuntimeError(f"{value} does not fit a 64-bit integer",
                                                where=f"rule '{item.id}': set {name}")
+                    if type(value) is Member:  # the member's name, not its attributes (resource at completion)
+                        value = str(value)
                     case.set(name, value)
                 fired.append(item.id)
         return fired
@@ -272,11 +274,25 @@ class RuleSet:
                 case.raise_exception(r.rule.raise_.exception, r.id)  # type: ignore[union-attr]
         case.rules_fired.extend(fired)
 
-    def after_activity(self, case: Case, act_id: str, now: float) -> str:
+    def after_activity(self, case: Case, act_id: str, now: float, resource: str | None = None,
+                       role: str | None = None) -> str:
+        """The tables and ``set`` rules with ``at`` = ``act_id``, when it completes: ``resource`` is the member
+        who did the work (a batch's member for a batched activity) and ``role`` the role they worked in; both
+        null for an activity without a role."""
         items = self.after_sets.get(act_id)
         if not items:
             return ""
-        fired = self._apply_sets(items, case, self._env(case, now, act_id))
+        env = self._env(case, now, act_id)
+        context = self.context
+        if "resource" in context:
+            env["resource"] = self._resource(role, resource) if self.members else resource
+        if "role" in context:
+            env["role"] = role
+        try:
+            fired = self._apply_sets(items, case, env)
+        finally:
+            if "resource" in context:
+                env["resource"] = None
         case.rules_fired.extend(fired)
         return SEP.join(fired)
 
@@ -462,6 +478,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
     seen_ids: dict[str, str] = {}
     route_items: list[tuple[int, int, Any, SourceMap, tuple[Any, ...]]] = []
     n = 0
+    reassigned = _reassigned(sources)  # activities assign rules may hand to another role
 
     for src in sources:
         sm = src.smap
@@ -529,7 +546,7 @@ def compile_rules(loaded: LoadedProcess, sources: list[RuleSource], types: Mappi
             ctx = CompileContext(spec, g, types, rs, problems, sm, expr, route_items, n)
             when = expr(rule.when, loc + ("when",), "bool") if rule.when else None
             if when is not None:
-                _check_points(rule, acts, sm, loc + ("when",), problems, rs.warnings)
+                _check_points(rule, acts, sm, loc + ("when",), problems, rs.warnings, reassigned)
             cr = CRule(rule.id, when.fn if when else None, rule.when or "", rule,
                        names=when.names if when else frozenset())
             for action in ACTIONS.values():  # one class per action (procsim.rules.actions), in registry order
@@ -571,18 +588,18 @@ def _resource_fields(source: str) -> list[str]:
 def _missing_member_attributes(spec: Any, sources: list[RuleSource]) -> list[Problem]:
     """``resource.<attribute>`` where a member who may be ``resource`` there has no such attribute.
 
-    ``resource`` is set per candidate in ``assign.allow`` (the members of the rule's role, else the activity's)
-    and in duration rules (the members of the activity's role, or of a role an assign rule gives the activity)."""
+    ``resource`` is set per candidate in ``assign.allow`` (the members of the rule's role, else the activity's),
+    in duration rules and when an activity completes (tables and ``set`` rules with ``at``): the members of the
+    activity's role, or of a role an assign rule gives the activity."""
     acts, roles = spec.activities, spec.roles
-    reassigned: dict[str, set[str]] = {}  # activity -> roles assign rules may hand it to
-    for src in sources:
-        for rule in src.content.rules:
-            if rule.assign is not None and rule.assign.role is not None:
-                for a in rule.assign.activity:
-                    reassigned.setdefault(a, set()).add(rule.assign.role)
+    reassigned = _reassigned(sources)
     problems: list[Problem] = []
 
     declared = member_attribute_types(spec)
+
+    def who_did(a: str) -> list[str | None]:
+        """The roles whose members may have done ``a`` when it completes (or starts, for duration rules)."""
+        return [acts[a].role, *sorted(reassigned.get(a, ()))]
 
     def check(sm: SourceMap, where: tuple[Any, ...], text: str, role_names: Iterable[str | None]) -> None:
         for attr in _resource_fields(text):
@@ -615,23 +632,56 @@ def _missing_member_attributes(spec: Any, sources: list[RuleSource]) -> list[Pro
             if rule.assign is not None and rule.assign.allow is not None:
                 check(src.smap, loc + ("assign", "allow"), rule.assign.allow, [
                     rule.assign.role or acts[a].role for a in rule.assign.activity if a in acts])
+            if rule.set is not None and rule.at is not None and rule.at in acts:
+                done_by = who_did(rule.at)
+                if rule.when:
+                    check(src.smap, loc + ("when",), rule.when, done_by)
+                for key, value in rule.set.items():
+                    if isinstance(value, str):
+                        check(src.smap, loc + ("set", key), value, done_by)
+        for i, t in enumerate(src.content.tables):
+            if t.at is not None and t.at in acts:
+                done_by = who_did(t.at)
+                for j, text in enumerate(t.inputs):
+                    check(src.smap, ("tables", i, "inputs", j), text, done_by)
+                for r, row in enumerate(t.rows):
+                    for c, cell in enumerate(row):
+                        if isinstance(cell, str) and "resource" in cell:
+                            check(src.smap, ("tables", i, "rows", r, c), cell.lstrip("="), done_by)
     return problems
 
 
-_NO_RESOURCE = "it is set only in assign.allow and in duration rules"
+def _reassigned(sources: list[RuleSource]) -> dict[str, set[str]]:
+    """activity -> the roles ``assign`` rules may hand it to (its members then do it, in that role)."""
+    out: dict[str, set[str]] = {}
+    for src in sources:
+        for rule in src.content.rules:
+            if rule.assign is not None and rule.assign.role is not None:
+                for a in rule.assign.activity:
+                    out.setdefault(a, set()).add(rule.assign.role)
+    return out
 
 
-def rule_points(rule: Rule, acts: Mapping[str, Any]) -> list[tuple[str, Point]]:
+_NO_RESOURCE = "it is set only in assign.allow, in duration rules and when an activity completes"
+
+
+def rule_points(rule: Rule, acts: Mapping[str, Any], reassigned: Mapping[str, set[str]] | None = None
+                ) -> list[tuple[str, Point]]:
     """Where a rule's condition is evaluated: (action, point) for each, with the names each point fixes.
 
     The table of docs/rules.md ("Order of evaluation") as data: null names, and names known to be a constant
-    there (``activity`` at an activity's own rules, ``role`` when the activity's role is fixed).
+    there (``activity`` at an activity's own rules, ``role`` when the activity's role is fixed). Where a member
+    is known (duration rules, completion), an activity that ``assign`` rules may hand to another role
+    (``reassigned``) fixes neither ``role`` nor, without a role of its own, ``resource``: the case decides.
     """
+    moved = reassigned or {}
     nothing = (("activity", None), ("role", None), ("resource", None))
     start = Point("when the case starts", nothing, (("resource", _NO_RESOURCE),))
 
     def at_act(a: str, what: str, resource: bool) -> Point:
         role = acts[a].role if a in acts else None
+        if resource and a in moved:  # the member may work in another role: only the activity is fixed
+            return Point(what, (("activity", a),))
         fixed: list[tuple[str, Any]] = [("activity", a), ("role", role)]
         why = [("role", f"'{a}' has no role")] if role is None else []
         if not resource:
@@ -651,7 +701,7 @@ def rule_points(rule: Rule, acts: Mapping[str, Any]) -> list[tuple[str, Point]]:
                                    (("resource", _NO_RESOURCE),))))
     if rule.set is not None:
         out.append(("set", start if rule.at is None else
-                    at_act(rule.at, f"when '{rule.at}' completes (set rules with 'at' run then)", False)))
+                    at_act(rule.at, f"when '{rule.at}' completes (set rules with 'at' run then)", True)))
     if rule.duration is not None:
         for a in rule.duration.activity:
             out.append(("duration", at_act(a, f"when duration rules run for '{a}' (its work starts)", True)))
@@ -671,10 +721,11 @@ def rule_points(rule: Rule, acts: Mapping[str, Any]) -> list[tuple[str, Point]]:
 
 
 def _check_points(rule: Rule, acts: Mapping[str, Any], sm: SourceMap, where: tuple[Any, ...],
-                  problems: list[Problem], warnings: list[Problem]) -> None:
+                  problems: list[Problem], warnings: list[Problem],
+                  reassigned: Mapping[str, set[str]] | None = None) -> None:
     """A condition that never holds where it is evaluated is an error; one that always holds, a warning."""
     assert rule.when is not None
-    for action, point in rule_points(rule, acts):
+    for action, point in rule_points(rule, acts, reassigned):
         holds, names = decide(rule.when, point)
         if holds is False:
             problems.append(sm.problem(where, f"this condition never holds for the {action} action: "

@@ -197,7 +197,7 @@ class Batcher:
                 if done_by is not None:
                     done_by.append(name)
             if after_sets:
-                ruled = hooks.after_activity(case, act.id, now)
+                ruled = hooks.after_activity(case, act.id, now, name, role)
                 if ruled:
                     fired = f"{fired};{ruled}" if fired else ruled
             row = NEW_ROW(EventRow, (now, case.idx, run, 1, name, role, cost, fired, exc, case._snap or case.snapshot()))

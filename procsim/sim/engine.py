@@ -610,7 +610,7 @@ class Simulation:
                 done.append(name)
         now = env._now
         if after_sets:
-            fired = _join(fired, hooks.after_activity(case, act.id, now))
+            fired = _join(fired, hooks.after_activity(case, act.id, now, name, pool.name))
         if st is None:
             rows.append(NEW_ROW(EventRow, (now, case.idx, act, 1, name, pool.name, cost, fired, exc,
                                            case._snap or case.snapshot())))

@@ -108,8 +108,8 @@ NEVER = [
        when: resource == 'Bob Slow'
        queue: {activity: approve, value: 5}
      """, "rules.yaml:3:11: rules[0].when: this condition never holds for the queue action: 'resource' is null "
-          "(it is set only in assign.allow and in duration rules) when queue rules run for 'approve' (the case "
-          "reaches it, before it queues) [never_holds]"),
+          "(it is set only in assign.allow, in duration rules and when an activity completes) when queue rules "
+          "run for 'approve' (the case reaches it, before it queues) [never_holds]"),
     ("""
      - id: r
        when: resource == 'Bob Slow'
@@ -133,10 +133,10 @@ NEVER = [
      - id: r
        when: resource in ['Ann Fast', 'Bob Slow']
        set: {risk: 2}
-       at: approve
+       at: pay
      """, "rules.yaml:3:11: rules[0].when: this condition never holds for the set action: 'resource' is null "
-          "(it is set only in assign.allow and in duration rules) when 'approve' completes (set rules with 'at' "
-          "run then) [never_holds]"),
+          "('pay' has no role: nobody does the work) when 'pay' completes (set rules with 'at' run then) "
+          "[never_holds]"),
     ("""
      - id: r
        when: activity == 'register'
@@ -199,8 +199,8 @@ def test_a_condition_that_always_holds_is_a_warning(write_process, tmp_path):
         """)
     expected = [
         "rules.yaml:3:11: rules[0].when: warning: this condition always holds for the queue action: 'resource' is "
-        "null (it is set only in assign.allow and in duration rules) when queue rules run for 'approve' (the case "
-        "reaches it, before it queues); leave out 'when' [always_holds]",
+        "null (it is set only in assign.allow, in duration rules and when an activity completes) when queue rules "
+        "run for 'approve' (the case reaches it, before it queues); leave out 'when' [always_holds]",
         "rules.yaml:6:11: rules[1].when: warning: this condition always holds for the duration action: 'activity' "
         "is 'approve' when duration rules run for 'approve' (its work starts); leave out 'when' [always_holds]",
     ]
