@@ -19,7 +19,8 @@ where they all act together (queues that absences lengthen make every worklist s
   tax and gross keep their declared 0.0, so the rules route differently: read the per-event column);
 - ``-master_data``: without master data (the attributes it filled become constants; objects, documents and
   schemes that name it are dropped too, they play no part in CSV and Parquet output, and so are the two
-  exceptions that change line items on documents).
+  exceptions that change line items on documents); the line items draw their materials from the master, so
+  they go too (as in ``-line_items``).
 
 Each variant is written into a project made by ``procsim init p2p`` (so the rule files resolve), loaded once, and
 run with ``procsim.run.run(..., formats=["csv", "parquet"])``; the variants take turns, round by round, and the
@@ -54,7 +55,10 @@ def variant(name: str, doc: dict[str, Any]) -> dict[str, Any]:
             for key in PEOPLE_KEYS:
                 role.pop(key, None)
             if isinstance(role.get("members"), dict):
-                role["members"] = list(role["members"])  # the names alone: no own speed, weight or calendar
+                # the names alone (no own speed, weight or calendar), with the attributes rules read (authority
+                # such as a payment limit is not a way people differ in speed or workload)
+                role["members"] = {n: ({"attributes": m["attributes"]} if isinstance(m, dict) and "attributes" in m
+                                       else {}) for n, m in role["members"].items()}
     elif name == "-arrivals":
         doc["arrivals"] = yaml.load(PLAIN.read_text(encoding="utf-8"))["arrivals"]
     elif name == "-batch":
@@ -70,6 +74,8 @@ def variant(name: str, doc: dict[str, Any]) -> dict[str, Any]:
         for key in ("objects", "documents"):
             doc.pop(key, None)
     elif name == "-master_data":
+        if (doc.get("line_items") or {}).get("master"):
+            variant("-line_items", doc)  # the lines draw their materials from the master: no master, no lines
         doc.pop("master_data", None)
         for attr in doc["attributes"].values():
             if "master" in attr:

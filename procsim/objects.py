@@ -520,8 +520,8 @@ class ObjectModel:
                 for item in o.items:
                     mat = next((v for f, v in item.values if f == "material"), None)
                     if mat is not None:
-                        item.links.append((mat, self.item_master))
-                        self.touched.add(mat)
+                        item.links.append((self.id_prefix + mat, self.item_master))  # its id in this log
+                        self.touched.add(mat)  # the world's own id (unprefixed), as for every master use
                         self.n_object_links += 1
         self.n_object_links += len(o.links)
         st.made.append(o)
