@@ -20,6 +20,22 @@ if TYPE_CHECKING:
     from procsim.sim.calendar import WorkCalendar
 
 
+
+def _choose(cands: list[int], rng: Any, code: int, weights: list[float]) -> int:
+    """The policy's choice among two or more candidates: ``code`` 1 uniformly at random, else by weight (the first
+    when every weight is 0). One draw from ``rng`` either way."""
+    if code == 1:  # random
+        return cands[int(rng.random() * len(cands))]
+    ws = [weights[c] for c in cands]  # weighted
+    total = sum(ws)
+    if total > 0:
+        u, acc = rng.random() * total, 0.0
+        for c, w in zip(cands, ws):
+            acc += w
+            if u < acc:
+                return c
+    return cands[0]
+
 class Pool:
     """The members of one role. ``request`` returns an event whose value is the member index."""
 
@@ -212,20 +228,7 @@ class Pool:
         cands = [m for m in self.free if (allowed is None or m in allowed) and (cals is None or cals[m].is_working(now))]
         if not cands:
             return -1
-        m = cands[0]
-        if len(cands) > 1:
-            if code == 1:  # random
-                m = cands[int(rng.random() * len(cands))]
-            else:  # weighted
-                ws = [weights[c] for c in cands]
-                total = sum(ws)
-                if total > 0:
-                    u, acc = rng.random() * total, 0.0
-                    for c, w in zip(cands, ws):
-                        acc += w
-                        if u < acc:
-                            m = c
-                            break
+        m = cands[0] if len(cands) == 1 else _choose(cands, rng, code, weights)
         self._take(m)
         return m
 
@@ -243,18 +246,7 @@ class Pool:
         cands = [c for c in cands if load[c] == low]
         m = cands[0]
         if len(cands) > 1 and rng is not None and code in (1, 2):
-            if code == 1:  # random
-                m = cands[int(rng.random() * len(cands))]
-            else:  # weighted
-                ws = [weights[c] for c in cands]
-                total = sum(ws)
-                if total > 0:
-                    u, acc = rng.random() * total, 0.0
-                    for c, w in zip(cands, ws):
-                        acc += w
-                        if u < acc:
-                            m = c
-                            break
+            m = _choose(cands, rng, code, weights)
         self._take(m)
         return m
 
